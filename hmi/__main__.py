@@ -1,0 +1,5 @@
+"""``python -m hmi``: the same as the ``hmi`` command."""
+
+from hmi.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The bus: actors, topics, codec, transports (in-memory, ZeroMQ), broker, RPC. No Qt."""

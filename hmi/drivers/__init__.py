@@ -1,0 +1,1 @@
+"""Device drivers as actors (Modbus TCP/RTU); pymodbus is imported only here."""

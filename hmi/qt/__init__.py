@@ -1,0 +1,1 @@
+"""Qt glue: binding tags to widgets, the repaint timer, screen loading, Designer, theme."""

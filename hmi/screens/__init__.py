@@ -1,0 +1,1 @@
+"""Operator screens: the main window shell, ``.ui`` files and navigation."""

@@ -1,0 +1,1 @@
+"""Backend actors: alarm engine, historian, security and audit. No Qt."""

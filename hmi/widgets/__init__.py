@@ -1,0 +1,1 @@
+"""HMI widgets, one per module; each binds to tags through hmi.qt, never the bus."""
