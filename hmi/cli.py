@@ -1,17 +1,14 @@
-"""The ``hmi`` command: one entry point, a sub-command per job.
-
-Heavy imports (Qt, zmq, pymodbus) happen inside each sub-command so ``hmi check`` and
-``hmi --help`` start fast and work on machines without Qt libraries.
-"""
+"""The ``hmi`` command: one entry point, a sub-command per module of :mod:`hmi.commands`."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
-import sys
+import pkgutil
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
+import hmi.commands
 from hmi import __version__
 
 Handler = Callable[[argparse.Namespace], int]
@@ -33,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``hmi`` with every sub-command."""
+    """The argument parser of ``hmi`` with every sub-command of :mod:`hmi.commands`."""
     parser = argparse.ArgumentParser(
         prog="hmi",
         description="Desktop HMI/SCADA: operator screens, a ZeroMQ bus, Modbus drivers "
@@ -42,63 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hmi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
-    check = commands.add_parser("check", help="validate a project file")
-    check.add_argument("project", type=Path, help="project YAML file")
-    check.set_defaults(handler=_check)
-
-    for name, help_text in (
-        ("demo", "run the demo plant with its operator screens"),
-        ("run", "open the operator application for a project"),
-    ):
-        cmd = commands.add_parser(name, help=help_text)
-        if name == "run":
-            cmd.add_argument("project", type=Path, help="project YAML file")
-        cmd.add_argument(
-            "--screenshot", type=Path, metavar="PNG", help="save a screenshot of the window, quit"
-        )
-        cmd.add_argument(
-            "--duration",
-            type=float,
-            default=None,
-            metavar="SECONDS",
-            help="quit after this long (default with --screenshot: 2 s)",
-        )
-        cmd.set_defaults(handler=_run)
+    for info in sorted(pkgutil.iter_modules(hmi.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"hmi.commands.{info.name}")
+        module.register(commands)
     return parser
-
-
-def _check(args: argparse.Namespace) -> int:
-    from hmi.project import ProjectError, load_project
-
-    try:
-        project = load_project(args.project)
-    except ProjectError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(
-        f"{args.project}: OK: project {project.name!r}: {len(project.devices)} devices, "
-        f"{len(project.tags)} tags, {len(project.screens)} screens, {len(project.users)} users"
-    )
-    return 0
-
-
-def _run(args: argparse.Namespace) -> int:
-    from hmi.project import ProjectError, load_project
-
-    project = None
-    if getattr(args, "project", None) is not None:
-        try:
-            project = load_project(args.project)
-        except ProjectError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-    from hmi.app import run_app
-
-    duration = args.duration
-    if args.screenshot is not None and duration is None:
-        duration = 2.0
-    return run_app(project, screenshot=args.screenshot, duration=duration)
 
 
 if __name__ == "__main__":
