@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hmi.core.address import AddressError, ModbusAddress
+from hmi.core.passwords import is_password_hash
 from hmi.core.tag import TAG_NAME, AlarmLimits, DataType, Limits, Scaling, Source, Tag
 from hmi.project.errors import ProjectError
 from hmi.project.model import (
@@ -285,6 +286,14 @@ class _Loader:
             f.finish()
             if user_roles is not None:
                 _check_roles(self.ctx, f, "roles", user_roles, roles)
+            if password_hash and not is_password_hash(password_hash):
+                self.ctx.error(
+                    f.node_of("password_hash"),
+                    f"{field}.password_hash",
+                    "expected a hash made by `hmi passwd` (scrypt$N$r$p$salt$hash), "
+                    "never a plain password",
+                )
+                continue
             if name is None or user_roles is None:
                 continue
             if name in users:

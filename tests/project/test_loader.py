@@ -182,3 +182,10 @@ def test_screen_file_must_exist(tmp_path):
     (tmp_path / "main.ui").write_text("<ui/>")
     text = HEAD + "screens:\n  - name: main\n    file: main.ui\n  - name: x\n    file: gone.ui\n"
     assert "screens[1].file: no such file" in one_error(text, tmp_path)
+
+
+def test_plain_password_is_refused(tmp_path):
+    text = HEAD + "users:\n  - name: bob\n    roles: [operator]\n    password_hash: hunter2\n"
+    assert "bad.yaml:9: users[0].password_hash: expected a hash made by `hmi passwd`" in (
+        one_error(text, tmp_path)
+    )
