@@ -1,0 +1,137 @@
+"""The audit trail: every write attempt, alarm action, login and logout, in SQLite.
+
+Rows are only ever appended. Values are stored as JSON text so a bool stays a bool and a
+string stays a string in the CSV an auditor exports.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import IO, Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    id        INTEGER PRIMARY KEY,
+    time      REAL NOT NULL,
+    user      TEXT NOT NULL,
+    host      TEXT NOT NULL,
+    node      TEXT NOT NULL,
+    screen    TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    target    TEXT NOT NULL,
+    old_value TEXT NOT NULL,
+    new_value TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    reason    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
+CREATE INDEX IF NOT EXISTS audit_user ON audit (user, time);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audited event. ``action`` is e.g. ``write``, ``ack``, ``shelve``, ``login``."""
+
+    time: float
+    user: str
+    action: str
+    target: str = ""
+    old_value: Any = None
+    new_value: Any = None
+    #: ``accepted``, ``confirmed``, ``rejected``, ``failed``, ``timed_out``, ``ok``, ``denied``
+    outcome: str = ""
+    reason: str = ""
+    host: str = ""
+    node: str = ""
+    screen: str = ""
+
+
+_COLUMNS = [f.name for f in fields(AuditEntry)]
+
+
+class AuditLog:
+    """An append-only audit table in an SQLite file (WAL, safe with concurrent readers)."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path))
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append one entry and commit it (an audit row must survive a crash)."""
+        row = list(astuple(entry))
+        for index, name in enumerate(_COLUMNS):
+            if name in ("old_value", "new_value"):
+                row[index] = json.dumps(row[index])
+        placeholders = ", ".join("?" for _ in _COLUMNS)
+        with self._db:
+            self._db.execute(
+                f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({placeholders})", row
+            )
+
+    def query(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        limit: int = 10_000,
+    ) -> list[AuditEntry]:
+        """Entries in time order, filtered by time range, user and action."""
+        return list(self._select(since, until, user, action, limit))
+
+    def _select(
+        self,
+        since: float | None,
+        until: float | None,
+        user: str | None,
+        action: str | None,
+        limit: int,
+    ) -> Iterator[AuditEntry]:
+        clauses, params = [], []
+        for column, op, value in (
+            ("time", ">=", since),
+            ("time", "<", until),
+            ("user", "=", user),
+            ("action", "=", action),
+        ):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM audit {where} ORDER BY time, id LIMIT ?"
+        for row in self._db.execute(sql, [*params, limit]):
+            values = dict(zip(_COLUMNS, row, strict=True))
+            values["old_value"] = json.loads(values["old_value"])
+            values["new_value"] = json.loads(values["new_value"])
+            yield AuditEntry(**values)
+
+    def export_csv(self, out: IO[str], **filters: Any) -> int:
+        """Write the (filtered) entries as CSV with a header; returns the row count."""
+        writer = csv.writer(out)
+        writer.writerow(_COLUMNS)
+        count = 0
+        for entry in self.query(**filters):
+            row = list(astuple(entry))
+            writer.writerow(["" if v is None else v for v in row])
+            count += 1
+        return count
