@@ -79,3 +79,37 @@ def verify_token(token: str, key: bytes, now: float) -> Identity:
     if identity.expires and now >= identity.expires:
         raise InvalidToken("expired")
     return identity
+
+
+class Unauthorized(PermissionError):
+    """A command may not be carried out; the message is the reason for the operator."""
+
+
+def authorize_command(
+    token: str,
+    claimed_user: str,
+    tag_name: str,
+    *,
+    write_roles: frozenset[str],
+    key: bytes,
+    now: float,
+) -> Identity:
+    """Check that ``token`` proves a user allowed to write ``tag_name``; return who it is.
+
+    The roles come from the signed token, never from the command itself, so a crafted
+    command that claims ``admin`` gains nothing. Raises :class:`Unauthorized`.
+    """
+    if not token:
+        raise Unauthorized("not logged in (command carries no session token)")
+    try:
+        identity = verify_token(token, key, now)
+    except InvalidToken as exc:
+        raise Unauthorized(f"invalid session: {exc}") from None
+    if claimed_user and claimed_user != identity.user:
+        raise Unauthorized(f"command claims user {claimed_user!r} but session is {identity.user!r}")
+    if not write_roles:
+        raise Unauthorized(f"{tag_name} is read-only")
+    if write_roles.isdisjoint(identity.roles):
+        needed = ", ".join(sorted(write_roles))
+        raise Unauthorized(f"user {identity.user!r} lacks a role to write {tag_name} ({needed})")
+    return identity

@@ -46,3 +46,25 @@ def test_forged_or_altered_tokens_are_refused():
     for junk in ("", "abc", "a.b.c", "!!.!!"):
         with pytest.raises(InvalidToken):
             verify_token(junk, KEY, now=0)
+
+
+def test_authorize_uses_the_tokens_roles_not_the_commands_claims():
+    from hmi.core.identity import Unauthorized, authorize_command
+
+    writers = frozenset({"operator", "engineer"})
+    viewer = issue_token(Identity("vic", frozenset({"viewer"}), expires=100.0), KEY)
+    operator = issue_token(Identity("olga", frozenset({"operator"}), expires=100.0), KEY)
+    assert (
+        authorize_command(operator, "olga", "a/b/c", write_roles=writers, key=KEY, now=1).user
+        == "olga"
+    )
+    with pytest.raises(Unauthorized, match="lacks a role"):
+        authorize_command(viewer, "vic", "a/b/c", write_roles=writers, key=KEY, now=1)
+    with pytest.raises(Unauthorized, match="not logged in"):
+        authorize_command("", "olga", "a/b/c", write_roles=writers, key=KEY, now=1)
+    with pytest.raises(Unauthorized, match="claims user"):
+        authorize_command(viewer, "olga", "a/b/c", write_roles=writers, key=KEY, now=1)
+    with pytest.raises(Unauthorized, match="read-only"):
+        authorize_command(operator, "olga", "a/b/c", write_roles=frozenset(), key=KEY, now=1)
+    with pytest.raises(Unauthorized, match="expired"):
+        authorize_command(operator, "olga", "a/b/c", write_roles=writers, key=KEY, now=100)
