@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hmi.core.address import AddressError, ModbusAddress
+from hmi.core.expression import Expression, ExpressionError
 from hmi.core.passwords import is_password_hash
 from hmi.core.tag import TAG_NAME, AlarmLimits, DataType, Limits, Scaling, Source, Tag
 from hmi.project.errors import ProjectError
@@ -219,6 +220,7 @@ class _Loader:
     ) -> dict[str, Tag]:
         tags: dict[str, Tag] = {}
         first_line: dict[str, int] = {}
+        expressions: dict[str, tuple[Expression, Fields]] = {}
         for field, node in self.top.items("tags"):
             fields = Fields.of(node, field, self.ctx)
             if fields is None:
@@ -237,7 +239,40 @@ class _Loader:
                 continue
             tags[tag.name] = tag
             first_line[tag.name] = fields.line
+            if tag.expression is not None:
+                expressions[tag.name] = (Expression.parse(tag.expression), fields)
+        self._check_expressions(tags, expressions)
         return tags
+
+    def _check_expressions(
+        self, tags: dict[str, Tag], expressions: dict[str, tuple[Expression, Fields]]
+    ) -> None:
+        """Every tag an expression names must exist, and calculations must not loop."""
+        for name, (expression, fields) in expressions.items():
+            node = fields.node_of("expression") or fields.node
+            for ref in expression.tags:
+                if ref == name or ref not in tags:
+                    why = "refers to itself" if ref == name else f"unknown tag {ref!r}"
+                    self.ctx.error(node, f"{fields.path}.expression", f"{why} in {{{ref}}}")
+        state: dict[str, int] = {}  # 1 = being visited, 2 = done
+
+        def visit(name: str, path: list[str]) -> None:
+            state[name] = 1
+            for ref in expressions[name][0].tags:
+                if ref == name or ref not in expressions:
+                    continue
+                if state.get(ref) == 1:
+                    loop = " -> ".join([*path[path.index(ref) :], ref])
+                    fields = expressions[name][1]
+                    node = fields.node_of("expression") or fields.node
+                    self.ctx.error(node, f"{fields.path}.expression", f"circular: {loop}")
+                elif ref not in state:
+                    visit(ref, [*path, ref])
+            state[name] = 2
+
+        for name in expressions:
+            if name not in state:
+                visit(name, [name])
 
     # -- screens and users -------------------------------------------------------------------
     def _screens(self) -> dict[str, ScreenConfig]:
@@ -330,6 +365,13 @@ class _TagReader:
         if write_roles is not None:
             _check_roles(self.ctx, f, "write_roles", write_roles, self.roles)
         expression = f.text("expression", None)
+        expression_ok = True
+        if expression is not None:
+            try:
+                Expression.parse(expression)
+            except ExpressionError as exc:
+                self._error("expression", str(exc))
+                expression_ok = False
         source = self._source(data_type)
         if source is not None and expression is not None:
             self._error("expression", "a tag has either a device or an expression, not both")
@@ -342,6 +384,8 @@ class _TagReader:
             "alarms": self._alarms(),
         }
         if name is None or data_type is None or write_roles is None or source is False:
+            return None
+        if not expression_ok:
             return None
         if any(value is False for value in parts.values()):
             return None
