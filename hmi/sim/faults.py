@@ -1,0 +1,238 @@
+"""Fault injection for one simulated plant: the Python API and what the faults do to values.
+
+Communication faults (comm loss, slow answers, exception codes) are applied by the Modbus
+server; instrument faults (frozen or noisy sensor, alarm flood) change the values a master
+reads while the PLC keeps using the true ones; process faults (stuck valve, pump trip) act on
+the model. Durations are in simulated seconds; ``None`` means until cleared.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from hmi.sim.plant import MEASUREMENTS, STATES, Plant, Value
+
+#: sensors that can be frozen or made noisy, in the bit order of the control registers
+SENSORS = tuple(MEASUREMENTS)
+
+#: what an alarm flood shows: every analog value beyond its alarm limit, every switch on
+FLOOD_VALUES: dict[str, Value] = {
+    "level": 4.9,
+    "temperature": 95.0,
+    "inflow": 24.0,
+    "outflow": 24.0,
+    "level_ll": True,
+    "level_hh": True,
+    "pump_tripped": True,
+    "heater_interlock": True,
+    "valve_deviation": True,
+}
+
+
+class Fault(StrEnum):
+    """The kinds of fault, as named in scenarios and on the command line."""
+
+    COMM_LOSS = "comm_loss"
+    SLOW = "slow"
+    EXCEPTION = "exception"
+    FREEZE = "freeze"
+    NOISE = "noise"
+    STUCK_VALVE = "stuck_valve"
+    PUMP_TRIP = "pump_trip"
+    ALARM_FLOOD = "alarm_flood"
+
+
+#: the Modbus exception codes a plant can be told to answer with
+EXCEPTION_CODES = (1, 2, 3, 4, 5, 6, 10, 11)
+
+
+@dataclass
+class PlantFaults:
+    """Faults of one plant. Every method takes effect at once and is safe to call any time.
+
+    ``seed`` makes the noise reproducible.
+    """
+
+    plant: Plant
+    seed: int = 0
+    comm_loss_active: bool = False
+    delay: float = 0.0  # seconds of wall time before each answer
+    exception_code: int = 0
+    frozen: dict[str, float | None] = field(default_factory=dict)
+    noisy: dict[str, float] = field(default_factory=dict)  # sensor -> amplitude (of span)
+    flood: bool = False
+    _expiry: dict[tuple[Fault, str], float] = field(default_factory=dict)
+    _rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    # -- the API ------------------------------------------------------------------------------
+    def comm_loss(self, duration: float | None = None) -> None:
+        """Stop answering any request (the client times out)."""
+        self.comm_loss_active = True
+        self._expire_in(Fault.COMM_LOSS, "", duration)
+
+    def slow(self, delay: float, duration: float | None = None) -> None:
+        """Answer every request after ``delay`` seconds of wall time (0 = normal)."""
+        if delay < 0:
+            raise ValueError("delay must not be negative")
+        self.delay = delay
+        self._expire_in(Fault.SLOW, "", duration)
+
+    def exception(self, code: int = 4, duration: float | None = None) -> None:
+        """Answer every request (except to the control block) with Modbus exception ``code``."""
+        if code != 0 and code not in EXCEPTION_CODES:
+            raise ValueError(f"exception code must be one of {EXCEPTION_CODES}, not {code}")
+        self.exception_code = code
+        self._expire_in(Fault.EXCEPTION, "", duration)
+
+    def freeze(self, sensor: str, duration: float | None = None) -> None:
+        """Hold ``sensor`` at the value it shows now."""
+        self._check_sensor(sensor)
+        self.frozen.setdefault(sensor, None)  # captured by the next :meth:`publish`
+        self._expire_in(Fault.FREEZE, sensor, duration)
+
+    def noise(self, sensor: str, amplitude: float = 0.02, duration: float | None = None) -> None:
+        """Add uniform noise of +-``amplitude`` times the sensor's span."""
+        self._check_sensor(sensor)
+        if amplitude < 0:
+            raise ValueError("amplitude must not be negative")
+        self.noisy[sensor] = amplitude
+        self._expire_in(Fault.NOISE, sensor, duration)
+
+    def stick_valve(self, duration: float | None = None) -> None:
+        """FV-101's actuator stops moving where it is."""
+        self.plant.process.valve_stuck = True
+        self._expire_in(Fault.STUCK_VALVE, "", duration)
+
+    def trip_pump(self) -> None:
+        """Trip P-101 as its motor protection would (latched until reset)."""
+        self.plant.plc.trip_pump()
+
+    def alarm_flood(self, duration: float | None = None) -> None:
+        """Show every analog value beyond its alarm limits and every switch on."""
+        self.flood = True
+        self._expire_in(Fault.ALARM_FLOOD, "", duration)
+
+    def inject(self, kind: Fault | str, duration: float | None = None, **options: object) -> None:
+        """Inject a fault by name (scenarios and the command line use this)."""
+        kind = Fault(kind)
+        sensor = str(options.get("sensor", "level"))
+        if kind is Fault.COMM_LOSS:
+            self.comm_loss(duration)
+        elif kind is Fault.SLOW:
+            self.slow(float(str(options.get("delay", 1.0))), duration)
+        elif kind is Fault.EXCEPTION:
+            self.exception(int(str(options.get("code", 4))), duration)
+        elif kind is Fault.FREEZE:
+            self.freeze(sensor, duration)
+        elif kind is Fault.NOISE:
+            self.noise(sensor, float(str(options.get("amplitude", 0.02))), duration)
+        elif kind is Fault.STUCK_VALVE:
+            self.stick_valve(duration)
+        elif kind is Fault.PUMP_TRIP:
+            self.trip_pump()
+        else:
+            self.alarm_flood(duration)
+
+    def clear(self, kind: Fault | str | None = None, sensor: str | None = None) -> None:
+        """Clear one kind of fault (for one sensor, or all), or every fault."""
+        kinds = list(Fault) if kind is None else [Fault(kind)]
+        for k in kinds:
+            self._clear(k, sensor)
+            for key in [key for key in self._expiry if key[0] is k]:
+                if sensor is None or key[1] == sensor:
+                    del self._expiry[key]
+
+    @property
+    def active(self) -> list[str]:
+        """Human-readable list of the active faults."""
+        names = []
+        if self.comm_loss_active:
+            names.append("comm_loss")
+        if self.delay:
+            names.append(f"slow({self.delay:g} s)")
+        if self.exception_code:
+            names.append(f"exception({self.exception_code})")
+        names += [f"freeze({s})" for s in self.frozen]
+        names += [f"noise({s})" for s in self.noisy]
+        if self.plant.process.valve_stuck:
+            names.append("stuck_valve")
+        if self.flood:
+            names.append("alarm_flood")
+        return names
+
+    # -- used by the simulator ----------------------------------------------------------------
+    def expire(self) -> None:
+        """Clear the timed faults whose time is up (call after advancing the plant)."""
+        now = self.plant.time
+        for (kind, sensor), until in list(self._expiry.items()):
+            if now >= until - 1e-9:
+                del self._expiry[(kind, sensor)]
+                self._clear(kind, sensor or None)
+
+    def remaining(self, kind: Fault, sensor: str = "") -> float | None:
+        """Seconds left of a timed fault (None when not timed)."""
+        until = self._expiry.get((kind, sensor))
+        return None if until is None else max(until - self.plant.time, 0.0)
+
+    def publish(self) -> dict[str, Value]:
+        """The signals as a Modbus master sees them, with the instrument faults applied."""
+        values = self.plant.signals()
+        for sensor, held in self.frozen.items():
+            if held is None:
+                self.frozen[sensor] = float(values[sensor])
+            else:
+                values[sensor] = held
+        for sensor, amplitude in self.noisy.items():
+            low, high = MEASUREMENTS[sensor]
+            values[sensor] = float(values[sensor]) + self._rng.uniform(-1, 1) * amplitude * (
+                high - low
+            )
+        if self.flood:
+            values.update(FLOOD_VALUES)
+        return values
+
+    # -- internals ----------------------------------------------------------------------------
+    def _expire_in(self, kind: Fault, sensor: str, duration: float | None) -> None:
+        if duration is None:
+            self._expiry.pop((kind, sensor), None)
+        elif duration < 0:
+            raise ValueError("duration must not be negative")
+        else:
+            self._expiry[(kind, sensor)] = self.plant.time + duration
+
+    def _clear(self, kind: Fault, sensor: str | None) -> None:
+        if kind is Fault.COMM_LOSS:
+            self.comm_loss_active = False
+        elif kind is Fault.SLOW:
+            self.delay = 0.0
+        elif kind is Fault.EXCEPTION:
+            self.exception_code = 0
+        elif kind is Fault.FREEZE:
+            _drop(self.frozen, sensor)
+        elif kind is Fault.NOISE:
+            _drop(self.noisy, sensor)
+        elif kind is Fault.STUCK_VALVE:
+            self.plant.process.valve_stuck = False
+        elif kind is Fault.ALARM_FLOOD:
+            self.flood = False
+        # a pump trip is cleared by the operator's reset, like on a real plant
+
+    @staticmethod
+    def _check_sensor(sensor: str) -> None:
+        if sensor not in SENSORS:
+            raise ValueError(f"unknown sensor {sensor!r} (sensors: {', '.join(SENSORS)})")
+
+
+def _drop(faults: dict[str, float] | dict[str, float | None], sensor: str | None) -> None:
+    if sensor is None:
+        faults.clear()
+    else:
+        faults.pop(sensor, None)
+
+
+__all__ = ["EXCEPTION_CODES", "FLOOD_VALUES", "SENSORS", "STATES", "Fault", "PlantFaults"]
