@@ -1,0 +1,184 @@
+"""The one place pymodbus is used: a connection to a Modbus TCP device or an RTU line.
+
+pymodbus' API changes between minor versions (``slave=`` became ``device_id=`` in 3.10),
+so everything version-specific is here, behind :class:`ModbusLink`. Errors come out as
+our own exceptions: :class:`DeviceException` (the device answered with an exception
+code), :class:`CommError` (no answer, garbage, connection lost) and
+:class:`NotConnected`.
+
+pymodbus' own reconnect is disabled (``reconnect_delay=0``): the driver reconnects with
+its own capped, jittered backoff and knows at every moment whether the link is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ModbusPDU
+
+from hmi.core.address import Table
+from hmi.project.model import DeviceConfig
+
+log = logging.getLogger(__name__)
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "device failure",
+    5: "acknowledge",
+    6: "device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target failed to respond",
+}
+
+
+class LinkError(Exception):
+    """Any failure of a request."""
+
+
+class CommError(LinkError):
+    """No valid answer: timeout, garbage, a wrong transaction id, the connection lost."""
+
+
+class NotConnected(CommError):
+    """The link is down; the driver reconnects on its own schedule."""
+
+
+class DeviceException(LinkError):
+    """The device answered with a Modbus exception code."""
+
+    def __init__(self, code: int, request: str) -> None:
+        self.code = code
+        name = EXCEPTION_NAMES.get(code, "unknown exception")
+        super().__init__(f"exception {code} ({name}) for {request}")
+
+
+class ModbusLink:
+    """An asyncio connection to one TCP device or one RTU line (several unit ids).
+
+    ``serial_port`` of an RTU device may be ``tcp://host:port``: RTU frames over a TCP
+    socket, as transparent serial-to-Ethernet converters carry them.
+    """
+
+    def __init__(self, device: DeviceConfig) -> None:
+        self.device = device
+        self.name = device.name
+        client: AsyncModbusTcpClient | AsyncModbusSerialClient
+        timeout, retries = device.timeout, device.retries
+        if device.protocol == "modbus-tcp":
+            client = AsyncModbusTcpClient(
+                device.host, port=device.port, timeout=timeout, retries=retries, reconnect_delay=0
+            )
+        elif device.serial_port.startswith("tcp://"):
+            host, _, port = device.serial_port[6:].rpartition(":")
+            client = AsyncModbusTcpClient(
+                host,
+                port=int(port),
+                framer=FramerType.RTU,
+                timeout=timeout,
+                retries=retries,
+                reconnect_delay=0,
+            )
+        else:
+            client = AsyncModbusSerialClient(
+                device.serial_port,
+                framer=FramerType.RTU,
+                baudrate=device.baudrate,
+                parity=device.parity,
+                stopbits=device.stop_bits,
+                timeout=timeout,
+                retries=retries,
+                reconnect_delay=0,
+            )
+        self._client = client
+
+    @property
+    def connected(self) -> bool:
+        """True while the transport is up."""
+        return bool(self._client.connected)
+
+    async def connect(self) -> None:
+        """Open the connection; raise :class:`NotConnected` if it fails."""
+        try:
+            ok = await self._client.connect()
+        except (OSError, ModbusException, RuntimeError) as exc:
+            raise NotConnected(f"cannot connect: {exc}") from None
+        if not ok:
+            raise NotConnected(f"cannot connect to {self._where()}")
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._client.close()
+
+    def _where(self) -> str:
+        device = self.device
+        if device.protocol == "modbus-tcp":
+            return f"{device.host}:{device.port}"
+        return device.serial_port
+
+    async def read(self, unit: int, table: Table, start: int, count: int) -> list[int] | list[bool]:
+        """Read ``count`` registers (or bits) of ``table`` from ``start``."""
+        client = self._client
+        if table is Table.HOLDING_REGISTER:
+            call = client.read_holding_registers(start, count=count, device_id=unit)
+        elif table is Table.INPUT_REGISTER:
+            call = client.read_input_registers(start, count=count, device_id=unit)
+        elif table is Table.COIL:
+            call = client.read_coils(start, count=count, device_id=unit)
+        else:
+            call = client.read_discrete_inputs(start, count=count, device_id=unit)
+        response = await self._execute(call, f"{table.value}:{start}+{count}")
+        if table.is_bits:
+            return list(response.bits)
+        return list(response.registers)
+
+    async def write_coil(self, unit: int, address: int, state: bool) -> None:
+        """FC 5."""
+        call = self._client.write_coil(address, state, device_id=unit)
+        await self._execute(call, f"write co:{address}")
+
+    async def write_coils(self, unit: int, address: int, states: Sequence[bool]) -> None:
+        """FC 15."""
+        call = self._client.write_coils(address, list(states), device_id=unit)
+        await self._execute(call, f"write co:{address}+{len(states)}")
+
+    async def write_register(self, unit: int, address: int, value: int) -> None:
+        """FC 6."""
+        call = self._client.write_register(address, value, device_id=unit)
+        await self._execute(call, f"write hr:{address}")
+
+    async def write_registers(self, unit: int, address: int, values: Sequence[int]) -> None:
+        """FC 16."""
+        call = self._client.write_registers(address, list(values), device_id=unit)
+        await self._execute(call, f"write hr:{address}+{len(values)}")
+
+    async def _execute(self, call: object, what: str) -> ModbusPDU:
+        if not self.connected:
+            # pymodbus would try to connect inside the request; we reconnect on our terms.
+            if asyncio.iscoroutine(call):
+                call.close()
+            raise NotConnected(f"not connected to {self._where()}")
+        try:
+            response: ModbusPDU = await call  # type: ignore[misc]
+        except ModbusException as exc:
+            raise CommError(_short(str(exc)) or f"no valid answer to {what}") from None
+        except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
+            # pymodbus' decoders raise plain Python errors on malformed frames.
+            raise CommError(f"malformed answer to {what}: {exc!r}") from None
+        if response is None:
+            raise CommError(f"no answer to {what}")
+        if response.isError():
+            raise DeviceException(int(getattr(response, "exception_code", 0)), what)
+        return response
+
+
+def _short(text: str) -> str:
+    # pymodbus prefixes its messages with "Modbus Error: [Input/Output] ".
+    return text.rsplit("] ", 1)[-1].strip()

@@ -1,0 +1,213 @@
+"""The device manager: lines by connection, runtime add/change/remove, closed-loop writes.
+
+Independent of the bus: results go to a :class:`~hmi.drivers.line.Sink`. The driver actor
+(:mod:`hmi.drivers.actor`) wraps it for the bus; tests and benchmarks use it directly.
+TCP devices get a line each (one client per device, polled concurrently); RTU devices
+sharing a serial port share a line (polled one after another, as a half-duplex bus needs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hmi.core.command import Command, CommandResult, CommandState
+from hmi.core.quality import Quality, Reason
+from hmi.core.sample import Sample
+from hmi.core.tag import Tag
+from hmi.drivers.line import Line, Sink
+from hmi.drivers.writes import Authorizer, Rejected, plan_write, role_check
+from hmi.project.model import DEFAULT_POLL_GROUPS, DeviceConfig, Project
+
+
+def line_key(config: DeviceConfig) -> str:
+    """Which line a device is on: its own for TCP, the serial port's for RTU."""
+    if config.protocol == "modbus-tcp":
+        return f"tcp:{config.name}"
+    return f"rtu:{config.serial_port}"
+
+
+class DriverManager:
+    """Runs the Modbus lines of a set of devices and executes write commands."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        poll_groups: Mapping[str, float] = DEFAULT_POLL_GROUPS,
+        *,
+        authorize: Authorizer = role_check,
+        write_timeout: float = 5.0,
+        **line_options: Any,
+    ) -> None:
+        self._sink = sink
+        self.poll_groups = dict(poll_groups)
+        self._authorize = authorize
+        self._write_timeout = write_timeout
+        self._line_options = line_options
+        self.devices: dict[str, DeviceConfig] = {}
+        self.tags: dict[str, Tag] = {}
+        self._lines: dict[str, Line] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running = False
+
+    @classmethod
+    def for_project(cls, project: Project, sink: Sink, **options: Any) -> DriverManager:
+        """A manager for every device of ``project`` (started with :meth:`start`)."""
+        manager = cls(sink, project.poll_groups, **options)
+        for device in project.devices.values():
+            manager.add_device(device, project.tags_of_device(device.name))
+        return manager
+
+    # -- life -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start polling every enabled device."""
+        self._running = True
+        for key in self._lines:
+            self._start_line(key)
+
+    async def stop(self) -> None:
+        """Stop every line and close its connection."""
+        self._running = False
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _start_line(self, key: str) -> None:
+        if self._running and key not in self._tasks and self._lines[key].devices:
+            self._tasks[key] = asyncio.get_running_loop().create_task(
+                self._lines[key].run(), name=f"modbus line {key}"
+            )
+
+    async def _stop_line(self, key: str) -> None:
+        self._lines.pop(key, None)
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- devices and tags ---------------------------------------------------------------------
+    def add_device(self, config: DeviceConfig, tags: Iterable[Tag] = ()) -> None:
+        """Add a device and its tags; it starts polling if the manager runs."""
+        if config.name in self.devices:
+            raise ValueError(f"device {config.name!r} exists; use update_device")
+        tags = [t for t in tags if t.source is not None and t.source.device == config.name]
+        key = line_key(config)
+        line = self._lines.get(key)
+        if line is not None and config.protocol == "modbus-rtu":
+            other = line.config(line.devices[0])
+            if _link_settings(other) != _link_settings(config):
+                raise ValueError(f"{config.name}: serial settings differ from {other.name}'s")
+        self.devices[config.name] = config
+        self.tags.update((t.name, t) for t in tags)
+        if not config.enabled:
+            self._publish_bad([t.name for t in tags], Reason.OUT_OF_SERVICE, "device disabled")
+            return
+        if line is None:
+            line = self._lines[key] = Line(key, self._sink, self.poll_groups, **self._line_options)
+        line.set_device(config, tags)
+        self._start_line(key)
+
+    async def update_device(self, config: DeviceConfig, tags: Iterable[Tag] | None = None) -> None:
+        """Change a device's settings (and tags, if given); reconnects only if needed."""
+        old = self.devices.get(config.name)
+        if old is None:
+            raise KeyError(f"no device {config.name!r}")
+        if tags is None:
+            tags = [t for t in self.tags.values() if t.source and t.source.device == config.name]
+        tags = list(tags)
+        if old.enabled and config.enabled and _link_settings(old) == _link_settings(config):
+            self.devices[config.name] = config
+            self._set_device_tags(config, tags)
+            return
+        await self.remove_device(config.name, publish=False)
+        self.add_device(config, tags)
+
+    async def remove_device(self, name: str, *, publish: bool = True) -> None:
+        """Stop polling ``name``; its tags go BAD (out of service) and are forgotten."""
+        config = self.devices.pop(name, None)
+        if config is None:
+            raise KeyError(f"no device {name!r}")
+        names = [n for n, t in self.tags.items() if t.source and t.source.device == name]
+        for tag in names:
+            del self.tags[tag]
+        key = line_key(config)
+        line = self._lines.get(key)
+        if line is not None and name in line.devices:
+            line.remove_device(name)
+            if not line.devices:
+                await self._stop_line(key)
+        if publish:
+            self._publish_bad(names, Reason.OUT_OF_SERVICE, f"device {name} removed")
+
+    def set_tags(self, tags: Iterable[Tag]) -> None:
+        """Add or replace device tags (each on the device its source names)."""
+        by_device: dict[str, list[Tag]] = {}
+        for tag in tags:
+            if tag.source is None or tag.source.device not in self.devices:
+                raise KeyError(f"tag {tag.name!r}: no such device")
+            by_device.setdefault(tag.source.device, []).append(tag)
+        for device, new in by_device.items():
+            keep = {t.name: t for t in self.tags.values() if t.source and t.source.device == device}
+            keep.update((t.name, t) for t in new)
+            self._set_device_tags(self.devices[device], list(keep.values()))
+
+    def remove_tags(self, names: Iterable[str]) -> None:
+        """Stop polling the named tags; they go BAD (out of service)."""
+        gone = [n for n in names if n in self.tags]
+        devices = {s.device for n in gone if (s := self.tags[n].source) is not None}
+        for name in gone:
+            del self.tags[name]
+        for device in devices:
+            tags = [t for t in self.tags.values() if t.source and t.source.device == device]
+            self._set_device_tags(self.devices[device], tags)
+        self._publish_bad(gone, Reason.OUT_OF_SERVICE, "tag removed")
+
+    def _set_device_tags(self, config: DeviceConfig, tags: list[Tag]) -> None:
+        for tag in tags:
+            self.tags[tag.name] = tag
+        line = self._lines.get(line_key(config))
+        if line is not None and config.name in line.devices:
+            removed = line.set_device(config, tags)
+            for name in removed:
+                self.tags.pop(name, None)
+            self._publish_bad(removed, Reason.OUT_OF_SERVICE, "tag removed")
+
+    def _publish_bad(self, names: list[str], reason: Reason, detail: str) -> None:
+        if names:
+            now = time.time()
+            quality = Quality.bad(reason, detail)
+            self._sink.samples({n: Sample(None, quality, now, now) for n in names})
+
+    # -- writes ---------------------------------------------------------------------------------
+    async def write(self, command: Command) -> CommandResult:
+        """Check and execute ``command``; never raises: the result says what happened."""
+        tag = self.tags.get(command.tag)
+        if tag is None or tag.source is None:
+            return _result(
+                command, CommandState.REJECTED, f"{command.tag} is not a device tag here"
+            )
+        try:
+            plan = plan_write(command, tag, self._authorize)
+        except Rejected as exc:
+            return _result(command, CommandState.REJECTED, str(exc))
+        config = self.devices[tag.source.device]
+        line = self._lines.get(line_key(config))
+        if line is None or not config.enabled or line_key(config) not in self._tasks:
+            return _result(command, CommandState.FAILED, f"device {config.name} is not running")
+        return await line.write(config.name, plan, command, self._write_timeout)
+
+
+def _link_settings(config: DeviceConfig) -> DeviceConfig:
+    """The settings that need a new connection when they change."""
+    return dataclasses.replace(config, name="", description="", line=0, unit_id=0)
+
+
+def _result(command: Command, state: CommandState, message: str) -> CommandResult:
+    return CommandResult(command.id, command.tag, state, None, message, time.time())

@@ -1,0 +1,128 @@
+"""Shared helpers for driver tests: a recording sink, builders, a pymodbus server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from pymodbus.datastore import (
+    ModbusDeviceContext,
+    ModbusSequentialDataBlock,
+    ModbusServerContext,
+)
+from pymodbus.server import ModbusTcpServer
+
+from hmi.core.address import ModbusAddress
+from hmi.core.quality import Severity
+from hmi.core.sample import Sample
+from hmi.core.tag import DataType, Limits, Scaling, Source, Tag
+from hmi.drivers.status import DeviceStatus
+from hmi.project.model import DeviceConfig
+
+# pymodbus logs every refused connection as a warning; tests provoke plenty on purpose.
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def device(name: str, port: int, **kw: Any) -> DeviceConfig:
+    """A TCP device on 127.0.0.1 with test-friendly timeouts."""
+    kw.setdefault("timeout", 0.2)
+    kw.setdefault("retries", 0)
+    kw.setdefault("reconnect_max", 0.3)
+    return DeviceConfig(name=name, host="127.0.0.1", port=port, **kw)
+
+
+def tag(
+    name: str,
+    dev: str,
+    address: str,
+    data_type: DataType = DataType.UINT16,
+    group: str = "fast",
+    *,
+    scaling: Scaling | None = None,
+    limits: Limits | None = None,
+    write_roles: frozenset[str] = frozenset(),
+    **source: Any,
+) -> Tag:
+    """A device tag."""
+    return Tag(
+        name=name,
+        data_type=data_type,
+        scaling=scaling,
+        limits=limits or Limits(),
+        write_roles=write_roles,
+        source=Source(dev, ModbusAddress.parse(address), group, **source),
+    )
+
+
+class RecordingSink:
+    """Collects what a driver delivers, and lets a test wait for a condition."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, Sample] = {}
+        self.batches: list[tuple[float, dict[str, Sample]]] = []
+        self.statuses: dict[str, DeviceStatus] = {}
+        self._changed = asyncio.Event()
+
+    def samples(self, batch: Mapping[str, Sample]) -> None:
+        self.batches.append((time.monotonic(), dict(batch)))
+        self.latest.update(batch)
+        self._changed.set()
+
+    def status(self, status: DeviceStatus) -> None:
+        self.statuses[status.device] = status
+        self._changed.set()
+
+    def severity(self, name: str) -> Severity | None:
+        sample = self.latest.get(name)
+        return None if sample is None else sample.quality.severity
+
+    def value(self, name: str) -> Any:
+        return self.latest[name].value
+
+    async def wait(self, condition: Callable[[], bool], timeout: float = 3.0) -> float:
+        """Wait until ``condition()`` holds; returns the monotonic time it did."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"condition not met within {timeout} s")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return time.monotonic()
+
+
+def datastore(hr: list[int] | None = None, co: list[bool] | None = None, **more: Any) -> Any:
+    """A pymodbus device context (addresses are 0-based on the wire)."""
+    # pymodbus adds 1 to the wire address before looking up its blocks
+    return ModbusDeviceContext(
+        hr=ModbusSequentialDataBlock(1, hr or [0] * 200),
+        ir=ModbusSequentialDataBlock(1, more.get("ir") or [0] * 200),
+        co=ModbusSequentialDataBlock(1, co or [False] * 64),
+        di=ModbusSequentialDataBlock(1, more.get("di") or [False] * 64),
+    )
+
+
+@contextlib.asynccontextmanager
+async def pymodbus_server(port: int, context: Any) -> AsyncIterator[ModbusTcpServer]:
+    """pymodbus' own TCP server on 127.0.0.1:``port``, stopped on exit."""
+    server = ModbusTcpServer(
+        ModbusServerContext(devices=context, single=True), address=("127.0.0.1", port)
+    )
+    await server.serve_forever(background=True)
+    try:
+        yield server
+    finally:
+        await server.shutdown()
