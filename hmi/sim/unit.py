@@ -69,6 +69,9 @@ class SimUnit:
         data = self.image[table]
         if offset < 0 or count < 1 or offset + count > len(data):
             return None
+        # Refresh per request: faults injected through the Python API show at once, and a
+        # noisy sensor gives a new reading to every request, as a real one would.
+        self.refresh()
         return data[offset : offset + count]
 
     def refuses(self, table: Table, offset: int, count: int) -> int:
