@@ -245,6 +245,10 @@ class Bus:
         if removed and self._transport is not None and not self._closed:
             self._transport.unexpose(name)
 
+    def target_methods(self, name: str) -> dict[str, Callable[..., Any]] | None:
+        """The exposed methods of local target ``name`` (transports run calls with them)."""
+        return self._targets.get(name)
+
     @property
     def targets(self) -> list[str]:
         """The RPC targets exposed on this node."""

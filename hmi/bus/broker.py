@@ -1,0 +1,381 @@
+"""The broker: routes between nodes, caches tag values, counts, watches heartbeats.
+
+Front: a ROUTER that every node's DEALER talks to (publications, RPC, hello, heartbeats,
+snapshot requests). Back: an XPUB that nodes' SUB sockets subscribe to; ZeroMQ does the
+prefix matching in C. The broker checks every header, decodes payloads only to validate
+them (and to merge ``tag/`` batches into the last-value cache), and forwards the original
+frames, so sender and sequence number reach subscribers unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import zmq
+import zmq.asyncio
+
+from hmi.bus.address import BrokerAddress, remove_state, write_state
+from hmi.bus.auth import Policy, ZapHandler, user_key
+from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
+from hmi.bus.discovery import DEFAULT_KEY, Beacon
+from hmi.bus.frames import MAX_PAYLOAD, Flag, FrameError, Kind, header_fields, pack_header
+from hmi.bus.keys import KeyPair
+from hmi.bus.lvc import LastValueCache, valid_entries
+
+log = logging.getLogger(__name__)
+
+SENDER = "$broker"
+DRAIN_BATCH = 2000
+_PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind.SNAPSHOT_REQ
+_RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
+_FULL = int(Flag.FULL)
+_unpack = msgpack.unpackb
+_pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+
+
+class Broker:
+    """A running broker; ``await start()``, then ``await close()`` (or ``serve()``)."""
+
+    def __init__(
+        self,
+        address: BrokerAddress | str = "tcp://127.0.0.1:5570",
+        *,
+        heartbeat: float = 1.0,
+        dead_after: float | None = None,
+        stats_interval: float = 1.0,
+        secret: KeyPair | None = None,
+        policy: Policy | None = None,
+        write_state_file: bool = True,
+        beacon_port: int | None = None,
+        beacon_key: str = DEFAULT_KEY,
+        beacon_host: str = "0.0.0.0",
+        hwm: int = 100_000,
+        on_stats: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        if isinstance(address, str):
+            address = BrokerAddress.parse(address)
+        if secret is not None and not address.server_key:
+            address = BrokerAddress(address.front, address.back, secret.public)
+        self.address = address
+        self.id = uuid.uuid4().hex[:12]
+        self.heartbeat = heartbeat
+        self.dead_after = dead_after or 3.5 * heartbeat
+        self.stats_interval = stats_interval
+        self.secret = secret
+        self.policy = policy
+        self.write_state_file = write_state_file
+        self.beacon_port = beacon_port
+        self.beacon_key = beacon_key
+        self.beacon_host = beacon_host
+        self.hwm = hwm
+        self.on_stats = on_stats
+        self.stats = BrokerStats()
+        self.cache = LastValueCache()
+        self.nodes: dict[bytes, NodeInfo] = {}
+        self.targets: dict[str, bytes] = {}
+        self.subscriptions: dict[bytes, int] = {}
+        self.last_report: dict[str, Any] = {}
+        self.beacon: Beacon | None = None
+        self.zap: ZapHandler | None = None
+        self._seqs: dict[tuple[str, bytes], int] = {}
+        self._my_seq: dict[str, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._now = time.monotonic()
+
+    # -- life -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind the sockets and start routing (inside the running loop)."""
+        self._ctx = zmq.asyncio.Context()
+        if self.policy is not None:
+            self.zap = ZapHandler(self._ctx, self.policy)
+            self.zap.start()
+        front = self._ctx.socket(zmq.ROUTER)
+        back = self._ctx.socket(zmq.XPUB)
+        front.router_mandatory = True  # unknown RPC destinations raise instead of vanishing
+        front.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting node takes its id back
+        for sock in (front, back):
+            sock.linger = 0
+            sock.sndhwm = self.hwm
+            sock.rcvhwm = self.hwm
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
+            if self.secret is not None:
+                sock.curve_server = True
+                sock.curve_secretkey = self.secret.secret.encode("ascii")
+                sock.curve_publickey = self.secret.public.encode("ascii")
+        try:
+            front.bind(self.address.front)
+            back.bind(self.address.back)
+        except zmq.ZMQError:
+            front.close()
+            back.close()
+            if self.zap is not None:
+                await self.zap.close()
+            self._ctx.term()
+            raise
+        self._front, self._back = front, back
+        self._front_sync: zmq.Socket[bytes] = zmq.Socket.shadow(front.underlying)
+        self._back_sync: zmq.Socket[bytes] = zmq.Socket.shadow(back.underlying)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._read_front(), name="broker front"),
+            loop.create_task(self._read_back(), name="broker back"),
+            loop.create_task(self._tick(), name="broker tick"),
+        ]
+        if self.beacon_port is not None:
+            self.beacon = Beacon(self.address, self.id, self.beacon_key)
+            self.beacon_port = await self.beacon.start(self.beacon_host, self.beacon_port)
+        if self.write_state_file:
+            write_state(self.address, self.id)
+        log.info("broker %s: front %s, back %s", self.id, self.address.front, self.address.back)
+
+    async def serve(self) -> None:
+        """Start and run until cancelled, then close."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop routing and release sockets, beacon and state file."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.beacon is not None:
+            self.beacon.close()
+        if self.write_state_file:
+            remove_state(self.id)
+        self._front.close()
+        self._back.close()
+        if self.zap is not None:
+            await self.zap.close()
+        self._ctx.term()
+
+    # -- front: everything nodes send -------------------------------------------------------
+    async def _read_front(self) -> None:
+        recv = self._front_sync.recv_multipart
+        secure = self.policy is not None
+        while True:
+            await self._front.poll()
+            self._now = time.monotonic()
+            for _ in range(DRAIN_BATCH):
+                try:
+                    if secure:
+                        parts = recv(zmq.NOBLOCK, copy=False)
+                        key = user_key(parts[-1])
+                        frames = [p.bytes for p in parts]
+                    else:
+                        frames = recv(zmq.NOBLOCK)
+                        key = ""
+                except zmq.Again:
+                    break
+                try:
+                    self._on_front(frames, key)
+                except Exception:
+                    log.exception("broker: failed to handle a message")
+            else:
+                await asyncio.sleep(0)
+
+    def _drop(self, reason: str) -> None:
+        self.stats.drops[reason] += 1
+
+    def _on_front(self, frames: list[bytes], key: str) -> None:
+        if len(frames) != 4:
+            self._drop("frame_count")
+            return
+        ident, topic_b, header_b, payload_b = frames
+        if len(payload_b) > MAX_PAYLOAD:
+            self._drop("payload_size")
+            return
+        try:
+            _, kind, sender, seq, _, flags = header_fields(header_b)
+            topic = topic_b.decode()
+            payload = _unpack(payload_b)
+        except FrameError as exc:
+            self._drop(exc.reason)
+            return
+        except UnicodeDecodeError:
+            self._drop("topic_utf8")
+            return
+        except Exception:
+            self._drop("payload_msgpack")
+            return
+        if not topic:
+            self._drop("topic_size")
+            return
+        node = self.nodes.get(ident)
+        if node is None:
+            node = self.nodes[ident] = NodeInfo(ident, sender)
+        node.last_seen = self._now
+        node.messages += 1
+        if not node.alive and node.said_hello:
+            node.alive = True
+            self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender})
+        if key and kind in (_PUB, _RPC_REQ):
+            rule = self.policy.rule(key) if self.policy is not None else None
+            if rule is None or not rule.may_publish(topic):
+                self.stats.refused += 1
+                self._drop("refused")
+                return
+        if kind == _PUB:
+            if topic.startswith("tag/"):
+                if not valid_entries(payload):
+                    self._drop("tag_payload")
+                    return
+                self.cache.update(topic, sender, payload, bool(flags & _FULL))
+            last = self._seqs.get((sender, topic_b))
+            if last is not None and seq > last + 1:
+                self.stats.gaps += 1
+            self._seqs[(sender, topic_b)] = seq
+            self._forward([topic_b, header_b, payload_b])
+            self.stats.count(topic_b, len(payload_b))
+        elif kind == _RPC_REQ:
+            self._route_request(ident, topic, header_b, payload_b, payload)
+        elif kind == _RPC_REP:
+            self._route(topic[len("rpc/") :].encode(), [topic_b, header_b, payload_b])
+        elif kind == _HEARTBEAT:
+            if isinstance(payload, dict) and type(payload.get("pid")) is int:
+                node.pid = payload["pid"]
+        elif kind == _HELLO:
+            self._on_hello(node, payload)
+        elif kind == _SNAP_REQ:
+            if isinstance(payload, str):
+                self._send_snapshot(ident, payload)
+            else:
+                self._drop("snapshot_request")
+        elif kind == _EXPOSE:
+            if type(payload) is list and len(payload) == 2 and isinstance(payload[0], str):
+                if payload[1]:
+                    self.targets[payload[0]] = ident
+                elif self.targets.get(payload[0]) == ident:
+                    del self.targets[payload[0]]
+            else:
+                self._drop("expose")
+        elif kind == _BYE:
+            self._on_gone(node, "stopped")
+            del self.nodes[ident]
+        else:
+            self._drop("kind")
+
+    def _forward(self, frames: list[bytes]) -> None:
+        try:
+            self._back_sync.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            self._drop("hwm")
+
+    def _route(self, ident: bytes, frames: list[bytes]) -> bool:
+        try:
+            self._front_sync.send_multipart([ident, *frames], zmq.NOBLOCK)
+        except zmq.ZMQError:  # EHOSTUNREACH (gone) or EAGAIN (full)
+            self._drop("unroutable")
+            return False
+        return True
+
+    def _route_request(
+        self, ident: bytes, topic: str, header_b: bytes, payload_b: bytes, payload: Any
+    ) -> None:
+        if type(payload) is not list or not payload or type(payload[0]) is not int:
+            self._drop("rpc_request")
+            return
+        target = topic[len("rpc/") :]
+        dest = self.targets.get(target)
+        if dest is not None and self._route(dest, [topic.encode(), header_b, payload_b]):
+            return
+        caller = self.nodes[ident].sender
+        error = [payload[0], False, ["LookupError", f"no RPC target {target!r}"]]
+        header = pack_header(Kind.RPC_REP, SENDER, 0, time.time())
+        self._route(ident, [f"rpc/{caller}".encode(), header, _pack(error)])
+
+    def _on_hello(self, node: NodeInfo, payload: Any) -> None:
+        if not isinstance(payload, dict):
+            self._drop("hello")
+            return
+        node.name = str(payload.get("name", ""))
+        node.host = str(payload.get("host", ""))
+        pid = payload.get("pid", 0)
+        node.pid = pid if type(pid) is int else 0
+        node.alive = True
+        node.said_hello = True
+        targets = payload.get("targets", [])
+        if isinstance(targets, list):
+            for target in targets:
+                if isinstance(target, str):
+                    self.targets[target] = node.ident
+        welcome = pack_header(Kind.HELLO, SENDER, 0, time.time())
+        self._route(node.ident, [b"$sys/broker", welcome, _pack({"id": self.id})])
+        self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender, "name": node.name})
+
+    def _send_snapshot(self, ident: bytes, prefix: str) -> None:
+        flags = int(Flag.FULL | Flag.REPLAY)
+        for topic, entries in self.cache.snapshot(prefix):
+            header = pack_header(Kind.SNAPSHOT, SENDER, 0, time.time(), flags)
+            self._route(ident, [topic.encode(), header, _pack(entries)])
+
+    def _on_gone(self, node: NodeInfo, why: str) -> None:
+        """A node died or left: withdraw its RPC targets, mark its tags, tell everyone."""
+        node.alive = False
+        for name in [t for t, i in self.targets.items() if i == node.ident]:
+            del self.targets[name]
+        for topic, entries in self.cache.degrade(node.sender, f"{node.sender} {why}"):
+            self._publish(topic, entries)
+        self._publish(f"$sys/node/{node.sender}/dead", {"id": node.sender, "why": why})
+
+    def _publish(self, topic: str, payload: Any) -> None:
+        seq = self._my_seq.get(topic, 0) + 1
+        self._my_seq[topic] = seq
+        header = pack_header(Kind.PUB, SENDER, seq, time.time())
+        self._forward([topic.encode(), header, _pack(payload)])
+
+    # -- back: subscriptions --------------------------------------------------------------
+    async def _read_back(self) -> None:
+        recv = self._back_sync.recv
+        while True:
+            await self._back.poll()
+            while True:
+                try:
+                    event = recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                if event[:1] == b"\x01":
+                    self.subscriptions[event[1:]] = self.subscriptions.get(event[1:], 0) + 1
+                elif event[:1] == b"\x00":
+                    left = self.subscriptions.get(event[1:], 0) - 1
+                    if left > 0:
+                        self.subscriptions[event[1:]] = left
+                    else:
+                        self.subscriptions.pop(event[1:], None)
+
+    # -- periodic: heartbeats, deaths, statistics -------------------------------------------
+    async def _tick(self) -> None:
+        next_stats = time.monotonic() + self.stats_interval
+        last_stats = time.monotonic()
+        while True:
+            self._publish("$sys/broker", {"id": self.id, "time": time.time()})
+            now = time.monotonic()
+            for node in list(self.nodes.values()):
+                if node.alive and node.said_hello and now - node.last_seen > self.dead_after:
+                    log.warning("node %s silent for %.1f s: dead", node.sender, self.dead_after)
+                    self._on_gone(node, "silent")
+            if now >= next_stats:
+                self.stats.roll(max(1e-3, now - last_stats))
+                last_stats = now
+                next_stats = now + self.stats_interval
+                for node in self.nodes.values():
+                    node.sample_usage()
+                extra = {
+                    "cached_tags": len(self.cache),
+                    "targets": sorted(self.targets),
+                    "zap": dict(self.zap.counts) if self.zap is not None else {},
+                }
+                self.last_report = report(self.stats, list(self.nodes.values()), self.id, extra)
+                self._publish("$sys/stats", self.last_report)
+                if self.on_stats is not None:
+                    self.on_stats(self.last_report)
+            await asyncio.sleep(min(self.heartbeat, self.stats_interval))

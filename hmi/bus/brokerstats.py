@@ -1,0 +1,148 @@
+"""What the broker counts and shows: per-topic rates, totals, nodes with cpu/memory.
+
+Counting is two integer additions per message; rates are computed once per interval.
+The table is what pyGecko's geckocore showed, for ``hmi broker`` in a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+#: distinct topics counted one by one; further ones are summed under OTHER
+MAX_TOPICS = 5000
+OTHER = b"(other)"
+
+
+@dataclass
+class NodeInfo:
+    """A node as the broker sees it."""
+
+    ident: bytes
+    sender: str
+    name: str = ""
+    pid: int = 0
+    host: str = ""
+    last_seen: float = 0.0
+    alive: bool = True
+    said_hello: bool = False
+    messages: int = 0
+    cpu: float | None = None
+    mem: float | None = None
+    _process: psutil.Process | None = None
+
+    def sample_usage(self) -> None:
+        """cpu % and memory % of the node's process when it runs on this machine."""
+        if not self.pid or self.host != socket.gethostname():
+            return
+        try:
+            if self._process is None or self._process.pid != self.pid:
+                self._process = psutil.Process(self.pid)
+                self._process.cpu_percent(None)  # first call primes the measurement
+            self.cpu = self._process.cpu_percent(None)
+            self.mem = self._process.memory_percent()
+        except psutil.Error:
+            self.cpu = self.mem = None
+
+
+@dataclass
+class BrokerStats:
+    """Counters and the rates of the last interval."""
+
+    messages: int = 0
+    total_bytes: int = 0
+    topic_msgs: Counter[bytes] = field(default_factory=Counter)
+    topic_bytes: Counter[bytes] = field(default_factory=Counter)
+    drops: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
+    gaps: int = 0
+    rates: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _last_msgs: Counter[bytes] = field(default_factory=Counter)
+    _last_bytes: Counter[bytes] = field(default_factory=Counter)
+
+    def count(self, topic: bytes, size: int) -> None:
+        """One routed message."""
+        self.messages += 1
+        self.total_bytes += size
+        msgs = self.topic_msgs
+        if topic not in msgs and len(msgs) >= MAX_TOPICS:
+            topic = OTHER
+        msgs[topic] += 1
+        self.topic_bytes[topic] += size
+
+    def roll(self, interval: float) -> None:
+        """Compute msgs/s and kB/s per topic over the last ``interval`` seconds."""
+        rates = {}
+        for topic, count in self.topic_msgs.items():
+            msgs = (count - self._last_msgs[topic]) / interval
+            kbytes = (self.topic_bytes[topic] - self._last_bytes[topic]) / interval / 1000
+            rates[topic.decode(errors="replace")] = (msgs, kbytes)
+        self.rates = rates
+        self._last_msgs = Counter(self.topic_msgs)
+        self._last_bytes = Counter(self.topic_bytes)
+
+
+def report(
+    stats: BrokerStats, nodes: list[NodeInfo], broker_id: str, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``$sys/stats`` payload."""
+    me = psutil.Process(os.getpid())
+    return {
+        "broker": broker_id,
+        "messages": stats.messages,
+        "bytes": stats.total_bytes,
+        "refused": stats.refused,
+        "gaps": stats.gaps,
+        "drops": dict(stats.drops),
+        "cpu": me.cpu_percent(None),
+        "mem": me.memory_percent(),
+        "topics": {t: [round(m, 1), round(k, 2)] for t, (m, k) in stats.rates.items()},
+        "nodes": [
+            {
+                "id": n.sender,
+                "name": n.name,
+                "pid": n.pid,
+                "host": n.host,
+                "alive": n.alive,
+                "cpu": n.cpu,
+                "mem": n.mem,
+                "messages": n.messages,
+            }
+            for n in nodes
+        ],
+        **extra,
+    }
+
+
+def render(data: dict[str, Any], width: int = 78, top: int = 15) -> str:
+    """A terminal table of a ``$sys/stats`` payload."""
+    bar = "+" + "-" * (width - 1)
+    lines = [
+        bar,
+        f"| hmi broker {data['broker']}  cpu {data['cpu']:5.1f}%  mem {data['mem']:5.2f}%",
+        f"| messages {data['messages']}  bytes {data['bytes']}  refused {data['refused']}"
+        f"  gaps {data['gaps']}  dropped {sum(data['drops'].values())}",
+        bar,
+        f"| {'topic':<44} {'msgs/s':>12} {'kB/s':>12}",
+    ]
+    topics = sorted(data["topics"].items(), key=lambda kv: -kv[1][0])
+    for topic, (msgs, kbytes) in topics[:top]:
+        lines.append(f"| {topic[:44]:<44} {msgs:>12.1f} {kbytes:>12.2f}")
+    if len(topics) > top:
+        lines.append(f"| ... {len(topics) - top} more topics")
+    lines += [bar, f"| {'node':<30} {'pid':>7} {'state':>6} {'cpu%':>6} {'mem%':>6} {'msgs':>10}"]
+    for node in data["nodes"]:
+        cpu = "-" if node["cpu"] is None else f"{node['cpu']:.1f}"
+        mem = "-" if node["mem"] is None else f"{node['mem']:.2f}"
+        state = "up" if node["alive"] else "DEAD"
+        lines.append(
+            f"| {node['id'][:30]:<30} {node['pid']:>7} {state:>6} {cpu:>6} {mem:>6}"
+            f" {node['messages']:>10}"
+        )
+    lines.append(bar)
+    return "\n".join(lines)

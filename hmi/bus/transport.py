@@ -1,0 +1,459 @@
+"""The ZeroMQ transport of a node: DEALER to the broker's front, SUB from its back.
+
+Everything a node sends (publications, RPC, hello, heartbeats, snapshot requests) goes
+through one DEALER whose routing id is the node id, so the broker can answer and route RPC
+replies to it. Publications come back through a SUB socket. Each wake-up of the loop
+drains a socket with non-blocking reads until it is empty (one ``await`` per message is
+5x slower). Sockets are created inside the running loop (qasync or plain asyncio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import zmq
+import zmq.asyncio
+
+from hmi.bus.address import BrokerAddress
+from hmi.bus.discovery import DEFAULT_KEY, DISCOVERY_PORT, resolve
+from hmi.bus.frames import (
+    MAX_PAYLOAD,
+    Flag,
+    FrameError,
+    Kind,
+    header_fields,
+    pack_header,
+    pack_payload,
+    unpack_payload,
+)
+from hmi.bus.rpc import RemoteError, RpcTimeout
+
+if TYPE_CHECKING:
+    from hmi.bus.bus import Bus
+    from hmi.bus.keys import ClientKeys
+
+log = logging.getLogger(__name__)
+
+#: messages read per wake-up before yielding to other tasks (fairness, GUI latency)
+DRAIN_BATCH = 2000
+BROKER_TOPIC = "$sys/broker"
+SNAPSHOT_TOPIC = "$sys/snapshot"
+BROKER_LOST = "$sys/broker/lost"
+_PUB = int(Kind.PUB)
+_REPLAY = int(Flag.REPLAY)
+
+
+def _could_be_tag(prefix: str) -> bool:
+    # Only tag/ topics are cached by the broker: ask for a snapshot when a prefix can match.
+    return prefix.startswith("tag/") or "tag/".startswith(prefix) or prefix == "tag"
+
+
+class ZmqTransport:
+    """A node's connection to a broker; :meth:`hmi.bus.Bus.connect` makes one."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        address: BrokerAddress,
+        *,
+        node_id: str | None = None,
+        heartbeat: float = 1.0,
+        broker_timeout: float | None = None,
+        keys: ClientKeys | None = None,
+        hwm: int = 100_000,
+    ) -> None:
+        self.bus = bus
+        self.address = address
+        self.node_id = node_id or f"{bus.name or 'node'}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.heartbeat = heartbeat
+        self.broker_timeout = broker_timeout or 3.5 * heartbeat
+        self.keys = keys
+        self.hwm = hwm
+        self.broker_id = ""
+        self.connected = asyncio.Event()
+        self.drops: Counter[str] = Counter()
+        self._pub_seq: dict[str, int] = {}
+        self._seqs: dict[tuple[str, str], int] = {}
+        self._retained: dict[str, bytes] = {}
+        self._calls: dict[int, tuple[asyncio.Future[Any], str, str]] = {}
+        self._call_ids = itertools.count(1)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_beat = time.monotonic()
+        self._closed = False
+
+    # -- life -----------------------------------------------------------------------------
+    @classmethod
+    async def open(
+        cls,
+        bus: Bus,
+        address: str | BrokerAddress | None = None,
+        *,
+        discovery_key: str = DEFAULT_KEY,
+        discovery_port: int = DISCOVERY_PORT,
+        discovery_hosts: tuple[str, ...] = ("127.0.0.1", "255.255.255.255"),
+        wait: float | None = 5.0,
+        **options: Any,
+    ) -> ZmqTransport:
+        """Find the broker (see :func:`hmi.bus.discovery.resolve`), connect, say hello.
+
+        Waits up to ``wait`` seconds for the broker's welcome (None: do not wait; the
+        node then joins whenever the broker appears).
+        """
+        if not isinstance(address, BrokerAddress):
+            keys = options.get("keys")
+            address, source = await resolve(
+                address,
+                key=discovery_key,
+                port=discovery_port,
+                hosts=discovery_hosts,
+                server_key=keys.server_key if keys is not None else "",
+            )
+            log.info("broker %s (from %s)", address.front, source)
+        transport = cls(bus, address, **options)
+        transport._start()
+        if wait:
+            try:
+                await asyncio.wait_for(transport.connected.wait(), wait)
+            except TimeoutError:
+                await transport.close()
+                raise ConnectionError(f"no broker answered at {address.front}") from None
+        return transport
+
+    def _start(self) -> None:
+        self._ctx = zmq.asyncio.Context()
+        dealer = self._ctx.socket(zmq.DEALER)
+        dealer.routing_id = self.node_id.encode()
+        sub = self._ctx.socket(zmq.SUB)
+        for sock in (dealer, sub):
+            sock.linger = 200
+            sock.sndhwm = self.hwm
+            sock.rcvhwm = self.hwm
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
+            if self.keys is not None:
+                self.keys.apply(sock)
+        dealer.connect(self.address.front)
+        sub.connect(self.address.back)
+        sub.subscribe(BROKER_TOPIC.encode())
+        for prefix in self.bus.prefixes:
+            sub.subscribe(prefix.encode())
+        self._dealer, self._sub = dealer, sub
+        # Synchronous twins of the same sockets: sends and drains skip asyncio's futures.
+        self._dealer_sync: zmq.Socket[bytes] = zmq.Socket.shadow(dealer.underlying)
+        self._sub_sync: zmq.Socket[bytes] = zmq.Socket.shadow(sub.underlying)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._read(sub, self._sub_sync, self._on_sub), name="bus sub"),
+            loop.create_task(
+                self._read(dealer, self._dealer_sync, self._on_dealer), name="bus dealer"
+            ),
+            loop.create_task(self._beat(), name="bus heartbeat"),
+        ]
+        self._hello()
+
+    async def close(self) -> None:
+        """Say bye, stop the tasks, close the sockets."""
+        if self._closed:
+            return
+        self._closed = True
+        self._send(BROKER_TOPIC, Kind.BYE, None)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for future, _, _ in self._calls.values():
+            if not future.done():
+                future.set_exception(ConnectionError("bus closed"))
+        self._calls.clear()
+        self._dealer.close()
+        self._sub.close()
+        self._ctx.term()
+
+    # -- sending --------------------------------------------------------------------------
+    def _send(self, topic: str, kind: int, payload: Any, seq: int = 0, flags: int = 0) -> None:
+        frames = [
+            topic.encode(),
+            pack_header(kind, self.node_id, seq, time.time(), flags),
+            pack_payload(payload),
+        ]
+        self._send_frames(frames)
+
+    def _send_frames(self, frames: list[bytes]) -> None:
+        try:
+            self._dealer_sync.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            # At the high-water mark: drop and count, never block the loop (ARCHITECTURE).
+            self.bus.stats.dropped += 1
+            self.drops["hwm"] += 1
+
+    def send(self, topic: str, payload: Any) -> None:
+        """Publish (called by :meth:`hmi.bus.Bus.publish`)."""
+        seq = self._pub_seq.get(topic, 0) + 1
+        self._pub_seq[topic] = seq
+        data = pack_payload(payload)
+        if topic.startswith("tag/"):
+            self._retained[topic] = data  # re-sent to a restarted broker
+        self._send_frames([topic.encode(), pack_header(_PUB, self.node_id, seq, time.time()), data])
+
+    def subscribe(self, prefix: str) -> None:
+        """Ask the broker for ``prefix`` (and for its cached values)."""
+        self._sub.subscribe(prefix.encode())
+        if self.broker_id and _could_be_tag(prefix):
+            self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
+
+    def unsubscribe(self, prefix: str) -> None:
+        """Stop receiving ``prefix``."""
+        self._sub.unsubscribe(prefix.encode())
+
+    def expose(self, name: str) -> None:
+        """Register RPC target ``name`` with the broker."""
+        self._send(BROKER_TOPIC, Kind.EXPOSE, [name, True])
+
+    def unexpose(self, name: str) -> None:
+        """Withdraw RPC target ``name``."""
+        self._send(BROKER_TOPIC, Kind.EXPOSE, [name, False])
+
+    def _hello(self) -> None:
+        self._send(
+            BROKER_TOPIC,
+            Kind.HELLO,
+            {
+                "name": self.bus.name,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "targets": self.bus.targets,
+            },
+        )
+
+    async def call(
+        self,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float,
+    ) -> Any:
+        """Send an RPC request through the broker and await the reply."""
+        call_id = next(self._call_ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls[call_id] = (future, target, method)
+        try:
+            self._send(f"rpc/{target}", Kind.RPC_REQ, [call_id, method, list(args), kwargs])
+            handle = self.bus.clock.call_later(timeout, self._expire, call_id, timeout)
+            try:
+                return await future
+            finally:
+                handle.cancel()
+        finally:
+            self._calls.pop(call_id, None)
+
+    def _expire(self, call_id: int, timeout: float) -> None:
+        entry = self._calls.get(call_id)
+        if entry is not None and not entry[0].done():
+            entry[0].set_exception(RpcTimeout(f"{entry[1]}.{entry[2]}: no reply in {timeout} s"))
+
+    # -- receiving ------------------------------------------------------------------------
+    async def _read(
+        self,
+        asock: zmq.asyncio.Socket,
+        sock: zmq.Socket[bytes],
+        handle: Callable[[list[bytes]], None],
+    ) -> None:
+        recv = sock.recv_multipart
+        while True:
+            await asock.poll()  # POLLIN, no timeout
+            for _ in range(DRAIN_BATCH):
+                try:
+                    frames = recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:
+                    handle(frames)
+                except Exception:
+                    log.exception("bus: failed to handle a message")
+            else:
+                await asyncio.sleep(0)  # a full batch: let other tasks run, then go on
+
+    def _drop(self, reason: str) -> None:
+        self.bus.stats.malformed += 1
+        self.drops[reason] += 1
+
+    def _on_sub(self, frames: list[bytes]) -> None:
+        if len(frames) != 3:
+            self._drop("frame_count")
+            return
+        try:
+            topic = frames[0].decode()
+            _, kind, sender, seq, _, flags = header_fields(frames[1])
+            payload = unpack_payload(frames[2])
+        except FrameError as exc:
+            self._drop(exc.reason)
+            return
+        except UnicodeDecodeError:
+            self._drop("topic_utf8")
+            return
+        if sender == self.node_id:
+            return  # our own publication, already delivered locally
+        stats = self.bus.stats
+        stats.received += 1
+        if kind == _PUB and not flags & _REPLAY:
+            key = (sender, topic)
+            last = self._seqs.get(key)
+            self._seqs[key] = seq
+            if last is not None and seq > last + 1:
+                stats.gaps += 1
+                self.drops["gap"] += 1
+                if topic.startswith("tag/"):
+                    self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, topic)
+        if topic == BROKER_TOPIC:
+            self._on_broker_beat(payload)
+        self.bus.deliver(topic, payload)
+
+    def _on_broker_beat(self, payload: Any) -> None:
+        self._last_beat = time.monotonic()
+        broker_id = payload.get("id") if isinstance(payload, dict) else None
+        if isinstance(broker_id, str) and broker_id != self.broker_id:
+            if self.broker_id:
+                log.warning("broker restarted (%s -> %s): resyncing", self.broker_id, broker_id)
+            self._hello()  # the welcome triggers the resync
+
+    def _on_dealer(self, frames: list[bytes]) -> None:
+        if len(frames) != 3:
+            self._drop("frame_count")
+            return
+        try:
+            topic = frames[0].decode()
+            _, kind, sender, _, _, _ = header_fields(frames[1])
+            payload = unpack_payload(frames[2])
+        except FrameError as exc:
+            self._drop(exc.reason)
+            return
+        except UnicodeDecodeError:
+            self._drop("topic_utf8")
+            return
+        if kind == Kind.RPC_REP:
+            self._on_reply(payload)
+        elif kind == Kind.RPC_REQ:
+            self._on_request(topic, sender, payload)
+        elif kind == Kind.SNAPSHOT:
+            self.bus.stats.received += 1
+            self.bus.deliver(topic, payload)
+        elif kind == Kind.HELLO:
+            self._on_welcome(payload)
+        else:
+            self._drop("kind")
+
+    def _on_welcome(self, payload: Any) -> None:
+        broker_id = payload.get("id") if isinstance(payload, dict) else None
+        if not isinstance(broker_id, str):
+            self._drop("welcome")
+            return
+        restarted = bool(self.broker_id) and broker_id != self.broker_id
+        self.broker_id = broker_id
+        self._last_beat = time.monotonic()
+        if restarted:
+            # A new broker has an empty cache: give it our last values first.
+            for topic, data in self._retained.items():
+                seq = self._pub_seq.get(topic, 0) + 1
+                self._pub_seq[topic] = seq
+                header = pack_header(_PUB, self.node_id, seq, time.time())
+                self._send_frames([topic.encode(), header, data])
+        for prefix in self.bus.prefixes:
+            if _could_be_tag(prefix):
+                self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
+        self.connected.set()
+
+    def _on_reply(self, payload: Any) -> None:
+        if type(payload) is not list or len(payload) != 3 or type(payload[0]) is not int:
+            self._drop("rpc_reply")
+            return
+        call_id, ok, value = payload
+        entry = self._calls.get(call_id)
+        if entry is None or entry[0].done():
+            return  # timed out already
+        future, target, method = entry
+        if ok is True:
+            future.set_result(value)
+        elif type(value) is list and len(value) == 2 and all(type(v) is str for v in value):
+            future.set_exception(RemoteError(value[0], value[1], target, method))
+        else:
+            future.set_exception(RemoteError("ProtocolError", "malformed reply", target, method))
+
+    def _on_request(self, topic: str, caller: str, payload: Any) -> None:
+        if (
+            type(payload) is not list
+            or len(payload) != 4
+            or type(payload[0]) is not int
+            or type(payload[1]) is not str
+            or type(payload[2]) is not list
+            or type(payload[3]) is not dict
+        ):
+            self._drop("rpc_request")
+            return
+        call_id, method, args, kwargs = payload
+        target = topic[len("rpc/") :]
+        methods = self.bus.target_methods(target)
+        if methods is None:
+            self._reply(caller, call_id, False, ["LookupError", f"no RPC target {target!r}"])
+            return
+        func = methods.get(method)
+        if func is None:
+            msg = f"{target!r} exposes no method {method!r}"
+            self._reply(caller, call_id, False, ["AttributeError", msg])
+            return
+        try:
+            result = func(*args, **kwargs)
+        except Exception as exc:
+            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)])
+            return
+        if asyncio.iscoroutine(result):
+            self.bus.spawn(self._finish(caller, call_id, result), name=f"rpc {target}.{method}")
+        else:
+            self._reply(caller, call_id, True, result)
+
+    async def _finish(self, caller: str, call_id: int, coro: Any) -> None:
+        try:
+            result = await coro
+        except Exception as exc:
+            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)])
+        else:
+            self._reply(caller, call_id, True, result)
+
+    def _reply(self, caller: str, call_id: int, ok: bool, value: Any) -> None:
+        try:
+            data = pack_payload([call_id, ok, value])
+        except (TypeError, ValueError, OverflowError) as exc:
+            data = pack_payload([call_id, False, ["TypeError", f"result not serializable: {exc}"]])
+        header = pack_header(Kind.RPC_REP, self.node_id, 0, time.time())
+        self._send_frames([f"rpc/{caller}".encode(), header, data])
+
+    async def _beat(self) -> None:
+        lost = False
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            stats = self.bus.stats
+            self._send(
+                BROKER_TOPIC,
+                Kind.HEARTBEAT,
+                {
+                    "pid": os.getpid(),
+                    "published": stats.published,
+                    "received": stats.received,
+                    "malformed": stats.malformed,
+                    "gaps": stats.gaps,
+                    "dropped": stats.dropped,
+                },
+            )
+            silent = time.monotonic() - self._last_beat > self.broker_timeout
+            if silent and not lost:
+                log.warning("broker silent for %.1f s", self.broker_timeout)
+                self.connected.clear()
+                self.bus.deliver(BROKER_LOST, {"broker": self.broker_id})
+            lost = silent
