@@ -28,6 +28,7 @@ from hmi.sim.registers import by_tag
 
 _COMPARISONS = ("above", "below", "equals")
 _SIGNALS = (*MEASUREMENTS, *STATES, *COMMANDS)
+_FAULTS = tuple(f.value for f in Fault)
 
 
 class ScenarioError(Exception):
@@ -262,7 +263,7 @@ class _StepReader:
 
     def _fault(self, at: float | None) -> FaultStep | None:
         f = self.f
-        kind = f.choice("fault", tuple(Fault))
+        kind = f.choice("fault", _FAULTS)
         duration = f.number("for", None)
         options: list[tuple[str, float | str]] = []
         if kind in (Fault.FREEZE, Fault.NOISE):
@@ -284,7 +285,7 @@ class _StepReader:
         return FaultStep(at or 0.0, f.line, Fault(kind), duration, tuple(options))
 
     def _clear(self, at: float | None) -> ClearStep | None:
-        kind = self.f.choice("clear", ("all", *Fault))
+        kind = self.f.choice("clear", ("all", *_FAULTS))
         if kind is None:
             return None
         return ClearStep(at or 0.0, self.f.line, None if kind == "all" else Fault(kind))
