@@ -1,24 +1,49 @@
-"""The operator main window: a header, the screen area and a status bar."""
+"""The operator main window: header, navigation bar, alarm banner, screens, status bar."""
 
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hmi import __version__
 from hmi.core.tagstore import TagStore
 from hmi.project import Project
+from hmi.qt.context import HmiContext
+from hmi.screens.catalog import ScreenCatalog
+from hmi.screens.navigation import Navigator
+from hmi.widgets.alarm_banner import AlarmBanner
 
 
 class MainWindow(QMainWindow):
-    """The application window; later issues put screens, navigation and alarms in it."""
+    """The application window.
 
-    def __init__(self, project: Project | None, store: TagStore) -> None:
+    It owns an :class:`~hmi.qt.context.HmiContext` (``self.context``) unless given one; the
+    composition root connects the context's ``sink`` to the bus and feeds results back
+    with ``context.deliver``. The repaint timer starts with the window.
+    """
+
+    def __init__(
+        self,
+        project: Project | None,
+        store: TagStore,
+        context: HmiContext | None = None,
+        catalog: ScreenCatalog | None = None,
+    ) -> None:
         super().__init__()
         self.project = project
         self.store = store
+        self.context = context if context is not None else HmiContext(store, parent=self)
         name = project.name if project else "HMI demo"
         self.setWindowTitle(f"{name} - hmi {__version__}")
         self.setObjectName("MainWindow")
@@ -26,18 +51,59 @@ class MainWindow(QMainWindow):
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         self.header = QLabel(name, central)
         self.header.setObjectName("Header")
         self.header.setContentsMargins(12, 6, 12, 6)
         layout.addWidget(self.header)
+
+        self.catalog = catalog if catalog is not None else ScreenCatalog.for_project(project)
+        nav = QFrame(central)
+        nav.setObjectName("NavBar")
+        nav_layout = QHBoxLayout(nav)
+        nav_layout.setContentsMargins(8, 4, 8, 4)
+        self.home_button = QPushButton("Home", nav)
+        self.back_button = QPushButton("< Back", nav)
+        self.forward_button = QPushButton("Forward >", nav)
+        for button in (self.home_button, self.back_button, self.forward_button):
+            button.setObjectName("NavButton")
+            nav_layout.addWidget(button)
+        nav_layout.addSpacing(16)
+        self.screen_buttons: dict[str, QPushButton] = {}
+        for entry in self.catalog.menu():
+            button = QPushButton(entry.title or entry.name, nav)
+            button.setObjectName("ScreenButton")
+            button.setCheckable(True)
+            button.clicked.connect(lambda _=False, n=entry.name: self._go(n))
+            nav_layout.addWidget(button)
+            self.screen_buttons[entry.name] = button
+        nav_layout.addStretch(1)
+        self.screen_title = QLabel("", nav)
+        self.screen_title.setObjectName("ScreenTitle")
+        nav_layout.addWidget(self.screen_title)
+        layout.addWidget(nav)
+
+        self.alarm_banner = AlarmBanner(central)
+        layout.addWidget(self.alarm_banner)
+
         self.screen_area = QFrame(central)
         self.screen_area.setObjectName("ScreenArea")
-        placeholder = QLabel("No screen loaded", self.screen_area)
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         area_layout = QVBoxLayout(self.screen_area)
-        area_layout.addWidget(placeholder)
+        area_layout.setContentsMargins(0, 0, 0, 0)
+        self.screens = QStackedWidget(self.screen_area)
+        placeholder = QLabel("No screen loaded", self.screens)
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.screens.addWidget(placeholder)
+        area_layout.addWidget(self.screens)
         layout.addWidget(self.screen_area, 1)
         self.setCentralWidget(central)
+
+        self.navigator = Navigator(self.catalog, self.context, self.screens, parent=self)
+        self.navigator.changed.connect(self._on_screen_changed)
+        self.navigator.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
+        self.home_button.clicked.connect(self.navigator.home)
+        self.back_button.clicked.connect(self.navigator.back)
+        self.forward_button.clicked.connect(self.navigator.forward)
 
         bar = self.statusBar()
         devices = len(project.devices) if project else 0
@@ -45,20 +111,41 @@ class MainWindow(QMainWindow):
         self.bus_status = QLabel("Bus: local")
         self.device_status = QLabel(f"Devices: {devices}")
         self.tag_status = QLabel(f"Tags: {tags}")
+        self.user_status = QLabel("")
         self.clock = QLabel()
-        for label in (self.bus_status, self.device_status, self.tag_status):
+        for label in (self.bus_status, self.device_status, self.tag_status, self.user_status):
             bar.addWidget(label)
         bar.addPermanentWidget(self.clock)
+        self.context.session_changed.connect(self._on_session)
+        self._on_session()
         self._tick()
         self._clock_timer = QTimer(self)
         self._clock_timer.timeout.connect(self._tick)
         self._clock_timer.start(1000)
-        # ISA-101: grey, calm, colour only for abnormal states (full theme: resources/).
-        self.setStyleSheet(
-            "#MainWindow, #ScreenArea { background: #d4d4d4; }"
-            "#Header { background: #3a3a3a; color: #f0f0f0; font-size: 15px; font-weight: bold; }"
-            "QStatusBar { background: #bdbdbd; }"
-        )
+
+        self.alarm_banner.attach(self.context)
+        self.navigator.home()
+        self._update_nav()
+        self.context.binder.start()
+
+    def _go(self, name: str) -> None:
+        self.navigator.go(name)
+
+    def _on_screen_changed(self, title: str) -> None:
+        self.screen_title.setText(title)
+        current = self.navigator.current[0] if self.navigator.current else ""
+        for name, button in self.screen_buttons.items():
+            button.setChecked(name == current)
+        self._update_nav()
+
+    def _update_nav(self) -> None:
+        self.back_button.setEnabled(self.navigator.can_back)
+        self.forward_button.setEnabled(self.navigator.can_forward)
+
+    def _on_session(self) -> None:
+        user = self.context.user or "not logged in"
+        roles = ", ".join(sorted(self.context.roles)) or "view only"
+        self.user_status.setText(f"User: {user} ({roles})")
 
     def _tick(self) -> None:
         self.clock.setText(time.strftime("%Y-%m-%d %H:%M:%S"))

@@ -1,0 +1,204 @@
+"""The high-performance (ISA-101) look drawn by widgets: palette, quality and alarm marks.
+
+Colour is for abnormal states only. Quality and alarms are painted by the widget that shows
+the value (no style-sheet re-polish), and never only by colour: UNCERTAIN is a dashed
+outline and a ``?``, BAD a grey hatch and an ``X``, alarm priorities have their own shape
+and number.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtWidgets import QWidget
+
+from hmi.core.quality import Quality, Severity
+from hmi.core.sample import Sample
+from hmi.core.tag import Tag
+
+# -- palette (matches resources/theme.qss) ----------------------------------------------------
+BACKGROUND = QColor("#d4d4d4")
+PANEL = QColor("#c6c6c6")
+TEXT = QColor("#1a1a1a")
+#: process values: dark blue-grey, readable on grey, not an alarm colour
+VALUE = QColor("#0d2b45")
+LINE = QColor("#5a5a5a")
+#: equipment running / open / energised: dark fill; stopped / closed: light fill
+ACTIVE_FILL = QColor("#3c3c3c")
+IDLE_FILL = QColor("#ececec")
+NORMAL_BAND = QColor("#a9a9a9")
+LIQUID = QColor("#8fa6bd")
+UNCERTAIN = QColor("#8a6d00")
+BAD_GREY = QColor("#8c8c8c")
+BAD_MARK = QColor("#6b2d8f")
+#: alarm priority 1..4: colour, shape and number (never colour alone)
+ALARM_COLOURS = {
+    1: QColor("#d40000"),
+    2: QColor("#ff8c00"),
+    3: QColor("#f2d600"),
+    4: QColor("#b04fd0"),
+}
+
+
+def alarm_priority(tag: Tag | None, sample: Sample) -> int:
+    """The alarm priority the value is in (0 for none), judged from the tag's limits.
+
+    A stand-in for the alarm engine's state until widgets receive it: no delays, no
+    deadband, no acknowledgement.
+    """
+    if tag is None or tag.alarms is None or sample.value is None:
+        return 0
+    alarms, value = tag.alarms, sample.value
+    if alarms.state is not None:
+        return alarms.priority if value == alarms.state else 0
+    if isinstance(value, str):
+        return 0
+    number = float(value)
+    high = (alarms.hihi is not None and number >= alarms.hihi) or (
+        alarms.hi is not None and number >= alarms.hi
+    )
+    low = (alarms.lolo is not None and number <= alarms.lolo) or (
+        alarms.lo is not None and number <= alarms.lo
+    )
+    if alarms.hihi is not None and number >= alarms.hihi:
+        return max(1, alarms.priority - 1)
+    if alarms.lolo is not None and number <= alarms.lolo:
+        return max(1, alarms.priority - 1)
+    return alarms.priority if high or low else 0
+
+
+def describe_sample(name: str, tag: Tag | None, sample: Sample) -> str:
+    """Tooltip text: what the tag is, its value, its quality and reason, its age."""
+    lines = [name]
+    if tag is not None and tag.description:
+        lines.append(tag.description)
+    unit = f" {tag.unit}" if tag is not None and tag.unit else ""
+    lines.append(f"Value: {sample.value!r}{unit}" if sample.value is not None else "Value: none")
+    lines.append(f"Quality: {sample.quality.describe()}")
+    return "\n".join(lines)
+
+
+def paint_quality(
+    painter: QPainter, rect: QRectF, quality: Quality, mark_left: float | None = None
+) -> None:
+    """Mark ``rect`` for a non-GOOD quality: dashed outline + ``?``, or grey hatch + ``X``.
+
+    The ``?``/``X`` box goes in the top right corner, or at ``mark_left`` (right-aligned
+    text keeps its left side free; the mark must not hide digits).
+    """
+    if quality.severity is Severity.GOOD:
+        return
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    inner = rect.adjusted(1, 1, -1, -1)
+    if quality.severity is Severity.UNCERTAIN:
+        pen = QPen(UNCERTAIN, 1.5, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(inner)
+        _corner_mark(painter, rect, "?", UNCERTAIN, mark_left)
+    else:
+        wash = QColor(BACKGROUND)
+        wash.setAlpha(150)
+        painter.fillRect(inner, wash)
+        painter.fillRect(inner, QBrush(BAD_GREY, Qt.BrushStyle.BDiagPattern))
+        painter.setPen(QPen(BAD_MARK, 1.5))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(inner)
+        _corner_mark(painter, rect, "X", BAD_MARK, mark_left)
+    painter.restore()
+
+
+def _corner_mark(
+    painter: QPainter, rect: QRectF, text: str, colour: QColor, left: float | None
+) -> None:
+    size = min(14.0, rect.height() - 2)
+    x = rect.right() - size - 1 if left is None else rect.left() + left
+    box = QRectF(x, rect.top() + (rect.height() - size) / 2, size, size)
+    painter.fillRect(box, colour)
+    painter.setPen(QColor("#ffffff"))
+    font = QFont(painter.font())
+    font.setPixelSize(max(8, int(size) - 3))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def paint_alarm_mark(painter: QPainter, box: QRectF, priority: int) -> None:
+    """Draw the priority shape with its number in ``box``: 1 square, 2 triangle,
+    3 inverted triangle, 4 circle."""
+    if priority <= 0:
+        return
+    colour = ALARM_COLOURS.get(priority, ALARM_COLOURS[4])
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(QPen(QColor("#000000"), 1))
+    painter.setBrush(colour)
+    c, w, h = box.center(), box.width(), box.height()
+    if priority == 1:
+        painter.drawRect(box.adjusted(1, 1, -1, -1))
+    elif priority == 2:
+        painter.drawPolygon(
+            QPolygonF([QPointF(c.x(), box.top()), box.bottomRight(), box.bottomLeft()])
+        )
+    elif priority == 3:
+        painter.drawPolygon(
+            QPolygonF([box.topLeft(), box.topRight(), QPointF(c.x(), box.bottom())])
+        )
+    else:
+        painter.drawEllipse(c, w / 2 - 1, h / 2 - 1)
+    font = QFont(painter.font())
+    font.setPixelSize(max(7, int(h * 0.55)))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(QColor("#000000") if priority in (2, 3) else QColor("#ffffff"))
+    text_box = box.adjusted(0, h * 0.15, 0, 0) if priority == 2 else box
+    text_box = box.adjusted(0, 0, 0, -h * 0.25) if priority == 3 else text_box
+    painter.drawText(text_box, Qt.AlignmentFlag.AlignCenter, str(priority))
+    painter.restore()
+
+
+class QualityOverlay(QWidget):
+    """A mouse-transparent child that draws quality and alarm marks over any widget.
+
+    Used by widgets whose text Qt paints in C++ (ValueLabel, bound stock widgets): the
+    overlay exists only while something is abnormal, so normal frames cost nothing extra.
+    """
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground, True)
+        self.quality = Quality()
+        self.priority = 0
+        #: where the quality mark goes (None: top right corner)
+        self.mark_left: float | None = None
+        self.setGeometry(parent.rect())
+        parent.installEventFilter(self)
+
+    def set_state(self, quality: Quality, priority: int) -> None:
+        """Show ``quality`` and alarm ``priority``; hides itself when both are normal."""
+        if quality == self.quality and priority == self.priority:
+            return
+        self.quality, self.priority = quality, priority
+        self.setVisible(not quality.is_good or priority > 0)
+        self.update()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Follow the parent's size."""
+        parent = self.parentWidget()
+        if event.type() == QEvent.Type.Resize and parent is not None and watched is parent:
+            self.setGeometry(parent.rect())
+        return False
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Draw the alarm mark on the left and the quality mark over the whole widget."""
+        painter = QPainter(self)
+        rect = QRectF(self.rect())
+        if self.priority:
+            side = min(16.0, rect.height() - 2)
+            paint_alarm_mark(
+                painter, QRectF(1, (rect.height() - side) / 2, side, side), self.priority
+            )
+        paint_quality(painter, rect, self.quality, self.mark_left)
+        painter.end()

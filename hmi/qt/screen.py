@@ -1,0 +1,119 @@
+"""A loaded screen: its widget tree, bound only while shown (lazy binding)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from hmi.qt.context import HmiContext
+from hmi.qt.link import TagLink
+from hmi.qt.loader import load_ui
+from hmi.qt.stock import StockBinding, bind_stock_widget
+
+
+def links_in(root: QWidget) -> list[TagLink]:
+    """The tag links of every HMI widget under ``root`` (root included)."""
+    links = []
+    for widget in [root, *root.findChildren(QWidget)]:
+        link = getattr(widget, "tag_link", None)
+        if isinstance(link, TagLink):
+            links.append(link)
+    return links
+
+
+class ScreenView(QWidget):
+    """Holds one loaded ``.ui`` form; binds its widgets on show, unbinds on hide.
+
+    A screen that is not shown costs nothing per frame: its widgets are not in the binder.
+    """
+
+    def __init__(
+        self,
+        form: QWidget,
+        context: HmiContext,
+        *,
+        name: str = "",
+        title: str = "",
+        macros: Mapping[str, str] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.form = form
+        self.context = context
+        self.name = name or form.objectName()
+        self.title = title or form.windowTitle() or self.name
+        self.macros = dict(macros or {})
+        self.setObjectName(self.name)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(form)
+        self._links = links_in(form)
+        self._stock_widgets = [
+            w
+            for w in form.findChildren(QWidget)
+            if w.property("tag") and not hasattr(w, "tag_link")
+        ]
+        # Strong references: bindings of C++-created stock widgets must outlive their wrappers.
+        self._stock: list[StockBinding] = []
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        context: HmiContext,
+        *,
+        name: str = "",
+        title: str = "",
+        macros: Mapping[str, str] | None = None,
+        parent: QWidget | None = None,
+    ) -> ScreenView:
+        """Load ``path`` with ``macros`` into a new screen."""
+        form = load_ui(path, macros)
+        return cls(
+            form, context, name=name or Path(path).stem, title=title, macros=macros, parent=parent
+        )
+
+    @property
+    def bound(self) -> bool:
+        """True while the screen's widgets receive samples."""
+        return any(link.attached for link in self._links) or any(
+            b.link.attached for b in self._stock
+        )
+
+    def tag_names(self) -> set[str]:
+        """Every tag this screen shows."""
+        names = {name for link in self._links for name in link.names()}
+        names.update(str(w.property("tag")) for w in self._stock_widgets)
+        return names
+
+    def bind(self) -> None:
+        """Attach every widget to the context (done on show)."""
+        for link in self._links:
+            link.attach(self.context)
+        if not self._stock and self._stock_widgets:
+            self._stock = [
+                b for w in self._stock_widgets if (b := bind_stock_widget(w, self.context))
+            ]
+        else:
+            for binding in self._stock:
+                binding.link.attach(self.context)
+
+    def unbind(self) -> None:
+        """Detach every widget (done on hide); the last values stay drawn."""
+        for link in self._links:
+            link.detach()
+        for binding in self._stock:
+            binding.link.detach()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Bind when shown."""
+        self.bind()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Unbind when hidden."""
+        self.unbind()
+        super().hideEvent(event)

@@ -1,0 +1,198 @@
+"""The navigation stack (home, back, forward) and faceplate popups."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QDialog, QStackedWidget, QVBoxLayout, QWidget
+
+from hmi.qt.context import HmiContext
+from hmi.qt.loader import ScreenError, substitute_macros
+from hmi.qt.screen import ScreenView
+from hmi.screens.catalog import ScreenCatalog
+
+log = logging.getLogger(__name__)
+
+#: a screen with its macros: what the history holds
+Place = tuple[str, tuple[tuple[str, str], ...]]
+
+
+class Faceplate(QDialog):
+    """A non-modal popup holding one screen (a device's faceplate)."""
+
+    def __init__(self, view: ScreenView, parent: QWidget | None) -> None:
+        super().__init__(parent, Qt.WindowType.Tool)
+        self.view = view
+        self.setObjectName("Faceplate")
+        self.setWindowTitle(view.title)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(view)
+
+
+class Navigator(QObject):
+    """Shows screens in ``stack`` and keeps the history; opens faceplates as popups.
+
+    Loaded screens are cached (a few, least recently used dropped): going back is instant,
+    and a hidden screen is unbound, so the cache costs no repaint work.
+    """
+
+    changed = Signal(str)
+    #: an error an operator should see (unknown screen, broken file)
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        catalog: ScreenCatalog,
+        context: HmiContext,
+        stack: QStackedWidget,
+        *,
+        cache_size: int = 8,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.context = context
+        self.stack = stack
+        self.cache_size = cache_size
+        self._views: OrderedDict[Place, ScreenView] = OrderedDict()
+        self._back: list[Place] = []
+        self._forward: list[Place] = []
+        self.current: Place | None = None
+        self.popups: dict[Place, Faceplate] = {}
+        context.navigation_requested.connect(self._on_request)
+
+    # -- history -------------------------------------------------------------------------
+    def go(self, name: str, macros: dict[str, str] | None = None) -> bool:
+        """Show ``name``; the current screen goes on the back stack."""
+        place = self._place(name, macros)
+        if place is None or place == self.current:
+            return place is not None
+        if not self._show(place):
+            return False
+        if self._previous is not None:
+            self._back.append(self._previous)
+        self._forward.clear()
+        return True
+
+    def back(self) -> bool:
+        """Return to the previous screen."""
+        if not self._back:
+            return False
+        place = self._back.pop()
+        current = self.current
+        if self._show(place) and current is not None:
+            self._forward.append(current)
+        return True
+
+    def forward(self) -> bool:
+        """Undo a back."""
+        if not self._forward:
+            return False
+        place = self._forward.pop()
+        current = self.current
+        if self._show(place) and current is not None:
+            self._back.append(current)
+        return True
+
+    def home(self) -> bool:
+        """Show the home screen."""
+        return self.go(self.catalog.home)
+
+    @property
+    def can_back(self) -> bool:
+        """True when there is a screen to go back to."""
+        return bool(self._back)
+
+    @property
+    def can_forward(self) -> bool:
+        """True after a back."""
+        return bool(self._forward)
+
+    @property
+    def current_view(self) -> ScreenView | None:
+        """The screen shown."""
+        return self._views.get(self.current) if self.current is not None else None
+
+    # -- popups --------------------------------------------------------------------------
+    def open_popup(self, name: str, macros: dict[str, str] | None = None) -> Faceplate | None:
+        """Open ``name`` as a faceplate (or raise the one already open for these macros)."""
+        place = self._place(name, macros)
+        if place is None:
+            return None
+        existing = self.popups.get(place)
+        if existing is not None:
+            existing.raise_()
+            existing.activateWindow()
+            return existing
+        view = self._load(place)
+        if view is None:
+            return None
+        popup = Faceplate(view, self.stack.window())
+        self.popups[place] = popup
+        popup.destroyed.connect(lambda *_: self.popups.pop(place, None))
+        popup.show()
+        return popup
+
+    def close_popups(self) -> None:
+        """Close every faceplate."""
+        for popup in list(self.popups.values()):
+            popup.close()
+
+    # -- internals -----------------------------------------------------------------------
+    def _on_request(self, name: str, macros: dict[str, str], popup: bool) -> None:
+        if popup:
+            self.open_popup(name, macros)
+        else:
+            self.go(name, macros)
+
+    def _place(self, name: str, macros: dict[str, str] | None) -> Place | None:
+        entry = self.catalog.get(name)
+        if entry is None:
+            self.failed.emit(f"no screen called {name!r}")
+            return None
+        merged = {**entry.macros, **(macros or {})}
+        return name, tuple(sorted(merged.items()))
+
+    def _load(self, place: Place) -> ScreenView | None:
+        name, items = place
+        entry = self.catalog.get(name)
+        assert entry is not None
+        macros = dict(items)
+        try:
+            title = substitute_macros(entry.title or name, macros)
+            return ScreenView.open(entry.file, self.context, name=name, title=title, macros=macros)
+        except ScreenError as exc:
+            log.error("%s", exc)
+            self.failed.emit(str(exc))
+            return None
+
+    def _show(self, place: Place) -> bool:
+        view = self._views.get(place)
+        if view is None:
+            view = self._load(place)
+            if view is None:
+                return False
+            self._views[place] = view
+            self.stack.addWidget(view)
+        self._views.move_to_end(place)
+        self._previous = self.current
+        self.stack.setCurrentWidget(view)
+        self.current = place
+        self._trim()
+        self.changed.emit(view.title)
+        return True
+
+    _previous: Place | None = None
+
+    def _trim(self) -> None:
+        while len(self._views) > self.cache_size:
+            place, view = next(iter(self._views.items()))
+            if place == self.current:
+                break
+            del self._views[place]
+            self.stack.removeWidget(view)
+            view.deleteLater()

@@ -1,0 +1,86 @@
+"""What Valve and Pump share: a running/open feedback tag, a fault tag, a faceplate to open."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Property, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QWidget
+
+from hmi.widgets.base import TagWidget
+
+
+def parse_macros(text: str) -> dict[str, str]:
+    """``"DEV=area1/p101, NAME=P-101"`` -> ``{"DEV": "area1/p101", "NAME": "P-101"}``."""
+    macros = {}
+    for part in text.replace(";", ",").split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            macros[key.strip()] = value.strip()
+    return macros
+
+
+class EquipmentWidget(TagWidget):
+    """A symbol with a state tag (``tag``), an optional ``faultTag`` and a ``faceplate``
+    opened as a popup with ``macros`` when clicked (the usual way to operate equipment)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fault_tag = ""
+        self._faceplate = ""
+        self._macros = ""
+        self._label = ""
+
+    def _get_fault_tag(self) -> str:
+        return self._fault_tag
+
+    def _set_fault_tag(self, name: str) -> None:
+        self._fault_tag = name.strip()
+        self.tag_link.refresh()
+        self.update()
+
+    def _get_faceplate(self) -> str:
+        return self._faceplate
+
+    def _set_faceplate(self, name: str) -> None:
+        self._faceplate = name.strip()
+        self.setCursor(Qt.CursorShape.PointingHandCursor if name else Qt.CursorShape.ArrowCursor)
+
+    def _get_macros(self) -> str:
+        return self._macros
+
+    def _set_macros(self, text: str) -> None:
+        self._macros = text
+
+    def _get_label(self) -> str:
+        return self._label
+
+    def _set_label(self, text: str) -> None:
+        self._label = text
+        self.update()
+
+    faultTag = Property(str, _get_fault_tag, _set_fault_tag, doc="tag that is true on a fault/trip")
+    faceplate = Property(
+        str, _get_faceplate, _set_faceplate, doc="screen opened as a popup on click"
+    )
+    macros = Property(str, _get_macros, _set_macros, doc="macros for the faceplate, K=V, K=V")
+    label = Property(str, _get_label, _set_label, doc="equipment name drawn under the symbol")
+
+    def tag_names(self) -> list[str]:
+        """The state tag and the fault tag."""
+        return [self._tag, self._fault_tag]
+
+    def faulted(self) -> bool:
+        """True while the fault tag is true."""
+        return bool(self._fault_tag and self.tag_link.sample(self._fault_tag).value)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """Open the faceplate."""
+        context = self.tag_link.context
+        if (
+            self._faceplate
+            and context is not None
+            and event.button() == Qt.MouseButton.LeftButton
+            and self.rect().contains(event.position().toPoint())
+        ):
+            context.navigate(self._faceplate, parse_macros(self._macros), popup=True)
+        super().mouseReleaseEvent(event)
