@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hmi.sim.clock import ScaledClock
+from hmi.bus.clock import ScaledClock
 from hmi.sim.plant import Value
 from hmi.sim.server import Simulator
 

@@ -134,3 +134,18 @@ def test_clear_register_clears_every_fault(plant: RunningPlant, master: Master) 
     master.write_reg(109, 1)
     assert plant.faults().active == []
     assert master.regs("hr", 100, 10) == [0, 0, 0, 0, 0, 200, 0, 0, 0, 0]
+
+
+@pytest.mark.plant(devices=2, speed=50)
+def test_marker_serves_several_free_running_plants(plant: RunningPlant) -> None:
+    assert plant.unit_ids == [1, 2]
+    m = Master(plant)
+    m.unit = 2
+    m.write_coil(0, True)  # only unit 2's pump runs
+    deadline = time.monotonic() + 5
+    while plant.time < 20 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert plant.read("pump_running", unit_id=2) is True
+    assert plant.read("pump_running", unit_id=1) is False
+    assert float(plant.read("level", unit_id=2)) < 2.5 == plant.read("level", unit_id=1)
+    m.client.close()
