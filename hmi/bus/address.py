@@ -104,7 +104,7 @@ def read_state(path: Path | None = None) -> BrokerAddress | None:
         return None
     try:
         os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return None
     except PermissionError:
         pass  # exists, owned by someone else
