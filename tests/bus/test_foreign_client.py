@@ -39,7 +39,7 @@ CLIENT = textwrap.dedent(
         dealer.send_multipart([topic.encode(), header, msgpack.packb(payload)])
 
     send("$sys/broker", 1, {"name": "foreign", "pid": 0, "host": "", "targets": []})  # HELLO
-    send("$sys/snapshot", 3, "tag/")                                                    # SNAPSHOT_REQ
+    send("$sys/snapshot", 3, "tag/")  # SNAPSHOT_REQ
     values = {}
     poller = zmq.Poller()
     poller.register(dealer, zmq.POLLIN)

@@ -1,0 +1,90 @@
+"""``hmi broker``: route the bus between processes and machines, show live statistics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    """Add ``broker`` to the sub-parsers."""
+    cmd = commands.add_parser(
+        "broker",
+        help="run the bus broker (routing, last-value cache, statistics, heartbeats)",
+        description="Nodes connect to ADDRESS (front, ROUTER) and ADDRESS+1 (back, XPUB). "
+        "Bind tcp://*:PORT for other machines, with --secret-key and --clients (CURVE).",
+    )
+    cmd.add_argument(
+        "--address",
+        default="tcp://127.0.0.1:5570",
+        help="tcp://HOST:PORT (back on PORT+1) or ipc://PATH (default: %(default)s)",
+    )
+    cmd.add_argument("--heartbeat", type=float, default=1.0, help="seconds (default 1)")
+    cmd.add_argument(
+        "--dead-after", type=float, default=None, help="silent seconds before a node is dead"
+    )
+    cmd.add_argument("--secret-key", type=Path, help="broker key file (NAME.key_secret): CURVE")
+    cmd.add_argument("--clients", type=Path, help="policy YAML: admitted keys, publish rights")
+    cmd.add_argument(
+        "--beacon-port", type=int, default=5569, help="UDP discovery port (default 5569)"
+    )
+    cmd.add_argument("--no-beacon", action="store_true", help="do not answer discovery probes")
+    cmd.add_argument("--key", default="hmi", help="discovery key shared with the nodes")
+    cmd.add_argument(
+        "--stats",
+        choices=("auto", "table", "none"),
+        default="auto",
+        help="live table in the terminal (auto: when stdout is a terminal)",
+    )
+    cmd.add_argument("--quiet", action="store_true", help="same as --stats none")
+    cmd.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the broker until Ctrl-C."""
+    import asyncio
+
+    from hmi.bus.auth import Policy
+    from hmi.bus.broker import Broker
+    from hmi.bus.brokerstats import render
+    from hmi.bus.keys import KeyPair
+
+    if (args.secret_key is None) != (args.clients is None):
+        print("--secret-key and --clients go together (CURVE)", file=sys.stderr)
+        return 2
+    mode = "none" if args.quiet else args.stats
+    if mode == "auto":
+        mode = "table" if sys.stdout.isatty() else "none"
+
+    def show(data: dict[str, Any]) -> None:
+        clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+        print(clear + render(data), flush=True)
+
+    try:
+        broker = Broker(
+            args.address,
+            heartbeat=args.heartbeat,
+            dead_after=args.dead_after,
+            secret=KeyPair.load(args.secret_key) if args.secret_key else None,
+            policy=Policy.load(args.clients) if args.clients else None,
+            beacon_port=None if args.no_beacon else args.beacon_port,
+            beacon_key=args.key,
+            on_stats=show if mode == "table" else None,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"hmi broker: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        await broker.serve()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"hmi broker: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,86 @@
+"""``hmi broker`` and ``hmi keys`` as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+from hmi.bus import Bus
+from hmi.bus.keys import KeyPair
+from hmi.bus.samples import encode_samples
+from hmi.core import Sample
+
+from .conftest import free_udp_port
+
+
+def test_hmi_keys_generate_and_show(tmp_path):
+    run = [sys.executable, "-m", "hmi", "keys"]
+    out = subprocess.run(
+        [*run, "generate", "broker", "node", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    public = KeyPair.load(tmp_path / "broker.key").public
+    assert public in out
+    assert KeyPair.load(tmp_path / "node.key_secret").secret
+    again = subprocess.run(
+        [*run, "generate", "broker", "--dir", str(tmp_path)], capture_output=True
+    )
+    assert again.returncode == 1  # never overwrites a secret
+    shown = subprocess.run(
+        [*run, "show", str(tmp_path / "broker.key")], capture_output=True, text=True
+    )
+    assert public in shown.stdout
+
+
+def test_hmi_broker_routes_and_prints_statistics(address):
+    udp = free_udp_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hmi",
+            "broker",
+            "--address",
+            address,
+            "--heartbeat",
+            "0.2",
+            "--beacon-port",
+            str(udp),
+            "--stats",
+            "table",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    async def main():
+        pub = await Bus.connect(address, name="pub", heartbeat=0.2, wait=15)
+        sub = await Bus.connect(address, name="sub", heartbeat=0.2, wait=15)
+        got = []
+        sub.subscribe("tag/#", lambda t, p: got.append(p))
+        await asyncio.sleep(0.2)
+        for i in range(50):
+            pub.publish("tag/line1/plc", encode_samples({"line1/p/x": Sample(float(i))}))
+            await asyncio.sleep(0.01)
+        while len(got) < 50:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(1.2)  # one statistics interval
+        await pub.close()
+        await sub.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 30))
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "tag/line1/plc" in out
+    assert "msgs/s" in out
+    assert "pub-" in out  # connected nodes are listed
