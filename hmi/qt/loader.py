@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QWidget
 from hmi.qt.registry import registered_widgets
 
 _MACRO = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CUSTOM_CLASS = re.compile(r"<customwidget>\s*<class>\s*([A-Za-z_][A-Za-z0-9_]*)\s*</class>")
 
 
 class ScreenError(Exception):
@@ -54,6 +55,14 @@ def load_ui_text(
     source: str = "<text>",
 ) -> QWidget:
     """Build the widget tree described by ``.ui`` XML ``text`` after macro substitution."""
+    known = {info.cls.__name__ for info in registered_widgets()}
+    unknown = sorted(set(_CUSTOM_CLASS.findall(text)) - known)
+    if unknown:
+        # QUiLoader would silently put a plain QWidget there: a screen with holes.
+        raise ScreenError(
+            f"{source}: unknown widget class(es) {', '.join(unknown)} "
+            "(import hmi.widgets before loading screens)"
+        )
     data = QByteArray(substitute_macros(text, macros or {}, source=source).encode("utf-8"))
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.ReadOnly)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from hmi.qt.context import HmiContext
 from hmi.qt.link import TagLink
@@ -49,7 +49,18 @@ class ScreenView(QWidget):
         self.setObjectName(self.name)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(form)
+        if form.layout() is None:
+            # Absolute positions (P&ID, faceplates): keep the size drawn in Designer and
+            # scroll when the window is smaller, rather than squeezing the drawing.
+            form.setMinimumSize(form.size())
+            scroll = QScrollArea(self)
+            scroll.setObjectName("ScreenScroll")
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(form)
+            layout.addWidget(scroll)
+        else:
+            layout.addWidget(form)
         self._links = links_in(form)
         self._stock_widgets = [
             w

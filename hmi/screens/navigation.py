@@ -8,6 +8,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDialog, QStackedWidget, QVBoxLayout, QWidget
 
+import hmi.widgets  # noqa: F401  (registers every widget class with the screen loader)
 from hmi.qt.context import HmiContext
 from hmi.qt.loader import ScreenError, substitute_macros
 from hmi.qt.screen import ScreenView
@@ -31,6 +32,8 @@ class Faceplate(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(view)
+        # The size drawn in Designer (the scroll area inside would otherwise ask for little).
+        self.resize(view.form.minimumSize().expandedTo(view.form.sizeHint()))
 
 
 class Navigator(QObject):
@@ -76,6 +79,7 @@ class Navigator(QObject):
         if self._previous is not None:
             self._back.append(self._previous)
         self._forward.clear()
+        self._announce()
         return True
 
     def back(self) -> bool:
@@ -86,6 +90,7 @@ class Navigator(QObject):
         current = self.current
         if self._show(place) and current is not None:
             self._forward.append(current)
+        self._announce()
         return True
 
     def forward(self) -> bool:
@@ -96,6 +101,7 @@ class Navigator(QObject):
         current = self.current
         if self._show(place) and current is not None:
             self._back.append(current)
+        self._announce()
         return True
 
     def home(self) -> bool:
@@ -183,8 +189,12 @@ class Navigator(QObject):
         self.stack.setCurrentWidget(view)
         self.current = place
         self._trim()
-        self.changed.emit(view.title)
         return True
+
+    def _announce(self) -> None:
+        view = self.current_view
+        if view is not None:
+            self.changed.emit(view.title)
 
     _previous: Place | None = None
 
