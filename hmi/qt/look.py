@@ -174,14 +174,24 @@ class QualityOverlay(QWidget):
         #: where the quality mark goes (None: top right corner)
         self.mark_left: float | None = None
         self.setGeometry(parent.rect())
-        parent.installEventFilter(self)
+        self.hide()
 
     def set_state(self, quality: Quality, priority: int) -> None:
         """Show ``quality`` and alarm ``priority``; hides itself when both are normal."""
         if quality == self.quality and priority == self.priority:
             return
         self.quality, self.priority = quality, priority
-        self.setVisible(not quality.is_good or priority > 0)
+        shown = not quality.is_good or priority > 0
+        parent = self.parentWidget()
+        if shown and not self.isVisibleTo(parent) and parent is not None:
+            # Follow the parent's size only while shown: an event filter sees every event
+            # of the parent, too dear for hundreds of normal values.
+            parent.installEventFilter(self)
+            self.setGeometry(parent.rect())
+            self.raise_()
+        elif not shown and parent is not None:
+            parent.removeEventFilter(self)
+        self.setVisible(shown)
         self.update()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

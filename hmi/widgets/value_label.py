@@ -92,8 +92,11 @@ class ValueLabel(QLabel):
             self._text = text
             self.setText(text)
         quality = sample.quality
-        priority = alarm_priority(tag, sample)
-        if quality != self._quality or priority != self._priority:
+        priority = alarm_priority(tag, sample) if tag is not None and tag.alarms else 0
+        # Identity first: GOOD is one shared object, so the normal case costs no __eq__.
+        if (
+            quality is not self._quality and quality != self._quality
+        ) or priority != self._priority:
             self._quality, self._priority = quality, priority
             if self._overlay is None:
                 self._overlay = QualityOverlay(self)
