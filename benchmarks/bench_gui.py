@@ -261,7 +261,8 @@ def main() -> int:
         ours, rate, phase_lags = bound_labels(app, hz, args.duration)
         log(
             f"{hz} Hz: plain QLabel cpu {plain:.3f} (feed {plain_rate:.1f} Hz), "
-            f"bound ValueLabel cpu {ours:.3f} (feed {rate:.1f} Hz), lag p99 {p99(phase_lags):.1f} ms"
+            f"bound ValueLabel cpu {ours:.3f} (feed {rate:.1f} Hz), "
+            f"lag p99 {p99(phase_lags):.1f} ms"
         )
         result[f"cpu_ratio_{hz}hz"] = round(ours / plain, 3) if plain > 0 else float("nan")
         if hz == 50:

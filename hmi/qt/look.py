@@ -183,7 +183,7 @@ class QualityOverlay(QWidget):
         self.quality, self.priority = quality, priority
         shown = not quality.is_good or priority > 0
         parent = self.parentWidget()
-        if shown and not self.isVisibleTo(parent) and parent is not None:
+        if shown and parent is not None and not self.isVisibleTo(parent):
             # Follow the parent's size only while shown: an event filter sees every event
             # of the parent, too dear for hundreds of normal values.
             parent.installEventFilter(self)
