@@ -16,7 +16,6 @@ its prefixes is refused and counted, never delivered.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -25,10 +24,10 @@ from typing import Any
 
 import yaml
 import zmq
-import zmq.asyncio
 from zmq.utils import z85
 
 from hmi.bus.keys import public_key_of
+from hmi.bus.zmqio import Reader
 
 log = logging.getLogger(__name__)
 
@@ -83,22 +82,23 @@ class Policy:
 class ZapHandler:
     """ZeroMQ's authentication protocol (RFC 27) answered from a :class:`Policy`."""
 
-    def __init__(self, ctx: zmq.asyncio.Context, policy: Policy) -> None:
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], policy: Policy) -> None:
         self.policy = policy
         self.counts: Counter[str] = Counter()
         self._sock = ctx.socket(zmq.REP)
         self._sock.linger = 0
         self._sock.bind(ZAP_ENDPOINT)
-        self._task: asyncio.Task[None] | None = None
+        self._reader: Reader | None = None
 
     def start(self) -> None:
-        """Answer requests in a task (inside the running loop)."""
-        self._task = asyncio.get_running_loop().create_task(self._serve(), name="zap")
+        """Answer requests from the running loop."""
+        self._reader = Reader(self._sock, self._serve)
+        self._reader.start()
 
-    async def _serve(self) -> None:
-        while True:
-            request = await self._sock.recv_multipart()
-            self._sock.send_multipart(self._answer(request))
+    def _serve(self, request: list[bytes]) -> None:
+        self._sock.send_multipart(self._answer(request))
+        if self._reader is not None:
+            self._reader.kick()
 
     def _answer(self, request: list[bytes]) -> list[bytes]:
         if len(request) < 6:
@@ -115,11 +115,10 @@ class ZapHandler:
         self.counts["refused"] += 1
         return [version, request_id, b"400", b"not admitted", b"", b""]
 
-    async def close(self) -> None:
+    def close(self) -> None:
         """Stop answering and close the socket."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._reader is not None:
+            self._reader.close()
         self._sock.close()
 
 

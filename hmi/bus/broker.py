@@ -18,7 +18,6 @@ from typing import Any
 
 import msgpack
 import zmq
-import zmq.asyncio
 
 from hmi.bus.address import BrokerAddress, remove_state, write_state
 from hmi.bus.auth import Policy, ZapHandler, user_key
@@ -27,11 +26,11 @@ from hmi.bus.discovery import DEFAULT_KEY, Beacon
 from hmi.bus.frames import MAX_PAYLOAD, Flag, FrameError, Kind, header_fields, pack_header
 from hmi.bus.keys import KeyPair
 from hmi.bus.lvc import LastValueCache, valid_entries
+from hmi.bus.zmqio import Reader
 
 log = logging.getLogger(__name__)
 
 SENDER = "$broker"
-DRAIN_BATCH = 2000
 _PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind.SNAPSHOT_REQ
 _RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
 _FULL = int(Flag.FULL)
@@ -91,7 +90,7 @@ class Broker:
     # -- life -----------------------------------------------------------------------------
     async def start(self) -> None:
         """Bind the sockets and start routing (inside the running loop)."""
-        self._ctx = zmq.asyncio.Context()
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         if self.policy is not None:
             self.zap = ZapHandler(self._ctx, self.policy)
             self.zap.start()
@@ -115,18 +114,21 @@ class Broker:
             front.close()
             back.close()
             if self.zap is not None:
-                await self.zap.close()
+                self.zap.close()
             self._ctx.term()
             raise
         self._front, self._back = front, back
-        self._front_sync: zmq.Socket[bytes] = zmq.Socket.shadow(front.underlying)
-        self._back_sync: zmq.Socket[bytes] = zmq.Socket.shadow(back.underlying)
+        self._front_sync = front
+        self._back_sync = back
+        secure = self.policy is not None
+        self._front_reader = Reader(
+            front, self._on_front_secure if secure else self._on_front_plain, copy=not secure
+        )
+        self._back_reader = Reader(back, self._on_back)
+        self._front_reader.start()
+        self._back_reader.start()
         loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._read_front(), name="broker front"),
-            loop.create_task(self._read_back(), name="broker back"),
-            loop.create_task(self._tick(), name="broker tick"),
-        ]
+        self._tasks = [loop.create_task(self._tick(), name="broker tick")]
         if self.beacon_port is not None:
             self.beacon = Beacon(self.address, self.id, self.beacon_key)
             self.beacon_port = await self.beacon.start(self.beacon_host, self.beacon_port)
@@ -148,6 +150,8 @@ class Broker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        self._front_reader.close()
+        self._back_reader.close()
         if self.beacon is not None:
             self.beacon.close()
         if self.write_state_file:
@@ -155,33 +159,19 @@ class Broker:
         self._front.close()
         self._back.close()
         if self.zap is not None:
-            await self.zap.close()
+            self.zap.close()
         self._ctx.term()
 
     # -- front: everything nodes send -------------------------------------------------------
-    async def _read_front(self) -> None:
-        recv = self._front_sync.recv_multipart
-        secure = self.policy is not None
-        while True:
-            await self._front.poll()
-            self._now = time.monotonic()
-            for _ in range(DRAIN_BATCH):
-                try:
-                    if secure:
-                        parts = recv(zmq.NOBLOCK, copy=False)
-                        key = user_key(parts[-1])
-                        frames = [p.bytes for p in parts]
-                    else:
-                        frames = recv(zmq.NOBLOCK)
-                        key = ""
-                except zmq.Again:
-                    break
-                try:
-                    self._on_front(frames, key)
-                except Exception:
-                    log.exception("broker: failed to handle a message")
-            else:
-                await asyncio.sleep(0)
+    def _on_front_plain(self, frames: list[bytes]) -> None:
+        self._now = time.monotonic()
+        self._on_front(frames, "")
+
+    def _on_front_secure(self, parts: list[zmq.Frame]) -> None:
+        # The CURVE key ZAP admitted, read per message: a routing id could change hands.
+        self._now = time.monotonic()
+        key = user_key(parts[-1]) or "?"
+        self._on_front([p.bytes for p in parts], key)
 
     def _drop(self, reason: str) -> None:
         self.stats.drops[reason] += 1
@@ -269,6 +259,7 @@ class Broker:
             self._back_sync.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             self._drop("hwm")
+        self._back_reader.kick()  # a send can swallow the socket's read signal
 
     def _route(self, ident: bytes, frames: list[bytes]) -> bool:
         try:
@@ -276,6 +267,8 @@ class Broker:
         except zmq.ZMQError:  # EHOSTUNREACH (gone) or EAGAIN (full)
             self._drop("unroutable")
             return False
+        finally:
+            self._front_reader.kick()
         return True
 
     def _route_request(
@@ -334,23 +327,17 @@ class Broker:
         self._forward([topic.encode(), header, _pack(payload)])
 
     # -- back: subscriptions --------------------------------------------------------------
-    async def _read_back(self) -> None:
-        recv = self._back_sync.recv
-        while True:
-            await self._back.poll()
-            while True:
-                try:
-                    event = recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                if event[:1] == b"\x01":
-                    self.subscriptions[event[1:]] = self.subscriptions.get(event[1:], 0) + 1
-                elif event[:1] == b"\x00":
-                    left = self.subscriptions.get(event[1:], 0) - 1
-                    if left > 0:
-                        self.subscriptions[event[1:]] = left
-                    else:
-                        self.subscriptions.pop(event[1:], None)
+    def _on_back(self, frames: list[bytes]) -> None:
+        event = frames[0] if len(frames) == 1 else b""
+        prefix = event[1:]
+        if event[:1] == b"\x01":
+            self.subscriptions[prefix] = self.subscriptions.get(prefix, 0) + 1
+        elif event[:1] == b"\x00":
+            left = self.subscriptions.get(prefix, 0) - 1
+            if left > 0:
+                self.subscriptions[prefix] = left
+            else:
+                self.subscriptions.pop(prefix, None)
 
     # -- periodic: heartbeats, deaths, statistics -------------------------------------------
     async def _tick(self) -> None:

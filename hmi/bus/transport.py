@@ -17,11 +17,9 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import zmq
-import zmq.asyncio
 
 from hmi.bus.address import BrokerAddress
 from hmi.bus.discovery import DEFAULT_KEY, DISCOVERY_PORT, resolve
@@ -36,6 +34,7 @@ from hmi.bus.frames import (
     unpack_payload,
 )
 from hmi.bus.rpc import RemoteError, RpcTimeout
+from hmi.bus.zmqio import Reader
 
 if TYPE_CHECKING:
     from hmi.bus.bus import Bus
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: messages read per wake-up before yielding to other tasks (fairness, GUI latency)
-DRAIN_BATCH = 2000
 BROKER_TOPIC = "$sys/broker"
 SNAPSHOT_TOPIC = "$sys/snapshot"
 BROKER_LOST = "$sys/broker/lost"
@@ -129,7 +126,7 @@ class ZmqTransport:
         return transport
 
     def _start(self) -> None:
-        self._ctx = zmq.asyncio.Context()
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         dealer = self._ctx.socket(zmq.DEALER)
         dealer.routing_id = self.node_id.encode()
         sub = self._ctx.socket(zmq.SUB)
@@ -146,17 +143,13 @@ class ZmqTransport:
         for prefix in self.bus.prefixes:
             sub.subscribe(prefix.encode())
         self._dealer, self._sub = dealer, sub
-        # Synchronous twins of the same sockets: sends and drains skip asyncio's futures.
-        self._dealer_sync: zmq.Socket[bytes] = zmq.Socket.shadow(dealer.underlying)
-        self._sub_sync: zmq.Socket[bytes] = zmq.Socket.shadow(sub.underlying)
+        self._dealer_sync = dealer
+        self._sub_reader = Reader(sub, self._on_sub)
+        self._dealer_reader = Reader(dealer, self._on_dealer)
+        self._sub_reader.start()
+        self._dealer_reader.start()
         loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._read(sub, self._sub_sync, self._on_sub), name="bus sub"),
-            loop.create_task(
-                self._read(dealer, self._dealer_sync, self._on_dealer), name="bus dealer"
-            ),
-            loop.create_task(self._beat(), name="bus heartbeat"),
-        ]
+        self._tasks = [loop.create_task(self._beat(), name="bus heartbeat")]
         self._hello()
 
     async def close(self) -> None:
@@ -168,6 +161,8 @@ class ZmqTransport:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._sub_reader.close()
+        self._dealer_reader.close()
         for future, _, _ in self._calls.values():
             if not future.done():
                 future.set_exception(ConnectionError("bus closed"))
@@ -192,6 +187,7 @@ class ZmqTransport:
             # At the high-water mark: drop and count, never block the loop (ARCHITECTURE).
             self.bus.stats.dropped += 1
             self.drops["hwm"] += 1
+        self._dealer_reader.kick()  # a send can swallow the socket's read signal
 
     def send(self, topic: str, payload: Any) -> None:
         """Publish (called by :meth:`hmi.bus.Bus.publish`)."""
@@ -205,6 +201,7 @@ class ZmqTransport:
     def subscribe(self, prefix: str) -> None:
         """Ask the broker for ``prefix`` (and for its cached values)."""
         self._sub.subscribe(prefix.encode())
+        self._sub_reader.kick()
         if self.broker_id and _could_be_tag(prefix):
             self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
 
@@ -260,27 +257,6 @@ class ZmqTransport:
             entry[0].set_exception(RpcTimeout(f"{entry[1]}.{entry[2]}: no reply in {timeout} s"))
 
     # -- receiving ------------------------------------------------------------------------
-    async def _read(
-        self,
-        asock: zmq.asyncio.Socket,
-        sock: zmq.Socket[bytes],
-        handle: Callable[[list[bytes]], None],
-    ) -> None:
-        recv = sock.recv_multipart
-        while True:
-            await asock.poll()  # POLLIN, no timeout
-            for _ in range(DRAIN_BATCH):
-                try:
-                    frames = recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                try:
-                    handle(frames)
-                except Exception:
-                    log.exception("bus: failed to handle a message")
-            else:
-                await asyncio.sleep(0)  # a full batch: let other tasks run, then go on
-
     def _drop(self, reason: str) -> None:
         self.bus.stats.malformed += 1
         self.drops[reason] += 1

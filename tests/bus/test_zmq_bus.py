@@ -124,7 +124,7 @@ def test_late_joiner_gets_current_values_and_dead_node_tags_turn_uncertain(addre
             deaths = []
             hmi.subscribe("$sys/node/+/dead", lambda t, p: deaths.append(p))
             await asyncio.sleep(0.1)
-            driver.transport._tasks[2].cancel()  # stop its heartbeat, as if frozen
+            driver.transport._tasks[0].cancel()  # stop its heartbeat, as if frozen
             await until(lambda: deaths, timeout=5)
             await until(lambda: not store.get("line1/p/flow").quality.is_good)
             flow = store.get("line1/p/flow")
