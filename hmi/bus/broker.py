@@ -26,7 +26,7 @@ from hmi.bus.discovery import DEFAULT_KEY, Beacon
 from hmi.bus.frames import MAX_PAYLOAD, Flag, FrameError, Kind, header_fields, pack_header
 from hmi.bus.keys import KeyPair
 from hmi.bus.lvc import LastValueCache, valid_entries
-from hmi.bus.zmqio import Reader
+from hmi.bus.zmqio import Reader, send_frames
 
 log = logging.getLogger(__name__)
 
@@ -256,14 +256,14 @@ class Broker:
 
     def _forward(self, frames: list[bytes]) -> None:
         try:
-            self._back_sync.send_multipart(frames, zmq.NOBLOCK)
+            send_frames(self._back_sync, frames)
         except zmq.Again:
             self._drop("hwm")
         self._back_reader.kick()  # a send can swallow the socket's read signal
 
     def _route(self, ident: bytes, frames: list[bytes]) -> bool:
         try:
-            self._front_sync.send_multipart([ident, *frames], zmq.NOBLOCK)
+            send_frames(self._front_sync, [ident, *frames])
         except zmq.ZMQError:  # EHOSTUNREACH (gone) or EAGAIN (full)
             self._drop("unroutable")
             return False

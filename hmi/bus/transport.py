@@ -34,7 +34,7 @@ from hmi.bus.frames import (
     unpack_payload,
 )
 from hmi.bus.rpc import RemoteError, RpcTimeout
-from hmi.bus.zmqio import Reader
+from hmi.bus.zmqio import Reader, send_frames
 
 if TYPE_CHECKING:
     from hmi.bus.bus import Bus
@@ -182,7 +182,7 @@ class ZmqTransport:
 
     def _send_frames(self, frames: list[bytes]) -> None:
         try:
-            self._dealer_sync.send_multipart(frames, zmq.NOBLOCK)
+            send_frames(self._dealer_sync, frames)
         except zmq.Again:
             # At the high-water mark: drop and count, never block the loop (ARCHITECTURE).
             self.bus.stats.dropped += 1

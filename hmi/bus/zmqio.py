@@ -16,8 +16,37 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
+from zmq.backend import Socket as _BackendSocket
 
 log = logging.getLogger(__name__)
+
+# pyzmq's send_multipart/recv_multipart combine IntFlag enums per frame; with plain ints
+# and the backend's methods a 3-frame send costs 0.6 us instead of 4.6 us (measured).
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
+_RCVMORE = int(zmq.RCVMORE)
+_send: Any = _BackendSocket.send
+_recv: Any = _BackendSocket.recv
+_get: Any = _BackendSocket.get
+
+
+def send_frames(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
+    """Send a multipart message without blocking (raises zmq.Again at the high-water mark).
+
+    ZeroMQ queues multipart messages atomically: only the first frame can hit EAGAIN.
+    """
+    last = len(frames) - 1
+    for i, frame in enumerate(frames):
+        _send(sock, frame, _NOBLOCK | _SNDMORE if i < last else _NOBLOCK)
+
+
+def recv_frames(sock: zmq.Socket[bytes]) -> list[bytes]:
+    """Receive one multipart message without blocking (raises zmq.Again when empty)."""
+    frames = [_recv(sock, _NOBLOCK)]
+    while _get(sock, _RCVMORE):
+        frames.append(_recv(sock, _NOBLOCK))
+    return frames
+
 
 #: messages handled per wake-up before yielding to other callbacks (GUI stays responsive)
 DRAIN_BATCH = 2000
@@ -71,13 +100,15 @@ class Reader:
         self._scheduled = False
         if self._closed:
             return
-        recv = self.sock.recv_multipart
+        sock = self.sock
         handle = self.handle
         copy = self.copy
         try:
             for _ in range(self.batch):
                 try:
-                    frames = recv(zmq.NOBLOCK, copy=copy)
+                    frames = (
+                        recv_frames(sock) if copy else sock.recv_multipart(_NOBLOCK, copy=False)
+                    )
                 except zmq.Again:
                     break
                 try:
