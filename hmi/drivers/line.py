@@ -118,6 +118,7 @@ class Line:
         self._status_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = 0.0
+        self._stopping = False
 
     # -- configuration ---------------------------------------------------------------------------
     @property
@@ -182,7 +183,7 @@ class Line:
                 self._arm(device, group)
         self._status_timer = loop.call_later(self._status_interval, self._publish_status)
         try:
-            while True:
+            while not self._stopping:
                 try:
                     await self._cycle(self._link)
                 except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
@@ -232,7 +233,7 @@ class Line:
     async def _sleep_until(self, deadline: float) -> None:
         """Sleep until ``deadline`` or until something (a write, a change) wakes us."""
         loop = asyncio.get_running_loop()
-        if self._writes:
+        if self._writes or self._stopping:
             return
         wake = self._wake = loop.create_future()
         handle = loop.call_at(deadline, _resolve, wake)
@@ -242,6 +243,11 @@ class Line:
             handle.cancel()
             self._wake = None
 
+    def stop(self) -> None:
+        """Ask the task to end after the current request (cooperative, never lost)."""
+        self._stopping = True
+        self._poke()
+
     def _poke(self) -> None:
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
@@ -250,7 +256,7 @@ class Line:
     async def _connect(self, link: ModbusLink) -> None:
         loop = asyncio.get_running_loop()
         attempt = 0
-        while True:
+        while not self._stopping:
             for write in list(self._writes):
                 self._finish(write, CommandState.FAILED, "device not connected")
             try:
@@ -279,7 +285,8 @@ class Line:
             was = device.stats.connected
             device.stats.connected = False
             device.stats.error(kind, message, wall)
-            batch.update(self._degrade(device, device.points, message, Reason.NOT_CONNECTED))
+            degraded = self._degrade(device, device.points, message, Reason.NOT_CONNECTED)
+            batch.update(device.filter.changed(degraded))
             if was or device.stats.errors.get(kind) == 1:
                 self._sink.status(device.stats.snapshot(wall, asyncio.get_running_loop().time()))
         if batch:
@@ -288,6 +295,7 @@ class Line:
     def _degrade(
         self, device: _Device, tags: Iterable[str], detail: str, never_read: Reason
     ) -> dict[str, Sample]:
+        """Samples (not yet filtered) that degrade ``tags`` after a failure."""
         wall, last = self._wall(), device.filter.last
         samples: dict[str, Sample] = {}
         for name in tags:
@@ -298,7 +306,7 @@ class Line:
             elif previous.quality.severity is Severity.GOOD:
                 lkv = Quality.uncertain(Reason.LAST_KNOWN_VALUE, detail)
                 samples[name] = previous.degraded(lkv, wall)
-        return device.filter.changed(samples)
+        return samples
 
     # -- scanning --------------------------------------------------------------------------------
     async def _scan(

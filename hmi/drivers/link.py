@@ -168,6 +168,7 @@ class ModbusLink:
         try:
             response: ModbusPDU = await call  # type: ignore[misc]
         except ModbusException as exc:
+            _reraise_cancel()
             raise CommError(_short(str(exc)) or f"no valid answer to {what}") from None
         except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
             # pymodbus' decoders raise plain Python errors on malformed frames.
@@ -177,6 +178,14 @@ class ModbusLink:
         if response.isError():
             raise DeviceException(int(getattr(response, "exception_code", 0)), what)
         return response
+
+
+def _reraise_cancel() -> None:
+    # pymodbus turns the cancellation of a pending request into ModbusIOException
+    # ("Request cancelled outside pymodbus"); a stopping driver must still stop.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _short(text: str) -> str:

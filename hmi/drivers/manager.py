@@ -9,7 +9,6 @@ sharing a serial port share a line (polled one after another, as a half-duplex b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping
@@ -74,9 +73,15 @@ class DriverManager:
         self._running = False
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        for task in tasks:
+        for line in self._lines.values():
+            line.stop()
+        # Cooperative first (a request in flight finishes or times out), then cancel; a
+        # lost wake-up must never hang the node's shutdown.
+        _, pending = await asyncio.wait(tasks, timeout=1.0) if tasks else (set(), set())
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
 
     def _start_line(self, key: str) -> None:
         if self._running and key not in self._tasks and self._lines[key].devices:
@@ -85,12 +90,15 @@ class DriverManager:
             )
 
     async def _stop_line(self, key: str) -> None:
-        self._lines.pop(key, None)
+        line = self._lines.pop(key, None)
+        if line is not None:
+            line.stop()
         task = self._tasks.pop(key, None)
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done, _ = await asyncio.wait([task], timeout=1.0)
+            if not done:
+                task.cancel()
+                await asyncio.wait([task], timeout=1.0)
 
     # -- devices and tags ---------------------------------------------------------------------
     def add_device(self, config: DeviceConfig, tags: Iterable[Tag] = ()) -> None:
