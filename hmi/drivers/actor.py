@@ -1,0 +1,210 @@
+"""The driver actor: the device manager on the bus, plus calculated tags.
+
+Topics:
+- publishes sample batches on ``tag/<actor name>`` (one message per scan),
+- publishes device status on ``$sys/device/<device>``,
+- takes write requests from ``cmd/<tag>`` for its tags and answers on ``result/<tag>``,
+- evaluates calculated tags from every ``tag/`` batch and publishes them on
+  ``tag/<actor name>/calc``.
+
+RPC (target = actor name): ``add_device(device, tags)``, ``update_device(device, tags)``,
+``remove_device(name)``, ``set_tags(tags)``, ``remove_tags(names)``, ``devices()``,
+``status()``. Devices and tags are given as dicts with the fields of the project file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from hmi.bus import Actor, expose
+from hmi.bus.messages import decode_command, encode_result
+from hmi.bus.samples import MalformedPayload, decode_samples, encode_samples
+from hmi.bus.topics import CMD, SYS, result_topic, tag_topic
+from hmi.core.expression import Expression
+from hmi.core.sample import Sample
+from hmi.core.tag import Tag
+from hmi.drivers.manager import DriverManager
+from hmi.drivers.status import DeviceStatus
+from hmi.project.loader import parse_project
+from hmi.project.model import DeviceConfig, Project
+
+log = logging.getLogger(__name__)
+
+
+class DriverActor(Actor):
+    """Runs the Modbus devices of a project (see the module docstring)."""
+
+    name = "drivers"
+
+    def __init__(self, project: Project, name: str | None = None, **options: Any) -> None:
+        super().__init__(name)
+        self.project = project
+        self._options = options
+        self.manager: DriverManager | None = None
+        self._calcs = {
+            t.name: Expression.parse(t.expression)
+            for t in project.tags.values()
+            if t.expression is not None
+        }
+        self._inputs: dict[str, Sample] = {}
+        self._calc_out: dict[str, Sample] = {}
+
+    # -- life -------------------------------------------------------------------------------
+    async def setup(self) -> None:
+        self.manager = DriverManager.for_project(self.project, self, **self._options)
+        self.subscribe(CMD + "#", self._on_command)
+        if self._calcs:
+            self.subscribe("tag/#", self._on_samples)
+        await self.manager.start()
+
+    async def teardown(self) -> None:
+        if self.manager is not None:
+            await self.manager.stop()
+
+    # -- Sink ---------------------------------------------------------------------------------
+    def samples(self, batch: Mapping[str, Sample]) -> None:
+        """One scan's samples -> one bus message."""
+        self.publish(tag_topic(self.name), encode_samples(batch))
+        if self._calcs:
+            self._calculate(batch)
+
+    def status(self, status: DeviceStatus) -> None:
+        """A device's link status -> ``$sys/device/<name>``."""
+        self.publish(f"{SYS}device/{status.device}", status.to_dict())
+
+    # -- commands -------------------------------------------------------------------------------
+    def _on_command(self, topic: str, payload: Any) -> Any:
+        manager = self.manager
+        if manager is None or topic[len(CMD) :] not in manager.tags:
+            return None  # another node's tag
+        try:
+            command = decode_command(payload)
+        except MalformedPayload as exc:
+            log.warning("dropped malformed command on %s: %s", topic, exc)
+            return None
+        return self._write(manager, command)
+
+    async def _write(self, manager: DriverManager, command: Any) -> None:
+        result = await manager.write(command)
+        self.publish(result_topic(command.tag), encode_result(result))
+
+    # -- calculated tags --------------------------------------------------------------------------
+    def _on_samples(self, topic: str, payload: Any) -> None:
+        if topic == tag_topic(self.name) + "/calc":
+            return
+        try:
+            self._calculate(decode_samples(payload, time.time()))
+        except MalformedPayload:
+            return
+
+    def _calculate(self, batch: Mapping[str, Sample]) -> None:
+        self._inputs.update(batch)
+        out: dict[str, Sample] = {}
+        for _ in range(len(self._calcs)):  # calc-of-calc chains settle in <= n passes
+            changed = False
+            for name, expr in self._calcs.items():
+                if not any(t in batch or t in out for t in expr.tags):
+                    continue
+                sample = expr.sample(self._inputs, time.time())
+                previous = self._calc_out.get(name)
+                if previous is None or (previous.value, previous.quality) != (
+                    sample.value,
+                    sample.quality,
+                ):
+                    self._calc_out[name] = self._inputs[name] = out[name] = sample
+                    changed = True
+            if not changed:
+                break
+        if out:
+            self.publish(tag_topic(self.name) + "/calc", encode_samples(out))
+
+    # -- RPC ------------------------------------------------------------------------------------
+    def _parse(
+        self, devices: list[dict[str, Any]], tags: list[dict[str, Any]]
+    ) -> tuple[list[DeviceConfig], list[Tag]]:
+        """Validate dicts exactly as the project loader does (errors name the field)."""
+        assert self.manager is not None
+        known = [
+            _device_dict(d)
+            for d in self.manager.devices.values()
+            if d.name not in {x.get("name") for x in devices}
+        ]
+        text = yaml.safe_dump(
+            {
+                "name": "rpc",
+                "roles": list(self.project.roles),
+                "poll_groups": dict(self.manager.poll_groups),
+                "devices": known + devices,
+                "tags": tags,
+            }
+        )
+        project = parse_project(text, "<rpc>")
+        names = {d.get("name") for d in devices}
+        return [d for d in project.devices.values() if d.name in names], list(project.tags.values())
+
+    @expose
+    async def add_device(self, device: dict[str, Any], tags: list[dict[str, Any]]) -> None:
+        """Add a device and its tags; it starts polling at once."""
+        [config], parsed = self._parse([device], tags)
+        assert self.manager is not None
+        self.manager.add_device(config, parsed)
+
+    @expose
+    async def update_device(
+        self, device: dict[str, Any], tags: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Change a device's settings (and its tags if given)."""
+        [config], parsed = self._parse([device], tags or [])
+        assert self.manager is not None
+        await self.manager.update_device(config, parsed if tags is not None else None)
+
+    @expose
+    async def remove_device(self, name: str) -> None:
+        """Stop polling a device; its tags go BAD (out of service)."""
+        assert self.manager is not None
+        await self.manager.remove_device(name)
+
+    @expose
+    def set_tags(self, tags: list[dict[str, Any]]) -> None:
+        """Add or replace device tags."""
+        _, parsed = self._parse([], tags)
+        assert self.manager is not None
+        self.manager.set_tags(parsed)
+
+    @expose
+    def remove_tags(self, names: list[str]) -> None:
+        """Stop polling tags; they go BAD (out of service)."""
+        assert self.manager is not None
+        self.manager.remove_tags(names)
+
+    @expose
+    def devices(self) -> list[str]:
+        """Names of the running devices."""
+        return sorted(self.manager.devices) if self.manager else []
+
+
+def _device_dict(config: DeviceConfig) -> dict[str, Any]:
+    data = {
+        "name": config.name,
+        "protocol": config.protocol,
+        "host": config.host,
+        "port": config.port,
+        "unit_id": config.unit_id,
+        "timeout": config.timeout,
+        "retries": config.retries,
+        "reconnect_max": config.reconnect_max,
+        "enabled": config.enabled,
+    }
+    if config.protocol == "modbus-rtu":
+        data |= {
+            "serial_port": config.serial_port,
+            "baudrate": config.baudrate,
+            "parity": config.parity,
+            "stop_bits": config.stop_bits,
+        }
+    return data
