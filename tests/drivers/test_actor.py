@@ -67,31 +67,30 @@ def test_actor_publishes_writes_and_manages_devices(tmp_path: Path) -> None:
         context = datastore(hr=[21] * 200)
         server1, server2 = pymodbus_server(port, context), pymodbus_server(port2, datastore())
         async with server1, server2, Supervisor(bus) as sup:
-            if True:
-                await sup.start(DriverActor(project))
-                await until(lambda: "a/t/volume" in latest)
-                assert latest["a/t/level"].value == 21
-                assert latest["a/t/volume"].value == 42
-                assert latest["a/t/volume"].quality.severity is Severity.GOOD
+            await sup.start(DriverActor(project))
+            await until(lambda: "a/t/volume" in latest)
+            assert latest["a/t/level"].value == 21
+            assert latest["a/t/volume"].value == 42
+            assert latest["a/t/volume"].quality.severity is Severity.GOOD
 
-                cmd = Command("c1", "a/v/cmd", 7, user="op", roles=frozenset({"operator"}))
-                bus.publish("cmd/a/v/cmd", encode_command(cmd))
-                result = await asyncio.wait_for(results.get(), 3)
-                assert result.state is CommandState.CONFIRMED, result
-                assert context.getValues(3, 10, 1) == [7]
+            cmd = Command("c1", "a/v/cmd", 7, user="op", roles=frozenset({"operator"}))
+            bus.publish("cmd/a/v/cmd", encode_command(cmd))
+            result = await asyncio.wait_for(results.get(), 3)
+            assert result.state is CommandState.CONFIRMED, result
+            assert context.getValues(3, 10, 1) == [7]
 
-                device = {"name": "plc2", "port": port2, "timeout": 0.2}
-                tag = {
-                    "name": "b/x/y",
-                    "device": "plc2",
-                    "address": "hr:1",
-                    "type": "uint16",
-                    "poll_group": "fast",
-                }
-                await bus.call("drivers", "add_device", device, [tag], timeout=3)
-                await until(lambda: "b/x/y" in latest)
-                assert sorted(await bus.call("drivers", "devices", timeout=3)) == ["plc", "plc2"]
-                await bus.call("drivers", "remove_device", "plc2", timeout=3)
-                await until(lambda: latest["b/x/y"].quality.severity is Severity.BAD)
+            device = {"name": "plc2", "port": port2, "timeout": 0.2}
+            tag = {
+                "name": "b/x/y",
+                "device": "plc2",
+                "address": "hr:1",
+                "type": "uint16",
+                "poll_group": "fast",
+            }
+            await bus.call("drivers", "add_device", device, [tag], timeout=3)
+            await until(lambda: "b/x/y" in latest)
+            assert sorted(await bus.call("drivers", "devices", timeout=3)) == ["plc", "plc2"]
+            await bus.call("drivers", "remove_device", "plc2", timeout=3)
+            await until(lambda: latest["b/x/y"].quality.severity is Severity.BAD)
 
     asyncio.run(main())
