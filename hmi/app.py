@@ -1,19 +1,37 @@
-"""Composition root: builds the Qt application, the qasync loop and the main window."""
+"""Composition root of the operator application: Qt, the qasync loop, the bus, the backend.
+
+``hmi demo`` and ``hmi run`` come here. In one process (the default) the bus is in memory
+and the backend actors (drivers, security, audit, and for the demo the simulated plant)
+share the GUI's qasync loop. With ``broker`` the GUI joins a plant through ``hmi broker``
+and runs no backend of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import os
+import socket
 import sys
+import tempfile
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from hmi.core.command import Command
 from hmi.core.tagstore import TagStore
-from hmi.project import Project
+from hmi.project import Project, load_project
 
 log = logging.getLogger(__name__)
+
+#: the demo's project file, in the source tree (and in the packaged application)
+DEMO_PROJECT = Path(__file__).resolve().parents[1] / "examples" / "demo-plant.yaml"
+#: who ``hmi demo`` logs in as, and the documented demo password (examples/demo-plant.yaml)
+DEMO_USER, DEMO_PASSWORD = "operator", "demo-operator"
 
 
 def _headless() -> bool:
@@ -22,53 +40,205 @@ def _headless() -> bool:
     )
 
 
+@dataclasses.dataclass
+class AppOptions:
+    """How ``run_app`` runs."""
+
+    demo: bool = False
+    screenshot: Path | None = None
+    duration: float | None = None
+    broker: str | None = None
+    data_dir: Path | None = None
+    user: str | None = None
+    password: str | None = None
+    #: log out after this long without keyboard or mouse input (0: never)
+    idle_logout: float = 15 * 60.0
+
+
+class _ErrorNotifier(logging.Handler):
+    """Shows every ERROR log record to the operator, without blocking (status bar)."""
+
+    def __init__(self, show: Callable[[str], None]) -> None:
+        super().__init__(logging.ERROR)
+        self._show = show
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a broken notifier must not break logging
+            self._show(f"Error: {record.getMessage().splitlines()[0][:200]}")
+
+
 def install_excepthook() -> None:
     """Log exceptions that reach the top (qasync sends ``@asyncSlot`` errors here)."""
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        log.error("unhandled exception:\n%s", "".join(traceback.format_exception(kind, exc, tb)))
+        log.error(
+            "unhandled exception: %s\n%s", exc, "".join(traceback.format_exception(kind, exc, tb))
+        )
 
     sys.excepthook = hook
 
 
-def run_app(
-    project: Project | None, screenshot: Path | None = None, duration: float | None = None
-) -> int:
-    """Open the operator window and run the event loop until it closes.
-
-    With ``screenshot`` the window is grabbed to that PNG after ``duration`` seconds and the
-    application quits; on a machine without a display it then runs offscreen.
-    """
-    if screenshot is not None and _headless():
+def run_app(project: Project | None, options: AppOptions | None = None) -> int:
+    """Open the operator window and run the event loop until it closes; the exit code."""
+    options = options or AppOptions()
+    if options.screenshot is not None and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    from hmi.screens.shell import MainWindow
+    from hmi.qt.theme import apply_theme
 
     install_excepthook()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     app.setApplicationName("hmi")
+    # The loop, not Qt, decides when to quit: actors must stop cleanly first.
+    app.setQuitOnLastWindowClosed(False)
+    apply_theme(app)
+    if options.demo and project is None:
+        project = load_project(DEMO_PROJECT)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        return int(loop.run_until_complete(_main(app, project, options)))
+
+
+async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
+    from hmi.bus import Bus, bind_store
+    from hmi.bus.messages import decode_result, encode_command
+    from hmi.bus.samples import MalformedPayload
+    from hmi.qt.context import HmiContext
+    from hmi.screens.shell import MainWindow
+
+    node = f"hmi-{socket.gethostname()}-{os.getpid()}"
     store = TagStore(project.tags.values() if project else ())
-    window = MainWindow(project, store)
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+
+    bus = Bus.local() if options.broker is None else await Bus.connect(options.broker, name=node)
+    session: dict[str, Any] = {}
+
+    def sink(command: Command) -> None:
+        # The token proves who asked; the driver trusts it, not the command's own claims.
+        signed = dataclasses.replace(command, token=session.get("token", ""))
+        bus.publish(f"cmd/{command.tag}", encode_command(signed))
+
+    context = HmiContext(store, node=node, sink=sink)
+
+    def on_result(topic: str, payload: Any) -> None:
+        try:
+            context.deliver(decode_result(payload))
+        except MalformedPayload as exc:
+            log.warning("dropped malformed result on %s: %s", topic, exc)
+
+    def on_refused(tag: str, value: Any, why: str) -> None:
+        bus.publish(
+            "audit/write",
+            {
+                "user": context.user,
+                "action": "write",
+                "target": tag,
+                "new_value": value,
+                "old_value": store.get(tag).value,
+                "outcome": "rejected",
+                "reason": why,
+                "node": node,
+                "host": socket.gethostname(),
+                "time": bus.clock.time(),
+            },
+        )
+
+    context.write_refused.connect(on_refused)
+    bind_store(bus, store, "tag/#")
+    bus.subscribe("result/#", on_result)
+
+    backend = None
+    data_dir = options.data_dir
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+    if options.broker is None and project is not None:
+        from hmi.backend import Backend
+
+        if data_dir is None:
+            if options.demo:
+                scratch = tempfile.TemporaryDirectory(prefix="hmi-demo-")
+                data_dir = Path(scratch.name)
+            else:
+                data_dir = project.folder / "data"
+        backend = Backend(project, bus, data_dir, simulate=options.demo)
+        project = await backend.start()
+
+    window = MainWindow(project, store, context)
+    notifier = _ErrorNotifier(lambda text: window.statusBar().showMessage(text, 15_000))
+    logging.getLogger().addHandler(notifier)
+    window.bus_status.setText("Bus: local" if options.broker is None else f"Bus: {options.broker}")
+    _watch_devices(bus, window)
     window.resize(1280, 800)
     window.show()
 
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    if duration is not None:
+    async def log_in(user: str, password: str) -> None:
+        info = await bus.call(
+            "security", "login", user, password, node=node, host=socket.gethostname()
+        )
+        session["token"] = info["token"]
+        context.log_in(info["user"], frozenset(info["roles"]))
 
-        def finish() -> None:
-            if screenshot is not None:
-                screenshot.parent.mkdir(parents=True, exist_ok=True)
-                if not window.grab().save(str(screenshot)):
-                    log.error("could not save screenshot to %s", screenshot)
-                else:
-                    log.info("screenshot saved to %s", screenshot)
-            window.close()
-            app.quit()
-
-        loop.call_later(duration, finish)
-    with loop:
-        loop.run_forever()
+    user = options.user or (DEMO_USER if options.demo else None)
+    password = options.password or (DEMO_PASSWORD if options.demo else None)
+    tasks: list[asyncio.Task[Any]] = []
+    if user and password:
+        tasks.append(asyncio.ensure_future(_report(log_in(user, password), "login")))
+    if options.duration is not None:
+        tasks.append(asyncio.ensure_future(_finish_after(window, options)))
+    try:
+        await closed.wait()
+    finally:
+        logging.getLogger().removeHandler(notifier)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        token = session.get("token")
+        if token and backend is not None:
+            with contextlib.suppress(Exception):
+                await bus.call("security", "logout", token, reason="application closed", timeout=1)
+        context.binder.stop()
+        if backend is not None:
+            await backend.stop()
+        await bus.close()
+        if scratch is not None:
+            scratch.cleanup()
     return 0
+
+
+async def _report(awaitable: Awaitable[Any], what: str) -> None:
+    try:
+        await awaitable
+    except Exception as exc:
+        log.error("%s failed: %s", what, exc)
+
+
+async def _finish_after(window: Any, options: AppOptions) -> None:
+    assert options.duration is not None
+    await asyncio.sleep(options.duration)
+    if options.screenshot is not None:
+        options.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        if window.grab().save(str(options.screenshot)):
+            log.info("screenshot saved to %s", options.screenshot)
+        else:
+            log.error("could not save screenshot to %s", options.screenshot)
+    window.close()
+
+
+def _watch_devices(bus: Any, window: Any) -> None:
+    """Show every device's link state in the status bar (from ``$sys/device/<name>``)."""
+    states: dict[str, bool] = {}
+
+    def on_status(topic: str, payload: Any) -> None:
+        if not isinstance(payload, dict):
+            return
+        states[str(payload.get("device", topic.rsplit("/", 1)[-1]))] = bool(
+            payload.get("connected")
+        )
+        text = "  ".join(f"{name}: {'OK' if ok else 'DOWN'}" for name, ok in sorted(states.items()))
+        window.device_status.setText(f"Devices: {text}")
+
+    bus.subscribe("$sys/device/+", on_status)

@@ -27,7 +27,15 @@ def register(commands: Any) -> None:
             metavar="SECONDS",
             help="quit after this long (default with --screenshot: 2 s)",
         )
-        cmd.set_defaults(handler=run)
+        cmd.add_argument("--broker", metavar="ADDRESS", help="join a plant through hmi broker")
+        cmd.add_argument("--user", help="log in as this user at start")
+        cmd.add_argument(
+            "--password-stdin", action="store_true", help="read --user's password from stdin"
+        )
+        cmd.add_argument(
+            "--data", type=Path, metavar="DIR", help="data folder (default: beside the project)"
+        )
+        cmd.set_defaults(handler=run, demo=name == "demo")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,9 +49,19 @@ def run(args: argparse.Namespace) -> int:
         except ProjectError as exc:
             print(exc, file=sys.stderr)
             return 1
-    from hmi.app import run_app
+    from hmi.app import AppOptions, run_app
 
     duration = args.duration
     if args.screenshot is not None and duration is None:
         duration = 2.0
-    return run_app(project, screenshot=args.screenshot, duration=duration)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    options = AppOptions(
+        demo=args.demo,
+        screenshot=args.screenshot,
+        duration=duration,
+        broker=args.broker,
+        data_dir=args.data,
+        user=args.user,
+        password=password,
+    )
+    return run_app(project, options)

@@ -49,6 +49,8 @@ class HmiContext(QObject):
     result_received = Signal(object)
     navigation_requested = Signal(str, dict, bool)
     session_changed = Signal()
+    #: ``(tag, value, why)``: a write refused here, before it reached the bus (for the audit)
+    write_refused = Signal(str, object, str)
 
     def __init__(
         self,
@@ -114,6 +116,7 @@ class HmiContext(QObject):
         """
         denied = self.write_denied(tag_name)
         if denied:
+            self.write_refused.emit(tag_name, value, denied)
             if on_result is not None:
                 on_result(CommandResult("", tag_name, CommandState.REJECTED, message=denied))
             return None

@@ -1,0 +1,113 @@
+"""The backend of a plant: every headless actor, owned by one supervisor.
+
+The same composition serves ``hmi demo`` and ``hmi run`` (in the GUI process, on the qasync
+loop) and headless nodes (plain asyncio): simulator (optional), Modbus drivers, security and
+audit, alarm engine and historian.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from hmi.bus import Actor, Bus, Supervisor
+from hmi.drivers.actor import DriverActor
+from hmi.drivers.auth import token_authorizer
+from hmi.project import Project
+from hmi.services.audit import AuditLog
+from hmi.services.security import Security, load_or_create_key
+from hmi.services.security_actor import AuditRecorder, SecurityActor
+
+log = logging.getLogger(__name__)
+
+#: the files a plant keeps in its data folder
+KEY_FILE = "plant.key"
+AUDIT_FILE = "audit.sqlite"
+
+
+def with_simulated_devices(project: Project, host: str, port: int) -> Project:
+    """``project`` with every Modbus/TCP device pointed at the simulator."""
+    devices = {
+        name: dataclasses.replace(device, host=host, port=port)
+        if device.protocol == "modbus-tcp"
+        else device
+        for name, device in project.devices.items()
+    }
+    return dataclasses.replace(project, devices=MappingProxyType(devices))
+
+
+def _start_running(plant: Any) -> None:
+    """Put a simulated plant in operation, so a demo shows a process that moves."""
+    for name, value in (
+        ("level_sp", 3.2),
+        ("lic_auto", True),
+        ("pump_run", True),
+        ("heater_enable", True),
+        ("heater_command", 60.0),
+    ):
+        plant.write(name, value)
+
+
+class Backend:
+    """Starts and stops the backend actors of ``project`` on ``bus``."""
+
+    def __init__(
+        self,
+        project: Project,
+        bus: Bus,
+        data_dir: Path,
+        *,
+        simulate: bool = False,
+        sim_port: int = 0,
+        services: bool = True,
+        drivers: bool = True,
+    ) -> None:
+        self.project = project
+        self.bus = bus
+        self.data_dir = data_dir
+        self.simulate = simulate
+        self.sim_port = sim_port
+        self.services = services
+        self.drivers = drivers
+        self.supervisor = Supervisor(bus)
+        self.audit: AuditLog | None = None
+        self.security: Security | None = None
+        self.key = b""
+
+    async def start(self) -> Project:
+        """Start every actor; returns the project as run (device addresses of the sim)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        project = self.project
+        if self.simulate:
+            from hmi.sim.actor import SimulatorActor
+            from hmi.sim.server import Simulator
+
+            simulator = Simulator(devices=1, port=self.sim_port)
+            for unit in simulator:
+                _start_running(unit.plant)
+            await self._start(SimulatorActor(simulator))
+            project = with_simulated_devices(project, simulator.host, simulator.port)
+            self.project = project
+        self.key = load_or_create_key(self.data_dir / KEY_FILE)
+        clock = self.bus.clock.time
+        if self.services:
+            self.audit = AuditLog(self.data_dir / AUDIT_FILE)
+            self.security = Security(project.users, self.key, self.audit, clock=clock)
+            await self._start(SecurityActor(self.security))
+            await self._start(AuditRecorder(self.audit, self.security))
+        if self.drivers:
+            await self._start(DriverActor(project, authorize=token_authorizer(self.key, clock)))
+        return project
+
+    async def _start(self, actor: Actor) -> Any:
+        return await self.supervisor.start(actor)
+
+    async def stop(self) -> None:
+        """Stop every actor (newest first) and close the files."""
+        await self.supervisor.stop()
+        if self.audit is not None:
+            self.audit.close()
+            self.audit = None
