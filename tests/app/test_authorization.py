@@ -46,15 +46,18 @@ def test_crafted_commands_are_rejected_and_every_attempt_is_audited(tmp_path):
 
             # A viewer's genuine token, with roles the command claims for itself.
             viewer = await bus.call("security", "login", "viewer", "demo-viewer")
-            sneaky = send(bus, SP, 4.0, user="viewer", roles=frozenset({"engineer"}),
-                          token=viewer["token"])
+            sneaky = send(
+                bus, SP, 4.0, user="viewer", roles=frozenset({"engineer"}), token=viewer["token"]
+            )
             result = await results.wait(sneaky)
             assert result.state is CommandState.REJECTED
             assert "lacks a role" in result.message
 
             # A token forged with another key.
-            forged_token = issue_token(Identity("admin", frozenset({"admin", "operator"}),
-                                                expires=4e9), b"not the plant key" * 2)
+            forged_token = issue_token(
+                Identity("admin", frozenset({"admin", "operator"}), expires=4e9),
+                b"not the plant key" * 2,
+            )
             forged = send(bus, SP, 4.0, user="admin", token=forged_token)
             result = await results.wait(forged)
             assert result.state is CommandState.REJECTED
