@@ -152,6 +152,17 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
     bind_store(bus, store, "tag/#")
     bus.subscribe("result/#", on_result)
 
+    window = MainWindow(project, store, context)
+    notifier = _ErrorNotifier(lambda text: window.statusBar().showMessage(text, 15_000))
+    logging.getLogger().addHandler(notifier)
+    window.bus_status.setText("Bus: local" if options.broker is None else f"Bus: {options.broker}")
+    _watch_devices(bus, window)
+    window.resize(1280, 800)
+    _report_first_paint(window)
+    window.show()
+    log.debug("window shown %.0f ms after process start", _since_start())
+    # The window comes first: the operator sees the plant's screens at once and the
+    # values fill in as the backend (drivers, services) comes up.
     backend = None
     data_dir = options.data_dir
     scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -165,15 +176,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
             else:
                 data_dir = project.folder / "data"
         backend = Backend(project, bus, data_dir, simulate=options.demo)
-        project = await backend.start()
-
-    window = MainWindow(project, store, context)
-    notifier = _ErrorNotifier(lambda text: window.statusBar().showMessage(text, 15_000))
-    logging.getLogger().addHandler(notifier)
-    window.bus_status.setText("Bus: local" if options.broker is None else f"Bus: {options.broker}")
-    _watch_devices(bus, window)
-    window.resize(1280, 800)
-    window.show()
+        await backend.start()
 
     async def log_in(user: str, password: str) -> None:
         info = await bus.call(
@@ -242,3 +245,27 @@ def _watch_devices(bus: Any, window: Any) -> None:
         window.device_status.setText(f"Devices: {text}")
 
     bus.subscribe("$sys/device/+", on_status)
+
+
+def _since_start() -> float:
+    """Milliseconds since this process was created."""
+    import time
+
+    import psutil
+
+    return (time.time() - psutil.Process().create_time()) * 1000
+
+
+def _report_first_paint(window: Any) -> None:
+    """Log how long after process start the first frame was painted (bench_app reads it)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                window.removeEventFilter(self)
+                log.info("first frame painted %.0f ms after process start", _since_start())
+            return False
+
+    window._first_paint = FirstPaint(window)  # kept alive by the window
+    window.installEventFilter(window._first_paint)
