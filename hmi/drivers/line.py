@@ -78,6 +78,8 @@ class _Device:
     stats: DeviceStats
     filter: ChangeFilter = field(default_factory=ChangeFilter)
     last_ok: dict[str, float] = field(default_factory=dict)
+    #: the last good raw data of each block (by id), to skip decoding unchanged blocks
+    raw: dict[int, tuple[Block, list[int] | list[bool]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,6 +147,7 @@ class Line:
             if group.timer is not None:
                 group.timer.cancel()
         device.config, device.points, device.groups = config, points, groups
+        device.raw.clear()
         device.filter.forget(removed)
         for point in points.values():
             device.filter.set_deadband(point.tag, point.deadband)
@@ -296,6 +299,7 @@ class Line:
         self, device: _Device, tags: Iterable[str], detail: str, never_read: Reason
     ) -> dict[str, Sample]:
         """Samples (not yet filtered) that degrade ``tags`` after a failure."""
+        device.raw.clear()  # the next good answer must be decoded and published
         wall, last = self._wall(), device.filter.last
         samples: dict[str, Sample] = {}
         for name in tags:
@@ -334,6 +338,7 @@ class Line:
                     continue
                 reason = Reason.CONFIG_ERROR if exc.code <= 3 else Reason.DEVICE_FAILURE
                 quality = Quality.bad(reason, str(exc))
+                device.raw.pop(id(block), None)
                 wall = self._wall()
                 last = device.filter.last
                 for name in block.tags:
@@ -350,6 +355,13 @@ class Line:
                 break
             done = loop.time()
             stats.ok(done - sent)
+            previous = device.raw.get(id(block))
+            if previous is not None and previous[0] is block and previous[1] == data:
+                # Same registers as last scan: same samples, which report-by-exception
+                # would not publish anyway. Only the freshness is news.
+                device.last_ok.update(dict.fromkeys(block.names, done))
+                i += 1
+                continue
             try:
                 decoded = decode_block(block, data, self._wall())
             except ResponseError as exc:
@@ -358,7 +370,8 @@ class Line:
                 i += 1
                 continue
             samples.update(decoded)
-            device.last_ok.update(dict.fromkeys(block.tags, done))
+            device.raw[id(block)] = (block, data)
+            device.last_ok.update(dict.fromkeys(block.names, done))
             i += 1
         end = loop.time()
         group.next_due += group.period
@@ -422,6 +435,8 @@ class Line:
             elif severity is Severity.GOOD and age >= period + timeout - _EPSILON:
                 quality = Quality.uncertain(Reason.LAST_KNOWN_VALUE, detail)
                 samples[name] = sample.degraded(quality, wall)
+        if samples:
+            device.raw.clear()
         changed = device.filter.changed(samples)
         if changed:
             self._sink.samples(changed)

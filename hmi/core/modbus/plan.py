@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hmi.core.address import Table
 from hmi.core.modbus.codec import CodecError, Point, decode_registers
@@ -38,6 +38,12 @@ class Block:
     start: int
     count: int
     points: tuple[Point, ...]
+    #: the tag names of ``points`` (computed once: the driver needs them every scan)
+    names: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            object.__setattr__(self, "names", tuple(p.tag for p in self.points))
 
     @property
     def end(self) -> int:
