@@ -17,11 +17,12 @@ import socket
 import sys
 import tempfile
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hmi.app_session import add_session_controls, report
 from hmi.core.command import Command
 from hmi.core.tagstore import TagStore
 from hmi.project import Project, load_project
@@ -185,11 +186,27 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         session["token"] = info["token"]
         context.log_in(info["user"], frozenset(info["roles"]))
 
+    async def log_out(reason: str) -> None:
+        token = session.pop("token", "")
+        context.log_in("", frozenset())
+        if token:
+            await bus.call("security", "logout", token, reason=reason, timeout=2)
+
+    tasks: list[asyncio.Task[Any]] = []
+    add_session_controls(
+        window,
+        app=app,
+        context=context,
+        log_in=log_in,
+        log_out=log_out,
+        bus=bus,
+        options=options,
+        tasks=tasks,
+    )
     user = options.user or (DEMO_USER if options.demo else None)
     password = options.password or (DEMO_PASSWORD if options.demo else None)
-    tasks: list[asyncio.Task[Any]] = []
     if user and password:
-        tasks.append(asyncio.ensure_future(_report(log_in(user, password), "login")))
+        tasks.append(asyncio.ensure_future(report(log_in(user, password), "login")))
     if options.duration is not None:
         tasks.append(asyncio.ensure_future(_finish_after(window, options)))
     try:
@@ -210,13 +227,6 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         if scratch is not None:
             scratch.cleanup()
     return 0
-
-
-async def _report(awaitable: Awaitable[Any], what: str) -> None:
-    try:
-        await awaitable
-    except Exception as exc:
-        log.error("%s failed: %s", what, exc)
 
 
 async def _finish_after(window: Any, options: AppOptions) -> None:

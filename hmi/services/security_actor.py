@@ -15,6 +15,7 @@ the command's token proves, not the one it claims. GUI-side refusals arrive as
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,18 @@ class AuditRecorder(Actor):
                 if now - pending.since >= RESULT_TIMEOUT:
                     del self._pending[key]
                     self._record(pending, "timed_out", "no result from the device driver", now)
+
+    @expose
+    def recent(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit rows, oldest first, as plain dicts."""
+        rows = self.audit.query(since=None, limit=1_000_000)[-limit:]
+        return [dataclasses.asdict(row) for row in rows]
+
+    @expose
+    def export_csv(self, path: str) -> int:
+        """Write the whole audit trail as CSV to ``path`` (on this node); the row count."""
+        with open(path, "w", newline="", encoding="utf-8") as out:
+            return self.audit.export_csv(out)
 
     def _on_command(self, topic: str, payload: Any) -> None:
         try:

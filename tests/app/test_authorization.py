@@ -8,10 +8,11 @@ published as any node could publish them, including crafted ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from hmi.app import DEMO_PROJECT
 from hmi.backend import Backend
-from hmi.bus import Bus, bind_store
+from hmi.bus import Bus, RemoteError, bind_store
 from hmi.core.command import CommandState
 from hmi.core.identity import Identity, issue_token
 from hmi.core.quality import Severity
@@ -83,6 +84,30 @@ def test_crafted_commands_are_rejected_and_every_attempt_is_audited(tmp_path):
             assert rows[0].old_value == 3.2
             logins = backend.audit.query(action="login")
             assert [(r.user, r.outcome) for r in logins] == [("operator", "ok"), ("viewer", "ok")]
+        finally:
+            await backend.stop()
+            await bus.close()
+
+    asyncio.run(main())
+
+
+def test_audit_trail_is_served_over_rpc_and_exports_csv(tmp_path):
+    async def main() -> None:
+        bus = Bus.local()
+        backend = Backend(load_project(DEMO_PROJECT), bus, tmp_path, simulate=True)
+        await backend.start()
+        try:
+            await bus.call("security", "login", "engineer", "demo-engineer")
+            with contextlib.suppress(RemoteError):
+                await bus.call("security", "login", "engineer", "guess")
+            rows = await bus.call("audit", "recent", 10)
+            assert [(r["user"], r["outcome"]) for r in rows] == [
+                ("engineer", "ok"),
+                ("engineer", "denied"),
+            ]
+            count = await bus.call("audit", "export_csv", str(tmp_path / "audit.csv"))
+            assert count == 2
+            assert "engineer,login" in (tmp_path / "audit.csv").read_text().replace('"', "")
         finally:
             await backend.stop()
             await bus.close()

@@ -1,0 +1,100 @@
+"""Session controls of the operator window: log in / log out, idle logout, audit, about."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hmi.app import AppOptions
+
+log = logging.getLogger(__name__)
+
+
+async def report(awaitable: Awaitable[Any], what: str) -> None:
+    """Await ``awaitable``; log (and so show the operator) what failed."""
+    try:
+        await awaitable
+    except Exception as exc:
+        log.error("%s failed: %s", what, exc)
+
+
+def add_session_controls(
+    window: Any,
+    *,
+    app: Any,
+    context: Any,
+    log_in: Callable[[str, str], Awaitable[None]],
+    log_out: Callable[[str], Awaitable[None]],
+    bus: Any,
+    options: AppOptions,
+    tasks: list[asyncio.Task[Any]],
+) -> None:
+    """Log in / Log out, Audit and About in the status bar; logout after idle time."""
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    from hmi import __version__
+    from hmi.screens.audit_view import AuditDialog
+    from hmi.screens.idle import IdleWatch
+    from hmi.screens.login import LoginDialog
+
+    def spawn(coro: Awaitable[Any], what: str) -> None:
+        tasks.append(asyncio.ensure_future(report(coro, what)))
+
+    session_button = QPushButton("Log in", window)
+    session_button.setObjectName("SessionButton")
+
+    def on_session_button() -> None:
+        if context.user:
+            spawn(log_out("operator logged out"), "logout")
+        else:
+            LoginDialog(log_in, window).open()
+
+    def on_session_changed() -> None:
+        session_button.setText("Log out" if context.user else "Log in")
+
+    session_button.clicked.connect(on_session_button)
+    context.session_changed.connect(on_session_changed)
+
+    async def fetch() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await bus.call("audit", "recent", 500)
+        return rows
+
+    async def export(path: str) -> int:
+        count: int = await bus.call("audit", "export_csv", path)
+        window.statusBar().showMessage(f"{count} audit rows exported to {path}", 10_000)
+        return count
+
+    audit_button = QPushButton("Audit", window)
+
+    def on_audit() -> None:
+        dialog = AuditDialog(fetch, export, window)
+        dialog.open()
+        spawn(dialog.refresh(), "audit trail")
+
+    audit_button.clicked.connect(on_audit)
+    about_button = QPushButton("About", window)
+    project = window.project
+    about_button.clicked.connect(
+        lambda: QMessageBox.about(
+            window,
+            "About hmi",
+            f"<b>hmi {__version__}</b><br>HMI/SCADA operator station<br>"
+            f"Project: {project.name if project else '-'}<br>Bus: "
+            f"{options.broker or 'local (one process)'}",
+        )
+    )
+    bar = window.statusBar()
+    for button in (session_button, audit_button, about_button):
+        bar.addPermanentWidget(button)
+
+    def on_idle() -> None:
+        if context.user:
+            log.info("logging %s out after %.0f s without input", context.user, options.idle_logout)
+            spawn(log_out("idle"), "idle logout")
+
+    watch = IdleWatch(options.idle_logout, on_idle, parent=window)
+    app.installEventFilter(watch)
+    window.idle_watch = watch
