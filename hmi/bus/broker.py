@@ -2,9 +2,11 @@
 
 Front: a ROUTER that every node's DEALER talks to (publications, RPC, hello, heartbeats,
 snapshot requests). Back: an XPUB that nodes' SUB sockets subscribe to; ZeroMQ does the
-prefix matching in C. The broker checks every header, decodes payloads only to validate
-them (and to merge ``tag/`` batches into the last-value cache), and forwards the original
-frames, so sender and sequence number reach subscribers unchanged.
+prefix matching in C. The broker checks every header and the sizes, and forwards the
+original frames, so sender and sequence number reach subscribers unchanged. It does not
+decode publications on the way (receivers check payloads): ``tag/`` batches are decoded
+later, in bulk, when merged into the last-value cache (see :mod:`hmi.bus.lvc`); control
+messages (hello, snapshot requests, RPC requests, ...) are decoded and checked.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from hmi.bus.address import BrokerAddress, remove_state, write_state
 from hmi.bus.auth import Policy, ZapHandler, user_key
 from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
 from hmi.bus.discovery import DEFAULT_KEY, Beacon
-from hmi.bus.frames import MAX_PAYLOAD, Flag, FrameError, Kind, header_fields, pack_header
+from hmi.bus.frames import MAX_HEADER, MAX_PAYLOAD, MAX_TOPIC, VERSION, Flag, Kind, pack_header
 from hmi.bus.keys import KeyPair
-from hmi.bus.lvc import LastValueCache, valid_entries
+from hmi.bus.lvc import LastValueCache
 from hmi.bus.zmqio import Reader, send_frames
+from hmi.bus.zmqio import raw_send as _send
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,10 @@ SENDER = "$broker"
 _PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind.SNAPSHOT_REQ
 _RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
 _FULL = int(Flag.FULL)
+_KINDS = frozenset(int(k) for k in Kind)
+_POLICED = frozenset((int(Kind.PUB), int(Kind.RPC_REQ)))
+_NB = int(zmq.NOBLOCK)
+_NB_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 _unpack = msgpack.unpackb
 _pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
@@ -177,6 +184,9 @@ class Broker:
         self.stats.drops[reason] += 1
 
     def _on_front(self, frames: list[bytes], key: str) -> None:
+        # The hot path: one call per message, the header decoded, the payload not (a
+        # publication is forwarded as received; ``tag/`` batches are merged into the cache
+        # later, in bulk). Control kinds decode their payloads below.
         if len(frames) != 4:
             self._drop("frame_count")
             return
@@ -184,21 +194,39 @@ class Broker:
         if len(payload_b) > MAX_PAYLOAD:
             self._drop("payload_size")
             return
-        try:
-            _, kind, sender, seq, _, flags = header_fields(header_b)
-            topic = topic_b.decode()
-            payload = _unpack(payload_b)
-        except FrameError as exc:
-            self._drop(exc.reason)
+        if len(header_b) > MAX_HEADER:
+            self._drop("header_size")
             return
+        try:
+            fields = _unpack(header_b)
+        except Exception:  # msgpack raises several types for garbage
+            self._drop("header_msgpack")
+            return
+        if type(fields) is not list or len(fields) < 6:
+            self._drop("header_shape")
+            return
+        version, kind, sender, seq, time_, flags = fields[:6]
+        if version != VERSION or type(version) is not int:
+            self._drop("version")
+            return
+        if type(kind) is not int or kind not in _KINDS:
+            self._drop("kind")
+            return
+        if (
+            type(sender) is not str
+            or type(seq) is not int
+            or type(flags) is not int
+            or (type(time_) is not float and type(time_) is not int)
+        ):
+            self._drop("header_types")
+            return
+        if not topic_b or len(topic_b) > MAX_TOPIC:
+            self._drop("topic_size")
+            return
+        try:
+            topic = topic_b.decode()
         except UnicodeDecodeError:
             self._drop("topic_utf8")
-            return
-        except Exception:
-            self._drop("payload_msgpack")
-            return
-        if not topic:
-            self._drop("topic_size")
             return
         node = self.nodes.get(ident)
         if node is None:
@@ -208,28 +236,40 @@ class Broker:
         if not node.alive and node.said_hello:
             node.alive = True
             self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender})
-        if key and kind in (_PUB, _RPC_REQ):
+        if key and kind in _POLICED:
             rule = self.policy.rule(key) if self.policy is not None else None
             if rule is None or not rule.may_publish(topic):
                 self.stats.refused += 1
                 self._drop("refused")
                 return
         if kind == _PUB:
-            if topic.startswith("tag/"):
-                if not valid_entries(payload):
-                    self._drop("tag_payload")
-                    return
-                self.cache.update(topic, sender, payload, bool(flags & _FULL))
-            last = self._seqs.get((sender, topic_b))
+            if topic_b.startswith(b"tag/"):
+                self.cache.add(topic, sender, payload_b, bool(flags & _FULL))
+            seq_key = (sender, topic_b)
+            seqs = self._seqs
+            last = seqs.get(seq_key)
             if last is not None and seq > last + 1:
                 self.stats.gaps += 1
-            self._seqs[(sender, topic_b)] = seq
-            self._forward([topic_b, header_b, payload_b])
+            seqs[seq_key] = seq
+            try:
+                _send(self._back_sync, topic_b, _NB_MORE)
+                _send(self._back_sync, header_b, _NB_MORE)
+                _send(self._back_sync, payload_b, _NB)
+            except zmq.Again:
+                self._drop("hwm")
+            self._back_reader.kick()  # a send can swallow the socket's read signal
             self.stats.count(topic_b, len(payload_b))
-        elif kind == _RPC_REQ:
-            self._route_request(ident, topic, header_b, payload_b, payload)
-        elif kind == _RPC_REP:
+            return
+        if kind == _RPC_REP:
             self._route(topic[len("rpc/") :].encode(), [topic_b, header_b, payload_b])
+            return
+        try:
+            payload = _unpack(payload_b)
+        except Exception:
+            self._drop("payload_msgpack")
+            return
+        if kind == _RPC_REQ:
+            self._route_request(ident, topic, header_b, payload_b, payload)
         elif kind == _HEARTBEAT:
             if isinstance(payload, dict) and type(payload.get("pid")) is int:
                 node.pid = payload["pid"]
@@ -356,6 +396,8 @@ class Broker:
                 next_stats = now + self.stats_interval
                 for node in self.nodes.values():
                     node.sample_usage()
+                if self.cache.bad:
+                    self.stats.drops["tag_payload"] = self.cache.bad
                 extra = {
                     "cached_tags": len(self.cache),
                     "targets": sorted(self.targets),

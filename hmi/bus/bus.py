@@ -159,20 +159,23 @@ class Bus:
 
     def deliver(self, topic: str, payload: Any, origin: object | None = None) -> None:
         """Hand a message to the local subscribers only (transports call this)."""
-        self._queue.append((topic, payload, origin))
         if self._dispatching:
+            self._queue.append((topic, payload, origin))
             return  # the outer loop below delivers it, after the current message
         self._dispatching = True
         try:
             queue = self._queue
-            while queue:
-                t, p, o = queue.popleft()
+            t, p, o = topic, payload, origin
+            while True:
                 subs = self._cache.get(t)
                 if subs is None:
                     subs = self._lookup(t)
                 for sub in subs:
                     if sub.active and (o is None or sub.owner is not o):
                         self._invoke(sub, t, p)
+                if not queue:
+                    break
+                t, p, o = queue.popleft()
         finally:
             self._dispatching = False
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 import msgpack
+import zmq
 
 from hmi.bus import Bus
 from hmi.bus.address import BrokerAddress
@@ -80,6 +81,11 @@ def mutate(rng: random.Random, frames: list[bytes]) -> list[bytes]:
     return frames
 
 
+class Kicks:
+    def kick(self):
+        pass
+
+
 class Sink:
     def __init__(self):
         self.sent = 0
@@ -94,6 +100,9 @@ def test_broker_survives_and_counts_mutated_frames():
     sink = Sink()
     broker._forward = sink
     broker._route = sink
+    ctx = zmq.Context()
+    broker._back_sync = ctx.socket(zmq.XPUB)  # publications are sent here: unbound, dropped
+    broker._back_reader = Kicks()
     rng = random.Random(1234)
     messages = valid_messages()
     for _ in range(CASES):
@@ -108,6 +117,12 @@ def test_broker_survives_and_counts_mutated_frames():
     before = broker.stats.messages
     broker._on_front([b"ident", *messages[0]], "")
     assert broker.stats.messages == before + 1
+    # mutated tag/ batches that reached the cache are checked when merged, never crash it
+    assert broker.cache.snapshot("tag/")
+    assert len(broker.cache) >= 1
+    broker.cache.degrade("n1", "n1 silent")
+    broker._back_sync.close()
+    ctx.term()
 
 
 def test_node_survives_and_counts_mutated_frames():
