@@ -31,6 +31,8 @@ class NodeInfo:
     last_seen: float = 0.0
     alive: bool = True
     said_hello: bool = False
+    #: where the node takes RPC requests directly (plain sockets only), or ''
+    rpc: str = ""
     messages: int = 0
     cpu: float | None = None
     mem: float | None = None

@@ -45,6 +45,8 @@ class Kind(IntEnum):
     BYE = 7
     #: node -> broker: payload ``[target, exposed?]``: add or withdraw an RPC target
     EXPOSE = 8
+    #: broker -> caller: payload ``[target, endpoint]``: call this target directly there
+    ROUTE = 9
 
 
 class Flag(IntEnum):

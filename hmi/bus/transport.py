@@ -34,6 +34,7 @@ from hmi.bus.frames import (
     header_fields,
     pack_header,
     pack_payload,
+    parse_topic,
     unpack_payload,
 )
 from hmi.bus.rpc import RemoteError, RpcTimeout
@@ -49,6 +50,7 @@ BROKER_TOPIC = "$sys/broker"
 SNAPSHOT_TOPIC = "$sys/snapshot"
 BROKER_LOST = "$sys/broker/lost"
 _PUB = int(Kind.PUB)
+_RPC_REQ = int(Kind.RPC_REQ)
 _REPLAY = int(Flag.REPLAY)
 _KINDS = frozenset(int(k) for k in Kind)
 _unpackb = msgpack.unpackb
@@ -90,6 +92,13 @@ class ZmqTransport:
         self._call_ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._last_beat = time.monotonic()
+        #: where this node takes RPC requests directly (told to the broker in HELLO), or ''
+        self.rpc_endpoint = ""
+        self._rpc: zmq.Socket[bytes] | None = None
+        self._rpc_reader: Reader | None = None
+        #: RPC target -> the endpoint where it takes calls directly (from ROUTE messages)
+        self._routes: dict[str, str] = {}
+        self._direct: dict[str, tuple[zmq.Socket[bytes], Reader]] = {}
         self._closed = False
 
     # -- life -----------------------------------------------------------------------------
@@ -153,6 +162,7 @@ class ZmqTransport:
         self._dealer_reader = Reader(dealer, self._on_dealer)
         self._sub_reader.start()
         self._dealer_reader.start()
+        self._bind_rpc()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._beat(), name="bus heartbeat")]
         self._hello()
@@ -172,6 +182,13 @@ class ZmqTransport:
             if not future.done():
                 future.set_exception(ConnectionError("bus closed"))
         self._calls.clear()
+        for sock, reader in self._direct.values():
+            reader.close()
+            sock.close()
+        self._direct.clear()
+        if self._rpc is not None and self._rpc_reader is not None:
+            self._rpc_reader.close()
+            self._rpc.close()
         self._dealer.close()
         self._sub.close()
         self._ctx.term()
@@ -231,8 +248,105 @@ class ZmqTransport:
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "targets": self.bus.targets,
+                "rpc": self.rpc_endpoint,
             },
         )
+
+    # -- direct RPC (plain sockets on one machine; see docs/bus-protocol.md) ------------------
+    def _bind_rpc(self) -> None:
+        """Bind the ROUTER where this node takes RPC requests without the broker's hops.
+
+        Only without CURVE (with a policy the broker must check every call) and only where
+        the broker is on this machine (ipc, or tcp on loopback): nothing new is exposed.
+        """
+        if self.keys is not None:
+            return
+        front = self.address.front
+        if front.startswith("ipc://"):
+            where = f"{front}.rpc-{uuid.uuid4().hex[:8]}"
+        elif front.startswith(("tcp://127.", "tcp://localhost:")):
+            where = "tcp://127.0.0.1:*"
+        else:
+            return
+        sock = self._ctx.socket(zmq.ROUTER)
+        sock.linger = 0
+        sock.sndhwm = self.hwm
+        sock.rcvhwm = self.hwm
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
+        sock.router_mandatory = True  # a reply to a caller that left raises, is counted
+        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        try:
+            sock.bind(where)
+        except zmq.ZMQError as exc:
+            log.warning("no direct RPC endpoint (%s): calls go through the broker", exc)
+            sock.close()
+            return
+        endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
+        self.rpc_endpoint = endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
+        self._rpc = sock
+        self._rpc_reader = Reader(sock, self._on_rpc)
+        self._rpc_reader.start()
+
+    def _on_route(self, payload: Any) -> None:
+        if self.keys is not None:
+            return  # never go around a broker that checks calls
+        if (
+            type(payload) is not list
+            or len(payload) != 2
+            or type(payload[0]) is not str
+            or type(payload[1]) is not str
+            or not payload[1].startswith(("tcp://", "ipc://"))
+        ):
+            self._drop("route")
+            return
+        self._routes[payload[0]] = payload[1]
+
+    def _send_direct(self, endpoint: str, frames: list[bytes]) -> bool:
+        entry = self._direct.get(endpoint)
+        if entry is None:
+            sock = self._ctx.socket(zmq.DEALER)
+            sock.routing_id = self.node_id.encode()
+            sock.linger = 0
+            sock.sndhwm = self.hwm
+            sock.rcvhwm = self.hwm
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
+            sock.setsockopt(zmq.IMMEDIATE, 1)  # not connected: EAGAIN, not a queued call
+            sock.connect(endpoint)
+            reader = Reader(sock, self._on_dealer)
+            reader.start()
+            entry = self._direct[endpoint] = (sock, reader)
+        try:
+            send_frames(entry[0], frames)
+        except zmq.Again:
+            return False  # not connected (yet) or full: through the broker
+        entry[1].kick()
+        return True
+
+    def _forget_route(self, target: str, endpoint: str) -> None:
+        if self._routes.get(target) == endpoint:
+            del self._routes[target]
+        if endpoint not in self._routes.values():
+            entry = self._direct.pop(endpoint, None)
+            if entry is not None:
+                entry[1].close()
+                entry[0].close()
+
+    def _on_rpc(self, frames: list[bytes]) -> None:
+        if len(frames) != 4:
+            self._drop("frame_count")
+            return
+        ident, topic_b, header_b, payload_b = frames
+        try:
+            topic = parse_topic(topic_b)
+            _, kind, sender, _, _, _ = header_fields(header_b)
+            payload = unpack_payload(payload_b)
+        except FrameError as exc:
+            self._drop(exc.reason)
+            return
+        if kind != Kind.RPC_REQ or not topic.startswith("rpc/"):
+            self._drop("kind")
+            return
+        self._on_request(topic, sender, payload, ident)
 
     async def call(
         self,
@@ -247,10 +361,26 @@ class ZmqTransport:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._calls[call_id] = (future, target, method)
         try:
-            self._send(f"rpc/{target}", Kind.RPC_REQ, [call_id, method, list(args), kwargs])
+            frames = [
+                f"rpc/{target}".encode(),
+                pack_header(_RPC_REQ, self.node_id, 0, time.time()),
+                pack_payload([call_id, method, list(args), kwargs]),
+            ]
+            endpoint = self._routes.get(target)
+            direct = endpoint is not None and self._send_direct(endpoint, frames)
+            if not direct:
+                self._send_frames(frames)
             handle = self.bus.clock.call_later(timeout, self._expire, call_id, timeout)
             try:
                 return await future
+            except (RpcTimeout, RemoteError) as exc:
+                if (
+                    endpoint is not None
+                    and direct
+                    and (isinstance(exc, RpcTimeout) or exc.remote_type == "LookupError")
+                ):
+                    self._forget_route(target, endpoint)  # moved or gone: ask the broker
+                raise
             finally:
                 handle.cancel()
         finally:
@@ -359,6 +489,8 @@ class ZmqTransport:
             self.bus.deliver(topic, payload)
         elif kind == Kind.HELLO:
             self._on_welcome(payload)
+        elif kind == Kind.ROUTE:
+            self._on_route(payload)
         else:
             self._drop("kind")
 
@@ -398,7 +530,9 @@ class ZmqTransport:
         else:
             future.set_exception(RemoteError("ProtocolError", "malformed reply", target, method))
 
-    def _on_request(self, topic: str, caller: str, payload: Any) -> None:
+    def _on_request(
+        self, topic: str, caller: str, payload: Any, reply_to: bytes | None = None
+    ) -> None:
         if (
             type(payload) is not list
             or len(payload) != 4
@@ -413,38 +547,51 @@ class ZmqTransport:
         target = topic[len("rpc/") :]
         methods = self.bus.target_methods(target)
         if methods is None:
-            self._reply(caller, call_id, False, ["LookupError", f"no RPC target {target!r}"])
+            error = ["LookupError", f"no RPC target {target!r}"]
+            self._reply(caller, call_id, False, error, reply_to)
             return
         func = methods.get(method)
         if func is None:
             msg = f"{target!r} exposes no method {method!r}"
-            self._reply(caller, call_id, False, ["AttributeError", msg])
+            self._reply(caller, call_id, False, ["AttributeError", msg], reply_to)
             return
         try:
             result = func(*args, **kwargs)
         except Exception as exc:
-            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)])
+            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
             return
         if asyncio.iscoroutine(result):
-            self.bus.spawn(self._finish(caller, call_id, result), name=f"rpc {target}.{method}")
+            self.bus.spawn(
+                self._finish(caller, call_id, result, reply_to), name=f"rpc {target}.{method}"
+            )
         else:
-            self._reply(caller, call_id, True, result)
+            self._reply(caller, call_id, True, result, reply_to)
 
-    async def _finish(self, caller: str, call_id: int, coro: Any) -> None:
+    async def _finish(self, caller: str, call_id: int, coro: Any, reply_to: bytes | None) -> None:
         try:
             result = await coro
         except Exception as exc:
-            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)])
+            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
         else:
-            self._reply(caller, call_id, True, result)
+            self._reply(caller, call_id, True, result, reply_to)
 
-    def _reply(self, caller: str, call_id: int, ok: bool, value: Any) -> None:
+    def _reply(
+        self, caller: str, call_id: int, ok: bool, value: Any, reply_to: bytes | None = None
+    ) -> None:
         try:
             data = pack_payload([call_id, ok, value])
         except (TypeError, ValueError, OverflowError) as exc:
             data = pack_payload([call_id, False, ["TypeError", f"result not serializable: {exc}"]])
         header = pack_header(Kind.RPC_REP, self.node_id, 0, time.time())
-        self._send_frames([f"rpc/{caller}".encode(), header, data])
+        frames = [f"rpc/{caller}".encode(), header, data]
+        if reply_to is None or self._rpc is None or self._rpc_reader is None:
+            self._send_frames(frames)
+            return
+        try:
+            send_frames(self._rpc, [reply_to, *frames])
+        except zmq.ZMQError:  # the caller left (EHOSTUNREACH) or is full
+            self.drops["unroutable"] += 1
+        self._rpc_reader.kick()
 
     async def _beat(self) -> None:
         lost = False

@@ -172,3 +172,47 @@ def test_broker_restart_nodes_reconnect_resubscribe_and_resync(address):
             await broker.close()
 
     asyncio.run(main())
+
+
+def test_rpc_goes_direct_after_the_brokers_route_and_falls_back_when_the_target_moves(address):
+    async def main():
+        broker = Broker(address, heartbeat=0.1)
+        await broker.start()
+        a = await node(address, "a")
+        b = await node(address, "b")
+        c = await node(address, "c")
+        try:
+            sup_b = Supervisor(b)
+            await sup_b.start(Pump())
+            await asyncio.sleep(0.05)
+            assert await a.call("pump1", "speed", 1) == 1450  # through the broker
+            await until(lambda: "pump1" in a.transport._routes)
+            assert a.transport._routes["pump1"] == b.transport.rpc_endpoint
+            relayed = broker.stats.drops.total(), b.transport.drops.total()
+            for i in range(20):  # direct once connected (the broker is no longer asked)
+                assert await a.call("pump1", "speed", i) == 1450 * i
+            with pytest.raises(RemoteError) as err:
+                await a.call("pump1", "broken")
+            assert err.value.remote_type == "ValueError"
+            assert a.transport._direct
+            assert (broker.stats.drops.total(), b.transport.drops.total()) == relayed
+
+            await sup_b.stop()  # the target moves to node c
+            sup_c = Supervisor(c)
+            await sup_c.start(Pump())
+            await asyncio.sleep(0.05)
+            with pytest.raises(RemoteError) as err:  # b answers directly: not here any more
+                await a.call("pump1", "speed", 1)
+            assert err.value.remote_type == "LookupError"
+            assert "pump1" not in a.transport._routes
+            assert await a.call("pump1", "speed", 2) == 2900  # through the broker, to c
+            await until(lambda: a.transport._routes.get("pump1") == c.transport.rpc_endpoint)
+            assert await a.call("pump1", "speed", 3) == 4350
+            await sup_c.stop()
+        finally:
+            await a.close()
+            await b.close()
+            await c.close()
+            await broker.close()
+
+    asyncio.run(main())
