@@ -1,0 +1,329 @@
+"""The alarm engine actor: samples from the bus through each tag's alarm state machine.
+
+Every transition is appended to the alarm journal, then published on ``alarm/<tag>`` (the
+transition's flat dict, see :meth:`hmi.core.alarms.AlarmTransition.to_dict`), so every HMI
+on the bus shows the same state. Requests carry the user: a session token verified with
+``authorize`` (the security service's ``verify``), or, without one (demo, tests), a name.
+
+RPC target ``alarms`` (see docs/alarms.md)::
+
+    acknowledge(tags, user="", token="", comment="")   -> [{"tag", "ok", "error"}]
+    shelve(tag, reason, duration, user="", token="")  -> status dict
+    unshelve(tag, user="", token="", comment="")      -> status dict
+    remove_from_service(tag, reason, user="", token="")
+    return_to_service(tag, user="", token="", comment="")
+    snapshot(only_active=False)                       -> [status dict]
+    history(since=None, until=None, tag=None, limit=10000) -> [transition dict]
+    kpis()                                            -> KPI dict
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hmi.bus import Actor, MalformedPayload, decode_samples, expose
+from hmi.bus.clock import TimerHandle
+from hmi.core.alarms import (
+    Alarm,
+    AlarmRequestError,
+    AlarmTransition,
+    BadQualityPolicy,
+    KpiTracker,
+)
+from hmi.core.expression import Expression
+from hmi.core.identity import Identity
+from hmi.core.quality import Severity
+from hmi.core.sample import Sample
+from hmi.core.tag import Tag
+from hmi.project.model import Project
+from hmi.services.alarm_journal import AlarmJournal
+from hmi.services.audit import AuditEntry, AuditLog
+
+log = logging.getLogger(__name__)
+
+OPERATOR_ROLES = frozenset({"operator", "engineer", "admin"})
+ENGINEER_ROLES = frozenset({"engineer", "admin"})
+#: ISA-18.2 wants shelving time-limited; longer than a shift needs a new decision
+MAX_SHELVE = 12 * 3600.0
+
+
+class AlarmEngine(Actor):
+    """Evaluates the alarms of ``tags``, journals and publishes every transition."""
+
+    name = "alarms"
+
+    def __init__(
+        self,
+        tags: Mapping[str, Tag],
+        journal: Path | str,
+        *,
+        suppression: Mapping[str, str] | None = None,
+        bad_quality: Mapping[str, BadQualityPolicy] | None = None,
+        authorize: Callable[[str], Identity] | None = None,
+        audit: AuditLog | None = None,
+        max_shelve: float = MAX_SHELVE,
+        pattern: str = "tag/#",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.journal_path = journal
+        self.authorize = authorize
+        self.audit = audit
+        self.max_shelve = max_shelve
+        self.pattern = pattern
+        policies = bad_quality or {}
+        self.alarms: dict[str, Alarm] = {
+            key: Alarm(key, tag.alarms, policies.get(key, BadQualityPolicy.HOLD))
+            for key, tag in tags.items()
+            if tag.alarms is not None
+        }
+        #: tag -> expression that suppresses its alarm while true (suppression by design)
+        self.suppression = {
+            tag: Expression.parse(text)
+            for tag, text in (suppression or {}).items()
+            if tag in self.alarms
+        }
+        self._inputs: dict[str, list[str]] = {}  # suppression input -> alarms it governs
+        for tag, expression in self.suppression.items():
+            for source in expression.tags:
+                self._inputs.setdefault(source, []).append(tag)
+        self._latest: dict[str, Sample] = {}
+        self._journal: AlarmJournal | None = None
+        self.kpi = KpiTracker(start=0.0)
+        self._deadlines: list[tuple[float, str]] = []
+        #: the deadline each alarm has in the heap: pushed again only when it changes, so
+        #: a 12 h shelve on a 10 Hz tag stays one heap entry, not 432,000
+        self._scheduled: dict[str, float] = {}
+        self._timer: TimerHandle | None = None
+        self._timer_at = float("inf")
+        self.malformed = 0
+
+    @classmethod
+    def for_project(cls, project: Project, **options: Any) -> AlarmEngine:
+        """An engine for the project's tags; the journal sits next to the history file."""
+        history = project.historian.path
+        folder = (history if history.is_absolute() else project.folder / history).parent
+        return cls(project.tags, folder / "alarms.sqlite", **options)
+
+    # -- life -----------------------------------------------------------------------------
+    async def setup(self) -> None:
+        now = self.clock.time()
+        self.kpi = KpiTracker(start=now)
+        self._journal = AlarmJournal(self.journal_path)
+        self._emit(self._restore(now))
+        self.subscribe(self.pattern, self._on_samples)
+
+    async def teardown(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._journal is not None:
+            self._journal.close()
+
+    def _restore(self, now: float) -> list[AlarmTransition]:
+        """Keep decisions across a restart: out of service and unexpired shelving."""
+        assert self._journal is not None
+        out: list[AlarmTransition] = []
+        for tag, status in self._journal.latest().items():
+            alarm = self.alarms.get(tag)
+            if alarm is None:
+                continue
+            user = status.user or "system"
+            try:
+                if status.out_of_service:
+                    out += alarm.remove_from_service(user, "restored after restart", now)
+                if status.shelved and status.shelved_until and status.shelved_until > now:
+                    reason = status.shelve_reason or "restored after restart"
+                    out += alarm.shelve(user, reason, status.shelved_until, now)
+            except AlarmRequestError:
+                log.warning("alarms: could not restore the state of %s", tag)
+        return out
+
+    # -- process --------------------------------------------------------------------------
+    def _on_samples(self, topic: str, payload: Any) -> None:
+        now = self.clock.time()
+        try:
+            batch = decode_samples(payload, now)
+        except MalformedPayload as exc:
+            self.malformed += 1
+            log.warning("alarms: dropped malformed samples on %r: %s", topic, exc)
+            return
+        self.process(batch, now)
+
+    def process(self, batch: Mapping[str, Sample], now: float) -> list[AlarmTransition]:
+        """Run a batch of samples through the alarms (the bus handler calls this)."""
+        out: list[AlarmTransition] = []
+        governed: set[str] = set()
+        for name, sample in batch.items():
+            if name in self._inputs:
+                self._latest[name] = sample
+                governed.update(self._inputs[name])
+        # Suppression first, so a pump that stops and a low flow in one batch do not alarm.
+        for tag in sorted(governed):
+            out += self.alarms[tag].set_suppressed(self._suppressed(tag, now), now)
+        touched = set(governed)
+        for name, sample in batch.items():
+            alarm = self.alarms.get(name)
+            if alarm is not None:
+                out += alarm.update(sample, now)
+                touched.add(name)
+        # Touched, not only transitioned: a new on-delay starts without any transition.
+        self._emit(out, touched)
+        return out
+
+    def _suppressed(self, tag: str, now: float) -> bool:
+        result = self.suppression[tag].sample(self._latest, now)
+        # An input we cannot trust never hides an alarm: fail towards showing it.
+        return result.quality.severity is not Severity.BAD and bool(result.value)
+
+    def _on_timer(self) -> None:
+        self._timer, self._timer_at = None, float("inf")
+        now = self.clock.time()
+        due: set[str] = set()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            when, tag = heapq.heappop(self._deadlines)
+            if self._scheduled.get(tag) == when:
+                del self._scheduled[tag]
+                due.add(tag)
+        out: list[AlarmTransition] = []
+        for tag in sorted(due):
+            out += self.alarms[tag].tick(now)
+        self._emit(out, touched=due)
+
+    def _emit(self, transitions: list[AlarmTransition], touched: Iterable[str] = ()) -> None:
+        """Journal, publish, count, audit; then re-arm the timer for delays and expiries."""
+        if transitions:
+            assert self._journal is not None
+            self._journal.write(transitions)
+            for transition in transitions:
+                self.publish(f"alarm/{transition.tag}", transition.to_dict())
+            self.kpi.feed(transitions)
+            if self.audit is not None:
+                for t in transitions:
+                    if t.user:
+                        self.audit.record(
+                            AuditEntry(
+                                t.time, t.user, t.event.value, t.tag, outcome="ok", reason=t.comment
+                            )
+                        )
+        for tag in {*touched, *(t.tag for t in transitions)}:
+            deadline = self.alarms[tag].next_deadline()
+            if deadline is None:
+                self._scheduled.pop(tag, None)  # its heap entry, if any, is now stale
+            elif self._scheduled.get(tag) != deadline:
+                self._scheduled[tag] = deadline
+                heapq.heappush(self._deadlines, (deadline, tag))
+        self._arm()
+
+    def _arm(self) -> None:
+        if not self._deadlines:
+            return
+        when = self._deadlines[0][0]
+        if when < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = when
+            self._timer = self.clock.call_later(when - self.clock.time(), self._on_timer)
+
+    # -- requests -------------------------------------------------------------------------
+    def _identify(self, user: str, token: str, roles: frozenset[str]) -> str:
+        if self.authorize is None:
+            if not user:
+                raise PermissionError("a request needs a user")
+            return user
+        identity = self.authorize(token)  # raises for forged, expired or revoked tokens
+        if identity.roles.isdisjoint(roles):
+            raise PermissionError(f"{identity.user} may not do this (needs {sorted(roles)})")
+        return identity.user
+
+    def _alarm(self, tag: str) -> Alarm:
+        alarm = self.alarms.get(tag)
+        if alarm is None:
+            raise KeyError(f"no alarm on tag {tag!r}")
+        return alarm
+
+    def _request(self, transitions: list[AlarmTransition]) -> dict[str, Any]:
+        self._emit(transitions)
+        return transitions[-1].status.to_dict()
+
+    @expose
+    def acknowledge(
+        self, tags: list[str] | str, user: str = "", token: str = "", comment: str = ""
+    ) -> list[dict[str, Any]]:
+        """Acknowledge one or several alarms; a result per tag (one may fail, not all)."""
+        who = self._identify(user, token, OPERATOR_ROLES)
+        now = self.clock.time()
+        results: list[dict[str, Any]] = []
+        out: list[AlarmTransition] = []
+        for tag in [tags] if isinstance(tags, str) else tags:
+            try:
+                out += self._alarm(tag).acknowledge(who, now, comment)
+                results.append({"tag": tag, "ok": True, "error": ""})
+            except (AlarmRequestError, KeyError) as exc:
+                results.append({"tag": tag, "ok": False, "error": str(exc)})
+        self._emit(out)
+        return results
+
+    @expose
+    def shelve(
+        self, tag: str, reason: str, duration: float, user: str = "", token: str = ""
+    ) -> dict[str, Any]:
+        """Shelve ``tag`` for ``duration`` seconds (at most ``max_shelve``) with a reason."""
+        who = self._identify(user, token, OPERATOR_ROLES)
+        if not 0 < duration <= self.max_shelve:
+            raise AlarmRequestError(f"shelve duration must be 0 < d <= {self.max_shelve:g} s")
+        now = self.clock.time()
+        return self._request(self._alarm(tag).shelve(who, reason, now + duration, now))
+
+    @expose
+    def unshelve(
+        self, tag: str, user: str = "", token: str = "", comment: str = ""
+    ) -> dict[str, Any]:
+        """Unshelve ``tag``; it annunciates again if its condition holds."""
+        who = self._identify(user, token, OPERATOR_ROLES)
+        return self._request(self._alarm(tag).unshelve(who, self.clock.time(), comment))
+
+    @expose
+    def remove_from_service(
+        self, tag: str, reason: str, user: str = "", token: str = ""
+    ) -> dict[str, Any]:
+        """Take ``tag``'s alarm out of service (engineers only)."""
+        who = self._identify(user, token, ENGINEER_ROLES)
+        return self._request(self._alarm(tag).remove_from_service(who, reason, self.clock.time()))
+
+    @expose
+    def return_to_service(
+        self, tag: str, user: str = "", token: str = "", comment: str = ""
+    ) -> dict[str, Any]:
+        """Put ``tag``'s alarm back in service (engineers only)."""
+        who = self._identify(user, token, ENGINEER_ROLES)
+        return self._request(self._alarm(tag).return_to_service(who, self.clock.time(), comment))
+
+    @expose
+    def snapshot(self, only_active: bool = False) -> list[dict[str, Any]]:
+        """The status of every alarm (late joiners start from this, then follow alarm/#)."""
+        return [
+            alarm.status.to_dict()
+            for alarm in self.alarms.values()
+            if not only_active or alarm.state.value != "normal" or alarm.status.active
+        ]
+
+    @expose
+    def history(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        tag: str | None = None,
+        limit: int = 10_000,
+    ) -> list[dict[str, Any]]:
+        """Journal rows (transition dicts) in time order."""
+        assert self._journal is not None
+        return self._journal.rows(since, until, tag, limit)
+
+    @expose
+    def kpis(self) -> dict[str, object]:
+        """Alarms per 10 minutes, chattering and standing alarms, counts by state."""
+        return self.kpi.snapshot(self.clock.time()).to_dict()

@@ -1,0 +1,215 @@
+"""The alarm engine on a local bus: samples in, transitions journalled and published,
+requests with identity over RPC, delays and shelve expiry on the bus clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hmi.bus import Bus, RemoteError, Supervisor, VirtualClock, encode_samples
+from hmi.core.identity import Identity, InvalidToken
+from hmi.core.quality import Quality, Reason
+from hmi.core.sample import Sample
+from hmi.core.tag import AlarmLimits, Tag
+from hmi.services.alarm_engine import AlarmEngine
+from hmi.services.alarm_journal import AlarmJournal
+
+T0 = 1_700_000_000.0
+TAGS = {
+    "plant/tank/level": Tag(
+        "plant/tank/level", alarms=AlarmLimits(hi=80.0, hihi=95.0, on_delay=5.0, priority=2)
+    ),
+    "plant/pump/flow": Tag("plant/pump/flow", alarms=AlarmLimits(lo=10.0, message="Low flow")),
+    "plant/pump/running": Tag("plant/pump/running"),
+}
+SUPPRESSION = {"plant/pump/flow": "not {plant/pump/running}"}
+
+
+def publish(bus: Bus, **values: Any) -> None:
+    batch = {
+        name.replace("__", "/"): Sample(v, Quality.good(), bus.clock.time())
+        for name, v in values.items()
+    }
+    bus.publish("tag/plc", encode_samples(batch))
+
+
+Scenario = Callable[[Bus, VirtualClock, list[dict[str, Any]]], Awaitable[None]]
+
+
+def run(tmp_path: Path, scenario: Scenario, **options: Any) -> list[dict[str, Any]]:
+    """Run ``scenario`` with an engine on a virtual clock; returns what alarm/# carried."""
+
+    async def main() -> None:
+        clock = VirtualClock(start=T0)
+        bus = Bus.local(clock)
+        seen: list[dict[str, Any]] = []
+        bus.subscribe("alarm/#", lambda topic, payload: seen.append(payload))
+        async with Supervisor(bus) as sup:
+            await sup.start(
+                AlarmEngine(TAGS, tmp_path / "alarms.sqlite", suppression=SUPPRESSION, **options)
+            )
+            await scenario(bus, clock, seen)
+        await bus.close()
+
+    asyncio.run(main())
+    with AlarmJournal(tmp_path / "alarms.sqlite") as journal:
+        return journal.rows()
+
+
+def test_on_delay_ack_and_clear_reach_journal_and_bus(tmp_path: Path) -> None:
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__tank__level=85.0, plant__pump__running=True, plant__pump__flow=50.0)
+        assert seen == []  # on-delay: nothing yet
+        await clock.run_for(5.0)  # the engine's timer fires on the bus clock
+        assert [(p["tag"], p["event"], p["state"]) for p in seen] == [
+            ("plant/tank/level", "activate", "unacknowledged")
+        ]
+        assert seen[0]["level"] == "HI" and seen[0]["priority"] == 2
+        [result] = await bus.call("alarms", "acknowledge", ["plant/tank/level"], user="alice")
+        assert result == {"tag": "plant/tank/level", "ok": True, "error": ""}
+        assert seen[-1]["state"] == "acknowledged" and seen[-1]["actor"] == "alice"
+        publish(bus, plant__tank__level=50.0)
+        assert seen[-1]["event"] == "clear" and seen[-1]["state"] == "normal"
+        [status] = [s for s in await bus.call("alarms", "snapshot") if s["tag"].endswith("level")]
+        assert status["state"] == "normal"
+        kpis = await bus.call("alarms", "kpis")
+        assert kpis["alarms_last_10min"] == 1
+
+    rows = run(tmp_path, scenario)
+    assert [r["event"] for r in rows] == ["activate", "acknowledge", "clear"]
+
+
+def test_suppression_by_design_while_the_pump_is_stopped(tmp_path: Path) -> None:
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=50.0)
+        # The pump stops and the flow drops in the same scan: no flow alarm.
+        publish(bus, plant__pump__running=False, plant__pump__flow=0.0)
+        flow = [p for p in seen if p["tag"] == "plant/pump/flow"]
+        assert [(p["event"], p["state"]) for p in flow] == [
+            ("suppress", "suppressed"),
+            ("activate", "suppressed"),
+        ]
+        # The pump runs again with no flow: now it is a real alarm.
+        publish(bus, plant__pump__running=True)
+        assert (seen[-1]["event"], seen[-1]["state"]) == ("unsuppress", "unacknowledged")
+        # The suppression input goes BAD: fail towards showing alarms.
+        bus.publish(
+            "tag/plc",
+            encode_samples(
+                {"plant/pump/running": Sample(False, Quality.bad(Reason.NO_COMMUNICATION))}
+            ),
+        )
+        assert seen[-1]["state"] == "unacknowledged"
+
+    run(tmp_path, scenario)
+
+
+def test_shelve_over_rpc_expires_on_the_bus_clock(tmp_path: Path) -> None:
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
+        status = await bus.call(
+            "alarms", "shelve", "plant/pump/flow", "flow meter fouled", 600.0, user="bob"
+        )
+        assert status["state"] == "shelved" and status["shelved_until"] == T0 + 600.0
+        with pytest.raises(RemoteError, match="duration"):
+            await bus.call("alarms", "shelve", "plant/pump/flow", "x", 1e9, user="bob")
+        with pytest.raises(RemoteError, match="needs a user"):
+            await bus.call("alarms", "unshelve", "plant/pump/flow")
+        await clock.run_for(600.0)
+        assert (seen[-1]["event"], seen[-1]["state"]) == ("shelve_expired", "unacknowledged")
+        bad = await bus.call("alarms", "acknowledge", ["plant/pump/flow", "no/such/tag"], user="b")
+        assert [r["ok"] for r in bad] == [True, False]
+
+    rows = run(tmp_path, scenario)
+    assert [r["event"] for r in rows] == [
+        "activate",
+        "shelve",
+        "shelve_expired",
+        "acknowledge",
+    ]
+    assert rows[1]["actor"] == "bob" and rows[1]["comment"] == "flow meter fouled"
+
+
+def test_tokens_and_roles_when_an_authorizer_is_given(tmp_path: Path) -> None:
+    identities = {
+        "op-token": Identity("olga", frozenset({"operator"})),
+        "viewer-token": Identity("vic", frozenset({"viewer"})),
+    }
+
+    def authorize(token: str) -> Identity:
+        if token not in identities:
+            raise InvalidToken("bad signature")
+        return identities[token]
+
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
+        with pytest.raises(RemoteError, match="bad signature"):
+            await bus.call("alarms", "acknowledge", "plant/pump/flow", user="olga", token="x")
+        with pytest.raises(RemoteError, match="vic may not"):
+            await bus.call("alarms", "acknowledge", "plant/pump/flow", token="viewer-token")
+        with pytest.raises(RemoteError, match="olga may not"):
+            await bus.call(
+                "alarms", "remove_from_service", "plant/pump/flow", "x", token="op-token"
+            )
+        # The claimed user name is ignored: the token says who it is.
+        await bus.call("alarms", "acknowledge", "plant/pump/flow", user="admin", token="op-token")
+        assert seen[-1]["actor"] == "olga"
+
+    run(tmp_path, scenario, authorize=authorize)
+
+
+def test_shelving_and_out_of_service_survive_a_restart(tmp_path: Path) -> None:
+    async def first(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        await bus.call("alarms", "shelve", "plant/pump/flow", "fouled", 3600.0, user="bob")
+        await bus.call("alarms", "remove_from_service", "plant/tank/level", "cal", user="eng")
+
+    async def second(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        states = {s["tag"]: s["state"] for s in await bus.call("alarms", "snapshot")}
+        assert states == {"plant/tank/level": "out_of_service", "plant/pump/flow": "shelved"}
+
+    run(tmp_path, first)
+    run(tmp_path, second)
+
+
+def test_bad_quality_holds_the_alarm_and_is_published(tmp_path: Path) -> None:
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
+        bus.publish(
+            "tag/plc",
+            encode_samples({"plant/pump/flow": Sample(50.0, Quality.bad(Reason.NO_COMMUNICATION))}),
+        )
+        assert (seen[-1]["event"], seen[-1]["input_bad"], seen[-1]["state"]) == (
+            "quality",
+            True,
+            "unacknowledged",
+        )
+
+    run(tmp_path, scenario)
+
+
+def test_frequent_samples_do_not_grow_the_timer_heap(tmp_path: Path) -> None:
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
+        await bus.call("alarms", "shelve", "plant/pump/flow", "fouled", 3600.0, user="bob")
+        for _ in range(500):
+            publish(bus, plant__pump__flow=5.0)
+        [engine] = [a for a in sup_actors if isinstance(a, AlarmEngine)]
+        assert len(engine._deadlines) <= 2
+
+    sup_actors: list[Any] = []
+    original = Supervisor.start
+
+    async def start(self: Supervisor, actor: Any) -> Any:
+        sup_actors.append(actor)
+        return await original(self, actor)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(Supervisor, "start", start)
+    try:
+        run(tmp_path, scenario)
+    finally:
+        mp.undo()
