@@ -98,9 +98,25 @@ class Backend:
             self.security = Security(project.users, self.key, self.audit, clock=clock)
             await self._start(SecurityActor(self.security))
             await self._start(AuditRecorder(self.audit, self.security))
+            await self._start_history_and_alarms(project)
         if self.drivers:
             await self._start(DriverActor(project, authorize=token_authorizer(self.key, clock)))
         return project
+
+    async def _start_history_and_alarms(self, project: Project) -> None:
+        from hmi.services.alarm_engine import AlarmEngine
+        from hmi.services.historian import Historian
+
+        # Relative data paths of the project file live in this backend's data folder.
+        config = project.historian
+        path = config.path if config.path.is_absolute() else self.data_dir / config.path.name
+        located = dataclasses.replace(project, historian=dataclasses.replace(config, path=path))
+        if config.enabled:
+            await self._start(Historian.for_project(located))
+        assert self.security is not None
+        await self._start(
+            AlarmEngine.for_project(located, authorize=self.security.verify, audit=self.audit)
+        )
 
     async def _start(self, actor: Actor) -> Any:
         return await self.supervisor.start(actor)
