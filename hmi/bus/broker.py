@@ -25,7 +25,7 @@ from hmi.bus.address import BrokerAddress, remove_state, write_state
 from hmi.bus.auth import Policy, ZapHandler, user_key
 from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
 from hmi.bus.discovery import DEFAULT_KEY, Beacon
-from hmi.bus.frames import MAX_HEADER, MAX_PAYLOAD, MAX_TOPIC, VERSION, Flag, Kind, pack_header
+from hmi.bus.frames import MAX_PAYLOAD, MAX_TOPIC, Flag, Kind, check_header, pack_header
 from hmi.bus.keys import KeyPair
 from hmi.bus.lvc import LastValueCache
 from hmi.bus.zmqio import Reader, send_frames
@@ -37,7 +37,6 @@ SENDER = "$broker"
 _PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind.SNAPSHOT_REQ
 _RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
 _FULL = int(Flag.FULL)
-_KINDS = frozenset(int(k) for k in Kind)
 _POLICED = frozenset((int(Kind.PUB), int(Kind.RPC_REQ)))
 _NB = int(zmq.NOBLOCK)
 _DIRECT = ("tcp://", "ipc://")
@@ -195,32 +194,11 @@ class Broker:
         if len(payload_b) > MAX_PAYLOAD:
             self._drop("payload_size")
             return
-        if len(header_b) > MAX_HEADER:
-            self._drop("header_size")
+        fields = check_header(header_b)
+        if isinstance(fields, str):
+            self._drop(fields)
             return
-        try:
-            fields = _unpack(header_b)
-        except Exception:  # msgpack raises several types for garbage
-            self._drop("header_msgpack")
-            return
-        if type(fields) is not list or len(fields) < 6:
-            self._drop("header_shape")
-            return
-        version, kind, sender, seq, time_, flags = fields[:6]
-        if version != VERSION or type(version) is not int:
-            self._drop("version")
-            return
-        if type(kind) is not int or kind not in _KINDS:
-            self._drop("kind")
-            return
-        if (
-            type(sender) is not str
-            or type(seq) is not int
-            or type(flags) is not int
-            or (type(time_) is not float and type(time_) is not int)
-        ):
-            self._drop("header_types")
-            return
+        _, kind, sender, seq, _, flags = fields
         if not topic_b or len(topic_b) > MAX_TOPIC:
             self._drop("topic_size")
             return
