@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Property, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import Property, QRectF, Qt
+from PySide6.QtGui import QMouseEvent, QPainter
 from PySide6.QtWidgets import QWidget
 
+from hmi.qt.look import TEXT, VALUE, alarm_priority, paint_alarm_mark
 from hmi.widgets.base import TagWidget
 
 
@@ -72,6 +73,29 @@ class EquipmentWidget(TagWidget):
     def faulted(self) -> bool:
         """True while the fault tag is true."""
         return bool(self._fault_tag and self.tag_link.sample(self._fault_tag).value)
+
+    def paint_caption(self, painter: QPainter, rect: QRectF, top: float, state: str) -> None:
+        """Below the symbol: the state text, the equipment label; top left: the alarm mark
+        of the fault tag (priority 2 when faulted without an alarm definition)."""
+        painter.setPen(VALUE)
+        painter.setFont(self.value_font(11))
+        painter.drawText(
+            QRectF(rect.left(), top + 2, rect.width(), 16), Qt.AlignmentFlag.AlignCenter, state
+        )
+        if self._label:
+            painter.setPen(TEXT)
+            painter.setFont(self.value_font(10, bold=False))
+            painter.drawText(
+                QRectF(rect.left(), top + 18, rect.width(), 14),
+                Qt.AlignmentFlag.AlignCenter,
+                self._label,
+            )
+        priority = alarm_priority(
+            self.tag_link.tag(self._fault_tag), self.tag_link.sample(self._fault_tag)
+        )
+        if self.faulted():
+            priority = priority or 2
+        paint_alarm_mark(painter, QRectF(rect.left() + 2, rect.top() + 2, 15, 15), priority)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         """Open the faceplate."""

@@ -6,7 +6,7 @@ from PySide6.QtCore import Property, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
-from hmi.qt.look import ACTIVE_FILL, IDLE_FILL, LINE, TEXT, VALUE, alarm_priority, paint_alarm_mark
+from hmi.qt.look import ACTIVE_FILL, IDLE_FILL, LINE
 from hmi.qt.registry import register_widget
 from hmi.widgets.equipment import EquipmentWidget
 
@@ -71,27 +71,7 @@ class Pump(EquipmentWidget):
             text = "----"
         else:
             text = "TRIP" if faulted else ("RUN" if running else "STOP")
-        painter.setPen(VALUE)
-        painter.setFont(self.value_font(11))
-        painter.drawText(
-            QRectF(rect.left(), circle.bottom() + 2, rect.width(), 16),
-            Qt.AlignmentFlag.AlignCenter,
-            text,
-        )
-        if self._label:
-            painter.setPen(TEXT)
-            painter.setFont(self.value_font(10, bold=False))
-            painter.drawText(
-                QRectF(rect.left(), circle.bottom() + 18, rect.width(), 14),
-                Qt.AlignmentFlag.AlignCenter,
-                self._label,
-            )
-        priority = alarm_priority(
-            self.tag_link.tag(self._fault_tag), self.tag_link.sample(self._fault_tag)
-        )
-        if faulted:
-            priority = priority or 2
-        paint_alarm_mark(painter, QRectF(rect.left() + 2, rect.top() + 2, 15, 15), priority)
+        self.paint_caption(painter, rect, circle.bottom(), text)
 
 
 @register_widget("Motor symbol (tag: running; faultTag: tripped)", width=80, height=84)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize
 from PySide6.QtGui import QPainter, QPen, QPolygonF
 
 from hmi.qt.format import format_value
-from hmi.qt.look import ACTIVE_FILL, IDLE_FILL, LINE, TEXT, VALUE, alarm_priority, paint_alarm_mark
+from hmi.qt.look import ACTIVE_FILL, IDLE_FILL, LINE
 from hmi.qt.registry import register_widget
 from hmi.widgets.equipment import EquipmentWidget
 from hmi.widgets.scale import display_range, fraction
@@ -53,28 +53,8 @@ class Valve(EquipmentWidget):
         painter.drawLine(QPointF(c.x(), body.top()), QPointF(c.x(), rect.top() + 2))
         painter.drawLine(QPointF(c.x() - 7, rect.top() + 2), QPointF(c.x() + 7, rect.top() + 2))
         tag, sample = self.tag_def, self.sample
-        painter.setPen(VALUE)
-        painter.setFont(self.value_font(11))
         if isinstance(sample.value, bool) or sample.value is None:
             text = "----" if sample.value is None else ("OPEN" if sample.value else "CLOSED")
         else:
             text = format_value(sample.value, tag, with_unit=True)
-        painter.drawText(
-            QRectF(rect.left(), body.bottom() + 2, rect.width(), 16),
-            Qt.AlignmentFlag.AlignCenter,
-            text,
-        )
-        if self._label:
-            painter.setPen(TEXT)
-            painter.setFont(self.value_font(10, bold=False))
-            painter.drawText(
-                QRectF(rect.left(), body.bottom() + 18, rect.width(), 14),
-                Qt.AlignmentFlag.AlignCenter,
-                self._label,
-            )
-        priority = alarm_priority(
-            self.tag_link.tag(self._fault_tag), self.tag_link.sample(self._fault_tag)
-        )
-        if self.faulted():
-            priority = priority or 2
-        paint_alarm_mark(painter, QRectF(rect.left() + 2, rect.top() + 2, 15, 15), priority)
+        self.paint_caption(painter, rect, body.bottom(), text)
