@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-#: resources/theme.qss of the source tree (next to the hmi package)
-THEME = Path(__file__).resolve().parents[2] / "resources" / "theme.qss"
+#: package data, so it is found from a source tree, a wheel install and a PyInstaller folder
+RESOURCES = Path(__file__).resolve().parent / "resources"
+THEME = RESOURCES / "theme.qss"
+#: the application icon (also the .desktop file's ``Icon=hmi``)
+ICON = RESOURCES / "icons" / "hmi.svg"
 
 
 def theme_text(path: Path | None = None) -> str:
@@ -19,12 +23,14 @@ def theme_text(path: Path | None = None) -> str:
 
 
 def apply_theme(app: QApplication, path: Path | None = None) -> bool:
-    """Set the theme on the whole application once at start-up; False when not found.
+    """Set the theme and icon on the whole application once at start-up; False when not found.
 
     Set once: widgets draw quality and alarm state themselves, so the style sheet never
     changes at runtime (no re-polish storms).
     """
     text = theme_text(path)
+    if ICON.is_file():
+        app.setWindowIcon(QIcon(str(ICON)))
     if text:
         app.setStyleSheet(text)
     return bool(text)
