@@ -89,6 +89,15 @@ class Limits:
         return not (self.high is not None and value > self.high)
 
 
+class BadQualityPolicy(StrEnum):
+    """What a BAD input does to an alarm. Never 'clear it': that would hide a real alarm."""
+
+    #: keep the condition as it was and mark the alarm ``input_bad`` (no new annunciation)
+    HOLD = "hold"
+    #: a BAD input is an alarm condition itself (level BAD), e.g. for safety-relevant tags
+    ALARM = "alarm"
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmLimits:
     """Analog alarm limits of a tag; the alarm engine of hmi.services evaluates them."""
@@ -104,6 +113,10 @@ class AlarmLimits:
     on_delay: float = 0.0
     off_delay: float = 0.0
     message: str = ""
+    #: suppression by design: an expression over other tags (``not {area1/p101/running}``)
+    #: that hides the alarm while true
+    suppress_when: str | None = None
+    bad_quality: BadQualityPolicy = BadQualityPolicy.HOLD
 
     def __post_init__(self) -> None:
         ordered = [v for v in (self.lolo, self.lo, self.hi, self.hihi) if v is not None]

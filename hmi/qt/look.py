@@ -16,7 +16,7 @@ from hmi.core.quality import Quality, Severity
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 
-# -- palette (matches hmi/qt/resources/theme.qss) ----------------------------------------------------
+# -- palette (matches hmi/qt/resources/theme.qss) ----------------------------------------
 BACKGROUND = QColor("#d4d4d4")
 PANEL = QColor("#c6c6c6")
 TEXT = QColor("#1a1a1a")

@@ -31,7 +31,6 @@ from hmi.core.alarms import (
     Alarm,
     AlarmRequestError,
     AlarmTransition,
-    BadQualityPolicy,
     KpiTracker,
 )
 from hmi.core.expression import Expression
@@ -61,8 +60,6 @@ class AlarmEngine(Actor):
         tags: Mapping[str, Tag],
         journal: Path | str,
         *,
-        suppression: Mapping[str, str] | None = None,
-        bad_quality: Mapping[str, BadQualityPolicy] | None = None,
         authorize: Callable[[str], Identity] | None = None,
         audit: AuditLog | None = None,
         max_shelve: float = MAX_SHELVE,
@@ -75,17 +72,17 @@ class AlarmEngine(Actor):
         self.audit = audit
         self.max_shelve = max_shelve
         self.pattern = pattern
-        policies = bad_quality or {}
         self.alarms: dict[str, Alarm] = {
-            key: Alarm(key, tag.alarms, policies.get(key, BadQualityPolicy.HOLD))
+            key: Alarm(key, tag.alarms, tag.alarms.bad_quality)
             for key, tag in tags.items()
             if tag.alarms is not None
         }
-        #: tag -> expression that suppresses its alarm while true (suppression by design)
+        #: tag -> its ``suppress_when`` expression: the alarm is hidden while it is true
+        #: (suppression by design, e.g. low flow while the pump is stopped)
         self.suppression = {
-            tag: Expression.parse(text)
-            for tag, text in (suppression or {}).items()
-            if tag in self.alarms
+            key: Expression.parse(alarm.limits.suppress_when)
+            for key, alarm in self.alarms.items()
+            if alarm.limits.suppress_when is not None
         }
         self._inputs: dict[str, list[str]] = {}  # suppression input -> alarms it governs
         for tag, expression in self.suppression.items():

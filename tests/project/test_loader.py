@@ -192,3 +192,32 @@ def test_plain_password_is_refused(tmp_path):
     assert "bad.yaml:9: users[0].password_hash: expected a hash made by `hmi passwd`" in (
         one_error(text, tmp_path)
     )
+
+
+def test_alarm_suppression_and_bad_quality_policy(tmp_path):
+    text = HEAD + textwrap.dedent(
+        """\
+        tags:
+          - name: a/p/running
+            type: bool
+          - name: a/p/flow
+            alarms: {lo: 5, suppress_when: "not {a/p/running}", bad_quality: alarm}
+        """
+    )
+    path = tmp_path / "good.yaml"
+    path.write_text(text)
+    alarms = load_project(path).tags["a/p/flow"].alarms
+    assert alarms is not None
+    assert alarms.suppress_when == "not {a/p/running}"
+    assert alarms.bad_quality == "alarm"
+
+
+def test_alarm_suppression_errors_name_line_and_field(tmp_path):
+    bad_syntax = HEAD + "tags:\n  - name: a/b/c\n    alarms: {hi: 1, suppress_when: '{a/b/c} +'}\n"
+    assert "bad.yaml:8: tags[0].alarms.suppress_when:" in one_error(bad_syntax, tmp_path)
+    unknown = HEAD + "tags:\n  - name: a/b/c\n    alarms: {hi: 1, suppress_when: 'not {a/x/y}'}\n"
+    assert "bad.yaml:8: tags[0].alarms.suppress_when: unknown tag 'a/x/y'" in one_error(
+        unknown, tmp_path
+    )
+    policy = HEAD + "tags:\n  - name: a/b/c\n    alarms: {hi: 1, bad_quality: clear}\n"
+    assert "tags[0].alarms.bad_quality: expected one of hold, alarm" in one_error(policy, tmp_path)

@@ -23,10 +23,12 @@ TAGS = {
     "plant/tank/level": Tag(
         "plant/tank/level", alarms=AlarmLimits(hi=80.0, hihi=95.0, on_delay=5.0, priority=2)
     ),
-    "plant/pump/flow": Tag("plant/pump/flow", alarms=AlarmLimits(lo=10.0, message="Low flow")),
+    "plant/pump/flow": Tag(
+        "plant/pump/flow",
+        alarms=AlarmLimits(lo=10.0, message="Low flow", suppress_when="not {plant/pump/running}"),
+    ),
     "plant/pump/running": Tag("plant/pump/running"),
 }
-SUPPRESSION = {"plant/pump/flow": "not {plant/pump/running}"}
 
 
 def publish(bus: Bus, **values: Any) -> None:
@@ -49,9 +51,7 @@ def run(tmp_path: Path, scenario: Scenario, **options: Any) -> list[dict[str, An
         seen: list[dict[str, Any]] = []
         bus.subscribe("alarm/#", lambda topic, payload: seen.append(payload))
         async with Supervisor(bus) as sup:
-            await sup.start(
-                AlarmEngine(TAGS, tmp_path / "alarms.sqlite", suppression=SUPPRESSION, **options)
-            )
+            await sup.start(AlarmEngine(TAGS, tmp_path / "alarms.sqlite", **options))
             await scenario(bus, clock, seen)
         await bus.close()
 

@@ -9,7 +9,7 @@
 
 from hmi.core.alarms.condition import Level, evaluate
 from hmi.core.alarms.kpi import AlarmKpis, KpiTracker
-from hmi.core.alarms.machine import Alarm, BadQualityPolicy
+from hmi.core.alarms.machine import Alarm
 from hmi.core.alarms.records import AlarmStatus, AlarmTransition
 from hmi.core.alarms.states import (
     TRANSITIONS,
@@ -18,6 +18,7 @@ from hmi.core.alarms.states import (
     Event,
     next_state,
 )
+from hmi.core.tag import BadQualityPolicy
 
 __all__ = [
     "TRANSITIONS",

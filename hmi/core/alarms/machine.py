@@ -8,23 +8,13 @@ receives :class:`AlarmTransition` records to journal and publish. No clock, no I
 from __future__ import annotations
 
 from dataclasses import replace
-from enum import StrEnum
 
 from hmi.core.alarms.condition import Level, evaluate
 from hmi.core.alarms.records import AlarmStatus, AlarmTransition
 from hmi.core.alarms.states import AlarmRequestError, AlarmState, Event, next_state
 from hmi.core.quality import Severity
 from hmi.core.sample import Sample, Value
-from hmi.core.tag import AlarmLimits
-
-
-class BadQualityPolicy(StrEnum):
-    """What a BAD input does to an alarm. Never 'clear it': that would hide a real alarm."""
-
-    #: keep the condition as it was and mark the alarm ``input_bad`` (no new annunciation)
-    HOLD = "hold"
-    #: a BAD input is an alarm condition itself (level BAD), e.g. for safety-relevant tags
-    ALARM = "alarm"
+from hmi.core.tag import AlarmLimits, BadQualityPolicy
 
 
 class Alarm:
