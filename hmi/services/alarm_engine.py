@@ -30,8 +30,10 @@ from hmi.bus.clock import TimerHandle
 from hmi.core.alarms import (
     Alarm,
     AlarmRequestError,
+    AlarmState,
     AlarmTransition,
     KpiTracker,
+    Level,
 )
 from hmi.core.expression import Expression
 from hmi.core.identity import Identity
@@ -89,6 +91,8 @@ class AlarmEngine(Actor):
             for source in expression.tags:
                 self._inputs.setdefault(source, []).append(tag)
         self._latest: dict[str, Sample] = {}
+        #: acknowledged alarms from the journal: tag -> (level, user), until decided
+        self._acked_before: dict[str, tuple[Level, str]] = {}
         self._journal: AlarmJournal | None = None
         self.kpi = KpiTracker(start=0.0)
         self._deadlines: list[tuple[float, str]] = []
@@ -121,7 +125,13 @@ class AlarmEngine(Actor):
             self._journal.close()
 
     def _restore(self, now: float) -> list[AlarmTransition]:
-        """Keep decisions across a restart: out of service and unexpired shelving."""
+        """Keep decisions across a restart: out of service, unexpired shelving, and acks.
+
+        An acknowledged alarm is remembered with its level; if the first values after the
+        restart confirm the same condition, the ack is re-applied in the name of the same
+        user (journalled), so a server restart does not make operators re-acknowledge
+        every standing alarm. A different (e.g. worse) condition annunciates as new.
+        """
         assert self._journal is not None
         out: list[AlarmTransition] = []
         for tag, status in self._journal.latest().items():
@@ -129,6 +139,8 @@ class AlarmEngine(Actor):
             if alarm is None:
                 continue
             user = status.user or "system"
+            if status.state is AlarmState.ACKNOWLEDGED:
+                self._acked_before[tag] = (status.level, user)
             try:
                 if status.out_of_service:
                     out += alarm.remove_from_service(user, "restored after restart", now)
@@ -165,11 +177,26 @@ class AlarmEngine(Actor):
         for name, sample in batch.items():
             alarm = self.alarms.get(name)
             if alarm is not None:
-                out += alarm.update(sample, now)
+                changed = alarm.update(sample, now)
+                if name in self._acked_before:
+                    changed += self._reacknowledge(alarm, changed, now)
+                out += changed
                 touched.add(name)
         # Touched, not only transitioned: a new on-delay starts without any transition.
         self._emit(out, touched)
         return out
+
+    def _reacknowledge(
+        self, alarm: Alarm, changed: list[AlarmTransition], now: float
+    ) -> list[AlarmTransition]:
+        """Re-apply an ack from before the restart once the first values decide the alarm."""
+        if not changed and alarm.next_deadline() is not None:
+            return []  # an on-delay is running: not decided yet
+        level, user = self._acked_before.pop(alarm.tag)
+        status = alarm.status
+        if status.state is AlarmState.UNACKNOWLEDGED and status.level is level:
+            return alarm.acknowledge(user, now, "acknowledged before restart")
+        return []
 
     def _suppressed(self, tag: str, now: float) -> bool:
         result = self.suppression[tag].sample(self._latest, now)

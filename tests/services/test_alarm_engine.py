@@ -175,6 +175,34 @@ def test_shelving_and_out_of_service_survive_a_restart(tmp_path: Path) -> None:
     run(tmp_path, second)
 
 
+def test_an_acknowledgement_survives_a_restart_for_the_same_condition(tmp_path: Path) -> None:
+    async def first(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0, plant__tank__level=85.0)
+        await clock.run_for(5.0)  # the level's on-delay
+        await bus.call("alarms", "acknowledge", ["plant/pump/flow", "plant/tank/level"], user="al")
+
+    async def second(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        # Same LO flow: acknowledged again in al's name, journalled; it does not re-annunciate.
+        # The level is now HIHI, a worse condition: it annunciates as new.
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0, plant__tank__level=97.0)
+        await clock.run_for(5.0)
+        flow = [(p["event"], p["state"], p["actor"]) for p in seen if p["tag"].endswith("flow")]
+        assert flow == [
+            ("activate", "unacknowledged", ""),
+            ("acknowledge", "acknowledged", "al"),
+        ]
+        states = {s["tag"]: (s["state"], s["level"]) for s in await bus.call("alarms", "snapshot")}
+        assert states["plant/pump/flow"] == ("acknowledged", "LO")
+        assert states["plant/tank/level"] == ("unacknowledged", "HIHI")
+
+    run(tmp_path, first)
+    rows = run(tmp_path, second)
+    reacked = [r for r in rows if r["comment"] == "acknowledged before restart"]
+    assert [(r["tag"], r["event"], r["user"]) for r in reacked] == [
+        ("plant/pump/flow", "acknowledge", "al")
+    ]
+
+
 def test_bad_quality_holds_the_alarm_and_is_published(tmp_path: Path) -> None:
     async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
         publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
