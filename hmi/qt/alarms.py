@@ -1,76 +1,256 @@
-"""Alarms as the GUI sees them, and a placeholder source until the alarm engine lands.
+"""The alarms of a session as the GUI sees them: the alarm engine's state, mirrored.
 
-:class:`LimitAlarms` judges each tag's alarm limits from the store's current values: no
-delays, deadbands or shelving, acknowledgement kept in memory. The alarm service will
-replace it behind the same two calls (:meth:`active`, :meth:`acknowledge`).
+:class:`AlarmModel` starts from the engine's ``snapshot`` and follows the transitions the
+engine publishes on ``alarm/<tag>``. The GUI never sees the bus: the composition root feeds
+:meth:`AlarmModel.load_snapshot` and :meth:`AlarmModel.apply`, and gives the model an
+:class:`AlarmService` (async callables bound to ``bus.call("alarms", ...)`` with the
+session's token) for acknowledge, shelve, unshelve and history.
+
+Changes are coalesced: the model marks the tags that changed and emits ``changed`` once per
+frame of the session's repaint timer (:class:`~hmi.qt.binding.Binder`), so an alarm flood
+of a thousand transitions costs the views one update, not a thousand.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
-from hmi.core.tagstore import TagStore
-from hmi.qt.look import alarm_priority
+from PySide6.QtCore import QObject, Signal
 
+from hmi.core.alarms import AlarmState, AlarmStatus, AlarmTransition
+from hmi.qt.binding import Binder
 
-@dataclass(frozen=True, slots=True)
-class AlarmItem:
-    """One active alarm: its priority (1 most urgent), tag, message and since when."""
+log = logging.getLogger(__name__)
 
-    priority: int
-    tag: str
-    message: str
-    time: float
-    acknowledged: bool = False
+#: ISA-18.2 wants shelving time-limited; the engine's own bound (12 h) unless told otherwise
+DEFAULT_MAX_SHELVE = 12 * 3600.0
 
 
-class AlarmSource(Protocol):
-    """What alarm widgets read."""
+@dataclass(frozen=True)
+class AlarmService:
+    """How the GUI asks the alarm engine for things (the app binds these to the bus).
 
-    def tag_names(self) -> list[str]:
-        """The tags whose changes may change the alarm list."""
-        ...
+    Each callable raises when the engine refuses (no right, wrong state, bad duration);
+    ``acknowledge`` answers per tag, because one of several may fail alone.
+    """
 
-    def active(self) -> list[AlarmItem]:
-        """Active alarms, most important first (unacknowledged, priority, newest)."""
-        ...
+    #: ``(tags, comment) -> [{"tag", "ok", "error"}]``
+    acknowledge: Callable[[list[str], str], Awaitable[list[dict[str, Any]]]]
+    #: ``(tag, reason, duration_s) -> status dict``
+    shelve: Callable[[str, str, float], Awaitable[Any]]
+    #: ``(tag) -> status dict``
+    unshelve: Callable[[str], Awaitable[Any]]
+    #: ``(since, until, tag, limit) -> journal rows (transition dicts)``, time order
+    history: Callable[
+        [float | None, float | None, str | None, int], Awaitable[list[dict[str, Any]]]
+    ]
+    #: the longest shelving the engine accepts, seconds
+    max_shelve: float = DEFAULT_MAX_SHELVE
 
-    def acknowledge(self, tag: str) -> None:
-        """Acknowledge the alarm of ``tag``."""
-        ...
 
+class AlarmModel(QObject):
+    """Every alarm's latest status, the requests an operator makes, and change signals.
 
-class LimitAlarms:
-    """Placeholder alarm source: a tag is in alarm while its value is beyond a limit."""
+    ``changed(tags)`` carries the set of tags changed since the last frame;
+    ``request_failed(message)`` says why a request was refused (the app shows it in the
+    status bar, views show it next to their buttons); ``summary_requested`` asks the shell
+    to open the alarm summary (the banner emits it when clicked).
+    """
 
-    def __init__(self, store: TagStore) -> None:
-        self.store = store
-        self._since: dict[str, float] = {}
-        self._acked: set[str] = set()
+    changed = Signal(object)
+    request_failed = Signal(str)
+    summary_requested = Signal()
 
-    def tag_names(self) -> list[str]:
-        """Tags with an alarm definition."""
-        return [name for name, tag in self.store.tags.items() if tag.alarms is not None]
+    def __init__(self, binder: Binder | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._statuses: dict[str, AlarmStatus] = {}
+        self._dirty: set[str] = set()
+        self.service: AlarmService | None = None
+        # Requests in flight: owned here so none is garbage collected or lost at shutdown.
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._binder = binder
+        if binder is not None:
+            binder.add_frame_hook(self, self.flush)
 
-    def active(self) -> list[AlarmItem]:
-        """Alarms active now, most important first."""
-        items = []
-        for name in self.tag_names():
-            tag = self.store.tag(name)
-            sample = self.store.get(name)
-            priority = alarm_priority(tag, sample)
-            if not priority or tag is None or tag.alarms is None:
-                self._since.pop(name, None)
-                self._acked.discard(name)
-                continue
-            since = self._since.setdefault(name, sample.source_time)
-            message = tag.alarms.message or tag.description or name
-            items.append(AlarmItem(priority, name, message, since, name in self._acked))
-        items.sort(key=lambda a: (a.acknowledged, a.priority, -a.time))
+    # -- feeding ---------------------------------------------------------------------------
+    def load_snapshot(self, statuses: Iterable[Mapping[str, Any] | AlarmStatus]) -> int:
+        """Take the engine's ``snapshot``; returns how many statuses were newer than ours.
+
+        A status only replaces what we hold when strictly newer: transitions that arrived
+        while the snapshot was on its way (same or later time) already say more.
+        """
+        taken = 0
+        for item in statuses:
+            status = item if isinstance(item, AlarmStatus) else AlarmStatus.from_dict(dict(item))
+            held = self._statuses.get(status.tag)
+            if held is None or status.time > held.time:
+                self._statuses[status.tag] = status
+                self._dirty.add(status.tag)
+                taken += 1
+        self._changed()
+        return taken
+
+    def apply(self, transition: Mapping[str, Any] | AlarmTransition) -> bool:
+        """Apply one published transition; False (ignored) when older than what we hold.
+
+        Transitions of one tag with the same time are applied in arrival order: the engine
+        publishes them in the order they happened (e.g. acknowledge, then resume).
+        """
+        if not isinstance(transition, AlarmTransition):
+            transition = AlarmTransition.from_dict(dict(transition))
+        status = transition.status
+        held = self._statuses.get(status.tag)
+        if held is not None and status.time < held.time:
+            return False
+        self._statuses[status.tag] = status
+        self._dirty.add(status.tag)
+        self._changed()
+        return True
+
+    def clear(self) -> None:
+        """Forget every alarm (before a resync from a new snapshot)."""
+        self._dirty.update(self._statuses)
+        self._statuses.clear()
+        self._changed()
+
+    def _changed(self) -> None:
+        # Without a repaint timer (Designer, tests) there is no frame to wait for.
+        if self._binder is None:
+            self.flush()
+
+    def flush(self) -> None:
+        """Emit ``changed`` with the tags changed since the last call (the frame hook)."""
+        if self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            self.changed.emit(frozenset(dirty))
+
+    # -- reading ---------------------------------------------------------------------------
+    def status(self, tag: str) -> AlarmStatus | None:
+        """The latest status of ``tag``'s alarm (None when the engine has none)."""
+        return self._statuses.get(tag)
+
+    def __len__(self) -> int:
+        return len(self._statuses)
+
+    def listed(self) -> list[AlarmStatus]:
+        """Every alarm an operator may need to see: any state but normal (incl. shelved)."""
+        return [s for s in self._statuses.values() if is_listed(s)]
+
+    def annunciated(self) -> list[AlarmStatus]:
+        """Alarms in the banner and the alarm list, most important first."""
+        items = [s for s in self._statuses.values() if s.state.annunciated]
+        items.sort(key=importance)
         return items
 
-    def acknowledge(self, tag: str) -> None:
-        """Acknowledge (in memory only)."""
-        if tag in self._since:
-            self._acked.add(tag)
+    def unacknowledged(self) -> list[AlarmStatus]:
+        """Alarms waiting for an acknowledgement, most important first."""
+        return [s for s in self.annunciated() if s.state.needs_ack]
+
+    @property
+    def connected(self) -> bool:
+        """True when requests can reach an alarm engine."""
+        return self.service is not None
+
+    @property
+    def max_shelve(self) -> float:
+        """The longest shelving the engine accepts, seconds."""
+        return self.service.max_shelve if self.service is not None else DEFAULT_MAX_SHELVE
+
+    # -- requests --------------------------------------------------------------------------
+    async def acknowledge(self, tags: Iterable[str], comment: str = "") -> list[str]:
+        """Acknowledge ``tags``; returns those the engine acknowledged (refusals reported)."""
+        wanted = list(dict.fromkeys(tags))
+        if not wanted:
+            return []
+        results = await self._ask("acknowledge", "acknowledge", wanted, comment)
+        if results is None:
+            return []
+        done = [str(r.get("tag")) for r in results if r.get("ok")]
+        refused = [f"{r.get('tag')}: {r.get('error')}" for r in results if not r.get("ok")]
+        if refused:
+            self._fail("acknowledge refused for " + "; ".join(refused))
+        return done
+
+    async def shelve(self, tag: str, reason: str, duration: float) -> bool:
+        """Shelve ``tag`` for ``duration`` seconds with ``reason``; False when refused."""
+        if not reason.strip():
+            self._fail(f"shelve {tag}: a reason is required")
+            return False
+        if not 0 < duration <= self.max_shelve:
+            self._fail(f"shelve {tag}: duration must be 0 < d <= {self.max_shelve:g} s")
+            return False
+        done = await self._ask(f"shelve {tag}", "shelve", tag, reason, duration)
+        return done is not None
+
+    async def unshelve(self, tag: str) -> bool:
+        """Unshelve ``tag``; False when refused."""
+        return await self._ask(f"unshelve {tag}", "unshelve", tag) is not None
+
+    async def history(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        tag: str | None = None,
+        limit: int = 10_000,
+    ) -> list[dict[str, Any]]:
+        """Journal rows of the engine (raises when there is no engine or it refuses)."""
+        return await self._need().history(since, until, tag, limit)
+
+    def request(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run a request coroutine as a task this model owns (views call this from slots)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        """Cancel the requests still in flight (at shutdown)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _need(self) -> AlarmService:
+        if self.service is None:
+            raise _NoService("no alarm service connected")
+        return self.service
+
+    async def _ask(self, what: str, method: str, *args: Any) -> Any:
+        """The service's ``method(*args)``; a refusal becomes ``request_failed`` and None."""
+        try:
+            call: Callable[..., Awaitable[Any]] = getattr(self._need(), method)
+            return await call(*args)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._fail(f"{what} refused: {_reason(exc)}")
+            return None
+
+    def _fail(self, message: str) -> None:
+        log.warning("alarms: %s", message)
+        self.request_failed.emit(message)
+
+
+class _NoService(RuntimeError):
+    """Raised (and reported) when a request is made with no alarm engine connected."""
+
+
+def is_listed(status: AlarmStatus) -> bool:
+    """True for alarms the summary lists: anything but normal."""
+    return status.state is not AlarmState.NORMAL
+
+
+def importance(status: AlarmStatus) -> tuple[bool, int, float]:
+    """Sort key, most important first: waiting for ack, then priority, then newest."""
+    return (not status.state.needs_ack, status.priority, -status.since)
+
+
+def _reason(exc: BaseException) -> str:
+    # RemoteError's text is "Type: message"; the type means nothing to an operator.
+    text = str(exc) or type(exc).__name__
+    head, sep, tail = text.partition(": ")
+    return tail if sep and head.isidentifier() and head[:1].isupper() else text

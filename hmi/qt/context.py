@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from hmi.core.command import Command, CommandResult, CommandState
 from hmi.core.sample import Sample, Value
 from hmi.core.tagstore import TagStore
+from hmi.qt.alarms import AlarmModel
 from hmi.qt.binding import Binder
 
 #: forwards a command to whoever writes tags (the bus, a driver, a test)
@@ -40,7 +41,7 @@ class RecordingSink:
 
 
 class HmiContext(QObject):
-    """Store, user, roles, command sink and pending results of one operator session.
+    """Store, user, roles, alarms, command sink and pending results of one operator session.
 
     ``navigation_requested(screen, macros, popup)`` is emitted by navigation widgets; the
     screens layer (which widgets may not import) connects its navigator to it.
@@ -75,6 +76,8 @@ class HmiContext(QObject):
         self._pending: dict[str, ResultCallback | None] = {}
         #: the one repaint timer of this session (see hmi.qt.binding)
         self.binder = Binder(store, parent=self)
+        #: the alarm engine's state and requests (empty until the app connects an engine)
+        self.alarms = AlarmModel(self.binder, parent=self)
 
     # -- session -------------------------------------------------------------------------
     def log_in(self, user: str, roles: frozenset[str] | set[str]) -> None:

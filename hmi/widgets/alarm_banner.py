@@ -1,108 +1,221 @@
-"""AlarmBanner: the most important unacknowledged alarm, one line, always in view."""
+"""AlarmBanner: the most important alarms, their counts, and Ack, always in view."""
 
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QMouseEvent, QPainter
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import Property, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSizePolicy, QWidget
 
-from hmi.core.sample import Sample
-from hmi.qt.alarms import AlarmItem, AlarmSource, LimitAlarms
+from hmi.core.alarms import AlarmState, AlarmStatus, Level
+from hmi.qt.alarm_feed import AlarmFeed
 from hmi.qt.context import HmiContext
-from hmi.qt.link import TagLink
-from hmi.qt.look import PANEL, TEXT, paint_alarm_mark
+from hmi.qt.look import ALARM_COLOURS, LINE, PANEL, TEXT, paint_alarm_mark
 from hmi.qt.registry import register_widget
+
+_LINE_HEIGHT = 24
+#: room on the right for the counts and the Ack button
+_COUNTS_WIDTH = 250
+#: a darker field while something waits for acknowledgement: seen from across the room
+_WAITING = QColor("#b2b2b2")
+_STATE_WORDS = {
+    AlarmState.UNACKNOWLEDGED: "UNACK",
+    AlarmState.ACKNOWLEDGED: "ACK",
+    AlarmState.RETURNED_UNACKNOWLEDGED: "RTN UNACK",
+}
 
 
 @register_widget(
-    "The most important unacknowledged alarm (click: acknowledge)", width=600, height=30
+    "The most important alarms, counts and Ack (click: alarm summary)", width=800, height=52
 )
 class AlarmBanner(QWidget):
-    """Priority shape, time, tag and message of the top alarm, and how many more.
+    """The top ``lines`` alarms (unacknowledged first, then priority, newest), how many are
+    waiting per priority, and an Ack button for the alarms shown.
 
-    Reads an :class:`~hmi.qt.alarms.AlarmSource`; until the alarm engine exists the
-    placeholder :class:`~hmi.qt.alarms.LimitAlarms` judges the tags' limits. Clicking
-    acknowledges the alarm shown.
+    Reads the session's :class:`~hmi.qt.alarms.AlarmModel` (``context.alarms``); without a
+    session (Designer) it shows "No active alarms". Clicking the banner (not the button)
+    asks the shell for the alarm summary.
     """
+
+    #: the banner was clicked (the shell opens the alarm summary)
+    clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.source: AlarmSource | None = None
-        self._items: list[AlarmItem] = []
-        self.tag_link = TagLink(self, self._names, self._on_sample)
+        self._lines = 2
+        self._items: list[AlarmStatus] = []
+        self.feed = AlarmFeed(self, self._on_alarms)
+        self.tag_link = self.feed.tag_link
+        self.ack_button = QPushButton("Ack", self)
+        self.ack_button.setObjectName("AlarmAckButton")
+        self.ack_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.ack_button.clicked.connect(self.acknowledge_shown)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 6, 4)
+        layout.addStretch(1)
+        layout.addWidget(self.ack_button, 0, Qt.AlignmentFlag.AlignVCenter)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._on_alarms(None)
 
-    def set_source(self, source: AlarmSource) -> None:
-        """Read alarms from ``source`` (re-binds to its tags)."""
-        self.source = source
-        self.tag_link.refresh()
-        self._refresh()
+    # -- Designer property ---------------------------------------------------------------
+    def _get_lines(self) -> int:
+        return self._lines
 
-    def _names(self) -> list[str]:
-        context = self.tag_link.context
-        if self.source is None and context is not None:
-            self.source = LimitAlarms(context.store)
-        return self.source.tag_names() if self.source is not None else []
+    def _set_lines(self, lines: int) -> None:
+        self._lines = max(1, min(5, int(lines)))
+        self.updateGeometry()
+        self._on_alarms(None)
 
+    lines = Property(int, _get_lines, _set_lines, doc="alarms shown, one per line (1..5)")
+
+    # -- model ---------------------------------------------------------------------------
     def attach(self, context: HmiContext) -> None:
-        """Bind to ``context`` (the main window's banner is not on a screen)."""
-        self.tag_link.attach(context)
+        """Follow ``context``'s alarms (the main window's banner is on no screen)."""
+        self.feed.attach(context)
 
-    def _on_sample(self, name: str, sample: Sample) -> None:
-        self._refresh()
-
-    def _refresh(self) -> None:
-        items = self.source.active() if self.source is not None else []
+    def _on_alarms(self, tags: frozenset[str] | None) -> None:
+        model = self.feed.model
+        items = model.annunciated()
         if items != self._items:
             self._items = items
             self.update()
+        shown = [a.tag for a in self.shown if a.state.needs_ack]
+        self.ack_button.setEnabled(bool(shown) and model.connected)
+        self.ack_button.setToolTip(
+            "Acknowledge: " + ", ".join(shown) if shown else "Nothing shown waits for Ack"
+        )
 
     @property
-    def top(self) -> AlarmItem | None:
-        """The alarm shown: the most important unacknowledged one."""
-        return next((a for a in self._items if not a.acknowledged), None)
+    def items(self) -> list[AlarmStatus]:
+        """Every annunciated alarm, most important first."""
+        return list(self._items)
+
+    @property
+    def shown(self) -> list[AlarmStatus]:
+        """The alarms on the banner's lines."""
+        return self._items[: self._lines]
+
+    @property
+    def top(self) -> AlarmStatus | None:
+        """The most important unacknowledged alarm, if any."""
+        return next((a for a in self._items if a.state.needs_ack), None)
+
+    def waiting(self) -> dict[int, int]:
+        """Unacknowledged alarms per priority (1..4)."""
+        counts = dict.fromkeys(ALARM_COLOURS, 0)
+        for item in self._items:
+            if item.state.needs_ack:
+                counts[item.priority] = counts.get(item.priority, 0) + 1
+        return counts
+
+    def acknowledge_shown(self) -> None:
+        """Acknowledge the unacknowledged alarms on the banner (refusals are reported)."""
+        tags = [a.tag for a in self.shown if a.state.needs_ack]
+        if tags:
+            model = self.feed.model
+            model.request(model.acknowledge(tags))
+
+    # -- text ------------------------------------------------------------------------------
+    def line_text(self, item: AlarmStatus) -> str:
+        """One line, e.g. ``12:03:44  UNACK  HI  Tank level high  [area1/t101/level]``."""
+        stamp = time.strftime("%H:%M:%S", time.localtime(item.since)) if item.since else "--:--"
+        state = _STATE_WORDS.get(item.state, item.state.value.upper())
+        level = "" if item.level is Level.NONE else f"{item.level.name}  "
+        bad = "  (input BAD)" if item.input_bad else ""
+        return f"{stamp}  {state}  {level}{item.message or item.tag}  [{item.tag}]{bad}"
 
     def text(self) -> str:
-        """What the banner says, e.g. ``P1 12:03:44 area1/p101/tripped Pump P-101 tripped (+2)``."""
+        """What the banner says in one line (the top alarm and how many more wait)."""
+        if not self._items:
+            return "No active alarms"
         top = self.top
         if top is None:
-            active = len(self._items)
-            return f"No unacknowledged alarms ({active} active)" if active else "No active alarms"
-        stamp = time.strftime("%H:%M:%S", time.localtime(top.time)) if top.time else "--:--:--"
-        more = sum(1 for a in self._items if not a.acknowledged) - 1
+            return f"No unacknowledged alarms ({len(self._items)} active)"
+        more = sum(self.waiting().values()) - 1
         suffix = f"   (+{more} more)" if more > 0 else ""
-        return f"P{top.priority}  {stamp}  {top.message}  [{top.tag}]{suffix}"
+        return f"P{top.priority}  {self.line_text(top)}{suffix}"
 
+    # -- Qt --------------------------------------------------------------------------------
     def sizeHint(self) -> QSize:
-        """One fixed-height line."""
-        return QSize(600, 30)
+        """``lines`` rows of text."""
+        return QSize(800, self._lines * _LINE_HEIGHT + 8)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        """Acknowledge the alarm shown."""
-        top = self.top
-        if top is not None and self.source is not None:
-            self.source.acknowledge(top.tag)
-            self._refresh()
+        """Ask for the alarm summary."""
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+            self.feed.model.summary_requested.emit()
         super().mouseReleaseEvent(event)
 
-    def paintEvent(self, event: object) -> None:
-        """Shape, text, and a calm grey when nothing is waiting."""
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Lines on the left, counts on the right; a darker field while alarms wait."""
         painter = QPainter(self)
         rect = QRectF(self.rect())
-        painter.fillRect(rect, PANEL)
-        top = self.top
-        x = 8.0
-        if top is not None:
-            side = rect.height() - 8
-            paint_alarm_mark(painter, QRectF(x, 4, side, side), top.priority)
-            x += side + 8
-        painter.setPen(TEXT)
-        font = painter.font()
+        waiting = self.waiting()
+        painter.fillRect(rect, _WAITING if any(waiting.values()) else PANEL)
+        painter.setPen(LINE)
+        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+        button_left = float(self.ack_button.geometry().left())
+        text_right = max(120.0, button_left - _COUNTS_WIDTH)
+        font = QFont(painter.font())
         font.setPixelSize(14)
-        font.setBold(top is not None)
-        painter.setFont(font)
-        painter.drawText(rect.adjusted(x, 0, -8, 0), Qt.AlignmentFlag.AlignVCenter, self.text())
+        if not self._items:
+            painter.setFont(font)
+            painter.setPen(TEXT)
+            painter.drawText(
+                rect.adjusted(10, 0, -(rect.width() - text_right), 0),
+                Qt.AlignmentFlag.AlignVCenter,
+                "No active alarms",
+            )
+        for row, item in enumerate(self.shown):
+            top = 4.0 + row * _LINE_HEIGHT
+            side = _LINE_HEIGHT - 6.0
+            paint_alarm_mark(painter, QRectF(8, top + 3, side, side), item.priority)
+            font.setBold(item.state.needs_ack)
+            painter.setFont(font)
+            painter.setPen(TEXT)
+            line = QRectF(16 + side, top, text_right - 24 - side, _LINE_HEIGHT)
+            text = painter.fontMetrics().elidedText(
+                self.line_text(item), Qt.TextElideMode.ElideRight, int(line.width())
+            )
+            painter.drawText(line, Qt.AlignmentFlag.AlignVCenter, text)
+        self._paint_counts(
+            painter, QRectF(text_right, 0, button_left - text_right - 6, rect.height()), waiting
+        )
         painter.end()
+
+    def _paint_counts(self, painter: QPainter, box: QRectF, waiting: dict[int, int]) -> None:
+        """Per priority with alarms waiting: its mark and how many; then the totals.
+
+        Nothing at all while no alarm is active: a calm banner is the normal state.
+        """
+        if not self._items:
+            return
+        font = QFont(painter.font())
+        font.setPixelSize(13)
+        font.setBold(True)
+        painter.setFont(font)
+        side = 16.0
+        x = box.left()
+        top = box.top() + 5
+        for priority, count in sorted(waiting.items()):
+            if count:
+                paint_alarm_mark(painter, QRectF(x, top + 2, side, side), priority)
+                painter.setPen(TEXT)
+                painter.drawText(
+                    QRectF(x + side + 4, top, 34, side + 4),
+                    Qt.AlignmentFlag.AlignVCenter,
+                    str(count),
+                )
+                x += side + 40
+        font.setBold(False)
+        painter.setFont(font)
+        painter.setPen(TEXT)
+        total = len(self._items)
+        painter.drawText(
+            QRectF(box.left(), top + _LINE_HEIGHT - 2, box.width(), _LINE_HEIGHT - 4),
+            Qt.AlignmentFlag.AlignVCenter,
+            f"{sum(waiting.values())} unack / {total} active",
+        )

@@ -1,71 +1,62 @@
-"""AlarmList: every active alarm, most important first, for the alarm screen."""
+"""AlarmList: every annunciated alarm, most important first, for an alarm screen."""
 
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QMouseEvent, QPainter
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from hmi.core.sample import Sample
-from hmi.qt.alarms import AlarmItem, AlarmSource, LimitAlarms
-from hmi.qt.link import TagLink
+from hmi.core.alarms import AlarmStatus
+from hmi.qt.alarm_feed import AlarmFeed
 from hmi.qt.look import LINE, PANEL, TEXT, paint_alarm_mark
 from hmi.qt.registry import register_widget
 
 _ROW = 26
+_STRIPE = QColor("#cdcdcd")
 
 
-@register_widget("List of active alarms (click a row: acknowledge)", width=600, height=300)
+@register_widget("List of active alarms (double-click a row: acknowledge)", width=600, height=300)
 class AlarmList(QWidget):
-    """One row per active alarm: priority shape, time, state, message and tag.
+    """One row per annunciated alarm: priority shape, time, state, message and tag.
 
-    Unacknowledged alarms are bold; the list reads the same
-    :class:`~hmi.qt.alarms.AlarmSource` as the banner (placeholder until the alarm engine).
+    Unacknowledged alarms are bold. Reads the session's alarm model like the banner; the
+    alarm summary (sort, filter, shelve) is the full tool, this is the compact view for a
+    screen drawn in Designer.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.source: AlarmSource | None = None
-        self.items: list[AlarmItem] = []
-        self.tag_link = TagLink(self, self._names, self._on_sample)
+        self.items: list[AlarmStatus] = []
+        self.feed = AlarmFeed(self, self._on_alarms)
+        self.tag_link = self.feed.tag_link
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def set_source(self, source: AlarmSource) -> None:
-        """Read alarms from ``source``."""
-        self.source = source
-        self.tag_link.refresh()
-        self._refresh()
-
-    def _names(self) -> list[str]:
-        context = self.tag_link.context
-        if self.source is None and context is not None:
-            self.source = LimitAlarms(context.store)
-        return self.source.tag_names() if self.source is not None else []
-
-    def _on_sample(self, name: str, sample: Sample) -> None:
-        self._refresh()
-
-    def _refresh(self) -> None:
-        items = self.source.active() if self.source is not None else []
+    def _on_alarms(self, tags: frozenset[str] | None) -> None:
+        items = self.feed.model.annunciated()
         if items != self.items:
             self.items = items
             self.update()
+
+    def row_at(self, y: float) -> AlarmStatus | None:
+        """The alarm drawn at height ``y`` (None on the header or below the rows)."""
+        row = int(y // _ROW) - 1
+        return self.items[row] if 0 <= row < len(self.items) else None
 
     def sizeHint(self) -> QSize:
         """Room for ten rows."""
         return QSize(600, 10 * _ROW + _ROW)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        """Acknowledge the clicked alarm."""
-        row = int(event.position().y() // _ROW) - 1
-        if 0 <= row < len(self.items) and self.source is not None:
-            self.source.acknowledge(self.items[row].tag)
-            self._refresh()
-        super().mouseReleaseEvent(event)
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """Acknowledge the alarm double-clicked (a single click is too easy to slip)."""
+        item = self.row_at(event.position().y())
+        if item is not None and item.state.needs_ack:
+            model = self.feed.model
+            model.request(model.acknowledge([item.tag]))
+        super().mouseDoubleClickEvent(event)
 
-    def paintEvent(self, event: object) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         """Header and rows."""
         painter = QPainter(self)
         width = float(self.width())
@@ -84,21 +75,23 @@ class AlarmList(QWidget):
             painter.drawText(
                 QRectF(8, _ROW, width, _ROW), Qt.AlignmentFlag.AlignVCenter, "No active alarms"
             )
+        bottom = self.height()
         for row, item in enumerate(self.items, start=1):
             y = row * _ROW
+            if y > bottom:
+                break  # rows below the widget cost nothing
             if row % 2 == 0:
-                painter.fillRect(QRectF(0, y, width, _ROW), QColor("#cdcdcd"))
+                painter.fillRect(QRectF(0, y, width, _ROW), _STRIPE)
             paint_alarm_mark(painter, QRectF(10, y + 4, _ROW - 8, _ROW - 8), item.priority)
-            font.setBold(not item.acknowledged)
+            font.setBold(item.state.needs_ack)
             painter.setFont(font)
             painter.setPen(TEXT)
             stamp = (
-                time.strftime("%H:%M:%S", time.localtime(item.time)) if item.time else "--:--:--"
+                time.strftime("%H:%M:%S", time.localtime(item.since)) if item.since else "--:--:--"
             )
-            state = "ACKED" if item.acknowledged else "UNACK"
-            for text, (_, x) in zip(
-                (stamp, state, item.message, item.tag), columns[1:], strict=True
-            ):
+            state = "UNACK" if item.state.needs_ack else "ACKED"
+            message = item.message or item.tag
+            for text, (_, x) in zip((stamp, state, message, item.tag), columns[1:], strict=True):
                 painter.drawText(QRectF(x, y, width - x, _ROW), Qt.AlignmentFlag.AlignVCenter, text)
             painter.setPen(LINE)
             painter.drawLine(0, y + _ROW - 1, int(width), y + _ROW - 1)

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QProgressBar
 
 from hmi.core import Quality, Reason, Sample
 from hmi.qt.stock import bind_stock_widget
-from hmi.widgets import AlarmBanner, Trend
+from hmi.widgets import Trend
 from hmi.widgets.trend_buffer import RingBuffer
 from tests.widgets.support import NOW, demo_store, feed_normal, make_context
 
@@ -83,24 +83,3 @@ def test_stock_widgets_show_and_write_without_feedback_loops(qtbot):
     box.click()
     assert [c.value for c in context.sink.commands] == [True]
 
-
-def test_alarm_banner_shows_the_most_important_unacknowledged(qtbot):
-    store = demo_store()
-    feed_normal(store)
-    banner = AlarmBanner()
-    qtbot.addWidget(banner)
-    context = make_context(store)
-    banner.attach(context)
-    assert banner.text() == "No active alarms"
-    store.apply(
-        {
-            "area1/ft101/flow": Sample(23.0, source_time=NOW),
-            "area1/p101/tripped": Sample(True, source_time=NOW),
-        }
-    )
-    context.binder.flush()
-    assert banner.top.tag == "area1/p101/tripped" and banner.top.priority == 1
-    assert "(+1 more)" in banner.text()
-    banner.source.acknowledge("area1/p101/tripped")
-    banner._refresh()
-    assert banner.top.tag == "area1/ft101/flow"

@@ -1,0 +1,108 @@
+"""AlarmBanner and AlarmList read the session's alarm model; Ack goes to the engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QPoint, Qt
+
+from hmi.core.alarms import AlarmState
+from hmi.qt.alarms import AlarmModel
+from hmi.widgets import AlarmBanner, AlarmList
+from tests.qt.alarm_support import T0, FakeEngine, transition
+from tests.widgets.support import demo_store, make_context
+
+TRIP, FLOW, LEVEL = "area1/p101/tripped", "area1/ft101/flow", "area1/t101/level"
+UNACK, ACK = AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED
+
+
+def _flood(model: AlarmModel) -> None:
+    model.apply(transition(FLOW, UNACK, T0, priority=2, message="Feed flow high"))
+    model.apply(transition(TRIP, UNACK, T0 + 1, priority=1, message="Pump P-101 tripped"))
+    model.apply(transition(LEVEL, ACK, T0 + 2, priority=1, message="Tank level high"))
+
+
+def test_banner_without_a_session_is_empty_and_harmless(qtbot):
+    banner = AlarmBanner()  # what Designer builds
+    qtbot.addWidget(banner)
+    assert banner.text() == "No active alarms"
+    assert not banner.ack_button.isEnabled()
+    banner.acknowledge_shown()  # nothing to do, nothing raised
+    assert not banner.grab().isNull()
+
+
+def test_banner_shows_the_most_important_unacknowledged_and_counts(qtbot):
+    context = make_context(demo_store())
+    banner = AlarmBanner()
+    qtbot.addWidget(banner)
+    banner.attach(context)
+    _flood(context.alarms)
+    assert banner.top is None  # coalesced: nothing before the frame
+    context.binder.flush()
+    assert banner.top.tag == TRIP and banner.top.priority == 1
+    assert banner.text().startswith("P1 ") and "Pump P-101 tripped" in banner.text()
+    assert "(+1 more)" in banner.text()
+    assert banner.waiting() == {1: 1, 2: 1, 3: 0, 4: 0}
+    assert [a.tag for a in banner.shown] == [TRIP, FLOW]  # two lines, unacknowledged first
+    assert not banner.ack_button.isEnabled()  # no engine connected: nothing to send to
+
+    context.alarms.apply(transition(TRIP, ACK, T0 + 3, previous=UNACK, priority=1))
+    context.alarms.apply(transition(FLOW, ACK, T0 + 3, previous=UNACK, priority=2))
+    context.binder.flush()
+    assert banner.top is None
+    assert banner.text() == "No unacknowledged alarms (3 active)"
+
+
+def test_banner_ack_button_acknowledges_what_it_shows(qtbot):
+    context = make_context(demo_store())
+    engine = FakeEngine()
+    context.alarms.service = engine.service()
+    banner = AlarmBanner()
+    qtbot.addWidget(banner)
+    banner.attach(context)
+    _flood(context.alarms)
+    context.binder.flush()
+    assert banner.ack_button.isEnabled()
+
+    async def press() -> None:
+        qtbot.mouseClick(banner.ack_button, Qt.MouseButton.LeftButton)
+        await engine.wait(1)
+
+    asyncio.run(press())
+    assert engine.calls == [("acknowledge", [TRIP, FLOW], "")]
+
+
+def test_clicking_the_banner_asks_for_the_alarm_summary(qtbot):
+    context = make_context(demo_store())
+    banner = AlarmBanner()
+    qtbot.addWidget(banner)
+    banner.attach(context)
+    with qtbot.waitSignal(context.alarms.summary_requested, timeout=1000):
+        qtbot.mouseClick(banner, Qt.MouseButton.LeftButton, pos=QPoint(40, 10))
+
+
+def test_alarm_list_follows_the_model_only_while_attached(qtbot):
+    context = make_context(demo_store())
+    engine = FakeEngine()
+    context.alarms.service = engine.service()
+    alarm_list = AlarmList()
+    qtbot.addWidget(alarm_list)
+    alarm_list.resize(600, 300)
+    alarm_list.tag_link.attach(context)
+    _flood(context.alarms)
+    context.binder.flush()
+    assert [a.tag for a in alarm_list.items] == [TRIP, FLOW, LEVEL]
+
+    alarm_list.tag_link.detach()  # its screen is hidden: it costs nothing
+    context.alarms.apply(transition(TRIP, ACK, T0 + 5, previous=UNACK, priority=1))
+    context.binder.flush()
+    assert alarm_list.items[0].state is UNACK
+    alarm_list.tag_link.attach(context)  # shown again: catches up at once
+    assert alarm_list.items[0].tag == FLOW
+
+    async def double_click() -> None:
+        qtbot.mouseDClick(alarm_list, Qt.MouseButton.LeftButton, pos=QPoint(200, 26 + 13))
+        await engine.wait(1)
+
+    asyncio.run(double_click())
+    assert engine.calls == [("acknowledge", [FLOW], "")]
