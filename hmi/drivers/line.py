@@ -7,8 +7,8 @@ interleaves with a half-done poll, and reconnects with capped exponential backof
 jitter. Lines run concurrently: a dead device only stalls its own line.
 
 Quality on loss of communication: a failed scan turns the group's GOOD tags UNCERTAIN at
-once (last value kept); a watchdog timer turns every tag not read successfully for
-``2 * period + timeout`` BAD, whatever the retries, so the bound holds by construction.
+once (last value kept); the :class:`~hmi.drivers.watchdog.Watchdog` turns every tag not
+read successfully for ``2 * period + timeout`` BAD, whatever the retries.
 """
 
 from __future__ import annotations
@@ -18,68 +18,22 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 from hmi.core.command import Command, CommandResult, CommandState
-from hmi.core.modbus import (
-    Block,
-    ChangeFilter,
-    Point,
-    ResponseError,
-    decode_block,
-    plan_blocks,
-    split_block,
-)
-from hmi.core.quality import Quality, Reason, Severity
+from hmi.core.quality import Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
+from hmi.drivers.device import DeviceState, PollGroup
 from hmi.drivers.link import CommError, DeviceException, ModbusLink, NotConnected
-from hmi.drivers.status import DeviceStats, DeviceStatus
+from hmi.drivers.scan import scan_group
+from hmi.drivers.sink import ScanHook, Sink
+from hmi.drivers.status import DeviceStats
+from hmi.drivers.watchdog import Watchdog
 from hmi.drivers.writes import ReadBackMismatch, WritePlan, execute_write
 from hmi.project.model import DeviceConfig
 
 log = logging.getLogger(__name__)
-
-#: exception codes that mean "this address", worth splitting a block to find it
-_ADDRESS_EXCEPTIONS = (2, 3)
-_EPSILON = 1e-3
-
-
-class Sink(Protocol):
-    """Where a line delivers its results (the bus actor, or a test)."""
-
-    def samples(self, batch: Mapping[str, Sample]) -> None:
-        """One scan's changed samples."""
-
-    def status(self, status: DeviceStatus) -> None:
-        """A device's link status (periodically and on every connect/disconnect)."""
-
-
-#: instrumentation: (device, group, scan start, scan end) in monotonic seconds
-ScanHook = Callable[[str, str, float, float], None]
-
-
-@dataclass
-class _Group:
-    name: str
-    period: float
-    blocks: list[Block]
-    tags: list[str]
-    next_due: float = 0.0
-    timer: asyncio.TimerHandle | None = None
-
-
-@dataclass
-class _Device:
-    config: DeviceConfig
-    points: dict[str, Point]
-    groups: dict[str, _Group]
-    stats: DeviceStats
-    filter: ChangeFilter = field(default_factory=ChangeFilter)
-    last_ok: dict[str, float] = field(default_factory=dict)
-    #: the last good raw data of each block (by id), to skip decoding unchanged blocks
-    raw: dict[int, tuple[Block, list[int] | list[bool]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,13 +67,14 @@ class Line:
         self._status_interval = status_interval
         self._reconnect_base = reconnect_base
         self._on_scan = on_scan
-        self._devices: dict[str, _Device] = {}
+        self._devices: dict[str, DeviceState] = {}
+        #: every (device, group) of the line; replaced, never mutated, so a scan in
+        #: progress iterates a consistent list while devices change
+        self._schedule: list[tuple[DeviceState, PollGroup]] = []
         self._writes: list[_Write] = []
-        self._link: ModbusLink | None = None
         self._wake: asyncio.Future[None] | None = None
         self._status_timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._started = 0.0
+        self._watchdog: Watchdog | None = None
         self._stopping = False
 
     # -- configuration ---------------------------------------------------------------------------
@@ -134,27 +89,13 @@ class Line:
 
     def set_device(self, config: DeviceConfig, tags: Iterable[Tag]) -> list[str]:
         """Add a device, or replace its tags; returns the names of tags it no longer has."""
-        old = self._devices.get(config.name)
-        points = {t.name: Point.from_tag(t) for t in tags if t.source is not None}
-        groups: dict[str, _Group] = {}
-        for name in sorted({p.poll_group for p in points.values()}):
-            members = [p for p in points.values() if p.poll_group == name]
-            period = self._poll_groups.get(name, 1.0)
-            groups[name] = _Group(name, period, plan_blocks(members), [p.tag for p in members])
-        device = old or _Device(config, {}, {}, DeviceStats(config.name))
-        removed = [name for name in device.points if name not in points]
-        for group in device.groups.values():
-            if group.timer is not None:
-                group.timer.cancel()
-        device.config, device.points, device.groups = config, points, groups
-        device.raw.clear()
-        device.filter.forget(removed)
-        for point in points.values():
-            device.filter.set_deadband(point.tag, point.deadband)
+        device = self._devices.get(config.name) or DeviceState(config, DeviceStats(config.name))
+        removed = device.plan(config, tags, self._poll_groups)
         self._devices[config.name] = device
-        if self._loop is not None:
-            for group in groups.values():
-                self._arm(device, group)
+        self._reschedule()
+        if self._watchdog is not None:
+            for group in device.groups.values():
+                self._watchdog.arm(device, group)
         self._poke()
         return removed
 
@@ -163,81 +104,117 @@ class Line:
         device = self._devices.pop(name, None)
         if device is None:
             return []
+        device.removed = True
         for group in device.groups.values():
-            if group.timer is not None:
-                group.timer.cancel()
+            group.disarm()
+        self._reschedule()
         for write in [w for w in self._writes if w.device == name]:
             self._finish(write, CommandState.FAILED, "device removed")
         return list(device.points)
 
     def last_samples(self, device: str) -> Mapping[str, Sample]:
         """The last published sample of every tag of ``device``."""
-        return self._devices[device].filter.last
+        return self._devices[device].last
+
+    def _reschedule(self) -> None:
+        self._schedule = [(d, g) for d in self._devices.values() for g in d.groups.values()]
 
     # -- the task -------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Poll until cancelled; closes the link on the way out."""
-        loop = self._loop = asyncio.get_running_loop()
-        self._started = loop.time()
-        first = next(iter(self._devices.values())).config
-        self._link = self._link_factory(first)
-        for device in self._devices.values():
-            for group in device.groups.values():
-                self._arm(device, group)
+        """Poll until stopped or cancelled; closes the link on the way out."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        watchdog = self._watchdog = Watchdog(loop, self._sink, self._wall)
+        link = self._link_factory(next(iter(self._devices.values())).config)
+        for device, group in self._schedule:
+            watchdog.arm(device, group)
         self._status_timer = loop.call_later(self._status_interval, self._publish_status)
         try:
             while not self._stopping:
+                if task is not None and task.cancelling():
+                    # Python 3.11's asyncio.wait_for (inside pymodbus) swallows a
+                    # cancellation that arrives in the same loop iteration as the answer;
+                    # without this check a cancelled line would poll on forever.
+                    raise asyncio.CancelledError
                 try:
-                    await self._cycle(self._link)
+                    if not link.connected:
+                        await self._connect(link)
+                        continue
+                    if self._writes:
+                        await self._do_writes(link)
+                    await self._poll(link, loop)
                 except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                     raise
                 except Exception:  # a bug here must not kill the line: log, back off, go on
                     log.exception("line %s: unexpected error", self.key)
                     await self._sleep_until(loop.time() + 1.0)
         finally:
-            self._link.close()
+            link.close()
             if self._status_timer is not None:
                 self._status_timer.cancel()
-            for device in self._devices.values():
-                for group in device.groups.values():
-                    if group.timer is not None:
-                        group.timer.cancel()
+            for _, group in self._schedule:
+                group.disarm()
             for write in list(self._writes):
                 self._finish(write, CommandState.FAILED, "driver stopped")
 
-    async def _cycle(self, link: ModbusLink) -> None:
-        loop = asyncio.get_running_loop()
-        if not link.connected:
-            await self._connect(link)
-            return
-        await self._do_writes(link)
+    async def _poll(self, link: ModbusLink, loop: asyncio.AbstractEventLoop) -> None:
+        """Scan every due group once (one batch for the sink), or sleep until one is due."""
         now = loop.time()
-        due = [
-            (device, group)
-            for device in list(self._devices.values())
-            for group in device.groups.values()
-            if group.next_due <= now
-        ]
+        due = [entry for entry in self._schedule if entry[1].next_due <= now]
         if not due:
-            await self._sleep_until(self._next_due())
+            await self._sleep_until(self._next_due(loop))
             return
         batch: dict[str, Sample] = {}
+        watchdog = self._watchdog
         for device, group in due:
-            await self._scan(link, device, group, batch)
+            start = loop.time()
+            samples, failure = await scan_group(link, device, group, loop.time, self._wall)
+            end = loop.time()
+            if start - group.next_due > group.period:
+                device.stats.overruns += 1
+            group.next_due += group.period
+            if group.next_due < end - group.period:
+                group.next_due = end  # far behind: skip the missed cycles rather than burst
+            if not device.removed:  # else its tags are out of service already
+                if failure:
+                    self._failed(device, group, samples, failure, link.connected)
+                if samples:
+                    points = device.points  # tags removed during the scan are not published
+                    batch.update(
+                        device.filter.changed({k: v for k, v in samples.items() if k in points})
+                    )
+                if group.timer is None and watchdog is not None:
+                    watchdog.arm(device, group)
+            if self._on_scan is not None:
+                self._on_scan(device.name, group.name, start, end)
             if not link.connected:
-                break
+                break  # a timeout only costs its own group; a lost link ends the round
         if batch:
             self._sink.samples(batch)
 
-    def _next_due(self) -> float:
-        dues = [g.next_due for d in self._devices.values() for g in d.groups.values()]
-        return min(dues) if dues else asyncio.get_running_loop().time() + 3600.0
+    def _failed(
+        self,
+        device: DeviceState,
+        group: PollGroup,
+        samples: dict[str, Sample],
+        failure: str,
+        connected: bool,
+    ) -> None:
+        """A scan cut short: its unread tags degrade; a lost link degrades the line."""
+        pending = [t for t in group.tags if t not in samples]
+        wall = self._wall()
+        samples.update(device.degrade(pending, failure, Reason.NO_COMMUNICATION, wall))
+        if not connected:
+            self._lost(failure, "connection")
+
+    def _next_due(self, loop: asyncio.AbstractEventLoop) -> float:
+        return min((g.next_due for _, g in self._schedule), default=loop.time() + 3600.0)
 
     async def _sleep_until(self, deadline: float) -> None:
         """Sleep until ``deadline`` or until something (a write, a change) wakes us."""
-        loop = asyncio.get_running_loop()
         if self._writes or self._stopping:
             return
+        loop = asyncio.get_running_loop()
         wake = self._wake = loop.create_future()
         handle = loop.call_at(deadline, _resolve, wake)
         try:
@@ -283,164 +260,18 @@ class Line:
     def _lost(self, message: str, kind: str) -> None:
         """The link is down: every GOOD tag becomes UNCERTAIN now, unread ones BAD."""
         wall = self._wall()
+        now = asyncio.get_running_loop().time()
         batch: dict[str, Sample] = {}
         for device in self._devices.values():
             was = device.stats.connected
             device.stats.connected = False
             device.stats.error(kind, message, wall)
-            degraded = self._degrade(device, device.points, message, Reason.NOT_CONNECTED)
+            degraded = device.degrade(device.points, message, Reason.NOT_CONNECTED, wall)
             batch.update(device.filter.changed(degraded))
             if was or device.stats.errors.get(kind) == 1:
-                self._sink.status(device.stats.snapshot(wall, asyncio.get_running_loop().time()))
+                self._sink.status(device.stats.snapshot(wall, now))
         if batch:
             self._sink.samples(batch)
-
-    def _degrade(
-        self, device: _Device, tags: Iterable[str], detail: str, never_read: Reason
-    ) -> dict[str, Sample]:
-        """Samples (not yet filtered) that degrade ``tags`` after a failure."""
-        device.raw.clear()  # the next good answer must be decoded and published
-        wall, last = self._wall(), device.filter.last
-        samples: dict[str, Sample] = {}
-        for name in tags:
-            previous = last.get(name)
-            if previous is None or previous.value is None:
-                if previous is None or previous.quality.reason is Reason.WAITING_FOR_INITIAL_DATA:
-                    samples[name] = Sample(None, Quality.bad(never_read, detail), wall, wall)
-            elif previous.quality.severity is Severity.GOOD:
-                lkv = Quality.uncertain(Reason.LAST_KNOWN_VALUE, detail)
-                samples[name] = previous.degraded(lkv, wall)
-        return samples
-
-    # -- scanning --------------------------------------------------------------------------------
-    async def _scan(
-        self, link: ModbusLink, device: _Device, group: _Group, batch: dict[str, Sample]
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        if start - group.next_due > group.period:
-            device.stats.overruns += 1
-        unit, stats, blocks = device.config.unit_id, device.stats, group.blocks
-        samples: dict[str, Sample] = {}
-        failure = ""
-        i = 0
-        while i < len(blocks):
-            block = blocks[i]
-            sent = loop.time()
-            try:
-                data = await link.read(unit, block.table, block.start, block.count)
-            except DeviceException as exc:
-                stats.ok(loop.time() - sent)
-                stats.error("exception", str(exc), self._wall())
-                halves = split_block(block) if exc.code in _ADDRESS_EXCEPTIONS else None
-                if halves is not None:
-                    blocks[i : i + 1] = halves  # keep the split: next scans skip the search
-                    continue
-                reason = Reason.CONFIG_ERROR if exc.code <= 3 else Reason.DEVICE_FAILURE
-                quality = Quality.bad(reason, str(exc))
-                device.raw.pop(id(block), None)
-                wall = self._wall()
-                last = device.filter.last
-                for name in block.tags:
-                    old = last.get(name)
-                    samples[name] = (
-                        old.degraded(quality, wall) if old else Sample(None, quality, wall, wall)
-                    )
-                i += 1
-                continue
-            except CommError as exc:
-                kind = "connection" if not link.connected else "timeout"
-                stats.error(kind, str(exc), self._wall())
-                failure = str(exc)
-                break
-            done = loop.time()
-            stats.ok(done - sent)
-            previous = device.raw.get(id(block))
-            if previous is not None and previous[0] is block and previous[1] == data:
-                # Same registers as last scan: same samples, which report-by-exception
-                # would not publish anyway. Only the freshness is news.
-                device.last_ok.update(dict.fromkeys(block.names, done))
-                i += 1
-                continue
-            try:
-                decoded = decode_block(block, data, self._wall())
-            except ResponseError as exc:
-                stats.error("response", str(exc), self._wall())
-                samples.update(self._degrade(device, block.tags, str(exc), Reason.DEVICE_FAILURE))
-                i += 1
-                continue
-            samples.update(decoded)
-            device.raw[id(block)] = (block, data)
-            device.last_ok.update(dict.fromkeys(block.names, done))
-            i += 1
-        end = loop.time()
-        group.next_due += group.period
-        if group.next_due < end - group.period:
-            group.next_due = end  # far behind: skip the missed cycles rather than burst
-        if failure:
-            pending = [t for t in group.tags if t not in samples]
-            samples.update(self._degrade(device, pending, failure, Reason.NO_COMMUNICATION))
-            if not link.connected:
-                self._lost(failure, "connection")
-        points = device.points
-        batch.update(device.filter.changed({k: v for k, v in samples.items() if k in points}))
-        if group.timer is None:
-            self._arm(device, group)
-        if self._on_scan is not None:
-            self._on_scan(device.config.name, group.name, start, end)
-
-    # -- watchdog --------------------------------------------------------------------------------
-    def _arm(self, device: _Device, group: _Group) -> None:
-        """Schedule the next staleness check of ``group`` (if any tag can still degrade)."""
-        loop = self._loop
-        if loop is None or device.config.name not in self._devices:
-            return
-        if group.timer is not None:
-            group.timer.cancel()
-            group.timer = None
-        period, timeout = group.period, device.config.timeout
-        started = self._started
-        last, last_ok = device.filter.last, device.last_ok
-        deadlines = []
-        for name in group.tags:
-            sample = last.get(name)
-            if sample is None or sample.value is None:
-                continue
-            since = last_ok.get(name, started)
-            if sample.quality.severity is Severity.GOOD:
-                deadlines.append(since + period + timeout)
-            elif sample.quality.severity is Severity.UNCERTAIN:
-                deadlines.append(since + 2 * period + timeout)
-        if not deadlines:
-            return
-        group.timer = loop.call_at(min(deadlines), self._check, device, group)
-
-    def _check(self, device: _Device, group: _Group) -> None:
-        group.timer = None
-        loop = asyncio.get_running_loop()
-        now, wall = loop.time(), self._wall()
-        period, timeout = group.period, device.config.timeout
-        last, last_ok = device.filter.last, device.last_ok
-        detail = device.stats.last_error or "no answer"
-        samples: dict[str, Sample] = {}
-        for name in group.tags:
-            sample = last.get(name)
-            if sample is None or sample.value is None:
-                continue
-            age = now - last_ok.get(name, self._started)
-            severity = sample.quality.severity
-            if severity < Severity.BAD and age >= 2 * period + timeout - _EPSILON:
-                quality = Quality.bad(Reason.NO_COMMUNICATION, detail)
-                samples[name] = sample.degraded(quality, wall)
-            elif severity is Severity.GOOD and age >= period + timeout - _EPSILON:
-                quality = Quality.uncertain(Reason.LAST_KNOWN_VALUE, detail)
-                samples[name] = sample.degraded(quality, wall)
-        if samples:
-            device.raw.clear()
-        changed = device.filter.changed(samples)
-        if changed:
-            self._sink.samples(changed)
-        self._arm(device, group)
 
     def _publish_status(self) -> None:
         loop = asyncio.get_running_loop()
@@ -481,7 +312,7 @@ class Line:
                 state = (
                     CommandState.FAILED if isinstance(exc, NotConnected) else CommandState.TIMED_OUT
                 )
-                self._finish(write, state, f"no answer from {device.config.name}: {exc}")
+                self._finish(write, state, f"no answer from {device.name}: {exc}")
             else:
                 changed = device.filter.changed({write.command.tag: sample})
                 if changed:
@@ -498,7 +329,7 @@ class Line:
         command = write.command
         value = sample.value if sample is not None else None
         if sample is None and write.device in self._devices:
-            old = self._devices[write.device].filter.last.get(command.tag)
+            old = self._devices[write.device].last.get(command.tag)
             value = old.value if old is not None else None
         write.future.set_result(
             CommandResult(command.id, command.tag, state, value, message, self._wall())

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.exceptions import ModbusException
+from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
@@ -98,6 +99,13 @@ class ModbusLink:
                 reconnect_delay=0,
             )
         self._client = client
+        #: per table: the pymodbus read method, and whether it answers bits
+        self._readers: dict[Table, tuple[Callable[..., Awaitable[ModbusPDU]], bool]] = {
+            Table.HOLDING_REGISTER: (client.read_holding_registers, False),
+            Table.INPUT_REGISTER: (client.read_input_registers, False),
+            Table.COIL: (client.read_coils, True),
+            Table.DISCRETE_INPUT: (client.read_discrete_inputs, True),
+        }
 
     @property
     def connected(self) -> bool:
@@ -124,60 +132,78 @@ class ModbusLink:
         return device.serial_port
 
     async def read(self, unit: int, table: Table, start: int, count: int) -> list[int] | list[bool]:
-        """Read ``count`` registers (or bits) of ``table`` from ``start``."""
-        client = self._client
-        if table is Table.HOLDING_REGISTER:
-            call = client.read_holding_registers(start, count=count, device_id=unit)
-        elif table is Table.INPUT_REGISTER:
-            call = client.read_input_registers(start, count=count, device_id=unit)
-        elif table is Table.COIL:
-            call = client.read_coils(start, count=count, device_id=unit)
-        else:
-            call = client.read_discrete_inputs(start, count=count, device_id=unit)
-        response = await self._execute(call, f"{table.value}:{start}+{count}")
-        if table.is_bits:
-            return list(response.bits)
-        return list(response.registers)
+        """Read ``count`` registers (or bits) of ``table`` from ``start``.
+
+        The hot path of polling: one lookup and one await on top of pymodbus; the
+        request's description is formatted only when it fails.
+        """
+        method, bits = self._readers[table]
+        try:
+            response = await method(start, count=count, device_id=unit)
+        except ConnectionException:
+            # pymodbus raises this at once when the transport is down (it would not
+            # wait for an answer); we reconnect on our own schedule.
+            raise NotConnected(f"not connected to {self._where()}") from None
+        except ModbusException as exc:
+            _reraise_cancel()
+            what = _what(table, start, count)
+            raise CommError(_short(str(exc)) or f"no valid answer to {what}") from None
+        except _DECODE_ERRORS as exc:
+            raise CommError(f"malformed answer to {_what(table, start, count)}: {exc!r}") from None
+        if response.isError():
+            raise DeviceException(response.exception_code, _what(table, start, count))
+        return response.bits if bits else response.registers
 
     async def write_coil(self, unit: int, address: int, state: bool) -> None:
         """FC 5."""
-        call = self._client.write_coil(address, state, device_id=unit)
-        await self._execute(call, f"write co:{address}")
+        await self._execute(f"write co:{address}", self._client.write_coil, address, state, unit)
 
     async def write_coils(self, unit: int, address: int, states: Sequence[bool]) -> None:
         """FC 15."""
-        call = self._client.write_coils(address, list(states), device_id=unit)
-        await self._execute(call, f"write co:{address}+{len(states)}")
+        what = f"write co:{address}+{len(states)}"
+        await self._execute(what, self._client.write_coils, address, list(states), unit)
 
     async def write_register(self, unit: int, address: int, value: int) -> None:
         """FC 6."""
-        call = self._client.write_register(address, value, device_id=unit)
-        await self._execute(call, f"write hr:{address}")
+        what = f"write hr:{address}"
+        await self._execute(what, self._client.write_register, address, value, unit)
 
     async def write_registers(self, unit: int, address: int, values: Sequence[int]) -> None:
         """FC 16."""
-        call = self._client.write_registers(address, list(values), device_id=unit)
-        await self._execute(call, f"write hr:{address}+{len(values)}")
+        what = f"write hr:{address}+{len(values)}"
+        await self._execute(what, self._client.write_registers, address, list(values), unit)
 
-    async def _execute(self, call: object, what: str) -> ModbusPDU:
-        if not self.connected:
-            # pymodbus would try to connect inside the request; we reconnect on our terms.
-            if asyncio.iscoroutine(call):
-                call.close()
-            raise NotConnected(f"not connected to {self._where()}")
+    async def _execute(
+        self,
+        what: str,
+        method: Callable[..., Awaitable[ModbusPDU]],
+        address: int,
+        value: Any,
+        unit: int,
+    ) -> ModbusPDU:
         try:
-            response: ModbusPDU = await call  # type: ignore[misc]
+            response = await method(address, value, device_id=unit)
+        except ConnectionException:
+            raise NotConnected(f"not connected to {self._where()}") from None
         except ModbusException as exc:
             _reraise_cancel()
             raise CommError(_short(str(exc)) or f"no valid answer to {what}") from None
-        except (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
-            # pymodbus' decoders raise plain Python errors on malformed frames.
+        except _DECODE_ERRORS as exc:
             raise CommError(f"malformed answer to {what}: {exc!r}") from None
         if response is None:
             raise CommError(f"no answer to {what}")
         if response.isError():
             raise DeviceException(int(getattr(response, "exception_code", 0)), what)
         return response
+
+
+#: pymodbus' decoders raise plain Python errors on malformed frames
+_DECODE_ERRORS = (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError)
+
+
+def _what(table: Table, start: int, count: int) -> str:
+    # formatted only when a request fails, not for every request
+    return f"{table.value}:{start}+{count}"
 
 
 def _reraise_cancel() -> None:

@@ -1,6 +1,6 @@
 """The device manager: lines by connection, runtime add/change/remove, closed-loop writes.
 
-Independent of the bus: results go to a :class:`~hmi.drivers.line.Sink`. The driver actor
+Independent of the bus: results go to a :class:`~hmi.drivers.sink.Sink`. The driver actor
 (:mod:`hmi.drivers.actor`) wraps it for the bus; tests and benchmarks use it directly.
 TCP devices get a line each (one client per device, polled concurrently); RTU devices
 sharing a serial port share a line (polled one after another, as a half-duplex bus needs).
@@ -18,7 +18,8 @@ from hmi.core.command import Command, CommandResult, CommandState
 from hmi.core.quality import Quality, Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
-from hmi.drivers.line import Line, Sink
+from hmi.drivers.line import Line
+from hmi.drivers.sink import Sink
 from hmi.drivers.writes import Authorizer, Rejected, plan_write, role_check
 from hmi.project.model import DEFAULT_POLL_GROUPS, DeviceConfig, Project
 
@@ -75,8 +76,9 @@ class DriverManager:
         self._tasks.clear()
         for line in self._lines.values():
             line.stop()
-        # Cooperative first (a request in flight finishes or times out), then cancel; a
-        # lost wake-up must never hang the node's shutdown.
+        # Cooperative first: a request (or write) in flight finishes or times out. Then
+        # cancel; the line honours a cancellation even where pymodbus' wait_for swallows
+        # it (see Line.run), so this never hangs a node's shutdown.
         _, pending = await asyncio.wait(tasks, timeout=1.0) if tasks else (set(), set())
         for task in pending:
             task.cancel()

@@ -1,0 +1,153 @@
+"""The polling state of one device on a line: its plan, what it last read and published.
+
+A device's tags become poll groups of planned reads (:func:`hmi.core.modbus.plan_blocks`).
+Each :class:`BlockRead` remembers when its block was last answered (the freshness the
+watchdog needs, kept per block rather than per tag: one store per request, not 125) and
+the raw data of that answer (an unchanged block is not decoded again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from hmi.core.modbus import Block, ChangeFilter, Point, plan_blocks, split_block
+from hmi.core.quality import Quality, Reason, Severity
+from hmi.core.sample import Sample
+from hmi.core.tag import Tag
+from hmi.drivers.status import DeviceStats
+from hmi.project.model import DeviceConfig
+
+
+@dataclass(eq=False, slots=True)
+class BlockRead:
+    """One planned read request and what its last good answer was."""
+
+    block: Block
+    #: monotonic time of the last good answer (0.0: never answered)
+    last_ok: float = 0.0
+    #: the registers (bits) of that answer
+    data: list[int] | list[bool] | None = None
+
+    def split(self) -> tuple[BlockRead, BlockRead] | None:
+        """Halves of a refused read (see :func:`split_block`); they inherit the freshness."""
+        halves = split_block(self.block)
+        if halves is None:
+            return None
+        return BlockRead(halves[0], self.last_ok), BlockRead(halves[1], self.last_ok)
+
+
+@dataclass(eq=False)
+class PollGroup:
+    """The reads of one device in one poll group, and when they are due next."""
+
+    name: str
+    period: float
+    reads: list[BlockRead]
+    tags: list[str]
+    #: monotonic time of the next scan
+    next_due: float = 0.0
+    #: the watchdog's pending staleness check
+    timer: asyncio.TimerHandle | None = None
+
+    def freshness(self, default: float) -> Iterator[tuple[str, float]]:
+        """``(tag, last good answer)`` of every tag; ``default`` for never answered."""
+        for read in self.reads:
+            since = read.last_ok or default
+            for name in read.block.names:
+                yield name, since
+
+    def disarm(self) -> None:
+        """Cancel the pending staleness check."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+@dataclass(eq=False)
+class DeviceState:
+    """One device of a line: configuration, plan, statistics and last published samples."""
+
+    config: DeviceConfig
+    stats: DeviceStats
+    points: dict[str, Point] = field(default_factory=dict)
+    groups: dict[str, PollGroup] = field(default_factory=dict)
+    filter: ChangeFilter = field(default_factory=ChangeFilter)
+    #: set when the device leaves its line: a scan in flight must not publish any more
+    removed: bool = False
+
+    @property
+    def name(self) -> str:
+        """The device's name."""
+        return self.config.name
+
+    @property
+    def last(self) -> Mapping[str, Sample]:
+        """The last published sample of every tag."""
+        return self.filter.last
+
+    def plan(
+        self, config: DeviceConfig, tags: Iterable[Tag], poll_groups: Mapping[str, float]
+    ) -> list[str]:
+        """Take a (new) configuration and tag set; returns the tags it no longer has."""
+        points = {t.name: Point.from_tag(t) for t in tags if t.source is not None}
+        # Re-planned blocks keep the freshness of their tags: a runtime change of the
+        # tag set must not look like a loss of communication to the watchdog.
+        fresh = {n: t for g in self.groups.values() for n, t in g.freshness(0.0) if t}
+        groups: dict[str, PollGroup] = {}
+        for name in sorted({p.poll_group for p in points.values()}):
+            members = [p for p in points.values() if p.poll_group == name]
+            reads = [
+                BlockRead(block, min((fresh[n] for n in block.names if n in fresh), default=0.0))
+                for block in plan_blocks(members)
+            ]
+            groups[name] = PollGroup(
+                name, poll_groups.get(name, 1.0), reads, [p.tag for p in members]
+            )
+        removed = [name for name in self.points if name not in points]
+        for group in self.groups.values():
+            group.disarm()
+        self.config, self.points, self.groups = config, points, groups
+        self.filter.forget(removed)
+        for point in points.values():
+            self.filter.set_deadband(point.tag, point.deadband)
+        return removed
+
+    def forget_data(self) -> None:
+        """Make the next good answer of every block be decoded and published again."""
+        for group in self.groups.values():
+            for read in group.reads:
+                read.data = None
+
+    def degrade(
+        self, tags: Iterable[str], detail: str, never_read: Reason, now: float
+    ) -> dict[str, Sample]:
+        """Samples (not yet filtered) that degrade ``tags`` after a failure.
+
+        GOOD values become UNCERTAIN (last known value, kept); tags without a value
+        yet become BAD ``never_read``; UNCERTAIN and BAD ones stay as they are (the
+        watchdog turns them BAD in time).
+        """
+        self.forget_data()
+        last = self.filter.last
+        samples: dict[str, Sample] = {}
+        for name in tags:
+            previous = last.get(name)
+            if previous is None or previous.value is None:
+                if previous is None or previous.quality.reason is Reason.WAITING_FOR_INITIAL_DATA:
+                    samples[name] = Sample(None, Quality.bad(never_read, detail), now, now)
+            elif previous.quality.severity is Severity.GOOD:
+                lkv = Quality.uncertain(Reason.LAST_KNOWN_VALUE, detail)
+                samples[name] = previous.degraded(lkv, now)
+        return samples
+
+    def refused(self, read: BlockRead, quality: Quality, now: float) -> dict[str, Sample]:
+        """Samples for a block the device refused: BAD ``quality``, values kept."""
+        read.data = None
+        last = self.filter.last
+        samples: dict[str, Sample] = {}
+        for name in read.block.names:
+            old = last.get(name)
+            samples[name] = old.degraded(quality, now) if old else Sample(None, quality, now, now)
+        return samples
