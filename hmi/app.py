@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hmi.app_session import add_session_controls, report
+from hmi.app_session import add_session_controls, publish_refused_writes, report
 from hmi.core.command import Command
 from hmi.core.tagstore import TagStore
 from hmi.project import Project, load_project
@@ -105,6 +105,7 @@ def run_app(project: Project | None, options: AppOptions | None = None) -> int:
 
 
 async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
+    from hmi.app_alarms import connect_alarms, load_snapshot
     from hmi.bus import Bus, bind_store
     from hmi.bus.messages import decode_result, encode_command
     from hmi.bus.samples import MalformedPayload
@@ -132,24 +133,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         except MalformedPayload as exc:
             log.warning("dropped malformed result on %s: %s", topic, exc)
 
-    def on_refused(tag: str, value: Any, why: str) -> None:
-        bus.publish(
-            "audit/write",
-            {
-                "user": context.user,
-                "action": "write",
-                "target": tag,
-                "new_value": value,
-                "old_value": store.get(tag).value,
-                "outcome": "rejected",
-                "reason": why,
-                "node": node,
-                "host": socket.gethostname(),
-                "time": bus.clock.time(),
-            },
-        )
-
-    context.write_refused.connect(on_refused)
+    publish_refused_writes(bus, context, node)
     bind_store(bus, store, "tag/#")
     bus.subscribe("result/#", on_result)
 
@@ -157,6 +141,13 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
     notifier = _ErrorNotifier(lambda text: window.statusBar().showMessage(text, 15_000))
     logging.getLogger().addHandler(notifier)
     window.bus_status.setText("Bus: local" if options.broker is None else f"Bus: {options.broker}")
+    # Before the backend starts: the engine's first transitions must not be missed.
+    connect_alarms(
+        bus,
+        context.alarms,
+        lambda: (context.user, session.get("token", "")),
+        notify=lambda text: window.statusBar().showMessage(f"Alarms: {text}", 15_000),
+    )
     _watch_devices(bus, window)
     window.resize(1280, 800)
     _report_first_paint(window)
@@ -203,6 +194,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         options=options,
         tasks=tasks,
     )
+    tasks.append(asyncio.ensure_future(report(load_snapshot(bus, context.alarms), "alarms")))
     user = options.user or (DEMO_USER if options.demo else None)
     password = options.password or (DEMO_PASSWORD if options.demo else None)
     if user and password:
@@ -221,6 +213,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
             with contextlib.suppress(Exception):
                 await bus.call("security", "logout", token, reason="application closed", timeout=1)
         context.binder.stop()
+        await context.alarms.close()
         if backend is not None:
             await backend.stop()
         await bus.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,33 @@ async def report(awaitable: Awaitable[Any], what: str) -> None:
         await awaitable
     except Exception as exc:
         log.error("%s failed: %s", what, exc)
+
+
+def publish_refused_writes(bus: Any, context: Any, node: str) -> None:
+    """Publish each write the GUI refused (no right, read-only) on ``audit/write``.
+
+    Such a write never reaches the bus as a command, so without this the audit trail would
+    not show that someone tried it.
+    """
+
+    def on_refused(tag: str, value: Any, why: str) -> None:
+        bus.publish(
+            "audit/write",
+            {
+                "user": context.user,
+                "action": "write",
+                "target": tag,
+                "new_value": value,
+                "old_value": context.store.get(tag).value,
+                "outcome": "rejected",
+                "reason": why,
+                "node": node,
+                "host": socket.gethostname(),
+                "time": bus.clock.time(),
+            },
+        )
+
+    context.write_refused.connect(on_refused)
 
 
 def add_session_controls(

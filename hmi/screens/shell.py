@@ -1,4 +1,7 @@
-"""The operator main window: header, navigation bar, alarm banner, screens, status bar."""
+"""The operator main window: header, navigation bar, alarm banner, screens, status bar.
+
+The alarm summary and history are windows of their own, opened from the banner or the
+navigation bar: they exist whatever screens a project draws."""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from hmi import __version__
 from hmi.core.tagstore import TagStore
 from hmi.project import Project
 from hmi.qt.context import HmiContext
+from hmi.screens.alarm_history import AlarmHistoryDialog
+from hmi.screens.alarm_summary import AlarmSummaryDialog
 from hmi.screens.catalog import ScreenCatalog
 from hmi.screens.navigation import Navigator
 from hmi.widgets.alarm_banner import AlarmBanner
@@ -81,6 +86,12 @@ class MainWindow(QMainWindow):
         self.screen_title = QLabel("", nav)
         self.screen_title.setObjectName("ScreenTitle")
         nav_layout.addWidget(self.screen_title)
+        nav_layout.addSpacing(16)
+        # Always there, whatever screens a project has: the alarm summary is not a screen.
+        self.alarms_button = QPushButton("Alarm summary", nav)
+        self.alarms_button.setObjectName("NavButton")
+        self.alarms_button.clicked.connect(self.open_alarm_summary)
+        nav_layout.addWidget(self.alarms_button)
         layout.addWidget(nav)
 
         self.alarm_banner = AlarmBanner(central)
@@ -123,10 +134,33 @@ class MainWindow(QMainWindow):
         self._clock_timer.timeout.connect(self._tick)
         self._clock_timer.start(1000)
 
+        self.alarm_summary: AlarmSummaryDialog | None = None
+        self.alarm_history: AlarmHistoryDialog | None = None
         self.alarm_banner.attach(self.context)
+        self.context.alarms.summary_requested.connect(self.open_alarm_summary)
         self.navigator.home()
         self._update_nav()
         self.context.binder.start()
+
+    def open_alarm_summary(self) -> AlarmSummaryDialog:
+        """Show the alarm summary window (one per main window), raised to the front."""
+        if self.alarm_summary is None:
+            self.alarm_summary = AlarmSummaryDialog(self.context.alarms, self)
+            self.alarm_summary.summary.on_history = self.open_alarm_history
+        self.alarm_summary.show()
+        self.alarm_summary.raise_()
+        self.alarm_summary.activateWindow()
+        return self.alarm_summary
+
+    def open_alarm_history(self) -> AlarmHistoryDialog:
+        """Show the alarm history window and load the last day."""
+        if self.alarm_history is None:
+            self.alarm_history = AlarmHistoryDialog(self.context.alarms.history, self)
+        dialog = self.alarm_history
+        dialog.show()
+        dialog.raise_()
+        self.context.alarms.request(dialog.refresh())
+        return dialog
 
     def _go(self, name: str) -> None:
         self.navigator.go(name)

@@ -1,0 +1,286 @@
+"""The alarm summary's table: a Qt item model over :class:`~hmi.qt.alarms.AlarmModel`.
+
+:class:`AlarmTableModel` holds one row per listed alarm (any state but normal) and follows
+the model's coalesced ``changed(tags)``: rows of changed tags are updated in place, new
+ones appended, alarms back to normal removed. Nothing is rebuilt per change, so a view
+over thousands of alarms keeps its selection and scroll position through a flood.
+:class:`AlarmFilter` sorts by any column and filters by text, priority and state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRectF,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QFont, QPainter, QPixmap
+
+from hmi.core.alarms import AlarmState, AlarmStatus, Level
+from hmi.qt.alarms import AlarmModel, importance, is_listed
+from hmi.qt.look import paint_alarm_mark
+
+Index = QModelIndex | QPersistentModelIndex
+
+#: "Note" last: it is the one that stretches with the window
+COLUMNS = ("P", "Since", "State", "Level", "Tag", "Message", "Value", "By", "Note")
+PRIORITY, SINCE, STATE, LEVEL, TAG, MESSAGE, VALUE, BY, NOTE = range(len(COLUMNS))
+
+STATE_TEXT = {
+    AlarmState.NORMAL: "Normal",
+    AlarmState.UNACKNOWLEDGED: "Unacknowledged",
+    AlarmState.ACKNOWLEDGED: "Acknowledged",
+    AlarmState.RETURNED_UNACKNOWLEDGED: "Returned, unack",
+    AlarmState.SHELVED: "Shelved",
+    AlarmState.SUPPRESSED: "Suppressed",
+    AlarmState.OUT_OF_SERVICE: "Out of service",
+}
+
+#: the state filter's choices, in the order the combo box shows them
+STATE_FILTERS: dict[str, Callable[[AlarmStatus], bool]] = {
+    "All listed": lambda s: True,
+    "Active (annunciated)": lambda s: s.state.annunciated,
+    "Unacknowledged": lambda s: s.state.needs_ack,
+    "Acknowledged": lambda s: s.state is AlarmState.ACKNOWLEDGED,
+    "Shelved": lambda s: s.state is AlarmState.SHELVED,
+    "Suppressed": lambda s: s.state is AlarmState.SUPPRESSED,
+    "Out of service": lambda s: s.state is AlarmState.OUT_OF_SERVICE,
+}
+
+
+def _stamp(when: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return time.strftime(fmt, time.localtime(when)) if when else ""
+
+
+def note(status: AlarmStatus) -> str:
+    """Why an alarm is where it is: shelved until/why, out of service, BAD input."""
+    parts = []
+    if status.shelved:
+        parts.append(
+            f"shelved until {_stamp(status.shelved_until, '%H:%M')}: {status.shelve_reason}"
+        )
+    if status.out_of_service:
+        parts.append("out of service")
+    if status.suppressed:
+        parts.append("suppressed by design")
+    if status.input_bad:
+        parts.append("input quality BAD")
+    return "; ".join(parts)
+
+
+def cell_text(status: AlarmStatus, column: int) -> str:
+    """What the table shows in ``column`` for ``status`` (also what CSV would hold)."""
+    if column == PRIORITY:
+        return str(status.priority)
+    if column == SINCE:
+        return _stamp(status.since)
+    if column == STATE:
+        return STATE_TEXT.get(status.state, status.state.value)
+    if column == LEVEL:
+        return "" if status.level is Level.NONE else status.level.name
+    if column == TAG:
+        return status.tag
+    if column == MESSAGE:
+        return status.message
+    if column == VALUE:
+        return "" if status.value is None else str(status.value)
+    if column == NOTE:
+        return note(status)
+    return status.user
+
+
+def sort_key(status: AlarmStatus, column: int) -> Any:
+    """A Python value to order ``column`` by (priority sorts like the banner)."""
+    if column == PRIORITY:
+        return importance(status)
+    if column == SINCE:
+        return status.since
+    if column == STATE:
+        return (list(STATE_TEXT).index(status.state), status.priority)
+    if column == VALUE:
+        value = status.value
+        return (0, float(value), "") if isinstance(value, int | float) else (1, 0.0, str(value))
+    return cell_text(status, column).lower()
+
+
+class AlarmTableModel(QAbstractTableModel):
+    """One row per listed alarm of ``alarms``, updated in place as transitions arrive."""
+
+    def __init__(self, alarms: AlarmModel | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[AlarmStatus] = []
+        self._index: dict[str, int] = {}
+        self._marks: dict[int, QPixmap] = {}
+        self.alarms = alarms if alarms is not None else AlarmModel(parent=self)
+        self.reset()
+
+    def set_alarms(self, alarms: AlarmModel) -> None:
+        """Show ``alarms`` instead (the caller connects its ``changed`` to :meth:`update`)."""
+        self.alarms = alarms
+        self.reset()
+
+    # -- following the alarm model ---------------------------------------------------------
+    def reset(self) -> None:
+        """Rebuild every row (a new model); most important first until the view sorts."""
+        self.beginResetModel()
+        self._rows = sorted(self.alarms.listed(), key=importance)
+        self._index = {s.tag: i for i, s in enumerate(self._rows)}
+        self.endResetModel()
+
+    def update(self, tags: frozenset[str] | None) -> None:
+        """Apply the changes of ``tags`` (None: everything) without a reset."""
+        if tags is None:
+            self.reset()
+            return
+        changed: list[int] = []
+        gone: list[int] = []
+        new: list[AlarmStatus] = []
+        for tag in tags:
+            status = self.alarms.status(tag)
+            row = self._index.get(tag)
+            listed = status is not None and is_listed(status)
+            if row is not None and listed:
+                assert status is not None
+                self._rows[row] = status
+                changed.append(row)
+            elif row is not None:
+                gone.append(row)
+            elif listed:
+                assert status is not None
+                new.append(status)
+        if changed:
+            # One signal for the span: the proxy re-sorts and re-filters it in one pass.
+            last = len(COLUMNS) - 1
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), last))
+        for row in sorted(gone, reverse=True):  # from the bottom: earlier rows keep numbers
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._rows[row]
+            self.endRemoveRows()
+        if new:
+            new.sort(key=importance)
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._rows.extend(new)
+            self.endInsertRows()
+        if gone or new:
+            self._index = {s.tag: i for i, s in enumerate(self._rows)}
+
+    # -- reading ---------------------------------------------------------------------------
+    def status_at(self, row: int) -> AlarmStatus:
+        """The alarm of source row ``row``."""
+        return self._rows[row]
+
+    def statuses(self) -> list[AlarmStatus]:
+        """Every row's alarm, in source order."""
+        return list(self._rows)
+
+    # -- Qt --------------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        """Rows: one per listed alarm."""
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        """Columns: :data:`COLUMNS`."""
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        """Column titles."""
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Text, the priority shape, bold while unacknowledged, details in the tooltip."""
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        status = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cell_text(status, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == PRIORITY:
+            return self._mark(status.priority)
+        if role == Qt.ItemDataRole.FontRole and status.state.needs_ack:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            who = f"\nlast action by {status.user}" if status.user else ""
+            return f"{status.tag}: {status.message}\n{cell_text(status, STATE)} {note(status)}{who}"
+        return None
+
+    def _mark(self, priority: int) -> QPixmap:
+        # Painted once per priority: the same shapes as everywhere else (colour + shape + number).
+        pixmap = self._marks.get(priority)
+        if pixmap is None:
+            pixmap = QPixmap(16, 16)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            paint_alarm_mark(painter, QRectF(0, 0, 16, 16), priority)
+            painter.end()
+            self._marks[priority] = pixmap
+        return pixmap
+
+
+class AlarmFilter(QSortFilterProxyModel):
+    """Sorts by any column and shows the rows matching text, priority and state."""
+
+    def __init__(self, source: AlarmTableModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._source = source
+        self.setSourceModel(source)
+        self.setDynamicSortFilter(True)
+        self._text = ""
+        self._priority = 0
+        self._state = next(iter(STATE_FILTERS))
+
+    def set_filter(
+        self, *, text: str | None = None, priority: int | None = None, state: str | None = None
+    ) -> None:
+        """Narrow the rows: ``text`` in tag or message, ``priority`` (0: any), ``state``."""
+        if state is not None and state not in STATE_FILTERS:
+            raise ValueError(f"unknown state filter {state!r}")
+        # Qt 6.10 deprecates invalidateFilter(); 6.8/6.9 have no begin/endFilterChange.
+        begin = getattr(self, "beginFilterChange", None)
+        if begin is not None:
+            begin()
+        if text is not None:
+            self._text = text.strip().lower()
+        if priority is not None:
+            self._priority = priority
+        if state is not None:
+            self._state = state
+        if begin is not None:
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        """Text, priority and state must all match."""
+        status = self._source.status_at(source_row)
+        if self._priority and status.priority != self._priority:
+            return False
+        if not STATE_FILTERS[self._state](status):
+            return False
+        text = self._text
+        return not text or text in status.tag.lower() or text in status.message.lower()
+
+    def lessThan(self, left: Index, right: Index) -> bool:
+        """Order by the column's Python sort key, not by its text."""
+        column = left.column()
+        a = sort_key(self._source.status_at(left.row()), column)
+        b = sort_key(self._source.status_at(right.row()), column)
+        return bool(a < b)
+
+    def status_at(self, row: int) -> AlarmStatus:
+        """The alarm shown at view row ``row``."""
+        return self._source.status_at(self.mapToSource(self.index(row, 0)).row())

@@ -1,0 +1,224 @@
+"""The alarm summary: every listed alarm, filtered and sorted, and what an operator does.
+
+Acknowledge selected, shelve selected (reason and duration asked), unshelve selected, and
+the alarm history. Requests go through the session's :class:`~hmi.qt.alarms.AlarmModel`;
+a refusal (a viewer acknowledging, a wrong state) is shown under the table and in the
+status bar, never swallowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hmi.core.alarms import AlarmState, AlarmStatus
+from hmi.qt.alarm_table import PRIORITY, STATE_FILTERS, AlarmFilter, AlarmTableModel
+from hmi.qt.alarms import AlarmModel
+from hmi.screens.shelve_dialog import ShelveDialog
+
+#: life-cycle states an operator may shelve from (and re-shelve a shelved alarm)
+_SHELVABLE = {
+    AlarmState.UNACKNOWLEDGED,
+    AlarmState.ACKNOWLEDGED,
+    AlarmState.RETURNED_UNACKNOWLEDGED,
+    AlarmState.SHELVED,
+}
+
+
+class AlarmSummary(QWidget):
+    """Filter bar, table, action buttons and a message line, over ``alarms``.
+
+    Follows the model only while shown (a hidden summary costs nothing per frame) and
+    catches up when shown again. ``history_requested`` is emitted by the History button.
+    """
+
+    def __init__(self, alarms: AlarmModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.alarms = alarms
+        self.source = AlarmTableModel(alarms, self)
+        self.rows = AlarmFilter(self.source, self)
+        self.on_history: Callable[[], object] | None = None
+        self._following = False
+
+        self.text_filter = QLineEdit(self)
+        self.text_filter.setPlaceholderText("Filter tag or message")
+        self.text_filter.setClearButtonEnabled(True)
+        self.text_filter.setMinimumWidth(280)
+        self.priority_filter = QComboBox(self)
+        self.priority_filter.addItems(["All priorities", "P1", "P2", "P3", "P4"])
+        self.state_filter = QComboBox(self)
+        self.state_filter.addItems(list(STATE_FILTERS))
+        self.count = QLabel(self)
+        filters = QHBoxLayout()
+        for widget in (self.text_filter, self.priority_filter, self.state_filter):
+            filters.addWidget(widget)
+        filters.addStretch(1)
+        filters.addWidget(self.count)
+
+        self.table = QTableView(self)
+        self.table.setObjectName("AlarmSummaryTable")
+        self.table.setModel(self.rows)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(PRIORITY, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        # Fixed row height: with thousands of rows Qt need not measure each one.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((48, 160, 140, 56, 200, 250, 70, 80)):
+            self.table.setColumnWidth(column, width)
+
+        self.ack_button = QPushButton("Acknowledge selected", self)
+        self.shelve_button = QPushButton("Shelve selected ...", self)
+        self.unshelve_button = QPushButton("Unshelve selected", self)
+        self.history_button = QPushButton("History ...", self)
+        self.message = QLabel(self)
+        self.message.setObjectName("AlarmMessage")
+        self.message.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for button in (self.ack_button, self.shelve_button, self.unshelve_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.history_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+
+        self.text_filter.textChanged.connect(lambda text: self._filter(text=text))
+        self.priority_filter.currentIndexChanged.connect(lambda i: self._filter(priority=i))
+        self.state_filter.currentTextChanged.connect(lambda state: self._filter(state=state))
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.ack_button.clicked.connect(self.acknowledge_selected)
+        self.shelve_button.clicked.connect(self.ask_shelve)
+        self.unshelve_button.clicked.connect(self.unshelve_selected)
+        self.history_button.clicked.connect(self._on_history)
+        alarms.request_failed.connect(self.message.setText)
+        self._after_change()
+
+    # -- following the model -------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        """Follow the model while shown."""
+        if not self._following:
+            self.alarms.changed.connect(self._on_alarms)
+            self._following = True
+            self._on_alarms(None)
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Stop following while hidden."""
+        if self._following:
+            self._following = False
+            with contextlib.suppress(RuntimeError, TypeError):
+                self.alarms.changed.disconnect(self._on_alarms)
+        super().hideEvent(event)
+
+    def _on_alarms(self, tags: frozenset[str] | None) -> None:
+        self.source.update(tags)
+        self._after_change()
+
+    def _filter(self, **how: object) -> None:
+        self.rows.set_filter(**how)  # type: ignore[arg-type]
+        self._after_change()
+
+    def _after_change(self) -> None:
+        total = self.source.rowCount()
+        shown = self.rows.rowCount()
+        waiting = sum(1 for s in self.source.statuses() if s.state.needs_ack)
+        self.count.setText(f"{shown} of {total} shown, {waiting} unacknowledged")
+        self._on_selection()
+
+    # -- selection and requests ------------------------------------------------------------
+    def selected(self) -> list[AlarmStatus]:
+        """The alarms of the selected rows, top to bottom."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        return [self.rows.status_at(row) for row in rows]
+
+    def _on_selection(self, *_: QItemSelection) -> None:
+        chosen = self.selected()
+        self.ack_button.setEnabled(any(s.state.needs_ack for s in chosen))
+        self.shelve_button.setEnabled(any(s.state in _SHELVABLE for s in chosen))
+        self.unshelve_button.setEnabled(any(s.shelved for s in chosen))
+
+    def acknowledge_selected(self) -> None:
+        """Acknowledge the selected alarms that wait for it (one request)."""
+        tags = [s.tag for s in self.selected() if s.state.needs_ack]
+        if tags:
+            self.message.clear()
+            self.alarms.request(self.alarms.acknowledge(tags))
+
+    def ask_shelve(self) -> None:
+        """Ask reason and duration, then shelve the selected alarms."""
+        tags = [s.tag for s in self.selected() if s.state in _SHELVABLE]
+        if not tags:
+            return
+        dialog = ShelveDialog(tags, self.alarms.max_shelve, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.accepted.connect(
+            lambda: self.shelve(dialog.tags, dialog.reason_text, dialog.duration)
+        )
+        dialog.open()
+
+    def shelve(self, tags: list[str], reason: str, duration: float) -> None:
+        """Shelve ``tags`` with ``reason`` for ``duration`` seconds (refusals reported)."""
+        self.message.clear()
+
+        async def run() -> None:
+            for tag in tags:
+                await self.alarms.shelve(tag, reason, duration)
+
+        self.alarms.request(run())
+
+    def unshelve_selected(self) -> None:
+        """Unshelve the selected shelved alarms."""
+        tags = [s.tag for s in self.selected() if s.shelved]
+        if not tags:
+            return
+        self.message.clear()
+
+        async def run() -> None:
+            for tag in tags:
+                await self.alarms.unshelve(tag)
+
+        self.alarms.request(run())
+
+    def _on_history(self) -> None:
+        if self.on_history is not None:
+            self.on_history()
+
+
+class AlarmSummaryDialog(QDialog):
+    """The summary in its own non-modal window (opened from the banner or the status bar)."""
+
+    def __init__(self, alarms: AlarmModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setObjectName("AlarmSummary")
+        self.setWindowTitle("Alarm summary")
+        self.resize(1200, 560)
+        self.summary = AlarmSummary(alarms, self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.summary)

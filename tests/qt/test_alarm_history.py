@@ -1,0 +1,84 @@
+"""The alarm history view: journal rows for a range and tag, CSV written on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+
+from hmi.core.alarms import AlarmState
+from hmi.screens.alarm_history import CSV_HEADER, AlarmHistoryDialog
+from tests.qt.alarm_support import T0, FakeEngine, transition
+
+LEVEL, TRIP = "area1/t101/level", "area1/p101/tripped"
+UNACK, ACK = AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED
+
+
+def _engine() -> FakeEngine:
+    engine = FakeEngine()
+    engine.rows = [
+        transition(LEVEL, UNACK, T0 + 1, value=4.61, message="Tank level high"),
+        transition(TRIP, UNACK, T0 + 2, value=True, message="Pump tripped"),
+        transition(LEVEL, ACK, T0 + 3, previous=UNACK, value=4.7, message="Tank level high")
+        | {"actor": "olga", "comment": "checking the inlet valve"},
+    ]
+    return engine
+
+
+def _dialog(qtbot, engine: FakeEngine) -> AlarmHistoryDialog:
+    dialog = AlarmHistoryDialog(engine.history, now=lambda: T0 + 10)
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def test_refresh_asks_for_the_range_and_tag_and_lists_the_rows(qtbot):
+    engine = _engine()
+    dialog = _dialog(qtbot, engine)
+    dialog.tag.setText(f" {LEVEL} ")
+    dialog.limit.setValue(500)
+    assert asyncio.run(dialog.refresh()) == 2
+    assert engine.calls == [("history", T0 + 10 - 86400, T0 + 70, LEVEL, 500)]
+    model = dialog.model
+    assert model.rowCount() == 2
+    assert model.index(1, 2).data() == "acknowledge"
+    assert model.index(1, 8).data() == "olga"
+    assert (
+        model.index(0, 0)
+        .data()
+        .startswith(dt.datetime.fromtimestamp(T0 + 1).strftime("%Y-%m-%d %H:%M:%S"))
+    )
+    assert dialog.message.text() == "2 journal rows"
+
+
+def test_a_failed_query_is_shown_not_raised(qtbot):
+    engine = FakeEngine(refuse="RpcTimeout: no reply within 15 s")
+    dialog = _dialog(qtbot, engine)
+    assert asyncio.run(dialog.refresh()) == 0
+    assert "Could not load the alarm history" in dialog.message.text()
+
+
+def test_export_writes_the_rows_shown_as_csv(qtbot, tmp_path):
+    dialog = _dialog(qtbot, _engine())
+    asyncio.run(dialog.refresh())
+    path = tmp_path / "history.csv"
+    assert dialog.export(path) == 3
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == CSV_HEADER
+    assert len(rows) == 4
+    record = dict(zip(CSV_HEADER, rows[3], strict=True))
+    assert record["tag"] == LEVEL and record["event"] == "acknowledge"
+    assert record["actor"] == "olga" and record["comment"] == "checking the inlet valve"
+    assert record["value"] == "4.7" and float(record["time"]) == T0 + 3
+    assert dt.datetime.fromisoformat(record["time_iso"]).timestamp() == T0 + 3
+    assert dict(zip(CSV_HEADER, rows[2], strict=True))["value"] == "true"  # JSON, typed
+    assert dialog.message.text() == f"3 rows exported to {path}"
+
+
+def test_export_to_a_path_that_cannot_be_written_says_why(qtbot, tmp_path):
+    dialog = _dialog(qtbot, _engine())
+    asyncio.run(dialog.refresh())
+    path = tmp_path / "no-such-folder" / "history.csv"
+    assert dialog.export(path) == -1
+    assert dialog.message.text().startswith(f"Could not write {path}: No such file")
+    assert not path.exists()
