@@ -11,8 +11,9 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -26,6 +27,9 @@ from hmi.qt.binding import Binder
 CommandSink = Callable[[Command], None]
 #: called once with the final (or PENDING) result of a command a widget sent
 ResultCallback = Callable[[CommandResult], None]
+#: ``history(tag, start, end, width)``: the historian's ``buckets`` answer for ``tag`` over
+#: ``[start, end)`` in ``width`` buckets (docs/historian.md); trends backfill through it
+HistoryQuery = Callable[[str, float, float, int], Awaitable[Mapping[str, Any]]]
 
 _ids = itertools.count(1)
 
@@ -73,6 +77,8 @@ class HmiContext(QObject):
         self.sink: CommandSink = sink if sink is not None else RecordingSink()
         self.timeout = timeout
         self.clock = clock
+        #: where history comes from (set by the composition root; None: live data only)
+        self.history: HistoryQuery | None = None
         self._pending: dict[str, ResultCallback | None] = {}
         #: the one repaint timer of this session (see hmi.qt.binding)
         self.binder = Binder(store, parent=self)

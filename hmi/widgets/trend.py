@@ -1,15 +1,21 @@
-"""Trend: several tags against their source time, live-scrolling or paused for a look back."""
+"""Trend: several tags against their source time, live or paused, backfilled from history.
+
+Importing this module costs no pyqtgraph and no numpy (about a third of a second): the
+plot (hmi.widgets.trend_chart) and the history requests are imported by the first Trend
+built, so the widget registry, Designer and screens without trends start without them.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import Property, QSize, Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Property, QSize, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from hmi.core.quality import Severity
 from hmi.core.sample import Sample
@@ -17,65 +23,70 @@ from hmi.qt.context import HmiContext
 from hmi.qt.link import TagLink
 from hmi.qt.look import describe_sample
 from hmi.qt.registry import register_widget
-from hmi.widgets.trend_buffer import FloatArray, RingBuffer
 
-#: muted, distinguishable pens for a grey background (colour is for alarms)
-PENS = ("#0d2b45", "#7a4b00", "#2f6b3a", "#6b2d8f", "#8a1c1c", "#3d5a80")
+if TYPE_CHECKING:
+    from hmi.widgets.trend_buffer import RingBuffer
+    from hmi.widgets.trend_history import HistoryRequest
+    from hmi.widgets.trend_series import HistorySegment, TagSeries
 
-#: ``provider(tag, start, end) -> (times, values)``: history for a time range
-HistoryProvider = Callable[[str, float, float], tuple[FloatArray, FloatArray]]
+log = logging.getLogger(__name__)
+#: characters of an error shown in the note (the tooltip has all of it)
+NOTE_CHARS = 60
 
 
 @register_widget(
-    "Trend of several tags (source time, peak downsampling, pause, cursor)", width=480, height=260
+    "Trend of several tags (source time, history, peak downsampling, pause, cursor, CSV)",
+    width=480,
+    height=260,
 )
 class Trend(QWidget):
     """Curves of the tags in ``tags`` (comma separated) over the last ``span`` seconds.
 
     Every sample is kept (the store's per-tag watch, not the coalesced frame) in a ring
     buffer per tag and plotted at its *source* time; curves are redrawn at most once per
-    repaint frame, peak-downsampled and clipped to the view so a week of 10 Hz data
-    draws as fast as a minute. BAD samples break the line rather than drawing a lie.
-    Pause stops the scrolling (panning pauses too); the cursor line reads out every
-    pen at its time. History arrives through :meth:`set_history_provider` or
-    :meth:`backfill`.
+    repaint frame, peak-downsampled and clipped to the view. BAD samples break the line.
+    When the session has a history source (:attr:`HmiContext.history`), the trend asks it,
+    without blocking, for what the view shows before its live data: on opening, and when
+    the operator pans or zooms into the past. Pause stops scrolling (panning pauses too);
+    the cursor reads out every pen; CSV exports what is shown.
     """
+
+    #: ``tag``: history for it arrived and is shown
+    history_loaded = Signal(str)
+    #: ``(tag, message)``: asking history for it failed (the note shows it too)
+    history_failed = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # The heavy half, imported with the first trend built (see the module docstring).
+        from hmi.widgets.trend_chart import TrendChart
+        from hmi.widgets.trend_history import HistoryLoader
+
         self._tags: list[str] = []
         self._span = 600.0
         self._capacity = 36_000
-        self._buffers: dict[str, RingBuffer] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
         self._unwatch: list[Callable[[], None]] = []
         self._dirty = False
         self._live = True
         self._scrolled = 0.0
-        self._history: HistoryProvider | None = None
         self.clock: Callable[[], float] = time.time
         self.tag_link = TagLink(
             self, lambda: list(self._tags), self._on_sample, None, self._on_attach
         )
+        self._loader = HistoryLoader(self._on_history, self._on_history_error)
+        self.destroyed.connect(self._loader.cancel)
 
-        self.plot = pg.PlotWidget(
-            self, axisItems={"bottom": pg.DateAxisItem()}, background="#e4e4e4"
-        )
-        item = self.plot.getPlotItem()
-        item.showGrid(x=True, y=True, alpha=0.25)
-        item.setDownsampling(auto=True, mode="peak")
-        item.setClipToView(True)
-        for axis in ("left", "bottom"):
-            item.getAxis(axis).setPen(pg.mkPen("#3a3a3a"))
-            item.getAxis(axis).setTextPen(pg.mkPen("#1a1a1a"))
-        self.legend = item.addLegend(offset=(8, 8), labelTextColor="#1a1a1a")
-        self.cursor_line = pg.InfiniteLine(
-            angle=90, movable=True, pen=pg.mkPen("#3a3a3a", style=Qt.PenStyle.DashLine)
-        )
-        self.cursor_line.setVisible(False)
-        item.addItem(self.cursor_line, ignoreBounds=True)
+        self.chart = TrendChart(self)
+        self.plot = self.chart.plot
+        self.legend = self.chart.legend
+        self.cursor_line = self.chart.cursor_line
         self.cursor_line.sigPositionChanged.connect(self._update_readout)
-        item.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
+        viewbox = self.chart.viewbox
+        viewbox.sigXRangeChanged.connect(self._ask_history)
+        viewbox.sigResized.connect(self._ask_history)
+        viewbox.sigRangeChangedManually.connect(self._on_manual_range)
+        if viewbox.menu is not None:
+            viewbox.menu.addAction("Export visible range as CSV ...", self._on_export_clicked)
 
         self.pause_button = QPushButton("Pause", self)
         self.pause_button.setCheckable(True)
@@ -83,13 +94,19 @@ class Trend(QWidget):
         self.cursor_button = QPushButton("Cursor", self)
         self.cursor_button.setCheckable(True)
         self.cursor_button.toggled.connect(self._on_cursor_toggled)
+        self.export_button = QPushButton("CSV ...", self)
+        self.export_button.setToolTip("Export what the trend shows (all pens) as CSV")
+        self.export_button.clicked.connect(self._on_export_clicked)
         self.readout = QLabel("", self)
         self.readout.setObjectName("TrendReadout")
+        self.note = QLabel("", self)
+        self.note.setObjectName("TrendNote")
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(self.pause_button)
-        bar.addWidget(self.cursor_button)
+        for button in (self.pause_button, self.cursor_button, self.export_button):
+            bar.addWidget(button)
         bar.addWidget(self.readout, 1)
+        bar.addWidget(self.note)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
@@ -102,18 +119,7 @@ class Trend(QWidget):
 
     def _set_tags(self, text: str) -> None:
         self._tags = [name.strip() for name in text.split(",") if name.strip()]
-        for name in list(self._curves):
-            if name not in self._tags:
-                self.plot.getPlotItem().removeItem(self._curves.pop(name))
-                self._buffers.pop(name, None)
-        for index, name in enumerate(self._tags):
-            if name not in self._curves:
-                self._buffers[name] = RingBuffer(self._capacity)
-                pen = pg.mkPen(PENS[index % len(PENS)], width=2)
-                curve = self.plot.plot(name=name, pen=pen, connect="finite")
-                curve.setDownsampling(auto=True, method="peak")
-                curve.setClipToView(True)
-                self._curves[name] = curve
+        self.chart.set_tags(self._tags, self._capacity)
         self.tag_link.refresh()
 
     def _get_span(self) -> float:
@@ -128,44 +134,59 @@ class Trend(QWidget):
 
     def _set_capacity(self, points: int) -> None:
         self._capacity = max(10, points)
-        self._buffers = {name: RingBuffer(self._capacity) for name in self._tags}
+        self.chart.set_capacity(self._capacity)
 
     tags = Property(str, _get_tags, _set_tags, doc="tags plotted, comma separated")
     span = Property(float, _get_span, _set_span, doc="seconds shown while live")
-    capacity = Property(int, _get_capacity, _set_capacity, doc="points kept per tag")
+    capacity = Property(int, _get_capacity, _set_capacity, doc="live points kept per tag")
 
     def sizeHint(self) -> QSize:
         """A comfortable default; trends stretch with their layout."""
         return QSize(480, 260)
 
     # -- data ----------------------------------------------------------------------------
+    def series(self, name: str) -> TagSeries:
+        """Everything shown for ``name``: live points and the history segment."""
+        return self.chart.series[name]
+
     def buffer(self, name: str) -> RingBuffer:
-        """The points held for ``name``."""
-        return self._buffers[name]
+        """The live points held for ``name``."""
+        return self.chart.series[name].live
 
     def _on_attach(self, context: HmiContext | None) -> None:
         for unwatch in self._unwatch:
             unwatch()
         self._unwatch = []
+        self._loader.cancel()
+        self._set_note("")
         if context is None:
             return
         self.clock = context.clock
-        for name in self._tags:
+        self._loader.query = context.history
+        now = self.clock()
+        for name, series in self.chart.series.items():
+            if len(series.live):
+                if context.history is not None:
+                    # Samples missed while detached: history shows that stretch instead.
+                    series.live.clear()
+                else:
+                    series.live.append(float(series.live.times[-1]), math.nan)  # a gap
+            series.live_since = now
             self._unwatch.append(context.store.watch(name, self._on_every_sample))
         context.binder.add_frame_hook(self, self._on_frame)
-        if self._history is not None:
-            self._request_history()
+        self.redraw()
+        self._ask_history()
 
     def _on_every_sample(self, name: str, sample: Sample) -> None:
-        buffer = self._buffers.get(name)
-        if buffer is None:
+        series = self.chart.series.get(name)
+        if series is None:
             return
         value = sample.value
         if value is None or isinstance(value, str) or sample.quality.severity is Severity.BAD:
             number = math.nan  # a gap: the line does not pretend to know
         else:
             number = float(value)
-        buffer.append(sample.source_time or sample.receive_time, number)
+        series.live.append(sample.source_time or sample.receive_time, number)
         self._dirty = True
 
     def _on_sample(self, name: str, sample: Sample) -> None:
@@ -177,27 +198,36 @@ class Trend(QWidget):
             )
         )
 
-    def set_history_provider(self, provider: HistoryProvider | None) -> None:
-        """Fetch history through ``provider`` when bound (the historian plugs in here)."""
-        self._history = provider
-        if provider is not None and self.tag_link.attached:
-            self._request_history()
+    # -- history -------------------------------------------------------------------------
+    def _ask_history(self, *_: object) -> None:
+        """Ask for the history the view lacks (cheap when nothing is missing)."""
+        if self.tag_link.context is None:
+            return
+        self._loader.ask(self.chart.series, *self.chart.view_range(), self.chart.pixels())
+        if self._loader.busy and not self.note.text():
+            self._set_note("Loading history ...")
 
-    def _request_history(self) -> None:
-        assert self._history is not None
-        end = self.clock()
-        for name in self._tags:
-            buffer = self._buffers[name]
-            oldest = float(buffer.times[0]) if len(buffer) else end
-            times, values = self._history(name, end - self._span, oldest)
-            self.backfill(name, times, values)
+    def _on_history(self, request: HistoryRequest, segment: HistorySegment) -> None:
+        series = self.chart.series.get(request.tag)
+        if series is None:
+            return  # the tag was removed meanwhile
+        series.history = segment
+        if not self._loader.busy and not any(map(self._loader.failed, self._tags)):
+            self._set_note("")
+        self.redraw()
+        self.history_loaded.emit(request.tag)
 
-    def backfill(self, name: str, times: FloatArray, values: FloatArray) -> None:
-        """Merge history points of ``name`` before (or among) the live ones."""
-        if name in self._buffers and len(times):
-            self._buffers[name].merge(np.asarray(times, float), np.asarray(values, float))
-            self._dirty = True
-            self.redraw()
+    def _on_history_error(self, request: HistoryRequest, error: BaseException) -> None:
+        message = str(error) or type(error).__name__
+        log.warning("trend: history of %s unavailable: %s", request.tag, message)
+        self._set_note(f"History unavailable: {message}", f"{request.tag}: {message}")
+        self.history_failed.emit(request.tag, message)
+
+    def _set_note(self, text: str, tip: str = "") -> None:
+        if len(text) > NOTE_CHARS:
+            text = text[: NOTE_CHARS - 3] + "..."
+        self.note.setText(text)
+        self.note.setToolTip(tip)
 
     # -- drawing -------------------------------------------------------------------------
     def _on_frame(self) -> None:
@@ -207,13 +237,13 @@ class Trend(QWidget):
             self._scroll(force=False)
 
     def redraw(self) -> None:
-        """Hand the buffers to the curves and scroll (when live)."""
+        """Hand the data to the curves and scroll (when live)."""
         self._dirty = False
-        for name, curve in self._curves.items():
-            buffer = self._buffers[name]
-            # Copies: the views would change under pyqtgraph as the ring wraps.
-            curve.setData(buffer.times.copy(), buffer.values.copy())
-        self._scroll()
+        if self._live:
+            now = self._scrolled = self.clock()
+            self.chart.draw((now - self._span, now))
+        else:
+            self.chart.draw()
         self._update_readout()
 
     def _scroll(self, force: bool = True) -> None:
@@ -221,9 +251,9 @@ class Trend(QWidget):
             return
         now = self.clock()
         # Idle frames scroll only once time has moved a pixel: no redraw for nothing.
-        if force or now - self._scrolled >= self._span / max(1, self.plot.width()):
+        if force or now - self._scrolled >= self._span / self.chart.pixels():
             self._scrolled = now
-            self.plot.getPlotItem().setXRange(now - self._span, now, padding=0)
+            self.chart.set_view(now - self._span, now)
 
     @property
     def live(self) -> bool:
@@ -236,6 +266,7 @@ class Trend(QWidget):
 
     def _on_pause_toggled(self, paused: bool) -> None:
         self._live = not paused
+        self._loader.retry()  # the operator acts: a failed history request may be retried
         self.pause_button.setText("Live" if paused else "Pause")
         if self._live:
             self.redraw()
@@ -243,10 +274,13 @@ class Trend(QWidget):
     def _on_manual_range(self, *_: object) -> None:
         if self._live:
             self.pause(True)
+        self._loader.retry()
+        self._ask_history()
 
+    # -- cursor and export ---------------------------------------------------------------
     def _on_cursor_toggled(self, shown: bool) -> None:
         if shown:
-            (x0, x1), _ = self.plot.getPlotItem().getViewBox().viewRange()
+            x0, x1 = self.chart.view_range()
             self.cursor_line.setValue((x0 + x1) / 2)
         self.cursor_line.setVisible(shown)
         self._update_readout()
@@ -262,11 +296,28 @@ class Trend(QWidget):
             return ""
         t = float(self.cursor_line.value())
         parts = []
-        for name in self._tags:
-            value = self._buffers[name].value_at(t)
+        for name, value in self.chart.readout(t):
             shown = "----" if value is None or math.isnan(value) else f"{value:.4g}"
             parts.append(f"{name} = {shown}")
         return time.strftime("%H:%M:%S", time.localtime(t)) + "  " + " | ".join(parts)
 
     def _update_readout(self, *_: object) -> None:
         self.readout.setText(self.readout_text())
+
+    def export_csv(self, path: Path | str) -> int:
+        """Write what the trend shows (visible range, every pen) to ``path``; the row count."""
+        return self.chart.export_csv(path)
+
+    def _on_export_clicked(self) -> None:
+        default = time.strftime("trend-%Y%m%d-%H%M%S.csv", time.localtime(self.clock()))
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export trend as CSV", default, "CSV files (*.csv)"
+        )
+        if not path:
+            return
+        try:
+            rows = self.export_csv(path)
+        except OSError as exc:
+            self._set_note(f"Export failed: {exc}", str(exc))
+            return
+        self._set_note(f"{rows} row{'' if rows == 1 else 's'} exported", path)

@@ -14,7 +14,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class RingBuffer:
-    """The newest ``capacity`` points of one curve."""
+    """The newest ``capacity`` points of one curve, oldest first."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -28,11 +28,31 @@ class RingBuffer:
         return min(self._written, self.capacity)
 
     def append(self, t: float, v: float) -> None:
-        """Add one point (times should not go backwards; see :meth:`merge` for history)."""
+        """Add one point (times should not go backwards: the plot bisects them)."""
         i = self._written % self.capacity
         self._t[i] = self._t[i + self.capacity] = t
         self._v[i] = self._v[i + self.capacity] = v
         self._written += 1
+
+    def extend(self, times: npt.ArrayLike, values: npt.ArrayLike) -> None:
+        """Add many points at once (vectorised; only the newest ``capacity`` can stay)."""
+        t = np.asarray(times, float)[-self.capacity :]
+        v = np.asarray(values, float)[-self.capacity :]
+        if len(t) != len(v):
+            raise ValueError("times and values differ in length")
+        cap, i, k = self.capacity, self._written % self.capacity, len(t)
+        head = min(k, cap - i)  # up to the end of the first half, then wrap to 0
+        for dst in (i, i + cap):
+            self._t[dst : dst + head] = t[:head]
+            self._v[dst : dst + head] = v[:head]
+        for dst in (0, cap):
+            self._t[dst : dst + k - head] = t[head:]
+            self._v[dst : dst + k - head] = v[head:]
+        self._written += k
+
+    def clear(self) -> None:
+        """Forget every point."""
+        self._written = 0
 
     def _window(self) -> slice:
         n = len(self)
@@ -48,17 +68,6 @@ class RingBuffer:
     def values(self) -> FloatArray:
         """Values of the points held, oldest first (a view)."""
         return self._v[self._window()]
-
-    def merge(self, times: FloatArray, values: FloatArray) -> None:
-        """Add history (e.g. from the historian), keeping time order and the newest points."""
-        t = np.concatenate([np.asarray(times, float), self.times])
-        v = np.concatenate([np.asarray(values, float), self.values])
-        order = np.argsort(t, kind="stable")[-self.capacity :]
-        self._t[:] = np.nan
-        self._v[:] = np.nan
-        self._written = 0
-        for ti, vi in zip(t[order], v[order], strict=True):
-            self.append(float(ti), float(vi))
 
     def value_at(self, t: float) -> float | None:
         """The value in effect at time ``t`` (the last point at or before it)."""

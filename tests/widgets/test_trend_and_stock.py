@@ -1,4 +1,4 @@
-"""Trend buffering and history; stock Qt widgets bound through a dynamic tag property."""
+"""Trend buffering and live drawing; stock Qt widgets bound through a dynamic tag property."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ def test_ring_buffer_keeps_the_newest_points_in_order_without_copies():
         ring.append(float(i), float(i * 10))
     assert list(ring.times) == [6, 7, 8, 9] and list(ring.values) == [60, 70, 80, 90]
     assert ring.value_at(7.5) == 70 and ring.value_at(1.0) is None
-    ring.merge(np.array([5.5]), np.array([55.0]))
-    assert list(ring.times) == [6, 7, 8, 9]  # history older than what fits is dropped
+    ring.extend(np.arange(10.0, 16.0), np.arange(100.0, 160.0, 10.0))  # wraps: one write
+    assert list(ring.times) == [12, 13, 14, 15] and list(ring.values) == [120, 130, 140, 150]
+    ring.clear()
+    assert len(ring) == 0 and ring.value_at(20.0) is None
 
 
 def test_trend_plots_every_sample_at_source_time_with_gaps_for_bad(qtbot, tmp_path, theme):
@@ -43,26 +45,7 @@ def test_trend_plots_every_sample_at_source_time_with_gaps_for_bad(qtbot, tmp_pa
     assert "area1/t101/level = 2.4" in trend.readout_text()
     trend.pause()
     assert not trend.live
-    trend.backfill("area1/lic101/sp", np.array([NOW - 30, NOW - 20]), np.array([2.5, 2.6]))
-    assert list(trend.buffer("area1/lic101/sp").values) == [2.5, 2.6]
     assert trend.grab().save(str(tmp_path / "trend.png"))
-
-
-def test_trend_asks_its_history_provider_when_bound(qtbot):
-    store = demo_store()
-    trend = Trend()
-    qtbot.addWidget(trend)
-    trend.tags = "area1/t101/level"
-    asked = []
-
-    def provider(name, start, end):
-        asked.append((name, start, end))
-        return np.array([start + 1]), np.array([1.0])
-
-    trend.set_history_provider(provider)
-    trend.tag_link.attach(make_context(store))
-    assert asked and asked[0][0] == "area1/t101/level"
-    assert len(trend.buffer("area1/t101/level")) == 1
 
 
 def test_stock_widgets_show_and_write_without_feedback_loops(qtbot):
@@ -82,4 +65,3 @@ def test_stock_widgets_show_and_write_without_feedback_loops(qtbot):
     assert not box.isChecked() and context.sink.commands == []  # showing never writes
     box.click()
     assert [c.value for c in context.sink.commands] == [True]
-
