@@ -126,6 +126,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         bus.publish(f"cmd/{command.tag}", encode_command(signed))
 
     context = HmiContext(store, node=node, sink=sink)
+    context.history = lambda *query: bus.call("historian", "buckets", *query)
 
     def on_result(topic: str, payload: Any) -> None:
         try:
