@@ -24,8 +24,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QPainter, QPixmap
 
-from hmi.core.alarms import AlarmState, AlarmStatus, Level
-from hmi.qt.alarms import AlarmModel, importance, is_listed
+from hmi.core.alarms import AlarmState, AlarmStatus
+from hmi.qt.alarms import AlarmModel, importance, is_listed, level_text
 from hmi.qt.look import paint_alarm_mark
 
 Index = QModelIndex | QPersistentModelIndex
@@ -85,13 +85,16 @@ def cell_text(status: AlarmStatus, column: int) -> str:
     if column == STATE:
         return STATE_TEXT.get(status.state, status.state.value)
     if column == LEVEL:
-        return "" if status.level is Level.NONE else status.level.name
+        return level_text(status.level)
     if column == TAG:
         return status.tag
     if column == MESSAGE:
         return status.message
     if column == VALUE:
-        return "" if status.value is None else str(status.value)
+        value = status.value
+        if isinstance(value, float):
+            return format(value, ".6g")  # 4.9000001 from a float32 register reads 4.9
+        return "" if value is None else str(value)
     if column == NOTE:
         return note(status)
     return status.user

@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from hmi.core.alarms import AlarmState, AlarmStatus, AlarmTransition
+from hmi.core.alarms import AlarmState, AlarmStatus, AlarmTransition, Level
 from hmi.qt.binding import Binder
 
 log = logging.getLogger(__name__)
@@ -247,6 +247,12 @@ def is_listed(status: AlarmStatus) -> bool:
 def importance(status: AlarmStatus) -> tuple[bool, int, float]:
     """Sort key, most important first: waiting for ack, then priority, then newest."""
     return (not status.state.needs_ack, status.priority, -status.since)
+
+
+def level_text(level: Level) -> str:
+    """The limit an alarm is at (``HI``, ``LOLO``, ``BAD``); empty when clear or discrete,
+    where the message already says what the state means."""
+    return "" if level in (Level.NONE, Level.STATE) else level.name
 
 
 def _reason(exc: BaseException) -> str:

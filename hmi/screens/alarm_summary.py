@@ -87,7 +87,7 @@ class AlarmSummary(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((48, 160, 140, 56, 200, 250, 70, 80)):
+        for column, width in enumerate((48, 160, 132, 56, 200, 330, 70, 70)):
             self.table.setColumnWidth(column, width)
 
         self.ack_button = QPushButton("Acknowledge selected", self)

@@ -8,8 +8,9 @@ from PySide6.QtCore import Property, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSizePolicy, QWidget
 
-from hmi.core.alarms import AlarmState, AlarmStatus, Level
+from hmi.core.alarms import AlarmState, AlarmStatus
 from hmi.qt.alarm_feed import AlarmFeed
+from hmi.qt.alarms import level_text
 from hmi.qt.context import HmiContext
 from hmi.qt.look import ALARM_COLOURS, LINE, PANEL, TEXT, paint_alarm_mark
 from hmi.qt.registry import register_widget
@@ -122,7 +123,8 @@ class AlarmBanner(QWidget):
         """One line, e.g. ``12:03:44  UNACK  HI  Tank level high  [area1/t101/level]``."""
         stamp = time.strftime("%H:%M:%S", time.localtime(item.since)) if item.since else "--:--"
         state = _STATE_WORDS.get(item.state, item.state.value.upper())
-        level = "" if item.level is Level.NONE else f"{item.level.name}  "
+        level = level_text(item.level)
+        level = f"{level}  " if level else ""
         bad = "  (input BAD)" if item.input_bad else ""
         return f"{stamp}  {state}  {level}{item.message or item.tag}  [{item.tag}]{bad}"
 

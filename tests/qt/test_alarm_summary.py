@@ -10,7 +10,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
 from hmi.core.alarms import AlarmState
-from hmi.qt.alarm_table import NOTE, PRIORITY, STATE, TAG
+from hmi.qt.alarm_table import NOTE, PRIORITY, STATE, TAG, VALUE
 from hmi.qt.alarms import AlarmModel
 from hmi.screens.alarm_summary import AlarmSummary, AlarmSummaryDialog
 from hmi.screens.shelve_dialog import ShelveDialog
@@ -34,7 +34,14 @@ def _plant(model: AlarmModel, filler: int = 0) -> None:
     model.load_snapshot(
         [
             status(TRIP, UNACK, T0 + 10, priority=1, message="Pump P-101 tripped", value=True),
-            status(LEVEL, ACK, T0 + 5, priority=1, message="Tank T-101 level high", value=4.61),
+            status(
+                LEVEL,
+                ACK,
+                T0 + 5,
+                priority=1,
+                message="Tank T-101 level high",
+                value=4.900000095367432,
+            ),
             status(FLOW, UNACK, T0 + 7, priority=3, message="Feed flow low", value=0.4),
             status(TEMP, SHELVED, T0 + 1, priority=2, message="Tank T-101 temperature high"),
             status("area1/e101/interlock", AlarmState.NORMAL, T0),
@@ -92,6 +99,7 @@ def test_lists_every_alarm_but_normal_most_important_first_and_filters(qtbot):
     summary.text_filter.setText("")
     summary.state_filter.setCurrentText("Acknowledged")
     assert _shown(summary) == [LEVEL]
+    assert summary.rows.index(0, VALUE).data() == "4.9"  # a float32 register, as read
 
 
 def test_sorts_by_any_column_by_value_not_text(qtbot):

@@ -6,7 +6,7 @@ import asyncio
 
 from PySide6.QtCore import QPoint, Qt
 
-from hmi.core.alarms import AlarmState
+from hmi.core.alarms import AlarmState, Level
 from hmi.qt.alarms import AlarmModel
 from hmi.widgets import AlarmBanner, AlarmList
 from tests.qt.alarm_support import T0, FakeEngine, transition
@@ -18,7 +18,9 @@ UNACK, ACK = AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED
 
 def _flood(model: AlarmModel) -> None:
     model.apply(transition(FLOW, UNACK, T0, priority=2, message="Feed flow high"))
-    model.apply(transition(TRIP, UNACK, T0 + 1, priority=1, message="Pump P-101 tripped"))
+    model.apply(
+        transition(TRIP, UNACK, T0 + 1, priority=1, message="Pump P-101 tripped", level=Level.STATE)
+    )
     model.apply(transition(LEVEL, ACK, T0 + 2, priority=1, message="Tank level high"))
 
 
@@ -42,6 +44,9 @@ def test_banner_shows_the_most_important_unacknowledged_and_counts(qtbot):
     assert banner.top.tag == TRIP and banner.top.priority == 1
     assert banner.text().startswith("P1 ") and "Pump P-101 tripped" in banner.text()
     assert "(+1 more)" in banner.text()
+    # A discrete alarm's message says it all; an analog one names its limit.
+    assert "UNACK  Pump P-101 tripped  [area1/p101/tripped]" in banner.text()
+    assert "UNACK  HI  Feed flow high" in banner.line_text(banner.shown[1])
     assert banner.waiting() == {1: 1, 2: 1, 3: 0, 4: 0}
     assert [a.tag for a in banner.shown] == [TRIP, FLOW]  # two lines, unacknowledged first
     assert not banner.ack_button.isEnabled()  # no engine connected: nothing to send to
