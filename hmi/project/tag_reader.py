@@ -1,0 +1,217 @@
+"""Read one tag of a project file: type, device source, scaling, limits and alarms.
+
+Cross-checks against the project's devices, roles and poll groups; every error goes to the
+shared :class:`~hmi.project.yamlnode.Context` with its line and field, and a wrong part
+makes the tag ``None`` (so the loader reports all errors at once and builds nothing).
+"""
+
+from __future__ import annotations
+
+from hmi.core.address import AddressError, ModbusAddress
+from hmi.core.expression import Expression, ExpressionError
+from hmi.core.tag import (
+    TAG_NAME,
+    AlarmLimits,
+    BadQualityPolicy,
+    DataType,
+    Limits,
+    Scaling,
+    Source,
+    Tag,
+)
+from hmi.project.model import DeviceConfig
+from hmi.project.yamlnode import Context, Fields
+
+_ORDERS = ("big", "little")
+_POLICIES = tuple(policy.value for policy in BadQualityPolicy)
+
+
+class TagReader:
+    """Reads one tag mapping, cross-checking devices, roles and poll groups."""
+
+    def __init__(
+        self,
+        f: Fields,
+        ctx: Context,
+        devices: dict[str, DeviceConfig],
+        roles: tuple[str, ...],
+        groups: dict[str, float],
+    ) -> None:
+        self.f, self.ctx, self.devices, self.roles, self.groups = f, ctx, devices, roles, groups
+
+    def _error(self, key: str, message: str) -> None:
+        self.ctx.error(self.f.node_of(key) or self.f.node, f"{self.f.path}.{key}", message)
+
+    def tag(self) -> Tag | None:
+        f = self.f
+        name = f.text("name")
+        if name is not None and not TAG_NAME.match(name):
+            self._error("name", f"expected area/device/point, found {name!r}")
+            name = None
+        data_type = self._data_type()
+        write_roles = f.text_list("write_roles", [])
+        if write_roles is not None:
+            check_roles(self.ctx, f, "write_roles", write_roles, self.roles)
+        expression = f.text("expression", None)
+        expression_ok = True
+        if expression is not None:
+            try:
+                Expression.parse(expression)
+            except ExpressionError as exc:
+                self._error("expression", str(exc))
+                expression_ok = False
+        source = self._source(data_type)
+        if source is not None and expression is not None:
+            self._error("expression", "a tag has either a device or an expression, not both")
+        parts = {
+            "unit": f.text("unit", ""),
+            "description": f.text("description", ""),
+            "format": f.text("format", ""),
+            "scaling": self._scaling(),
+            "limits": self._limits(),
+            "alarms": self._alarms(),
+        }
+        if name is None or data_type is None or write_roles is None or source is False:
+            return None
+        if not expression_ok:
+            return None
+        if any(value is False for value in parts.values()):
+            return None
+        if parts["limits"] is None:
+            parts["limits"] = Limits()
+        return Tag(
+            name=name,
+            data_type=data_type,
+            write_roles=frozenset(write_roles),
+            source=source if isinstance(source, Source) else None,
+            expression=expression,
+            **parts,
+        )
+
+    def _data_type(self) -> DataType | None:
+        choices = tuple(t.value for t in DataType)
+        value = self.f.choice("type", choices, DataType.FLOAT64.value)
+        return None if value is None else DataType(value)
+
+    def _source(self, data_type: DataType | None) -> Source | bool | None:
+        """The device source; None for none, False when it was given but is wrong."""
+        f = self.f
+        device = f.text("device", None)
+        address_text = f.text("address", None)
+        group = f.text("poll_group", "normal")
+        byte_order = f.choice("byte_order", _ORDERS, "big")
+        word_order = f.choice("word_order", _ORDERS, "big")
+        length = f.integer("length", 1, 1, 123)
+        deadband = f.number("deadband", 0.0)
+        if device is None and address_text is None:
+            return None
+        ok = True
+        if device is None:
+            self._error("device", "an address needs a device")
+            return False
+        if device not in self.devices:
+            known = ", ".join(sorted(self.devices)) or "none defined"
+            self._error("device", f"unknown device {device!r} (known: {known})")
+            ok = False
+        if address_text is None:
+            self._error("address", "a device tag needs an address (e.g. hr:100)")
+            return False
+        try:
+            address = ModbusAddress.parse(address_text)
+        except AddressError as exc:
+            self._error("address", str(exc))
+            return False
+        if data_type is not None and not _fits(address, data_type):
+            self._error(
+                "address",
+                f"type {data_type.value} does not fit {address}: coils, discrete inputs and "
+                "register bits are bool",
+            )
+            ok = False
+        if group is not None and group not in self.groups:
+            self._error(
+                "poll_group", f"unknown poll group {group!r} (known: {', '.join(self.groups)})"
+            )
+            ok = False
+        if deadband is not None and deadband < 0:
+            self._error("deadband", "must not be negative")
+            ok = False
+        if not ok or None in (group, byte_order, word_order, length, deadband):
+            return False
+        return Source(device, address, group, byte_order, word_order, length, deadband)
+
+    def _scaling(self) -> Scaling | bool | None:
+        section = self.f.mapping("scaling")
+        if section is None:
+            return None
+        values = [section.number(k) for k in ("raw_min", "raw_max", "eng_min", "eng_max")]
+        section.finish()
+        if None in values:
+            return False
+        try:
+            return Scaling(*values)
+        except ValueError as exc:
+            self._error("scaling", str(exc))
+            return False
+
+    def _limits(self) -> Limits | bool | None:
+        section = self.f.mapping("limits")
+        if section is None:
+            return None
+        low, high = section.number("low", None), section.number("high", None)
+        section.finish()
+        try:
+            return Limits(low, high)
+        except ValueError as exc:
+            self._error("limits", str(exc))
+            return False
+
+    def _alarms(self) -> AlarmLimits | bool | None:
+        section = self.f.mapping("alarms")
+        if section is None:
+            return None
+        values = {key: section.number(key, None) for key in ("lolo", "lo", "hi", "hihi")} | {
+            "state": section.scalar("state", None),
+            "deadband": section.number("deadband", 0.0),
+            "priority": section.integer("priority", 3, 1, 4),
+            "on_delay": section.number("on_delay", 0.0),
+            "off_delay": section.number("off_delay", 0.0),
+            "message": section.text("message", ""),
+            "suppress_when": section.text("suppress_when", None),
+            "bad_quality": section.choice("bad_quality", _POLICIES, BadQualityPolicy.HOLD.value),
+        }
+        section.finish()
+        required = ("deadband", "priority", "on_delay", "off_delay", "bad_quality")
+        if any(values[k] is None for k in required):
+            return False
+        if values["suppress_when"] is not None:
+            try:
+                Expression.parse(values["suppress_when"])
+            except ExpressionError as exc:
+                node = section.node_of("suppress_when") or section.node
+                self.ctx.error(node, f"{section.path}.suppress_when", str(exc))
+                return False
+        values["bad_quality"] = BadQualityPolicy(values["bad_quality"])
+        try:
+            return AlarmLimits(**values)
+        except ValueError as exc:
+            self._error("alarms", str(exc))
+            return False
+
+
+def _fits(address: ModbusAddress, data_type: DataType) -> bool:
+    # A bool may also be a whole register (non-zero = true); numbers never fit one bit.
+    is_bit = address.table.is_bits or address.bit is not None
+    return data_type is DataType.BOOL or not is_bit
+
+
+def check_roles(
+    ctx: Context, f: Fields, key: str, given: list[str], known: tuple[str, ...]
+) -> None:
+    for role in given:
+        if role not in known:
+            ctx.error(
+                f.node_of(key),
+                f"{f.path}.{key}",
+                f"unknown role {role!r} (known: {', '.join(known)})",
+            )
