@@ -3,7 +3,8 @@
 The GUI layers may not import the bus; here the app subscribes ``alarm/#`` for the model,
 loads the engine's snapshot (retrying until an engine answers: in a control room the
 backend may start after the HMI), and binds the model's requests to ``bus.call("alarms",
-...)`` with the session's user and token.
+...)`` with the session's user and token. When a node joins the broker (an engine that
+restarted, say) the snapshot is loaded again.
 """
 
 from __future__ import annotations
@@ -92,6 +93,22 @@ async def load_snapshot(
         return model.load_snapshot(statuses)
 
 
+def resync_on_births(bus: Bus, model: AlarmModel) -> Subscription:
+    """Reload the snapshot whenever a node joins the broker (``$sys/node/<id>/alive``).
+
+    A restarted alarm engine publishes nothing for alarms that cleared while it was down;
+    its snapshot does (each status newer than ours). One reload at a time, owned by the bus.
+    """
+    pending: list[asyncio.Task[Any]] = []
+
+    def on_alive(topic: str, payload: Any) -> None:
+        if pending and not pending[0].done():
+            return
+        pending[:] = [bus.spawn(load_snapshot(bus, model), name="alarm snapshot")]
+
+    return bus.subscribe("$sys/node/+/alive", on_alive)
+
+
 def connect_alarms(
     bus: Bus,
     model: AlarmModel,
@@ -108,4 +125,5 @@ def connect_alarms(
     model.service = alarm_service(bus, session, max_shelve=max_shelve)
     if notify is not None:
         model.request_failed.connect(notify)
+    resync_on_births(bus, model)
     return feed_transitions(bus, model)

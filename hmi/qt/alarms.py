@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,9 +200,19 @@ class AlarmModel(QObject):
         """Journal rows of the engine (raises when there is no engine or it refuses)."""
         return await self._need().history(since, until, tag, limit)
 
-    def request(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        """Run a request coroutine as a task this model owns (views call this from slots)."""
-        task = asyncio.ensure_future(coro)
+    def request(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+        """Run a request coroutine as a task this model owns (views call this from slots).
+
+        Without a running event loop (a widget previewed in Designer) nothing can be sent:
+        that is reported like a refusal, and None returned.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            coro.close()
+            self._fail("no event loop: the request was not sent")
+            return None
+        task = loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

@@ -10,6 +10,7 @@ import asyncio
 import csv
 import datetime as dt
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,10 @@ class HistoryTableModel(QAbstractTableModel):
         value = row.get(key)
         if key == "time" and isinstance(value, int | float):
             return dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        if key == "level" and value in ("NONE", "STATE"):
+            return ""  # as in the summary: the message says what a discrete alarm means
+        if isinstance(value, float):
+            return format(value, ".6g")
         return "" if value is None else str(value)
 
 
@@ -142,13 +147,14 @@ class AlarmHistoryDialog(QDialog):
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("AlarmHistory")
         self.setWindowTitle("Alarm history")
-        self.resize(1200, 560)
+        self.resize(1300, 560)
         self._fetch = fetch
         # Tasks this dialog started: owned here, so none is lost or garbage collected.
         self._tasks: set[asyncio.Task[Any]] = set()
-        end = QDateTime.fromSecsSinceEpoch(int(now())) if now else QDateTime.currentDateTime()
-        self.since = QDateTimeEdit(end.addDays(-1), self)
-        self.until = QDateTimeEdit(end.addSecs(60), self)
+        self._now = now or time.time
+        self.since = QDateTimeEdit(self)
+        self.until = QDateTimeEdit(self)
+        self.show_last(86400.0)
         for edit in (self.since, self.until):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
@@ -175,13 +181,16 @@ class AlarmHistoryDialog(QDialog):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for column, width in enumerate((170, 190, 110, 120, 120, 56, 32, 70, 90, 180)):
+        for column, width in enumerate((180, 180, 95, 135, 135, 48, 28, 60, 80, 110)):
             self.table.setColumnWidth(column, width)
+        #: what was loaded or written (plain), and what went wrong (red, #AlarmMessage)
         self.message = QLabel(self)
-        self.message.setObjectName("AlarmMessage")
-        self.message.setWordWrap(True)
+        self.error = QLabel(self)
+        self.error.setObjectName("AlarmMessage")
+        self.error.setWordWrap(True)
         bottom = QHBoxLayout()
-        bottom.addWidget(self.message, 1)
+        bottom.addWidget(self.message)
+        bottom.addWidget(self.error, 1)
         bottom.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -189,6 +198,12 @@ class AlarmHistoryDialog(QDialog):
         layout.addLayout(bottom)
         refresh.clicked.connect(lambda: self._spawn(self.refresh()))
         self.export_button.clicked.connect(self._ask_export)
+
+    def show_last(self, seconds: float) -> None:
+        """Set the range to the last ``seconds`` up to now (and a minute on, for clock skew)."""
+        end = QDateTime.fromSecsSinceEpoch(int(self._now()))
+        self.since.setDateTime(end.addSecs(-int(seconds)))
+        self.until.setDateTime(end.addSecs(60))
 
     async def refresh(self) -> int:
         """Fetch the rows for the chosen range and tag; returns how many (0 on error)."""
@@ -200,7 +215,7 @@ class AlarmHistoryDialog(QDialog):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.message.setText(f"Could not load the alarm history: {exc}")
+            self._say("", f"Could not load the alarm history: {exc}")
             return 0
         self.model.set_rows(rows)
         full = (
@@ -208,7 +223,7 @@ class AlarmHistoryDialog(QDialog):
             if len(rows) >= self.limit.value()
             else ""
         )
-        self.message.setText(f"{len(rows)} journal rows{full}")
+        self._say(f"{len(rows)} journal rows{full}")
         return len(rows)
 
     def export(self, path: str | Path) -> int:
@@ -216,10 +231,14 @@ class AlarmHistoryDialog(QDialog):
         try:
             count = write_csv(path, self.model.rows)
         except OSError as exc:
-            self.message.setText(f"Could not write {path}: {exc.strerror or exc}")
+            self._say(self.message.text(), f"Could not write {path}: {exc.strerror or exc}")
             return -1
-        self.message.setText(f"{count} rows exported to {path}")
+        self._say(f"{count} rows exported to {path}")
         return count
+
+    def _say(self, info: str, error: str = "") -> None:
+        self.message.setText(info)
+        self.error.setText(error)
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

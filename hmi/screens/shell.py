@@ -153,10 +153,11 @@ class MainWindow(QMainWindow):
         return self.alarm_summary
 
     def open_alarm_history(self) -> AlarmHistoryDialog:
-        """Show the alarm history window and load the last day."""
+        """Show the alarm history window and load the last day (up to now)."""
         if self.alarm_history is None:
             self.alarm_history = AlarmHistoryDialog(self.context.alarms.history, self)
         dialog = self.alarm_history
+        dialog.show_last(86400.0)
         dialog.show()
         dialog.raise_()
         self.context.alarms.request(dialog.refresh())

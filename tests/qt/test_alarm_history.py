@@ -42,6 +42,7 @@ def test_refresh_asks_for_the_range_and_tag_and_lists_the_rows(qtbot):
     assert model.rowCount() == 2
     assert model.index(1, 2).data() == "acknowledge"
     assert model.index(1, 8).data() == "olga"
+    assert model.index(1, 7).data() == "4.7" and model.index(1, 5).data() == "HI"
     assert (
         model.index(0, 0)
         .data()
@@ -54,7 +55,8 @@ def test_a_failed_query_is_shown_not_raised(qtbot):
     engine = FakeEngine(refuse="RpcTimeout: no reply within 15 s")
     dialog = _dialog(qtbot, engine)
     assert asyncio.run(dialog.refresh()) == 0
-    assert "Could not load the alarm history" in dialog.message.text()
+    assert "Could not load the alarm history" in dialog.error.text()
+    assert dialog.error.objectName() == "AlarmMessage"  # the theme draws it red
 
 
 def test_export_writes_the_rows_shown_as_csv(qtbot, tmp_path):
@@ -72,7 +74,7 @@ def test_export_writes_the_rows_shown_as_csv(qtbot, tmp_path):
     assert record["value"] == "4.7" and float(record["time"]) == T0 + 3
     assert dt.datetime.fromisoformat(record["time_iso"]).timestamp() == T0 + 3
     assert dict(zip(CSV_HEADER, rows[2], strict=True))["value"] == "true"  # JSON, typed
-    assert dialog.message.text() == f"3 rows exported to {path}"
+    assert dialog.message.text() == f"3 rows exported to {path}" and dialog.error.text() == ""
 
 
 def test_export_to_a_path_that_cannot_be_written_says_why(qtbot, tmp_path):
@@ -80,5 +82,33 @@ def test_export_to_a_path_that_cannot_be_written_says_why(qtbot, tmp_path):
     asyncio.run(dialog.refresh())
     path = tmp_path / "no-such-folder" / "history.csv"
     assert dialog.export(path) == -1
-    assert dialog.message.text().startswith(f"Could not write {path}: No such file")
+    assert dialog.error.text().startswith(f"Could not write {path}: No such file")
     assert not path.exists()
+
+
+def test_the_shell_opens_the_history_of_the_last_day_up_to_now(qtbot):
+    import time
+
+    from hmi.core.tagstore import TagStore
+    from hmi.screens.shell import MainWindow
+
+    window = MainWindow(None, TagStore())
+    qtbot.addWidget(window)
+    engine = _engine()
+    window.context.alarms.service = engine.service()
+    history_button = window.open_alarm_summary().summary.history_button
+
+    async def open_history() -> AlarmHistoryDialog:
+        history_button.click()  # History ... in the alarm summary
+        await engine.wait(1)
+        async with asyncio.timeout(5):
+            while window.alarm_history.model.rowCount() == 0:
+                await asyncio.sleep(0)
+        return window.alarm_history
+
+    started = time.time()
+    dialog = asyncio.run(open_history())
+    _, since, until, tag, limit = engine.calls[0]
+    assert abs(since - (started - 86400)) < 5 and abs(until - (started + 60)) < 5
+    assert (tag, limit) == (None, 10_000)
+    assert dialog.isVisible() and dialog.model.rowCount() == 3

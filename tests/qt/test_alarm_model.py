@@ -128,3 +128,12 @@ def test_without_an_engine_requests_say_so(qapp):
     model.request_failed.connect(failures.append)
     assert asyncio.run(model.acknowledge([A])) == []
     assert failures == ["acknowledge refused: no alarm service connected"]
+
+
+def test_a_request_without_an_event_loop_is_reported_not_lost(qapp):
+    model = AlarmModel()  # e.g. a banner previewed in Designer: no loop to send on
+    model.service = FakeEngine().service()
+    failures = []
+    model.request_failed.connect(failures.append)
+    assert model.request(model.acknowledge([A])) is None
+    assert failures == ["no event loop: the request was not sent"]

@@ -1,0 +1,98 @@
+"""How the app wires the GUI's alarm model to the bus: retry, resync, malformed input."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from hmi.app_alarms import connect_alarms, load_snapshot
+from hmi.bus import Bus, expose
+from hmi.core.alarms import AlarmState
+from hmi.qt.alarms import AlarmModel
+from tests.qt.alarm_support import T0, status, transition
+
+LEVEL = "area1/t101/level"
+
+
+class Engine:
+    """Answers ``snapshot`` like the alarm engine, with whatever it is told to hold."""
+
+    def __init__(self) -> None:
+        self.statuses: list[dict[str, Any]] = []
+        self.requests: list[tuple[Any, ...]] = []
+
+    @expose
+    def snapshot(self, only_active: bool = False) -> list[dict[str, Any]]:
+        return list(self.statuses)
+
+    @expose
+    def acknowledge(
+        self, tags: list[str], user: str = "", token: str = "", comment: str = ""
+    ) -> list[dict[str, Any]]:
+        self.requests.append(("acknowledge", tags, user, token, comment))
+        return [{"tag": t, "ok": True, "error": ""} for t in tags]
+
+
+async def _until(model: AlarmModel, predicate: Any) -> None:
+    changed = asyncio.Event()
+    model.changed.connect(lambda tags: changed.set())
+    async with asyncio.timeout(5):
+        while not predicate():
+            changed.clear()
+            await changed.wait()
+
+
+def test_snapshot_waits_for_an_engine_and_requests_carry_the_session(qapp):
+    async def main() -> None:
+        bus = Bus.local()
+        model = AlarmModel()
+        connect_alarms(bus, model, lambda: ("olga", "token-1"))
+        engine = Engine()
+        engine.statuses = [status(LEVEL, AlarmState.UNACKNOWLEDGED, T0).to_dict()]
+        loading = asyncio.ensure_future(load_snapshot(bus, model, retry=0.01))
+        for _ in range(3):  # a few loop turns: the first call was refused, it waits to retry
+            await asyncio.sleep(0)
+        assert not loading.done()  # the HMI came first: no engine on the bus yet
+        bus.expose("alarms", engine)
+        assert await asyncio.wait_for(loading, 5) == 1
+        assert model.status(LEVEL).state is AlarmState.UNACKNOWLEDGED
+        assert await model.acknowledge([LEVEL], "seen") == [LEVEL]
+        assert engine.requests == [("acknowledge", [LEVEL], "olga", "token-1", "seen")]
+        await bus.close()
+
+    asyncio.run(main())
+
+
+def test_a_restarted_engine_is_resynced_when_its_node_joins(qapp):
+    async def main() -> None:
+        bus = Bus.local()
+        model = AlarmModel()
+        connect_alarms(bus, model, lambda: ("", ""))
+        engine = Engine()
+        bus.expose("alarms", engine)
+        bus.publish(f"alarm/{LEVEL}", transition(LEVEL, AlarmState.UNACKNOWLEDGED, T0))
+        # The engine restarts; the alarm cleared meanwhile and nobody published that.
+        engine.statuses = [status(LEVEL, AlarmState.NORMAL, T0 + 60).to_dict()]
+        bus.publish("$sys/node/backend-2/alive", {"id": "backend-2"})
+        await _until(model, lambda: model.status(LEVEL).state is AlarmState.NORMAL)
+        assert model.listed() == []
+        await bus.close()
+
+    asyncio.run(main())
+
+
+def test_a_malformed_transition_is_dropped_with_a_warning(qapp, caplog):
+    async def main() -> None:
+        bus = Bus.local()
+        model = AlarmModel()
+        connect_alarms(bus, model, lambda: ("", ""))
+        bus.publish(f"alarm/{LEVEL}", {"tag": LEVEL, "event": "exploded"})
+        bus.publish(f"alarm/{LEVEL}", transition(LEVEL, AlarmState.UNACKNOWLEDGED, T0))
+        assert model.status(LEVEL).state is AlarmState.UNACKNOWLEDGED
+        await bus.close()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(main())
+    assert any("dropped malformed alarm transition" in r.message for r in caplog.records)
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
