@@ -51,7 +51,7 @@ class AlarmSummary(QWidget):
     def __init__(self, alarms: AlarmModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.alarms = alarms
-        self.source = AlarmTableModel(alarms, self)
+        self.source = AlarmTableModel(alarms, self, fill=False)  # filled when shown
         self.rows = AlarmFilter(self.source, self)
         self.on_history: Callable[[], object] | None = None
         self._following = False
@@ -74,8 +74,9 @@ class AlarmSummary(QWidget):
         self.table = QTableView(self)
         self.table.setObjectName("AlarmSummaryTable")
         self.table.setModel(self.rows)
+        # The indicator first: enabling sorting then sorts once, by priority like the banner.
+        self.table.horizontalHeader().setSortIndicator(PRIORITY, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(PRIORITY, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
