@@ -1,12 +1,22 @@
 """The broker: routes between nodes, caches tag values, counts, watches heartbeats.
 
-Front: a ROUTER that every node's DEALER talks to (publications, RPC, hello, heartbeats,
-snapshot requests). Back: an XPUB that nodes' SUB sockets subscribe to; ZeroMQ does the
-prefix matching in C. The broker checks every header and the sizes, and forwards the
-original frames, so sender and sequence number reach subscribers unchanged. It does not
-decode publications on the way (receivers check payloads): ``tag/`` batches are decoded
-later, in bulk, when merged into the last-value cache (see :mod:`hmi.bus.lvc`); control
-messages (hello, snapshot requests, RPC requests, ...) are decoded and checked.
+Front: a ROUTER that every node's DEALER talks to (RPC, hello, heartbeats, snapshot
+requests, and publications that must be checked). Back: an XPUB that nodes' SUB sockets
+subscribe to; ZeroMQ does the prefix matching in C. Publications reach the back through
+:class:`hmi.bus.forwarder.Forwarder`, libzmq's proxy in a thread of its own.
+
+Two paths for publications (docs/bus-protocol.md, "Fast path"):
+
+- *fast* (a broker without a client policy, the default): nodes publish straight into
+  the proxy; the broker reads a tap of the back behind it and keeps the last-value cache,
+  the statistics and the sequence checks from there, without being in the way.
+- *checked* (a CURVE broker with a policy, or ``fast_path=False``): every publication
+  comes through the front, where its header, sizes and the sender's publish rights are
+  checked before it is handed to the proxy; refused and malformed ones never go further.
+
+The broker never decodes publications on the way: ``tag/`` batches are decoded later, in
+bulk, when merged into the last-value cache (see :mod:`hmi.bus.lvc`); control messages
+(hello, snapshot requests, RPC requests, ...) are decoded and checked.
 """
 
 from __future__ import annotations
@@ -25,11 +35,11 @@ from hmi.bus.address import BrokerAddress, remove_state, write_state
 from hmi.bus.auth import Policy, ZapHandler, user_key
 from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
 from hmi.bus.discovery import DEFAULT_KEY, Beacon
+from hmi.bus.forwarder import Forwarder
 from hmi.bus.frames import MAX_PAYLOAD, MAX_TOPIC, Flag, Kind, check_header, pack_header
 from hmi.bus.keys import KeyPair
 from hmi.bus.lvc import LastValueCache
-from hmi.bus.zmqio import Reader, send_frames
-from hmi.bus.zmqio import raw_send as _send
+from hmi.bus.zmqio import BatchReader, Reader, send_frames
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +48,9 @@ _PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind
 _RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
 _FULL = int(Flag.FULL)
 _POLICED = frozenset((int(Kind.PUB), int(Kind.RPC_REQ)))
-_NB = int(zmq.NOBLOCK)
 _DIRECT = ("tcp://", "ipc://")
-_NB_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
+#: the tap is read this often (s): behind the proxy, in batches (snapshots catch up first)
+TAP_PERIOD = 0.005
 _unpack = msgpack.unpackb
 _pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
@@ -62,6 +72,7 @@ class Broker:
         beacon_key: str = DEFAULT_KEY,
         beacon_host: str = "0.0.0.0",
         hwm: int = 100_000,
+        fast_path: bool = True,
         on_stats: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         if isinstance(address, str):
@@ -80,18 +91,24 @@ class Broker:
         self.beacon_key = beacon_key
         self.beacon_host = beacon_host
         self.hwm = hwm
+        #: publications go straight into the proxy (only without a client policy)
+        self.fast_path = fast_path and policy is None
         self.on_stats = on_stats
         self.stats = BrokerStats()
         self.cache = LastValueCache()
         self.nodes: dict[bytes, NodeInfo] = {}
         self.targets: dict[str, bytes] = {}
-        self.subscriptions: dict[bytes, int] = {}
         self.last_report: dict[str, Any] = {}
         self.beacon: Beacon | None = None
         self.zap: ZapHandler | None = None
+        #: nodes by sender id (the tap knows senders, not routing ids)
+        self._senders: dict[str, NodeInfo] = {}
         self._seqs: dict[tuple[str, bytes], int] = {}
         self._my_seq: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._tap_reader: BatchReader | None = None
+        #: where nodes publish straight into the proxy (told in the welcome), or ''
+        self.fast_endpoint = ""
         self._now = time.monotonic()
 
     # -- life -----------------------------------------------------------------------------
@@ -102,38 +119,45 @@ class Broker:
             self.zap = ZapHandler(self._ctx, self.policy)
             self.zap.start()
         front = self._ctx.socket(zmq.ROUTER)
-        back = self._ctx.socket(zmq.XPUB)
         front.router_mandatory = True  # unknown RPC destinations raise instead of vanishing
         front.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting node takes its id back
-        for sock in (front, back):
-            sock.linger = 0
-            sock.sndhwm = self.hwm
-            sock.rcvhwm = self.hwm
-            sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
-            if self.secret is not None:
-                sock.curve_server = True
-                sock.curve_secretkey = self.secret.secret.encode("ascii")
-                sock.curve_publickey = self.secret.public.encode("ascii")
+        front.linger = 0
+        front.sndhwm = self.hwm
+        front.rcvhwm = self.hwm
+        front.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
+        self._secure(front)
         try:
             front.bind(self.address.front)
-            back.bind(self.address.back)
+            self._forwarder = Forwarder(
+                self._ctx,
+                self.address.back,
+                hwm=self.hwm,
+                secure=self._secure,
+                fast_bind=_fast_bind(self.address.front) if self.fast_path else (),
+                tap=self.fast_path,
+            )
         except zmq.ZMQError:
             front.close()
-            back.close()
             if self.zap is not None:
                 self.zap.close()
             self._ctx.term()
             raise
-        self._front, self._back = front, back
-        self._front_sync = front
-        self._back_sync = back
+        self._forwarder.start()
+        self.fast_endpoint = self._forwarder.fast_endpoint
+        self._front = front
         secure = self.policy is not None
         self._front_reader = Reader(
             front, self._on_front_secure if secure else self._on_front_plain, copy=not secure
         )
-        self._back_reader = Reader(back, self._on_back)
         self._front_reader.start()
-        self._back_reader.start()
+        tap = self._forwarder.tap
+        self._tap_reader = (
+            BatchReader(tap, self._on_tap, period=TAP_PERIOD, three=True)
+            if tap is not None
+            else None
+        )
+        if self._tap_reader is not None:
+            self._tap_reader.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._tick(), name="broker tick")]
         if self.beacon_port is not None:
@@ -141,7 +165,20 @@ class Broker:
             self.beacon_port = await self.beacon.start(self.beacon_host, self.beacon_port)
         if self.write_state_file:
             write_state(self.address, self.id)
-        log.info("broker %s: front %s, back %s", self.id, self.address.front, self.address.back)
+        log.info(
+            "broker %s: front %s, back %s, %s",
+            self.id,
+            self.address.front,
+            self.address.back,
+            f"fast path {self.fast_endpoint}" if self.fast_endpoint else "checked path",
+        )
+
+    def _secure(self, sock: zmq.Socket[bytes]) -> None:
+        """Make a socket on the network a CURVE server (when the broker has a key)."""
+        if self.secret is not None:
+            sock.curve_server = True
+            sock.curve_secretkey = self.secret.secret.encode("ascii")
+            sock.curve_publickey = self.secret.public.encode("ascii")
 
     async def serve(self) -> None:
         """Start and run until cancelled, then close."""
@@ -158,13 +195,14 @@ class Broker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         self._front_reader.close()
-        self._back_reader.close()
+        if self._tap_reader is not None:
+            self._tap_reader.close()
         if self.beacon is not None:
             self.beacon.close()
         if self.write_state_file:
             remove_state(self.id)
         self._front.close()
-        self._back.close()
+        self._forwarder.close()
         if self.zap is not None:
             self.zap.close()
         self._ctx.term()
@@ -210,8 +248,10 @@ class Broker:
         node = self.nodes.get(ident)
         if node is None:
             node = self.nodes[ident] = NodeInfo(ident, sender)
+            self._senders.setdefault(sender, node)
         node.last_seen = self._now
-        node.messages += 1
+        if kind != _PUB or self._tap_reader is None:
+            node.messages += 1  # (the tap counts publications when there is one)
         if not node.alive and node.said_hello:
             node.alive = True
             self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender})
@@ -222,22 +262,11 @@ class Broker:
                 self._drop("refused")
                 return
         if kind == _PUB:
-            if topic_b.startswith(b"tag/"):
-                self.cache.add(topic, sender, payload_b, bool(flags & _FULL))
-            seq_key = (sender, topic_b)
-            seqs = self._seqs
-            last = seqs.get(seq_key)
-            if last is not None and seq > last + 1:
-                self.stats.gaps += 1
-            seqs[seq_key] = seq
-            try:
-                _send(self._back_sync, topic_b, _NB_MORE)
-                _send(self._back_sync, header_b, _NB_MORE)
-                _send(self._back_sync, payload_b, _NB)
-            except zmq.Again:
-                self._drop("hwm")
-            self._back_reader.kick()  # a send can swallow the socket's read signal
-            self.stats.count(topic_b, len(payload_b))
+            # Checked: on to the proxy. Cache and statistics are kept here, or by the tap
+            # (which sees it pass like every publication) when there is one.
+            if self._tap_reader is None:
+                self._account(topic_b, topic, sender, seq, flags, payload_b)
+            self._forward([topic_b, header_b, payload_b])
             return
         if kind == _RPC_REP:
             self._route(topic[len("rpc/") :].encode(), [topic_b, header_b, payload_b])
@@ -270,19 +299,102 @@ class Broker:
         elif kind == _BYE:
             self._on_gone(node, "stopped")
             del self.nodes[ident]
+            if self._senders.get(node.sender) is node:
+                del self._senders[node.sender]
         else:
             self._drop("kind")
 
+    def _on_tap(self, messages: list[list[bytes]]) -> None:
+        # Every publication the proxy forwarded, behind it: the fast path's bookkeeping,
+        # one call per read (lookups stay in locals, sums per topic are applied once).
+        # What is malformed here was delivered already (receivers drop it): it is counted.
+        drops = self.stats.drops
+        seqs = self._seqs
+        senders = self._senders
+        now = self._now
+        #: topic -> [messages, bytes, the topic's text when it is a tag/ topic, else '']
+        per_topic: dict[bytes, list[Any]] = {}
+        tags: dict[str, tuple[str, list[tuple[bytes, int]]]] = {}
+        gaps = 0
+        for frames in messages:
+            if len(frames) != 3:
+                drops["frame_count"] += 1
+                continue
+            topic_b, header_b, payload_b = frames
+            fields = check_header(header_b)
+            if isinstance(fields, str):
+                drops[fields] += 1
+                continue
+            _, kind, sender, seq, _, flags = fields
+            if sender == SENDER:
+                continue  # the broker's own
+            if kind != _PUB:
+                drops["kind"] += 1
+                continue
+            counted = per_topic.get(topic_b)
+            if counted is None:
+                if not topic_b or len(topic_b) > MAX_TOPIC:
+                    drops["topic_size"] += 1
+                    continue
+                try:
+                    topic = topic_b.decode()
+                except UnicodeDecodeError:
+                    drops["topic_utf8"] += 1
+                    continue
+                counted = per_topic[topic_b] = [0, 0, topic if topic.startswith("tag/") else ""]
+            counted[0] += 1
+            counted[1] += len(payload_b)
+            if counted[2]:
+                topic = counted[2]
+                batches = tags.get(topic)
+                if batches is None or batches[0] != sender:
+                    if batches is not None:  # another sender: keep who published what
+                        self.cache.extend(topic, batches[0], batches[1])
+                    batches = tags[topic] = (sender, [])
+                batches[1].append((payload_b, flags & _FULL))
+            key = (sender, topic_b)
+            last = seqs.get(key)
+            if last is not None and seq > last + 1:
+                gaps += 1
+            seqs[key] = seq
+            node = senders.get(sender)
+            if node is not None:
+                node.messages += 1
+                node.last_seen = now
+        extend = self.cache.extend
+        for name, (publisher, waiting) in tags.items():
+            extend(name, publisher, waiting)
+        self.stats.count_many(per_topic)
+        self.stats.gaps += gaps
+
+    def _account(  # noqa: PLR0917 - the fields of one publication
+        self, topic_b: bytes, topic: str, sender: str, seq: int, flags: int, payload_b: bytes
+    ) -> None:
+        """Last-value cache, sequence check and statistics for one publication."""
+        if topic_b.startswith(b"tag/"):
+            self.cache.add(topic, sender, payload_b, flags & _FULL)
+        seq_key = (sender, topic_b)
+        seqs = self._seqs
+        last = seqs.get(seq_key)
+        if last is not None and seq > last + 1:
+            self.stats.gaps += 1
+        seqs[seq_key] = seq
+        self.stats.count(topic_b, len(payload_b))
+
+    def _catch_up(self) -> None:
+        """Account for what the tap holds now: the cache then has everything forwarded."""
+        if self._tap_reader is not None:
+            self._tap_reader.drain()
+
     def _forward(self, frames: list[bytes]) -> None:
         try:
-            send_frames(self._back_sync, frames)
+            self._forwarder.publish(frames)
         except zmq.Again:
             self._drop("hwm")
-        self._back_reader.kick()  # a send can swallow the socket's read signal
 
     def _route(self, ident: bytes, frames: list[bytes]) -> bool:
         try:
-            send_frames(self._front_sync, [ident, *frames])
+            send_frames(self._front, [ident, *frames])
         except zmq.ZMQError:  # EHOSTUNREACH (gone) or EAGAIN (full)
             self._drop("unroutable")
             return False
@@ -331,10 +443,12 @@ class Broker:
                 if isinstance(target, str):
                     self.targets[target] = node.ident
         welcome = pack_header(Kind.HELLO, SENDER, 0, time.time())
-        self._route(node.ident, [b"$sys/broker", welcome, _pack({"id": self.id})])
+        answer = {"id": self.id, "pub": self.fast_endpoint}
+        self._route(node.ident, [b"$sys/broker", welcome, _pack(answer)])
         self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender, "name": node.name})
 
     def _send_snapshot(self, ident: bytes, prefix: str) -> None:
+        self._catch_up()
         flags = int(Flag.FULL | Flag.REPLAY)
         for topic, entries in self.cache.snapshot(prefix):
             header = pack_header(Kind.SNAPSHOT, SENDER, 0, time.time(), flags)
@@ -343,6 +457,7 @@ class Broker:
     def _on_gone(self, node: NodeInfo, why: str) -> None:
         """A node died or left: withdraw its RPC targets, mark its tags, tell everyone."""
         node.alive = False
+        self._catch_up()
         for name in [t for t, i in self.targets.items() if i == node.ident]:
             del self.targets[name]
         for topic, entries in self.cache.degrade(node.sender, f"{node.sender} {why}"):
@@ -355,26 +470,13 @@ class Broker:
         header = pack_header(Kind.PUB, SENDER, seq, time.time())
         self._forward([topic.encode(), header, _pack(payload)])
 
-    # -- back: subscriptions --------------------------------------------------------------
-    def _on_back(self, frames: list[bytes]) -> None:
-        event = frames[0] if len(frames) == 1 else b""
-        prefix = event[1:]
-        if event[:1] == b"\x01":
-            self.subscriptions[prefix] = self.subscriptions.get(prefix, 0) + 1
-        elif event[:1] == b"\x00":
-            left = self.subscriptions.get(prefix, 0) - 1
-            if left > 0:
-                self.subscriptions[prefix] = left
-            else:
-                self.subscriptions.pop(prefix, None)
-
     # -- periodic: heartbeats, deaths, statistics -------------------------------------------
     async def _tick(self) -> None:
         next_stats = time.monotonic() + self.stats_interval
         last_stats = time.monotonic()
         while True:
             self._publish("$sys/broker", {"id": self.id, "time": time.time()})
-            now = time.monotonic()
+            now = self._now = time.monotonic()
             for node in list(self.nodes.values()):
                 if node.alive and node.said_hello and now - node.last_seen > self.dead_after:
                     log.warning("node %s silent for %.1f s: dead", node.sender, self.dead_after)
@@ -397,3 +499,17 @@ class Broker:
                 if self.on_stats is not None:
                     self.on_stats(self.last_report)
             await asyncio.sleep(min(self.heartbeat, self.stats_interval))
+
+
+def _fast_bind(front: str) -> tuple[str, ...]:
+    """Where the inbox of the fast path binds, by preference: next to the front.
+
+    tcp: the front's port + 2 (a restarted broker gets the same one, so nodes keep their
+    connection), else any free port; ipc: ``PATH.pub``.
+    """
+    if front.startswith("tcp://"):
+        host, _, port = front.rpartition(":")
+        return (f"{host}:{int(port) + 2}", f"{host}:*") if int(port) < 65533 else (f"{host}:*",)
+    if front.endswith(".front"):
+        return (front[: -len(".front")] + ".pub",)
+    return (front + ".pub",)

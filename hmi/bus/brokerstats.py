@@ -77,6 +77,17 @@ class BrokerStats:
         msgs[topic] += 1
         self.topic_bytes[topic] += size
 
+    def count_many(self, counts: dict[bytes, list[Any]]) -> None:
+        """Routed messages: ``{topic: [messages, bytes, ...]}``."""
+        msgs = self.topic_msgs
+        sizes = self.topic_bytes
+        for name, (n, size, *_) in counts.items():
+            self.messages += n
+            self.total_bytes += size
+            topic = OTHER if name not in msgs and len(msgs) >= MAX_TOPICS else name
+            msgs[topic] += n
+            sizes[topic] += size
+
     def roll(self, interval: float) -> None:
         """Compute msgs/s and kB/s per topic over the last ``interval`` seconds."""
         rates = {}

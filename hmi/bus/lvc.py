@@ -4,7 +4,7 @@ Each ``tag/`` topic keeps the latest entry ``[name, value, quality, source_time]
 tag published on it, and which node published it, so a late joiner gets current values at
 once and a dead node's tags can be marked for subscribers.
 
-The broker's hot path only appends the still-encoded payload (:meth:`LastValueCache.add`);
+The broker's hot path only appends the still-encoded payloads (:meth:`LastValueCache.extend`);
 batches are decoded, checked and merged in order later, in bulk: when values are asked for
 (snapshot, node death, size) or when a topic has :data:`MERGE_AFTER` batches waiting. A
 FULL batch makes the waiting ones before it moot (they are never decoded). A payload that
@@ -33,21 +33,7 @@ class _Topic:
         self.owner = owner
         self.entries: dict[str, Any] = {}
         #: encoded batches not merged yet, oldest first: (payload, full)
-        self.pending: list[tuple[bytes, bool]] = []
-
-
-def valid_entries(payload: Any) -> bool:
-    """True when ``payload`` has the shape of :func:`hmi.bus.samples.encode_samples`."""
-    if type(payload) is not list and type(payload) is not tuple:
-        return False
-    for entry in payload:
-        if (
-            (type(entry) is not list and type(entry) is not tuple)
-            or len(entry) != 4
-            or type(entry[0]) is not str
-        ):
-            return False
-    return True
+        self.pending: list[tuple[bytes, int]] = []
 
 
 class LastValueCache:
@@ -62,49 +48,52 @@ class LastValueCache:
         self.merge()
         return sum(len(t.entries) for t in self._topics.values())
 
-    def add(self, topic: str, sender: str, payload: bytes, full: bool = False) -> None:
-        """Queue an encoded batch published on ``topic`` (the broker's hot path)."""
+    def add(self, topic: str, sender: str, payload: bytes, full: int = 0) -> None:
+        """Queue an encoded batch published on ``topic`` by ``sender``; ``full`` (true: the
+        batch holds every tag of the topic) may be any truth value."""
+        self.extend(topic, sender, [(payload, full)])
+
+    def extend(self, topic: str, sender: str, batches: list[tuple[bytes, int]]) -> None:
+        """Queue encoded ``(payload, full)`` batches of ``topic``, oldest first, the last
+        one published by ``sender`` (the broker's hot path: one call per topic and read)."""
         cached = self._topics.get(topic)
         if cached is None:
             cached = self._topics[topic] = _Topic(sender)
         cached.owner = sender
         pending = cached.pending
-        if full:
-            pending.clear()
-        pending.append((payload, full))
+        pending += batches
         if len(pending) >= MERGE_AFTER:
             self._merge(cached)
-
-    def update(self, topic: str, sender: str, entries: list[list[Any]], full: bool = False) -> None:
-        """Merge a decoded batch (``full``: it replaces the topic's entries)."""
-        cached = self._topics.get(topic)
-        if cached is None:
-            cached = self._topics[topic] = _Topic(sender)
-        self._merge(cached)
-        cached.owner = sender
-        if full:
-            cached.entries = {}
-        store = cached.entries
-        for entry in entries:
-            store[entry[0]] = entry
 
     def _merge(self, cached: _Topic) -> None:
         pending = cached.pending
         if not pending:
             return
         cached.pending = []
-        store = cached.entries
-        for payload, full in pending:
+        # Newest first, down to the last FULL batch: the ones before it are moot (never
+        # decoded). Decoded batches are applied oldest first.
+        decoded = []
+        full = False
+        for payload, full_flag in reversed(pending):
             try:
                 entries = _unpackb(payload, use_list=False)
             except Exception:  # msgpack raises several types for garbage
                 self.bad += 1
                 continue
-            if not valid_entries(entries):
+            if type(entries) is not tuple:
                 self.bad += 1
                 continue
-            if full:
-                store = cached.entries = {}
+            for entry in entries:
+                if type(entry) is not tuple or len(entry) != 4 or type(entry[0]) is not str:
+                    self.bad += 1
+                    break
+            else:
+                decoded.append(entries)
+                if full_flag:
+                    full = True
+                    break
+        store = cached.entries = {} if full else cached.entries
+        for entries in reversed(decoded):
             for entry in entries:
                 store[entry[0]] = entry
 

@@ -10,6 +10,7 @@ drains a socket with non-blocking reads until it is empty (one ``await`` per mes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -24,6 +25,7 @@ import zmq
 
 from hmi.bus.address import BrokerAddress
 from hmi.bus.discovery import DEFAULT_KEY, DISCOVERY_PORT, resolve
+from hmi.bus.fastpub import FastPublisher, fast_endpoint
 from hmi.bus.frames import (
     MAX_PAYLOAD,
     Flag,
@@ -72,6 +74,7 @@ class ZmqTransport:
         broker_timeout: float | None = None,
         keys: ClientKeys | None = None,
         hwm: int = 100_000,
+        fast_path: bool = True,
     ) -> None:
         self.bus = bus
         self.address = address
@@ -80,12 +83,17 @@ class ZmqTransport:
         self.broker_timeout = broker_timeout or 3.5 * heartbeat
         self.keys = keys
         self.hwm = hwm
+        #: publish straight into the broker's proxy when it offers that (see fastpub)
+        self.fast_path = fast_path
+        self._fast: FastPublisher | None = None
         self.broker_id = ""
         self.connected = asyncio.Event()
         self.drops: Counter[str] = Counter()
         self._pub_seq: dict[str, int] = {}
         self._seqs: dict[tuple[str, str], int] = {}
         self._retained: dict[str, bytes] = {}
+        #: retained topics a restarted broker still needs (not published anew since)
+        self._republish: set[str] = set()
         self._calls: dict[int, tuple[asyncio.Future[Any], str, str]] = {}
         self._call_ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,6 +143,14 @@ class ZmqTransport:
             except TimeoutError:
                 await transport.close()
                 raise ConnectionError(f"no broker answered at {address.front}") from None
+            fast = transport._fast
+            if fast is not None:
+                # Publications go through the DEALER until the fast path is ready: wait a
+                # moment, so the first ones already take it (and never overtake each other).
+                try:
+                    await asyncio.wait_for(fast.ready.wait(), min(wait, 1.0))
+                except TimeoutError:
+                    log.warning("fast path %s not ready: publishing via the front", fast.endpoint)
         return transport
 
     def _start(self) -> None:
@@ -156,7 +172,7 @@ class ZmqTransport:
             sub.subscribe(prefix.encode())
         self._dealer, self._sub = dealer, sub
         self._dealer_sync = dealer
-        self._sub_reader = Reader(sub, self._on_sub)
+        self._sub_reader = Reader(sub, self._on_sub, three=True)
         self._dealer_reader = Reader(dealer, self._on_dealer)
         self._sub_reader.start()
         self._dealer_reader.start()
@@ -176,6 +192,9 @@ class ZmqTransport:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._sub_reader.close()
         self._dealer_reader.close()
+        if self._fast is not None:
+            self._fast.close()
+            self._fast = None
         for future, _, _ in self._calls.values():
             if not future.done():
                 future.set_exception(ConnectionError("bus closed"))
@@ -216,7 +235,21 @@ class ZmqTransport:
         data = pack_payload(payload)
         if topic.startswith("tag/"):
             self._retained[topic] = data  # re-sent to a restarted broker
-        self._send_frames([topic.encode(), pack_header(_PUB, self.node_id, seq, time.time()), data])
+        self._republish.discard(topic)
+        self._publish_frames(
+            [topic.encode(), pack_header(_PUB, self.node_id, seq, time.time()), data]
+        )
+
+    def _publish_frames(self, frames: list[bytes]) -> None:
+        fast = self._fast
+        if fast is None or not fast.usable:
+            self._send_frames(frames)
+            return
+        try:
+            send_frames(fast.sock, frames)
+        except zmq.Again:
+            self.bus.stats.dropped += 1
+            self.drops["hwm"] += 1
 
     def subscribe(self, prefix: str) -> None:
         """Ask the broker for ``prefix`` (and for its cached values)."""
@@ -410,6 +443,9 @@ class ZmqTransport:
         _, kind, sender, seq, _, flags = fields
         if sender == self.node_id:
             return  # our own publication, already delivered locally
+        if kind != _PUB:
+            self._drop("kind")
+            return
         try:
             topic = topic_b.decode()
             payload = _unpackb(payload_b)
@@ -421,7 +457,7 @@ class ZmqTransport:
             return
         stats = self.bus.stats
         stats.received += 1
-        if kind == _PUB and not flags & _REPLAY:
+        if not flags & _REPLAY:
             key = (sender, topic)
             seqs = self._seqs
             last = seqs.get(key)
@@ -478,18 +514,46 @@ class ZmqTransport:
             return
         restarted = bool(self.broker_id) and broker_id != self.broker_id
         self.broker_id = broker_id
+        self._use_fast_path(payload.get("pub"))
         self._last_beat = time.monotonic()
         if restarted:
-            # A new broker has an empty cache: give it our last values first.
-            for topic, data in self._retained.items():
-                seq = self._pub_seq.get(topic, 0) + 1
-                self._pub_seq[topic] = seq
-                header = pack_header(_PUB, self.node_id, seq, time.time())
-                self._send_frames([topic.encode(), header, data])
+            # A new broker has an empty cache: give it our last values first, on the path
+            # later publications take (a new fast path first gets ready), so that none of
+            # them overtakes; a topic published anew meanwhile needs no replay.
+            self._republish = set(self._retained)
+            fast = self._fast
+            if fast is not None and not fast.usable:
+                self.bus.spawn(self._republish_when_ready(fast), name="bus republish")
+            else:
+                self._republish_retained()
         for prefix in self.bus.prefixes:
             if _could_be_tag(prefix):
                 self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
         self.connected.set()
+
+    async def _republish_when_ready(self, fast: FastPublisher) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fast.ready.wait(), 1.0)
+        self._republish_retained()
+
+    def _republish_retained(self) -> None:
+        for topic in list(self._republish):
+            data = self._retained[topic]
+            seq = self._pub_seq.get(topic, 0) + 1
+            self._pub_seq[topic] = seq
+            header = pack_header(_PUB, self.node_id, seq, time.time())
+            self._publish_frames([topic.encode(), header, data])
+        self._republish.clear()
+
+    def _use_fast_path(self, announced: Any) -> None:
+        """Follow the fast endpoint of a (new) broker's welcome; '' or absent: none."""
+        endpoint = fast_endpoint(announced, self.address.front) if self.fast_path else ""
+        fast = self._fast
+        if fast is not None and fast.endpoint != endpoint:
+            fast.close()  # a restarted broker on another port, or one that checks everything
+            self._fast = fast = None
+        if endpoint and fast is None:
+            self._fast = FastPublisher(self._ctx, endpoint, hwm=self.hwm, keys=self.keys)
 
     def _on_reply(self, payload: Any) -> None:
         if type(payload) is not list or len(payload) != 3 or type(payload[0]) is not int:
@@ -574,6 +638,8 @@ class ZmqTransport:
         lost = False
         while True:
             await asyncio.sleep(self.heartbeat)
+            if self._fast is not None:
+                self._fast.poll()
             stats = self.bus.stats
             self._send(
                 BROKER_TOPIC,
