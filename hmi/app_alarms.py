@@ -3,8 +3,8 @@
 The GUI layers may not import the bus; here the app subscribes ``alarm/#`` for the model,
 loads the engine's snapshot (retrying until an engine answers: in a control room the
 backend may start after the HMI), and binds the model's requests to ``bus.call("alarms",
-...)`` with the session's user and token. When a node joins the broker (an engine that
-restarted, say) the snapshot is loaded again.
+...)`` with the session's user and token. :func:`resync` keeps it right across engine
+restarts and lost broker links.
 """
 
 from __future__ import annotations
@@ -93,20 +93,28 @@ async def load_snapshot(
         return model.load_snapshot(statuses)
 
 
-def resync_on_births(bus: Bus, model: AlarmModel) -> Subscription:
-    """Reload the snapshot whenever a node joins the broker (``$sys/node/<id>/alive``).
+def resync(bus: Bus, model: AlarmModel) -> None:
+    """Keep ``model`` honest about what it knows across engine restarts and lost links.
 
-    A restarted alarm engine publishes nothing for alarms that cleared while it was down;
-    its snapshot does (each status newer than ours). One reload at a time, owned by the bus.
+    - a node joins the broker (``$sys/node/<id>/alive``: a restarted engine publishes
+      nothing for alarms that cleared while it was down; or we are back after a broker
+      restart): load the snapshot again;
+    - the broker goes silent (``$sys/broker/lost``): transitions published meanwhile never
+      reach us, so the model is marked stale (the banner says so) ...
+    - ... until a broker heartbeat (``$sys/broker``) finds it stale: load the snapshot.
+
+    One reload at a time, as a task owned by the bus.
     """
     pending: list[asyncio.Task[Any]] = []
 
-    def on_alive(topic: str, payload: Any) -> None:
+    def reload() -> None:
         if pending and not pending[0].done():
             return
         pending[:] = [bus.spawn(load_snapshot(bus, model), name="alarm snapshot")]
 
-    return bus.subscribe("$sys/node/+/alive", on_alive)
+    bus.subscribe("$sys/node/+/alive", lambda topic, payload: reload())
+    bus.subscribe("$sys/broker/lost", lambda topic, payload: model.lost())
+    bus.subscribe("$sys/broker", lambda topic, payload: None if model.synced else reload())
 
 
 def connect_alarms(
@@ -125,5 +133,5 @@ def connect_alarms(
     model.service = alarm_service(bus, session, max_shelve=max_shelve)
     if notify is not None:
         model.request_failed.connect(notify)
-    resync_on_births(bus, model)
+    resync(bus, model)
     return feed_transitions(bus, model)

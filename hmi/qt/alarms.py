@@ -69,6 +69,9 @@ class AlarmModel(QObject):
         super().__init__(parent)
         self._statuses: dict[str, AlarmStatus] = {}
         self._dirty: set[str] = set()
+        self._synced = False
+        #: ``synced`` changed since the last frame (a change views must show with no tag)
+        self._sync_changed = False
         self.service: AlarmService | None = None
         # Requests in flight: owned here so none is garbage collected or lost at shutdown.
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -91,6 +94,7 @@ class AlarmModel(QObject):
                 self._statuses[status.tag] = status
                 self._dirty.add(status.tag)
                 taken += 1
+        self._set_synced(True)
         self._changed()
         return taken
 
@@ -111,11 +115,15 @@ class AlarmModel(QObject):
         self._changed()
         return True
 
-    def clear(self) -> None:
-        """Forget every alarm (before a resync from a new snapshot)."""
-        self._dirty.update(self._statuses)
-        self._statuses.clear()
+    def lost(self) -> None:
+        """The link to the engine is gone: what we hold may be stale until the next snapshot."""
+        self._set_synced(False)
         self._changed()
+
+    def _set_synced(self, synced: bool) -> None:
+        if synced != self._synced:
+            self._synced = synced
+            self._sync_changed = True
 
     def _changed(self) -> None:
         # Without a repaint timer (Designer, tests) there is no frame to wait for.
@@ -124,8 +132,8 @@ class AlarmModel(QObject):
 
     def flush(self) -> None:
         """Emit ``changed`` with the tags changed since the last call (the frame hook)."""
-        if self._dirty:
-            dirty, self._dirty = self._dirty, set()
+        if self._dirty or self._sync_changed:
+            dirty, self._dirty, self._sync_changed = self._dirty, set(), False
             self.changed.emit(frozenset(dirty))
 
     # -- reading ---------------------------------------------------------------------------
@@ -149,6 +157,14 @@ class AlarmModel(QObject):
     def unacknowledged(self) -> list[AlarmStatus]:
         """Alarms waiting for an acknowledgement, most important first."""
         return [s for s in self.annunciated() if s.state.needs_ack]
+
+    @property
+    def synced(self) -> bool:
+        """True once the engine's snapshot is loaded, until the link is :meth:`lost`.
+
+        While False, "no alarms" means "unknown", and views must say so.
+        """
+        return self._synced
 
     @property
     def connected(self) -> bool:

@@ -149,7 +149,8 @@ class AlarmSummary(QWidget):
         total = self.source.rowCount()
         shown = self.rows.rowCount()
         waiting = sum(1 for s in self.source.statuses() if s.state.needs_ack)
-        self.count.setText(f"{shown} of {total} shown, {waiting} unacknowledged")
+        unknown = "" if self.alarms.synced else " (may be stale: no answer from the alarm engine)"
+        self.count.setText(f"{shown} of {total} shown, {waiting} unacknowledged{unknown}")
         self._on_selection()
 
     # -- selection and requests ------------------------------------------------------------

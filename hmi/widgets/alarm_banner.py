@@ -20,6 +20,7 @@ _LINE_HEIGHT = 24
 _COUNTS_WIDTH = 250
 #: a darker field while something waits for acknowledgement: seen from across the room
 _WAITING = QColor("#b2b2b2")
+_UNKNOWN = "Alarm state unknown: no answer from the alarm engine"
 _STATE_WORDS = {
     AlarmState.UNACKNOWLEDGED: "UNACK",
     AlarmState.ACKNOWLEDGED: "ACK",
@@ -131,7 +132,8 @@ class AlarmBanner(QWidget):
     def text(self) -> str:
         """What the banner says in one line (the top alarm and how many more wait)."""
         if not self._items:
-            return "No active alarms"
+            # Never "no alarms" when we do not know: an operator would trust it.
+            return "No active alarms" if self.feed.model.synced else _UNKNOWN
         top = self.top
         if top is None:
             return f"No unacknowledged alarms ({len(self._items)} active)"
@@ -156,7 +158,8 @@ class AlarmBanner(QWidget):
         painter = QPainter(self)
         rect = QRectF(self.rect())
         waiting = self.waiting()
-        painter.fillRect(rect, _WAITING if any(waiting.values()) else PANEL)
+        unknown = not self.feed.model.synced
+        painter.fillRect(rect, _WAITING if any(waiting.values()) or unknown else PANEL)
         painter.setPen(LINE)
         painter.drawLine(rect.bottomLeft(), rect.bottomRight())
         button_left = float(self.ack_button.geometry().left())
@@ -164,12 +167,13 @@ class AlarmBanner(QWidget):
         font = QFont(painter.font())
         font.setPixelSize(14)
         if not self._items:
+            font.setBold(unknown)
             painter.setFont(font)
             painter.setPen(TEXT)
             painter.drawText(
                 rect.adjusted(10, 0, -(rect.width() - text_right), 0),
                 Qt.AlignmentFlag.AlignVCenter,
-                "No active alarms",
+                self.text(),
             )
         for row, item in enumerate(self.shown):
             top = 4.0 + row * _LINE_HEIGHT
@@ -216,8 +220,9 @@ class AlarmBanner(QWidget):
         painter.setFont(font)
         painter.setPen(TEXT)
         total = len(self._items)
+        stale = "" if self.feed.model.synced else "  (may be stale)"
         painter.drawText(
             QRectF(box.left(), top + _LINE_HEIGHT - 2, box.width(), _LINE_HEIGHT - 4),
             Qt.AlignmentFlag.AlignVCenter,
-            f"{sum(waiting.values())} unack / {total} active",
+            f"{sum(waiting.values())} unack / {total} active{stale}",
         )

@@ -82,6 +82,27 @@ def test_a_restarted_engine_is_resynced_when_its_node_joins(qapp):
     asyncio.run(main())
 
 
+def test_a_lost_broker_marks_the_alarms_stale_until_a_heartbeat_brings_a_snapshot(qapp):
+    async def main() -> None:
+        bus = Bus.local()
+        model = AlarmModel()
+        connect_alarms(bus, model, lambda: ("", ""))
+        engine = Engine()
+        engine.statuses = [status(LEVEL, AlarmState.UNACKNOWLEDGED, T0).to_dict()]
+        bus.expose("alarms", engine)
+        await load_snapshot(bus, model)
+        assert model.synced
+        bus.deliver("$sys/broker/lost", {"broker": "b1"})  # as the transport does
+        assert not model.synced
+        engine.statuses = [status(LEVEL, AlarmState.ACKNOWLEDGED, T0 + 9).to_dict()]
+        bus.deliver("$sys/broker", {"id": "b1", "time": T0 + 10})  # the broker is back
+        await _until(model, lambda: model.synced)
+        assert model.status(LEVEL).state is AlarmState.ACKNOWLEDGED
+        await bus.close()
+
+    asyncio.run(main())
+
+
 def test_a_malformed_transition_is_dropped_with_a_warning(qapp, caplog):
     async def main() -> None:
         bus = Bus.local()

@@ -137,3 +137,16 @@ def test_a_request_without_an_event_loop_is_reported_not_lost(qapp):
     model.request_failed.connect(failures.append)
     assert model.request(model.acknowledge([A])) is None
     assert failures == ["no event loop: the request was not sent"]
+
+
+def test_synced_only_between_a_snapshot_and_a_lost_link(qapp):
+    model = AlarmModel()
+    seen = []
+    model.changed.connect(seen.append)
+    model.apply(transition(A, UNACK, T0))
+    assert not model.synced  # transitions alone do not tell about the other alarms
+    model.load_snapshot([])  # a plant with no alarm active and nothing newer
+    assert model.synced and seen[-1] == frozenset()  # views hear of it, with no tag
+    model.lost()
+    assert not model.synced and len(seen) == 3
+    assert model.status(A).state is UNACK  # kept, shown as possibly stale

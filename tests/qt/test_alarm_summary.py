@@ -104,6 +104,17 @@ def test_lists_every_alarm_but_normal_most_important_first_and_filters(qtbot):
     assert summary.rows.index(0, VALUE).data() == "4.9"  # a float32 register, as read
 
 
+def test_the_count_says_when_the_list_may_be_stale(qtbot):
+    model = AlarmModel()
+    summary = _summary(qtbot, model)
+    model.apply(transition(TRIP, UNACK, T0, priority=1))
+    assert summary.count.text() == (
+        "1 of 1 shown, 1 unacknowledged (may be stale: no answer from the alarm engine)"
+    )
+    model.load_snapshot([])
+    assert summary.count.text() == "1 of 1 shown, 1 unacknowledged"
+
+
 def test_sorts_by_any_column_by_value_not_text(qtbot):
     model = AlarmModel()
     _plant(model)

@@ -27,10 +27,24 @@ def _flood(model: AlarmModel) -> None:
 def test_banner_without_a_session_is_empty_and_harmless(qtbot):
     banner = AlarmBanner()  # what Designer builds
     qtbot.addWidget(banner)
-    assert banner.text() == "No active alarms"
+    # No engine, no knowledge: never "no alarms", which an operator would trust.
+    assert banner.text() == "Alarm state unknown: no answer from the alarm engine"
     assert not banner.ack_button.isEnabled()
     banner.acknowledge_shown()  # nothing to do, nothing raised
     assert not banner.grab().isNull()
+
+
+def test_banner_says_no_active_alarms_only_after_the_engine_answered(qtbot):
+    context = make_context(demo_store())
+    banner = AlarmBanner()
+    qtbot.addWidget(banner)
+    banner.attach(context)
+    context.alarms.load_snapshot([])
+    context.binder.flush()
+    assert banner.text() == "No active alarms"
+    context.alarms.lost()  # the broker went silent
+    context.binder.flush()
+    assert banner.text().startswith("Alarm state unknown")
 
 
 def test_banner_shows_the_most_important_unacknowledged_and_counts(qtbot):
@@ -111,3 +125,16 @@ def test_alarm_list_follows_the_model_only_while_attached(qtbot):
 
     asyncio.run(double_click())
     assert engine.calls == [("acknowledge", [FLOW], "")]
+
+
+def test_banner_lines_property_sets_how_many_alarms_it_shows(qtbot):
+    context = make_context(demo_store())
+    banner = AlarmBanner()
+    qtbot.addWidget(banner)
+    banner.attach(context)
+    _flood(context.alarms)
+    context.binder.flush()
+    short = banner.sizeHint().height()
+    banner.setProperty("lines", 3)  # as Designer's property editor does
+    assert [a.tag for a in banner.shown] == [TRIP, FLOW, LEVEL]
+    assert banner.sizeHint().height() > short
