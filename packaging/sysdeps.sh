@@ -1,8 +1,9 @@
 #!/bin/sh
-# Debian packages the test suite needs (real Modbus peers we did not write).
+# Debian packages the test suite needs (real Modbus peers we did not write; socat makes
+# the pseudo-terminal pair of the Modbus RTU test).
 # Installs them when run as root and they are missing; otherwise says what to install.
 set -eu
-PACKAGES="mbpoll libmodbus-dev pkg-config"
+PACKAGES="mbpoll libmodbus-dev pkg-config socat"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

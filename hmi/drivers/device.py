@@ -76,6 +76,10 @@ class DeviceState:
     filter: ChangeFilter = field(default_factory=ChangeFilter)
     #: set when the device leaves its line: a scan in flight must not publish any more
     removed: bool = False
+    #: scans in a row that got no answer while the line itself was up
+    misses: int = 0
+    #: monotonic time the read in flight was sent (0.0: none)
+    asking: float = 0.0
 
     @property
     def name(self) -> str:
@@ -113,6 +117,11 @@ class DeviceState:
         for point in points.values():
             self.filter.set_deadband(point.tag, point.deadband)
         return removed
+
+    def postpone(self, until: float) -> None:
+        """Scan none of the device's groups before ``until`` (a silent unit on a shared line)."""
+        for group in self.groups.values():
+            group.next_due = max(group.next_due, until)
 
     def forget_data(self) -> None:
         """Make the next good answer of every block be decoded and published again."""

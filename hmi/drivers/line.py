@@ -6,6 +6,10 @@ serial line is half-duplex anyway), runs queued writes between two scans so a wr
 interleaves with a half-done poll, and reconnects with capped exponential backoff and
 jitter. Lines run concurrently: a dead device only stalls its own line.
 
+On a line shared by several devices (RTU units), a unit that does not answer is retried
+with the same capped, jittered backoff as a reconnect, so its timeouts do not stretch
+the poll periods of the units that do answer.
+
 Quality on loss of communication: a failed scan turns the group's GOOD tags UNCERTAIN at
 once (last value kept); the :class:`~hmi.drivers.watchdog.Watchdog` turns every tag not
 read successfully for ``2 * period + timeout`` BAD, whatever the retries.
@@ -75,6 +79,7 @@ class Line:
         self._wake: asyncio.Future[None] | None = None
         self._status_timer: asyncio.TimerHandle | None = None
         self._watchdog: Watchdog | None = None
+        self._link: ModbusLink | None = None
         self._stopping = False
 
     # -- configuration ---------------------------------------------------------------------------
@@ -124,8 +129,8 @@ class Line:
         """Poll until stopped or cancelled; closes the link on the way out."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        watchdog = self._watchdog = Watchdog(loop, self._sink, self._wall)
-        link = self._link_factory(next(iter(self._devices.values())).config)
+        watchdog = self._watchdog = Watchdog(loop, self._sink, self._wall, self._asking)
+        link = self._link = self._link_factory(next(iter(self._devices.values())).config)
         for device, group in self._schedule:
             watchdog.arm(device, group)
         self._status_timer = loop.call_later(self._status_interval, self._publish_status)
@@ -158,17 +163,24 @@ class Line:
                 self._finish(write, CommandState.FAILED, "driver stopped")
 
     async def _poll(self, link: ModbusLink, loop: asyncio.AbstractEventLoop) -> None:
-        """Scan every due group once (one batch for the sink), or sleep until one is due."""
+        """Scan every due group once, or sleep until one is due.
+
+        Each scan's changes go to the sink as one batch right after the scan: filtering
+        and publishing with no ``await`` between them, so a watchdog verdict published
+        meanwhile is never overtaken by an older scan result.
+        """
         now = loop.time()
         due = [entry for entry in self._schedule if entry[1].next_due <= now]
         if not due:
             await self._sleep_until(self._next_due(loop))
             return
-        batch: dict[str, Sample] = {}
         watchdog = self._watchdog
         for device, group in due:
+            if group.next_due > now:
+                continue  # postponed during this round: its unit did not answer
             start = loop.time()
             samples, failure = await scan_group(link, device, group, loop.time, self._wall)
+            device.asking = 0.0
             end = loop.time()
             if start - group.next_due > group.period:
                 device.stats.overruns += 1
@@ -177,35 +189,51 @@ class Line:
                 group.next_due = end  # far behind: skip the missed cycles rather than burst
             if not device.removed:  # else its tags are out of service already
                 if failure:
-                    self._failed(device, group, samples, failure, link.connected)
+                    self._failed(device, group, samples, failure)
+                else:
+                    device.misses = 0
                 if samples:
                     points = device.points  # tags removed during the scan are not published
-                    batch.update(
-                        device.filter.changed({k: v for k, v in samples.items() if k in points})
+                    changed = device.filter.changed(
+                        {k: v for k, v in samples.items() if k in points}
                     )
+                    if changed:
+                        self._sink.samples(changed)
                 if group.timer is None and watchdog is not None:
                     watchdog.arm(device, group)
             if self._on_scan is not None:
                 self._on_scan(device.name, group.name, start, end)
             if not link.connected:
                 break  # a timeout only costs its own group; a lost link ends the round
-        if batch:
-            self._sink.samples(batch)
 
     def _failed(
-        self,
-        device: DeviceState,
-        group: PollGroup,
-        samples: dict[str, Sample],
-        failure: str,
-        connected: bool,
+        self, device: DeviceState, group: PollGroup, samples: dict[str, Sample], failure: str
     ) -> None:
         """A scan cut short: its unread tags degrade; a lost link degrades the line."""
         pending = [t for t in group.tags if t not in samples]
         wall = self._wall()
         samples.update(device.degrade(pending, failure, Reason.NO_COMMUNICATION, wall))
-        if not connected:
+        if self._link is not None and not self._link.connected:
             self._lost(failure, "connection")
+        elif len(self._devices) > 1:
+            # A silent unit on a shared line: back it off, the others keep their periods.
+            delay = self._backoff(device.config.reconnect_max, device.misses)
+            device.misses += 1
+            device.postpone(asyncio.get_running_loop().time() + delay)
+
+    def _backoff(self, cap: float, attempt: int) -> float:
+        """Exponential from ``reconnect_base``, capped, with jitter (0.5 to 1 times)."""
+        cap = max(self._reconnect_base, cap)
+        return min(cap, self._reconnect_base * 2.0 ** min(attempt, 30)) * (
+            0.5 + 0.5 * random.random()
+        )
+
+    def _asking(self) -> tuple[DeviceState | None, float]:
+        """The device whose read is in flight on the line, and when it was sent."""
+        for device in self._devices.values():
+            if device.asking:
+                return device, device.asking
+        return None, 0.0
 
     def _next_due(self, loop: asyncio.AbstractEventLoop) -> float:
         return min((g.next_due for _, g in self._schedule), default=loop.time() + 3600.0)
@@ -244,8 +272,7 @@ class Line:
             except NotConnected as exc:
                 self._lost(str(exc), "connect")
                 caps = [d.config.reconnect_max for d in self._devices.values()]
-                cap = max(self._reconnect_base, min(caps, default=10.0))
-                delay = min(cap, self._reconnect_base * 2**attempt) * (0.5 + 0.5 * random.random())
+                delay = self._backoff(min(caps, default=10.0), attempt)
                 attempt += 1
                 await self._sleep_until(loop.time() + delay)
                 continue

@@ -7,7 +7,10 @@ code), :class:`CommError` (no answer, garbage, connection lost) and
 :class:`NotConnected`.
 
 pymodbus' own reconnect is disabled (``reconnect_delay=0``): the driver reconnects with
-its own capped, jittered backoff and knows at every moment whether the link is up.
+its own capped, jittered backoff and knows at every moment whether the link is up. On an
+RTU line pymodbus must not close the port after a few unanswered requests either (its
+default for TCP): there, silence is one dead unit, and the others on the line still
+answer.
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ class ModbusLink:
                 retries=retries,
                 reconnect_delay=0,
             )
+        if device.protocol == "modbus-rtu":
+            client.set_max_no_responses(_NEVER)
         self._client = client
         #: per table: the pymodbus read method, and whether it answers bits
         self._readers: dict[Table, tuple[Callable[..., Awaitable[ModbusPDU]], bool]] = {
@@ -196,6 +201,9 @@ class ModbusLink:
             raise DeviceException(int(getattr(response, "exception_code", 0)), what)
         return response
 
+
+#: unanswered requests in a row after which pymodbus would close an RTU line: never
+_NEVER = 2**31
 
 #: pymodbus' decoders raise plain Python errors on malformed frames
 _DECODE_ERRORS = (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError)

@@ -41,7 +41,7 @@ async def scan_group(
     while i < len(reads):
         read = reads[i]
         block = read.block
-        sent = clock()
+        sent = device.asking = clock()
         try:
             data = await link.read(unit, block.table, block.start, block.count)
         except DeviceException as exc:
