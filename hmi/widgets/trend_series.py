@@ -143,13 +143,23 @@ class TagSeries:
         return x0, end, max(1, math.ceil((end - x0) / spp))
 
     def history_points(self) -> tuple[FloatArray, FloatArray]:
-        """History to draw, joined to the first live point so the line does not break."""
+        """History to draw, joined to the first live point so the line does not break.
+
+        With no live point yet, the last stored value is drawn held up to where live data
+        starts: the historian stores on change, so a quiet tag (a setpoint) has one row
+        per heartbeat, which alone would draw as dots.
+        """
         if self.history is None:
             return np.empty(0), np.empty(0)
-        x, y = self.history.points(before=self.live_start())
-        if len(self.live) and len(x):
-            x = np.append(x, self.live.times[0])
-            y = np.append(y, self.live.values[0])
+        start = self.live_start()
+        x, y = self.history.points(before=start)
+        if not len(x):
+            return x, y
+        if len(self.live):
+            return np.append(x, self.live.times[0]), np.append(y, self.live.values[0])
+        held = self.history.value_at(x[-1])
+        if math.isfinite(start) and start > x[-1] and not np.isnan(y[-1]) and not math.isnan(held):
+            return np.append(x, start), np.append(y, held)
         return x, y
 
     def value_at(self, t: float) -> float | None:

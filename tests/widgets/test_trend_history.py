@@ -122,6 +122,10 @@ def test_segment_draws_min_max_envelope_with_bad_gaps_and_joins_live_data():
     assert list(x) == [5, 5, 15, 15, 15, 25, 25, 25, 42]  # live takes over at 42
     assert series.value_at(12.0) == 2.2 and series.value_at(43.0) == 9.0
     assert series.value_at(25.0) is not None and math.isnan(series.value_at(25.0))
+    quiet = TagSeries(100)  # nothing live yet: the last stored value holds until live data
+    quiet.history, quiet.live_since = segment, 60.0
+    x, y = quiet.history_points()
+    assert list(x[-3:]) == [45, 45, 60] and list(y[-3:]) == [4, 4.5, 4.2]
     with pytest.raises(MalformedHistory):
         HistorySegment.from_buckets({"t": [1.0]}, 0.0, 1.0, 1)
 
