@@ -146,8 +146,8 @@ class TagSeries:
         """History to draw, joined to the first live point so the line does not break.
 
         With no live point yet, the last stored value is drawn held up to where live data
-        starts: the historian stores on change, so a quiet tag (a setpoint) has one row
-        per heartbeat, which alone would draw as dots.
+        starts (at most to the end of the history held): the historian stores on change,
+        so a quiet tag (a setpoint) has one row per heartbeat, which alone draws as dots.
         """
         if self.history is None:
             return np.empty(0), np.empty(0)
@@ -157,9 +157,10 @@ class TagSeries:
             return x, y
         if len(self.live):
             return np.append(x, self.live.times[0]), np.append(y, self.live.values[0])
-        held = self.history.value_at(x[-1])
-        if math.isfinite(start) and start > x[-1] and not np.isnan(y[-1]) and not math.isnan(held):
-            return np.append(x, start), np.append(y, held)
+        # Held no further than the history asked for: beyond it, nothing is known.
+        end, held = min(start, self.history.end), self.history.value_at(x[-1])
+        if math.isfinite(end) and end > x[-1] and not np.isnan(y[-1]) and not math.isnan(held):
+            return np.append(x, end), np.append(y, held)
         return x, y
 
     def value_at(self, t: float) -> float | None:
