@@ -23,6 +23,10 @@ def test_main_window_shows_project_and_status(qtbot, tmp_path):
     assert window.device_status.text() == "Devices: 1"
     assert window.tag_status.text() == "Tags: 5"
     assert window.clock.text().startswith("20")
+    # Who is logged in and the time sit in the header, next to the plant name.
+    assert window.clock.parent() is window.header.parent()
+    assert window.user_status.parent() is window.header.parent()
+    assert window.user_status.text() == "User: not logged in (view only)"
     png = tmp_path / "window.png"
     assert window.grab().save(str(png))
     image = QImage(str(png))
