@@ -72,7 +72,8 @@ async def _main(project: Any, args: argparse.Namespace) -> None:
         async with Supervisor(bus) as supervisor:
             actor = await supervisor.start(DriverActor(project, name=args.name))
             assert actor.manager is not None
-            print(f"hmi node: {len(actor.manager.devices)} devices, polling", flush=True)
+            count = len(actor.manager.devices)
+            print(f"hmi node: {count} device{'s' * (count != 1)}, polling", flush=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.duration)
     finally:
