@@ -34,9 +34,13 @@ def build_libmodbus_server(folder: Path) -> Path | str:
     return exe
 
 
-def start_server(exe: Path, port: int) -> subprocess.Popen[str]:
-    """Run the server on 127.0.0.1:``port`` and wait until it listens."""
-    proc = subprocess.Popen([str(exe), str(port)], stdout=subprocess.PIPE, text=True)
+def start_server(exe: Path, port: int, changing: int = 0) -> subprocess.Popen[str]:
+    """Run the server on 127.0.0.1:``port`` and wait until it listens.
+
+    ``changing`` > 0 makes input registers ``0..changing-1`` count up on every request.
+    """
+    args = [str(exe), str(port)] + ([str(changing)] if changing else [])
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if line.strip() != "READY":

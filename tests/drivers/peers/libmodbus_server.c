@@ -1,9 +1,11 @@
 /* A Modbus/TCP server built on Debian's libmodbus: a peer we did not design.
  *
- * usage: libmodbus_server PORT
+ * usage: libmodbus_server PORT [CHANGING]
  * Serves 10000 holding and input registers (value = address) and 2000 coils and
  * discrete inputs (value = address % 2) to any number of clients (select loop, as in
  * libmodbus' own examples). Addresses at or above the tables' sizes answer exception 2.
+ * With CHANGING = n > 0, input registers 0..n-1 count up by one after every request, so
+ * a poller sees new values on every read of them (holding registers stay as they are).
  * Prints "READY" once listening; exits on SIGTERM/SIGINT.
  */
 #include <errno.h>
@@ -27,6 +29,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s PORT\n", argv[0]);
         return 2;
     }
+    int changing = argc > 2 ? atoi(argv[2]) : 0;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     modbus_t *ctx = modbus_new_tcp("127.0.0.1", atoi(argv[1]));
@@ -75,6 +78,9 @@ int main(int argc, char **argv) {
             int rc = modbus_receive(ctx, query);
             if (rc > 0) {
                 modbus_reply(ctx, query, rc, map);
+                for (int i = 0; i < changing && i < REGISTERS; i++) {
+                    map->tab_input_registers[i]++;
+                }
             } else if (rc == -1) {
                 close(fd);
                 FD_CLR(fd, &refset);
