@@ -179,8 +179,10 @@ class Line:
             if group.next_due > now:
                 continue  # postponed during this round: its unit did not answer
             start = loop.time()
-            samples, failure = await scan_group(link, device, group, loop.time, self._wall)
-            device.asking = 0.0
+            try:
+                samples, failure = await scan_group(link, device, group, loop.time, self._wall)
+            finally:
+                device.asking = 0.0
             end = loop.time()
             if start - group.next_due > group.period:
                 device.stats.overruns += 1
