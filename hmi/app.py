@@ -54,6 +54,8 @@ class AppOptions:
     password: str | None = None
     #: log out after this long without keyboard or mouse input (0: never)
     idle_logout: float = 15 * 60.0
+    #: unacknowledged alarms flash at 1 Hz (ISA-101); off: steady, framed marks only
+    alarm_flash: bool = True
 
 
 class _ErrorNotifier(logging.Handler):
@@ -126,6 +128,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         bus.publish(f"cmd/{command.tag}", encode_command(signed))
 
     context = HmiContext(store, node=node, sink=sink)
+    context.alarms.marks.flash = options.alarm_flash
     context.history = lambda *query: bus.call("historian", "buckets", *query)
 
     def on_result(topic: str, payload: Any) -> None:

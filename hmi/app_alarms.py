@@ -4,7 +4,8 @@ The GUI layers may not import the bus; here the app subscribes ``alarm/#`` for t
 loads the engine's snapshot (retrying until an engine answers: in a control room the
 backend may start after the HMI), and binds the model's requests to ``bus.call("alarms",
 ...)`` with the session's user and token. :func:`resync` keeps it right across engine
-restarts and lost broker links.
+restarts, lost broker links and lost transitions. The engine's limits (longest shelving,
+roles per request) come from its ``limits()`` with each snapshot: nothing is hard-coded here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 from hmi.bus import Bus, RpcTimeout, Subscription
 from hmi.bus.rpc import RemoteError
 from hmi.qt.alarms import AlarmModel, AlarmService
-from hmi.services.alarm_engine import MAX_SHELVE
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,6 @@ def alarm_service(
     bus: Bus,
     session: Callable[[], tuple[str, str]],
     *,
-    max_shelve: float = MAX_SHELVE,
     timeout: float = 5.0,
 ) -> AlarmService:
     """Requests as the session's user: ``session()`` gives ``(user, token)`` at call time."""
@@ -58,7 +57,42 @@ def alarm_service(
         )
         return rows
 
-    return AlarmService(acknowledge, shelve, unshelve, history, max_shelve)
+    async def remove_from_service(tag: str, reason: str) -> Any:
+        user, token = session()
+        return await bus.call(
+            TARGET, "remove_from_service", tag, reason, user=user, token=token, timeout=timeout
+        )
+
+    async def return_to_service(tag: str, comment: str) -> Any:
+        user, token = session()
+        return await bus.call(
+            TARGET,
+            "return_to_service",
+            tag,
+            user=user,
+            token=token,
+            comment=comment,
+            timeout=timeout,
+        )
+
+    async def limits() -> dict[str, Any]:
+        answer: dict[str, Any] = await bus.call(TARGET, "limits", timeout=timeout)
+        return answer
+
+    async def kpis() -> dict[str, Any]:
+        answer: dict[str, Any] = await bus.call(TARGET, "kpis", timeout=timeout)
+        return answer
+
+    return AlarmService(
+        acknowledge,
+        shelve,
+        unshelve,
+        history,
+        limits=limits,
+        remove_from_service=remove_from_service,
+        return_to_service=return_to_service,
+        kpis=kpis,
+    )
 
 
 def feed_transitions(bus: Bus, model: AlarmModel) -> Subscription:
@@ -79,7 +113,8 @@ async def load_snapshot(
     """Load the engine's snapshot into ``model``, retrying until an engine answers.
 
     Call after :func:`feed_transitions`: transitions that overtake the snapshot are kept
-    (the model takes a snapshot entry only when it is newer than what it holds).
+    (the model takes a snapshot entry only when it is newer than what it holds). Then the
+    engine's limits are asked again (a restarted engine may have others).
     Returns how many snapshot entries were taken.
     """
     while True:
@@ -90,7 +125,24 @@ async def load_snapshot(
             await asyncio.sleep(retry)
             retry = min(max_retry, retry * 2)  # a plant without an engine is not hammered
             continue
-        return model.load_snapshot(statuses)
+        taken = model.load_snapshot(statuses)
+        await load_limits(bus, model)
+        return taken
+
+
+async def load_limits(bus: Bus, model: AlarmModel) -> bool:
+    """Ask the engine's ``limits()`` into ``model``; False (defaults kept) when it cannot."""
+    try:
+        limits = await bus.call(TARGET, "limits", timeout=5.0)
+    except (RemoteError, RpcTimeout, OSError) as exc:
+        # An older engine, or gone again: the engine still enforces its own limits.
+        log.info("alarm engine limits not available (%s); keeping the defaults", exc)
+        return False
+    if not isinstance(limits, dict):
+        log.warning("alarm engine limits malformed: %r", limits)
+        return False
+    model.load_limits(limits)
+    return True
 
 
 def resync(bus: Bus, model: AlarmModel) -> None:
@@ -101,17 +153,27 @@ def resync(bus: Bus, model: AlarmModel) -> None:
       restart): load the snapshot again;
     - the broker goes silent (``$sys/broker/lost``): transitions published meanwhile never
       reach us, so the model is marked stale (the banner says so) ...
-    - ... until a broker heartbeat (``$sys/broker``) finds it stale: load the snapshot.
+    - ... until a broker heartbeat (``$sys/broker``) finds it stale: load the snapshot;
+    - a transition never arrived (the engine's ``seq`` jumped, :attr:`AlarmModel.gap`;
+      the bus counts gaps per topic only and resyncs only ``tag/`` itself): load the
+      snapshot.
 
-    One reload at a time, as a task owned by the bus.
+    One reload at a time, as a task owned by the bus; asked again while one runs (its
+    answer may predate what was missed), another follows it.
     """
     pending: list[asyncio.Task[Any]] = []
+    again = [False]
 
     def reload() -> None:
         if pending and not pending[0].done():
+            again[0] = True
             return
-        pending[:] = [bus.spawn(load_snapshot(bus, model), name="alarm snapshot")]
+        again[0] = False
+        task = bus.spawn(load_snapshot(bus, model), name="alarm snapshot")
+        task.add_done_callback(lambda _: reload() if again[0] else None)
+        pending[:] = [task]
 
+    model.gap.connect(reload)
     bus.subscribe("$sys/node/+/alive", lambda topic, payload: reload())
     bus.subscribe("$sys/broker/lost", lambda topic, payload: model.lost())
     bus.subscribe("$sys/broker", lambda topic, payload: None if model.synced else reload())
@@ -123,14 +185,13 @@ def connect_alarms(
     session: Callable[[], tuple[str, str]],
     *,
     notify: Callable[[str], None] | None = None,
-    max_shelve: float = MAX_SHELVE,
 ) -> Subscription:
     """Give ``model`` the engine's transitions and a service; the caller loads the snapshot.
 
     ``notify`` is told every refused request (the app's status bar): a refusal is the
     operator's business, not an application error, and must not pass unseen.
     """
-    model.service = alarm_service(bus, session, max_shelve=max_shelve)
+    model.service = alarm_service(bus, session)
     if notify is not None:
         model.request_failed.connect(notify)
     resync(bus, model)

@@ -35,6 +35,11 @@ def register(commands: Any) -> None:
         cmd.add_argument(
             "--data", type=Path, metavar="DIR", help="data folder (default: beside the project)"
         )
+        cmd.add_argument(
+            "--no-alarm-flash",
+            action="store_true",
+            help="draw unacknowledged alarms steady (framed) instead of flashing at 1 Hz",
+        )
         cmd.set_defaults(handler=run, demo=name == "demo")
 
 
@@ -63,5 +68,6 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data,
         user=args.user,
         password=password,
+        alarm_flash=not args.no_alarm_flash,
     )
     return run_app(project, options)

@@ -4,7 +4,9 @@ The banner, the alarm list and the summary all read one :class:`~hmi.qt.alarms.A
 (``context.alarms``). The feed gives such a widget a :class:`~hmi.qt.link.TagLink` with no
 tags, so screens attach it when shown and detach it when hidden like any other widget, and
 switches the widget to the context's model on attach. Until then (Qt Designer, a test) the
-widget reads an empty model of its own, so it draws and never fails.
+widget reads an empty model of its own, so it draws and never fails. ``on_flash`` is called
+each half period of the session's alarm flash (:class:`~hmi.qt.alarm_marks.AlarmMarks`),
+while attached.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ class AlarmFeed:
     session's model, so a hidden alarm page costs nothing; attaching again catches up.
     """
 
-    def __init__(self, owner: QWidget, on_change: OnChange) -> None:
+    def __init__(
+        self, owner: QWidget, on_change: OnChange, on_flash: Callable[[], None] | None = None
+    ) -> None:
         self._on_change = on_change
+        self._on_flash = on_flash
         self._pinned = False
         self._connected = False
         self.model = AlarmModel(parent=owner)  # empty: Designer and tests without a session
@@ -54,12 +59,19 @@ class AlarmFeed:
         else:
             self._follow(context.alarms)
 
+    @property
+    def lit(self) -> bool:
+        """The flash's bright half (or no flash): waiting alarms are drawn filled."""
+        return self.model.marks.lit
+
     def _follow(self, model: AlarmModel) -> None:
         if model is not self.model:
             self._disconnect()
             self.model = model
         if not self._connected:
             model.changed.connect(self._on_change)
+            if self._on_flash is not None:
+                model.marks.flashed.connect(self._on_flash)
             self._connected = True
         self._on_change(None)
 
@@ -68,6 +80,8 @@ class AlarmFeed:
             self._connected = False
             with contextlib.suppress(RuntimeError, TypeError):  # the model may be gone
                 self.model.changed.disconnect(self._on_change)
+                if self._on_flash is not None:
+                    self.model.marks.flashed.disconnect(self._on_flash)
 
 
 def _ignore(name: object, sample: object) -> None:

@@ -8,7 +8,8 @@ session's token) for acknowledge, shelve, unshelve and history.
 
 Changes are coalesced: the model marks the tags that changed and emits ``changed`` once per
 frame of the session's repaint timer (:class:`~hmi.qt.binding.Binder`), so an alarm flood
-of a thousand transitions costs the views one update, not a thousand.
+of a thousand transitions costs the views one update, not a thousand. In the same frame the
+value widgets whose tags changed are told (:attr:`AlarmModel.marks`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from hmi.core.alarms import AlarmState, AlarmStatus, AlarmTransition, Level
+from hmi.qt.alarm_marks import AlarmMarks
 from hmi.qt.binding import Binder
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,16 @@ class AlarmService:
     history: Callable[
         [float | None, float | None, str | None, int], Awaitable[list[dict[str, Any]]]
     ]
-    #: the longest shelving the engine accepts, seconds
+    #: the longest shelving the engine accepts, seconds, until :attr:`limits` tells
     max_shelve: float = DEFAULT_MAX_SHELVE
+    #: ``() -> limits dict`` (``max_shelve``, ``roles`` per request, ``kpi`` settings)
+    limits: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    #: ``(tag, reason) -> status dict`` (engineers)
+    remove_from_service: Callable[[str, str], Awaitable[Any]] | None = None
+    #: ``(tag, comment) -> status dict`` (engineers)
+    return_to_service: Callable[[str, str], Awaitable[Any]] | None = None
+    #: ``() -> KPI dict`` (alarms per 10 min, chattering, standing, counts by state)
+    kpis: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
 
 class AlarmModel(QObject):
@@ -64,6 +74,10 @@ class AlarmModel(QObject):
     changed = Signal(object)
     request_failed = Signal(str)
     summary_requested = Signal()
+    #: the engine's limits arrived (``max_shelve``, roles): views re-check their buttons
+    limits_changed = Signal()
+    #: a transition of the engine never arrived (its ``seq`` jumped): reload the snapshot
+    gap = Signal()
 
     def __init__(self, binder: Binder | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -72,7 +86,17 @@ class AlarmModel(QObject):
         self._synced = False
         #: ``synced`` changed since the last frame (a change views must show with no tag)
         self._sync_changed = False
-        self.service: AlarmService | None = None
+        #: an engine is behind this model (a service, or a snapshot once loaded)
+        self._engine = False
+        self._service: AlarmService | None = None
+        #: what the engine said of itself (:meth:`load_limits`); empty until it answers
+        self.limits: dict[str, Any] = {}
+        #: the value widgets' marks (engine state per tag), their watchers, the flash
+        self.marks = AlarmMarks(self)
+        #: the last ``seq`` seen per engine ``epoch`` (transitions and snapshots carry both)
+        self._seqs: dict[str, int] = {}
+        #: transitions known to be missed (sequence gaps) since the model was made
+        self.gaps = 0
         # Requests in flight: owned here so none is garbage collected or lost at shutdown.
         self._tasks: set[asyncio.Task[Any]] = set()
         self._binder = binder
@@ -88,12 +112,19 @@ class AlarmModel(QObject):
         """
         taken = 0
         for item in statuses:
-            status = item if isinstance(item, AlarmStatus) else AlarmStatus.from_dict(dict(item))
+            if isinstance(item, AlarmStatus):
+                status = item
+            else:
+                # The engine's sequence number when it answered: the next one comes after.
+                self._sequence(item, check=False)
+                status = AlarmStatus.from_dict(dict(item))
             held = self._statuses.get(status.tag)
             if held is None or status.time > held.time:
                 self._statuses[status.tag] = status
+                self.marks.take(status)
                 self._dirty.add(status.tag)
                 taken += 1
+        self._set_engine()
         self._set_synced(True)
         self._changed()
         return taken
@@ -105,20 +136,50 @@ class AlarmModel(QObject):
         publishes them in the order they happened (e.g. acknowledge, then resume).
         """
         if not isinstance(transition, AlarmTransition):
-            transition = AlarmTransition.from_dict(dict(transition))
+            data = transition
+            transition = AlarmTransition.from_dict(dict(data))
+            self._sequence(data)
         status = transition.status
         held = self._statuses.get(status.tag)
         if held is not None and status.time < held.time:
             return False
         self._statuses[status.tag] = status
+        self.marks.take(status)
         self._dirty.add(status.tag)
         self._changed()
         return True
+
+    def load_limits(self, limits: Mapping[str, Any]) -> None:
+        """Take the engine's ``limits()`` answer (max shelve duration, roles per request)."""
+        self.limits = dict(limits)
+        self.limits_changed.emit()
 
     def lost(self) -> None:
         """The link to the engine is gone: what we hold may be stale until the next snapshot."""
         self._set_synced(False)
         self._changed()
+
+    def _sequence(self, data: Mapping[str, Any], check: bool = True) -> None:
+        """Follow the engine's ``epoch``/``seq``; a jump means a transition was lost on its
+        way (a broker or socket dropped it): we may show a wrong state until a snapshot."""
+        epoch, seq = data.get("epoch"), data.get("seq")
+        if not isinstance(epoch, str) or type(seq) is not int:
+            return  # an engine that does not number its transitions
+        last = self._seqs.get(epoch)
+        if last is None or seq > last:
+            self._seqs[epoch] = seq
+        if check and last is not None and seq > last + 1:
+            self.gaps += 1
+            log.warning("alarms: %d transition(s) missed before %s; reloading", seq - last - 1, seq)
+            self.lost()
+            self.gap.emit()
+
+    def _set_engine(self) -> None:
+        if not self._engine:
+            # From now on widgets show the engine's marks, not their own judgement: all
+            # of them must look again.
+            self._engine = True
+            self._sync_changed = True
 
     def _set_synced(self, synced: bool) -> None:
         if synced != self._synced:
@@ -133,7 +194,9 @@ class AlarmModel(QObject):
     def flush(self) -> None:
         """Emit ``changed`` with the tags changed since the last call (the frame hook)."""
         if self._dirty or self._sync_changed:
-            dirty, self._dirty, self._sync_changed = self._dirty, set(), False
+            dirty, everything = self._dirty, self._sync_changed
+            self._dirty, self._sync_changed = set(), False
+            self.marks.notify(None if everything else dirty)
             self.changed.emit(frozenset(dirty))
 
     # -- reading ---------------------------------------------------------------------------
@@ -167,14 +230,48 @@ class AlarmModel(QObject):
         return self._synced
 
     @property
+    def engine(self) -> bool:
+        """True when an alarm engine is behind this model (connected, or a snapshot came).
+
+        Widgets then show the engine's state (:attr:`marks`), even while it is unknown or
+        stale; only without an engine (Designer's preview) do they judge limits themselves.
+        """
+        return self._engine
+
+    @property
+    def service(self) -> AlarmService | None:
+        """How requests reach the engine (None: no engine connected)."""
+        return self._service
+
+    @service.setter
+    def service(self, service: AlarmService | None) -> None:
+        self._service = service
+        if service is not None:
+            self._set_engine()
+            self._changed()
+
+    @property
     def connected(self) -> bool:
         """True when requests can reach an alarm engine."""
-        return self.service is not None
+        return self._service is not None
 
     @property
     def max_shelve(self) -> float:
-        """The longest shelving the engine accepts, seconds."""
-        return self.service.max_shelve if self.service is not None else DEFAULT_MAX_SHELVE
+        """The longest shelving the engine accepts, seconds (its ``limits()`` once known)."""
+        told = self.limits.get("max_shelve")
+        if isinstance(told, int | float) and told > 0:
+            return float(told)
+        return self._service.max_shelve if self._service is not None else DEFAULT_MAX_SHELVE
+
+    def may(self, request: str, roles: Iterable[str]) -> bool | None:
+        """Whether ``roles`` may make ``request`` (e.g. ``remove_from_service``) as the
+        engine said in its limits; None when it has not said (the engine decides anyway)."""
+        if self.limits.get("checks_roles") is False:
+            return True
+        allowed = self.limits.get("roles", {}).get(request)
+        if allowed is None:
+            return None
+        return not frozenset(allowed).isdisjoint(roles)
 
     # -- requests --------------------------------------------------------------------------
     async def acknowledge(self, tags: Iterable[str], comment: str = "") -> list[str]:
@@ -205,6 +302,31 @@ class AlarmModel(QObject):
     async def unshelve(self, tag: str) -> bool:
         """Unshelve ``tag``; False when refused."""
         return await self._ask(f"unshelve {tag}", "unshelve", tag) is not None
+
+    async def remove_from_service(self, tag: str, reason: str) -> bool:
+        """Take ``tag``'s alarm out of service (engineers); a reason is required."""
+        if not reason.strip():
+            self._fail(f"remove {tag} from service: a reason is required")
+            return False
+        done = await self._ask(
+            f"remove {tag} from service", "remove_from_service", tag, reason.strip()
+        )
+        return done is not None
+
+    async def return_to_service(self, tag: str, reason: str) -> bool:
+        """Put ``tag``'s alarm back in service (engineers); a reason is required."""
+        if not reason.strip():
+            self._fail(f"return {tag} to service: a reason is required")
+            return False
+        done = await self._ask(f"return {tag} to service", "return_to_service", tag, reason.strip())
+        return done is not None
+
+    async def kpis(self) -> dict[str, Any]:
+        """The engine's alarm KPIs (raises when there is no engine or it cannot answer)."""
+        call = self._need().kpis
+        if call is None:
+            raise _NoService("the alarm engine gives no KPIs")
+        return await call()
 
     async def history(
         self,
@@ -241,14 +363,16 @@ class AlarmModel(QObject):
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _need(self) -> AlarmService:
-        if self.service is None:
+        if self._service is None:
             raise _NoService("no alarm service connected")
-        return self.service
+        return self._service
 
     async def _ask(self, what: str, method: str, *args: Any) -> Any:
         """The service's ``method(*args)``; a refusal becomes ``request_failed`` and None."""
         try:
-            call: Callable[..., Awaitable[Any]] = getattr(self._need(), method)
+            call: Callable[..., Awaitable[Any]] | None = getattr(self._need(), method)
+            if call is None:
+                raise _NoService(f"the alarm service cannot {method.replace('_', ' ')}")
             return await call(*args)
         except asyncio.CancelledError:
             raise

@@ -4,6 +4,10 @@ Composition rather than a mixin base class (PyDM's 1,500-line mixin is the cauti
 a widget owns a ``tag_link`` and tells it which tag names it shows and what to do with a
 sample. The screen attaches the link to a :class:`~hmi.qt.context.HmiContext` while the
 screen is shown, and detaches it when hidden.
+
+A widget that marks alarms also gives ``on_alarm``: while attached it is told (once per
+frame) when the alarm engine's state of one of its tags changes, and reads it with
+:meth:`TagLink.alarm_mark`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from hmi.core.command import Command
 from hmi.core.sample import NO_SAMPLE, Sample, Value
 from hmi.core.tag import Tag
 from hmi.qt.context import HmiContext, ResultCallback
+from hmi.qt.look import NO_MARK, AlarmMark, local_mark
 
 
 class TagLink:
@@ -30,6 +35,8 @@ class TagLink:
         on_sample: Callable[[str, Sample], None],
         on_session: Callable[[], None] | None = None,
         on_attach: Callable[[HmiContext | None], None] | None = None,
+        *,
+        on_alarm: Callable[[str], None] | None = None,
     ) -> None:
         self.owner = owner
         self._names = names
@@ -37,6 +44,8 @@ class TagLink:
         self._on_session = on_session
         #: told the context on attach and None on detach (trends subscribe to every sample)
         self._on_attach = on_attach
+        #: told the tag whose alarm mark changed (widgets that draw alarm marks)
+        self._on_alarm = on_alarm
         self.context: HmiContext | None = None
         self.samples: dict[str, Sample] = {}
 
@@ -47,8 +56,11 @@ class TagLink:
             self.detach()
         self.context = context
         context.session_changed.connect(self._session_changed)
-        for name in self.names():
+        names = self.names()
+        for name in names:
             context.binder.bind(self.owner, name, self._receive)
+        if self._on_alarm is not None:
+            context.alarms.marks.watch(self.owner, names, self._on_alarm)
         if self._on_attach is not None:
             self._on_attach(context)
         self._session_changed()
@@ -58,6 +70,8 @@ class TagLink:
         if self.context is None:
             return
         self.context.binder.unbind(self.owner)
+        if self._on_alarm is not None:
+            self.context.alarms.marks.unwatch(self.owner)
         if self._on_attach is not None:
             self._on_attach(None)
         with contextlib.suppress(RuntimeError, TypeError):  # already gone with its owner
@@ -94,6 +108,23 @@ class TagLink:
     def tag(self, name: str) -> Tag | None:
         """The definition of ``name`` (None without a context or for an unknown tag)."""
         return self.context.store.tag(name) if self.context is not None and name else None
+
+    def alarm_mark(self, name: str, sample: Sample | None = None) -> AlarmMark:
+        """The alarm mark to draw for ``name``: the alarm engine's state (a dict lookup).
+
+        Only where no engine is behind the session (a preview) is it judged from the
+        tag's limits and ``sample`` (default: the latest received).
+        """
+        context = self.context
+        if context is None or not name:
+            return NO_MARK
+        alarms = context.alarms
+        if alarms.engine:
+            return alarms.marks.get(name)
+        tag = context.store.tag(name)
+        if tag is None or tag.alarms is None:
+            return NO_MARK
+        return local_mark(tag, self.sample(name) if sample is None else sample)
 
     # -- writing -------------------------------------------------------------------------
     def write_denied(self, name: str) -> str:

@@ -8,6 +8,8 @@ and number.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
@@ -40,11 +42,36 @@ ALARM_COLOURS = {
 }
 
 
+class AlarmMark(NamedTuple):
+    """What a widget draws for its tag's alarm: nothing (priority 0) or the priority shape.
+
+    ``unacknowledged``: waiting for an operator (a thick black border, and it flashes);
+    ``returned``: the condition cleared before the ack (drawn hollow); ``dim``: the dark
+    half of the flash (an unacknowledged mark is drawn hollow, a returned one not at all).
+    A tuple: comparing two marks per frame costs nothing.
+    """
+
+    priority: int = 0
+    unacknowledged: bool = False
+    returned: bool = False
+    dim: bool = False
+
+
+NO_MARK = AlarmMark()
+
+
+def local_mark(tag: Tag | None, sample: Sample) -> AlarmMark:
+    """The mark judged from the tag's limits alone, where no alarm engine exists (Designer)."""
+    priority = alarm_priority(tag, sample)
+    return AlarmMark(priority) if priority else NO_MARK
+
+
 def alarm_priority(tag: Tag | None, sample: Sample) -> int:
     """The alarm priority the value is in (0 for none), judged from the tag's limits.
 
-    A stand-in for the alarm engine's state until widgets receive it: no delays, no
-    deadband, no acknowledgement.
+    Only where no alarm engine exists (Designer's preview): no delays, no deadband, no
+    acknowledgement, no shelving. A session's widgets read the engine's state instead
+    (:meth:`hmi.qt.link.TagLink.alarm_mark`).
     """
     if tag is None or tag.alarms is None or sample.value is None:
         return 0
@@ -124,16 +151,42 @@ def _corner_mark(
     painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
-def paint_alarm_mark(painter: QPainter, box: QRectF, priority: int) -> None:
+def paint_alarm_mark(painter: QPainter, box: QRectF, mark: AlarmMark | int) -> None:
     """Draw the priority shape with its number in ``box``: 1 square, 2 triangle,
-    3 inverted triangle, 4 circle."""
+    3 inverted triangle, 4 circle (an int is a plain, acknowledged mark of that priority).
+
+    Acknowledged: the filled shape. Waiting for an acknowledgement: a black frame around
+    it, the shape filled while the condition holds, hollow once it returned to normal; in
+    the flash's dark half the frame stays and the shape goes hollow (active) or away
+    (returned), so the mark blinks without ever leaving its place.
+    """
+    if isinstance(mark, int):
+        mark = AlarmMark(mark)
+    priority = mark.priority
     if priority <= 0:
         return
     colour = ALARM_COLOURS.get(priority, ALARM_COLOURS[4])
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-    painter.setPen(QPen(QColor("#000000"), 1))
-    painter.setBrush(colour)
+    if mark.unacknowledged:
+        frame = QPen(QColor("#000000"), 1.6)
+        frame.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        painter.setPen(frame)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(box.adjusted(-1.5, -1.5, 1.5, 1.5))
+        if mark.returned and mark.dim:
+            painter.restore()
+            return
+    hollow = mark.returned or mark.dim
+    if hollow:
+        pen = QPen(colour, 2.5)
+        pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        box = box.adjusted(1, 1, -1, -1)
+    else:
+        painter.setPen(QPen(QColor("#000000"), 1))
+        painter.setBrush(colour)
     c, w, h = box.center(), box.width(), box.height()
     if priority == 1:
         painter.drawRect(box.adjusted(1, 1, -1, -1))
@@ -151,7 +204,8 @@ def paint_alarm_mark(painter: QPainter, box: QRectF, priority: int) -> None:
     font.setPixelSize(max(7, int(h * 0.55)))
     font.setBold(True)
     painter.setFont(font)
-    painter.setPen(QColor("#000000") if priority in (2, 3) else QColor("#ffffff"))
+    dark_text = hollow or priority in (2, 3)
+    painter.setPen(QColor("#000000") if dark_text else QColor("#ffffff"))
     text_box = box.adjusted(0, h * 0.15, 0, 0) if priority == 2 else box
     text_box = box.adjusted(0, 0, 0, -h * 0.25) if priority == 3 else text_box
     painter.drawText(text_box, Qt.AlignmentFlag.AlignCenter, str(priority))
@@ -170,18 +224,26 @@ class QualityOverlay(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground, True)
         self.quality = Quality()
-        self.priority = 0
+        self.mark = NO_MARK
         #: where the quality mark goes (None: top right corner)
         self.mark_left: float | None = None
         self.setGeometry(parent.rect())
         self.hide()
 
-    def set_state(self, quality: Quality, priority: int) -> None:
-        """Show ``quality`` and alarm ``priority``; hides itself when both are normal."""
-        if quality == self.quality and priority == self.priority:
+    @property
+    def priority(self) -> int:
+        """The alarm priority marked (0: none)."""
+        return self.mark.priority
+
+    def set_state(self, quality: Quality, mark: AlarmMark | int) -> None:
+        """Show ``quality`` and the alarm ``mark`` (an int: a plain mark of that priority);
+        hides itself when both are normal."""
+        if isinstance(mark, int):
+            mark = AlarmMark(mark) if mark > 0 else NO_MARK
+        if quality == self.quality and mark == self.mark:
             return
-        self.quality, self.priority = quality, priority
-        shown = not quality.is_good or priority > 0
+        self.quality, self.mark = quality, mark
+        shown = not quality.is_good or mark.priority > 0
         parent = self.parentWidget()
         if shown and parent is not None and not self.isVisibleTo(parent):
             # Follow the parent's size only while shown: an event filter sees every event
@@ -205,10 +267,8 @@ class QualityOverlay(QWidget):
         """Draw the alarm mark on the left and the quality mark over the whole widget."""
         painter = QPainter(self)
         rect = QRectF(self.rect())
-        if self.priority:
+        if self.mark.priority:
             side = min(16.0, rect.height() - 2)
-            paint_alarm_mark(
-                painter, QRectF(1, (rect.height() - side) / 2, side, side), self.priority
-            )
+            paint_alarm_mark(painter, QRectF(1, (rect.height() - side) / 2, side, side), self.mark)
         paint_quality(painter, rect, self.quality, self.mark_left)
         painter.end()

@@ -24,7 +24,7 @@ from hmi.core.sample import Sample, Value
 from hmi.qt.context import HmiContext
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
-from hmi.qt.look import QualityOverlay, alarm_priority, describe_sample
+from hmi.qt.look import QualityOverlay, describe_sample
 
 
 class StockBinding:
@@ -34,7 +34,9 @@ class StockBinding:
         self.widget = widget
         self.name = name
         self.overlay: QualityOverlay | None = None
-        self.link = TagLink(widget, lambda: [self.name], self._show, self._session)
+        self.link = TagLink(
+            widget, lambda: [self.name], self._show, self._session, on_alarm=self._on_alarm
+        )
         if isinstance(widget, QAbstractButton):
             widget.clicked.connect(self._on_clicked)
 
@@ -53,13 +55,20 @@ class StockBinding:
                 widget.setChecked(bool(value))
         finally:
             blocker.unblock()
-        priority = alarm_priority(tag, sample)
-        if self.overlay is None and (priority or not sample.quality.is_good):
-            self.overlay = QualityOverlay(widget)
-        if self.overlay is not None:
-            self.overlay.set_state(sample.quality, priority)
-            self.overlay.raise_()
+        self._mark(sample)
         self._session()
+
+    def _on_alarm(self, name: str) -> None:
+        self._mark(self.link.sample(name))
+
+    def _mark(self, sample: Sample) -> None:
+        """Quality and the alarm engine's mark, on an overlay made the first time needed."""
+        mark = self.link.alarm_mark(self.name, sample)
+        if self.overlay is None and (mark.priority or not sample.quality.is_good):
+            self.overlay = QualityOverlay(self.widget)
+        if self.overlay is not None:
+            self.overlay.set_state(sample.quality, mark)
+            self.overlay.raise_()
 
     def _session(self) -> None:
         tip = describe_sample(self.name, self.link.tag(self.name), self.link.sample(self.name))

@@ -1,8 +1,10 @@
 """The alarm engine actor: samples from the bus through each tag's alarm state machine.
 
 Every transition is appended to the alarm journal, then published on ``alarm/<tag>`` (the
-transition's flat dict, see :meth:`hmi.core.alarms.AlarmTransition.to_dict`), so every HMI
-on the bus shows the same state. Requests carry the user: a session token verified with
+transition's flat dict, see :meth:`hmi.core.alarms.AlarmTransition.to_dict`, plus ``epoch``
+and ``seq``: one sequence over all of this engine's alarm topics, so a client that misses
+one transition, whatever its tag, knows at the next one and reloads the snapshot), so every
+HMI on the bus shows the same state. Requests carry the user: a session token verified with
 ``authorize`` (the security service's ``verify``), or, without one (demo, tests), a name.
 
 RPC target ``alarms`` (see docs/alarms.md)::
@@ -15,12 +17,14 @@ RPC target ``alarms`` (see docs/alarms.md)::
     snapshot(only_active=False)                       -> [status dict]
     history(since=None, until=None, tag=None, limit=10000) -> [transition dict]
     kpis()                                            -> KPI dict
+    limits()                                          -> what the engine accepts, and who
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -102,6 +106,10 @@ class AlarmEngine(Actor):
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
         self.malformed = 0
+        #: this incarnation of the engine: a client seeing a new epoch starts counting anew
+        self.epoch = uuid.uuid4().hex[:12]
+        #: the sequence number of the last transition published (1, 2, ... per epoch)
+        self.seq = 0
 
     @classmethod
     def for_project(cls, project: Project, **options: Any) -> AlarmEngine:
@@ -223,7 +231,10 @@ class AlarmEngine(Actor):
             assert self._journal is not None
             self._journal.write(transitions)
             for transition in transitions:
-                self.publish(f"alarm/{transition.tag}", transition.to_dict())
+                self.seq += 1
+                payload = transition.to_dict()
+                payload["epoch"], payload["seq"] = self.epoch, self.seq
+                self.publish(f"alarm/{transition.tag}", payload)
             self.kpi.feed(transitions)
             if self.audit is not None:
                 for t in transitions:
@@ -328,9 +339,14 @@ class AlarmEngine(Actor):
 
     @expose
     def snapshot(self, only_active: bool = False) -> list[dict[str, Any]]:
-        """The status of every alarm (late joiners start from this, then follow alarm/#)."""
+        """The status of every alarm (late joiners start from this, then follow alarm/#).
+
+        Each carries ``epoch`` and ``seq``: the last transition published before it, so a
+        client knows that the next one it should see is ``seq + 1``.
+        """
+        mark = {"epoch": self.epoch, "seq": self.seq}
         return [
-            alarm.status.to_dict()
+            alarm.status.to_dict() | mark
             for alarm in self.alarms.values()
             if not only_active or alarm.state.value != "normal" or alarm.status.active
         ]
@@ -351,3 +367,30 @@ class AlarmEngine(Actor):
     def kpis(self) -> dict[str, object]:
         """Alarms per 10 minutes, chattering and standing alarms, counts by state."""
         return self.kpi.snapshot(self.clock.time()).to_dict()
+
+    @expose
+    def limits(self) -> dict[str, Any]:
+        """What the engine accepts and who may ask what, so clients need not hard-code it.
+
+        ``roles`` maps each request to the roles allowed to make it; ``checks_roles`` is
+        False when the engine has no authorizer (demo, tests: any named user may).
+        """
+        operators, engineers = sorted(OPERATOR_ROLES), sorted(ENGINEER_ROLES)
+        kpi = self.kpi
+        return {
+            "max_shelve": self.max_shelve,
+            "checks_roles": self.authorize is not None,
+            "roles": {
+                "acknowledge": operators,
+                "shelve": operators,
+                "unshelve": operators,
+                "remove_from_service": engineers,
+                "return_to_service": engineers,
+            },
+            "kpi": {
+                "chatter_count": kpi.chatter_count,
+                "chatter_window": kpi.chatter_window,
+                "standing_after": kpi.standing_after,
+                "flood_threshold": kpi.flood_threshold,
+            },
+        }

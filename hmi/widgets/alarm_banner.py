@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSizePolicy, QWidget
 
 from hmi.core.alarms import AlarmState, AlarmStatus
 from hmi.qt.alarm_feed import AlarmFeed
+from hmi.qt.alarm_marks import status_mark
 from hmi.qt.alarms import level_text
 from hmi.qt.context import HmiContext
 from hmi.qt.look import ALARM_COLOURS, LINE, PANEL, TEXT, paint_alarm_mark
@@ -47,7 +48,7 @@ class AlarmBanner(QWidget):
         super().__init__(parent)
         self._lines = 2
         self._items: list[AlarmStatus] = []
-        self.feed = AlarmFeed(self, self._on_alarms)
+        self.feed = AlarmFeed(self, self._on_alarms, self._on_flash)
         self.tag_link = self.feed.tag_link
         self.ack_button = QPushButton("Ack", self)
         self.ack_button.setObjectName("AlarmAckButton")
@@ -88,6 +89,11 @@ class AlarmBanner(QWidget):
         self.ack_button.setToolTip(
             "Acknowledge: " + ", ".join(shown) if shown else "Nothing shown waits for Ack"
         )
+
+    def _on_flash(self) -> None:
+        # Only the marks of waiting alarms change: nothing to repaint when none is shown.
+        if any(a.state.needs_ack for a in self.shown):
+            self.update()
 
     @property
     def items(self) -> list[AlarmStatus]:
@@ -178,7 +184,8 @@ class AlarmBanner(QWidget):
         for row, item in enumerate(self.shown):
             top = 4.0 + row * _LINE_HEIGHT
             side = _LINE_HEIGHT - 6.0
-            paint_alarm_mark(painter, QRectF(8, top + 3, side, side), item.priority)
+            mark = status_mark(item, self.feed.lit)
+            paint_alarm_mark(painter, QRectF(8, top + 3, side, side), mark)
             font.setBold(item.state.needs_ack)
             painter.setFont(font)
             painter.setPen(TEXT)

@@ -8,13 +8,20 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from hmi.core.alarms import AlarmStatus
+from hmi.core.alarms import AlarmState, AlarmStatus
 from hmi.qt.alarm_feed import AlarmFeed
+from hmi.qt.alarm_marks import status_mark
 from hmi.qt.look import LINE, PANEL, TEXT, paint_alarm_mark
 from hmi.qt.registry import register_widget
 
 _ROW = 26
 _STRIPE = QColor("#cdcdcd")
+_UNKNOWN = "Alarm state unknown: no answer from the alarm engine"
+_STATE_WORDS = {
+    AlarmState.UNACKNOWLEDGED: "UNACK",
+    AlarmState.ACKNOWLEDGED: "ACK",
+    AlarmState.RETURNED_UNACKNOWLEDGED: "RTN UNACK",
+}
 
 
 @register_widget("List of active alarms (double-click a row: acknowledge)", width=600, height=300)
@@ -29,7 +36,7 @@ class AlarmList(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.items: list[AlarmStatus] = []
-        self.feed = AlarmFeed(self, self._on_alarms)
+        self.feed = AlarmFeed(self, self._on_alarms, self._on_flash)
         self.tag_link = self.feed.tag_link
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -37,6 +44,10 @@ class AlarmList(QWidget):
         items = self.feed.model.annunciated()
         if items != self.items:
             self.items = items
+            self.update()
+
+    def _on_flash(self) -> None:
+        if any(a.state.needs_ack for a in self.items[: self.height() // _ROW]):
             self.update()
 
     def row_at(self, y: float) -> AlarmStatus | None:
@@ -72,9 +83,9 @@ class AlarmList(QWidget):
         if not self.items:
             font.setBold(False)
             painter.setFont(font)
-            painter.drawText(
-                QRectF(8, _ROW, width, _ROW), Qt.AlignmentFlag.AlignVCenter, "No active alarms"
-            )
+            # Never "no alarms" when we do not know (no engine yet, or the link is lost).
+            text = "No active alarms" if self.feed.model.synced else _UNKNOWN
+            painter.drawText(QRectF(8, _ROW, width, _ROW), Qt.AlignmentFlag.AlignVCenter, text)
         bottom = self.height()
         for row, item in enumerate(self.items, start=1):
             y = row * _ROW
@@ -82,14 +93,15 @@ class AlarmList(QWidget):
                 break  # rows below the widget cost nothing
             if row % 2 == 0:
                 painter.fillRect(QRectF(0, y, width, _ROW), _STRIPE)
-            paint_alarm_mark(painter, QRectF(10, y + 4, _ROW - 8, _ROW - 8), item.priority)
+            mark = status_mark(item, self.feed.lit)
+            paint_alarm_mark(painter, QRectF(10, y + 4, _ROW - 8, _ROW - 8), mark)
             font.setBold(item.state.needs_ack)
             painter.setFont(font)
             painter.setPen(TEXT)
             stamp = (
                 time.strftime("%H:%M:%S", time.localtime(item.since)) if item.since else "--:--:--"
             )
-            state = "UNACK" if item.state.needs_ack else "ACKED"
+            state = _STATE_WORDS.get(item.state, item.state.value.upper())
             message = item.message or item.tag
             for text, (_, x) in zip((stamp, state, message, item.tag), columns[1:], strict=True):
                 painter.drawText(QRectF(x, y, width - x, _ROW), Qt.AlignmentFlag.AlignVCenter, text)

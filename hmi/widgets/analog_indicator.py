@@ -12,7 +12,6 @@ from hmi.qt.look import (
     LINE,
     NORMAL_BAND,
     VALUE,
-    alarm_priority,
     paint_alarm_mark,
 )
 from hmi.qt.registry import register_widget
@@ -29,6 +28,7 @@ class AnalogIndicator(TagWidget):
     a pointer: an operator sees "inside the band" without reading a number."""
 
     HINT = QSize(70, 160)
+    MARKS_ALARMS = True
 
     def paint(self, painter: QPainter, rect: QRectF) -> None:
         """Scale, band, limit ticks, pointer and value text."""
@@ -86,5 +86,5 @@ class AnalogIndicator(TagWidget):
             text_box, Qt.AlignmentFlag.AlignCenter, format_value(sample.value, tag, with_unit=True)
         )
         paint_alarm_mark(
-            painter, QRectF(rect.right() - 17, rect.top() + 2, 15, 15), alarm_priority(tag, sample)
+            painter, QRectF(rect.right() - 17, rect.top() + 2, 15, 15), self.alarm_mark()
         )

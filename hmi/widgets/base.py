@@ -1,7 +1,9 @@
 """The base of our self-painted widgets: a ``tag`` property, a TagLink, a fixed size hint.
 
 Quality is part of every frame a widget paints (never a style-sheet change); the tooltip
-names the tag, its quality and reason, and why the user may not write it.
+names the tag, its quality and reason, and why the user may not write it. Widgets that mark
+alarms (``MARKS_ALARMS``) draw the alarm engine's state of their tag (:meth:`alarm_mark`) and
+repaint when it changes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from hmi.core.quality import Quality
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.qt.link import TagLink
-from hmi.qt.look import describe_sample, paint_quality
+from hmi.qt.look import AlarmMark, describe_sample, paint_quality
 
 
 class TagWidget(QWidget):
@@ -26,12 +28,20 @@ class TagWidget(QWidget):
 
     #: the size the widget asks for, and keeps: values changing never move the layout
     HINT = QSize(120, 40)
+    #: draws its tag's alarm mark: repaint when the alarm engine's state of it changes
+    MARKS_ALARMS = False
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._tag = ""
         self._quality_shown = Quality()
-        self.tag_link = TagLink(self, self.tag_names, self._on_sample, self._on_session)
+        self.tag_link = TagLink(
+            self,
+            self.tag_names,
+            self._on_sample,
+            self._on_session,
+            on_alarm=self._on_alarm if self.MARKS_ALARMS else None,
+        )
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
     # -- properties ----------------------------------------------------------------------
@@ -78,6 +88,14 @@ class TagWidget(QWidget):
 
     def _on_session(self) -> None:
         self._update_tooltip()
+
+    def _on_alarm(self, name: str) -> None:
+        # Called once per frame at most (the alarm model's frame hook): Qt coalesces it.
+        self.update()
+
+    def alarm_mark(self) -> AlarmMark:
+        """The main tag's alarm mark: the engine's state (a preview judges the limits)."""
+        return self.tag_link.alarm_mark(self._tag)
 
     def _update_tooltip(self) -> None:
         names = self.tag_link.names()

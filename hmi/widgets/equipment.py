@@ -6,7 +6,7 @@ from PySide6.QtCore import Property, QRectF, Qt
 from PySide6.QtGui import QMouseEvent, QPainter
 from PySide6.QtWidgets import QWidget
 
-from hmi.qt.look import TEXT, VALUE, alarm_priority, paint_alarm_mark
+from hmi.qt.look import NO_MARK, TEXT, VALUE, AlarmMark, paint_alarm_mark
 from hmi.widgets.base import TagWidget
 
 
@@ -23,6 +23,8 @@ def parse_macros(text: str) -> dict[str, str]:
 class EquipmentWidget(TagWidget):
     """A symbol with a state tag (``tag``), an optional ``faultTag`` and a ``faceplate``
     opened as a popup with ``macros`` when clicked (the usual way to operate equipment)."""
+
+    MARKS_ALARMS = True
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,7 +78,7 @@ class EquipmentWidget(TagWidget):
 
     def paint_caption(self, painter: QPainter, rect: QRectF, top: float, state: str) -> None:
         """Below the symbol: the state text, the equipment label; top left: the alarm mark
-        of the fault tag (priority 2 when faulted without an alarm definition)."""
+        of the fault tag (the engine's; priority 2 when faulted without an alarm definition)."""
         painter.setPen(VALUE)
         painter.setFont(self.value_font(11))
         painter.drawText(
@@ -90,12 +92,17 @@ class EquipmentWidget(TagWidget):
                 Qt.AlignmentFlag.AlignCenter,
                 self._label,
             )
-        priority = alarm_priority(
-            self.tag_link.tag(self._fault_tag), self.tag_link.sample(self._fault_tag)
+        paint_alarm_mark(
+            painter, QRectF(rect.left() + 2, rect.top() + 2, 15, 15), self.fault_mark()
         )
-        if self.faulted():
-            priority = priority or 2
-        paint_alarm_mark(painter, QRectF(rect.left() + 2, rect.top() + 2, 15, 15), priority)
+
+    def fault_mark(self) -> AlarmMark:
+        """The fault tag's alarm as the engine sees it (shelved: none); a fault tag with no
+        alarm defined marks priority 2 while true (no engine would ever raise it)."""
+        fault = self.tag_link.tag(self._fault_tag)
+        if fault is not None and fault.alarms is not None:
+            return self.tag_link.alarm_mark(self._fault_tag)
+        return AlarmMark(2) if self.faulted() else NO_MARK
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         """Open the faceplate."""

@@ -13,7 +13,6 @@ from hmi.qt.look import (
     NORMAL_BAND,
     PANEL,
     VALUE,
-    alarm_priority,
     paint_alarm_mark,
 )
 from hmi.qt.registry import register_widget
@@ -33,6 +32,7 @@ class Gauge(TagWidget):
     """
 
     HINT = QSize(140, 130)
+    MARKS_ALARMS = True
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,5 +108,5 @@ class Gauge(TagWidget):
         painter.drawText(scale_box, Qt.AlignmentFlag.AlignLeft, f"{low:g}")
         painter.drawText(scale_box, Qt.AlignmentFlag.AlignRight, f"{high:g}")
         paint_alarm_mark(
-            painter, QRectF(rect.left() + 2, rect.top() + 2, 16, 16), alarm_priority(tag, sample)
+            painter, QRectF(rect.left() + 2, rect.top() + 2, 16, 16), self.alarm_mark()
         )

@@ -6,7 +6,7 @@ from PySide6.QtCore import Property, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
-from hmi.qt.look import IDLE_FILL, LINE, TEXT, alarm_priority, paint_alarm_mark
+from hmi.qt.look import IDLE_FILL, LINE, TEXT, paint_alarm_mark
 from hmi.qt.registry import register_widget
 from hmi.widgets.base import TagWidget
 from hmi.widgets.states import State, parse_states, state_key
@@ -22,6 +22,7 @@ class StateIndicator(TagWidget):
     colour; ``shape`` is rect, circle (a lamp with the text beside it) or diamond."""
 
     HINT = QSize(110, 28)
+    MARKS_ALARMS = True
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,9 +88,9 @@ class StateIndicator(TagWidget):
             Qt.AlignmentFlag.AlignLeft if self._shape == "circle" else Qt.AlignmentFlag.AlignHCenter
         )
         painter.drawText(text_box, align, state.text)
-        priority = alarm_priority(self.tag_def, self.sample)
-        if priority:
+        mark = self.alarm_mark()
+        if mark.priority:
             side = min(16.0, rect.height() - 4)
             paint_alarm_mark(
-                painter, QRectF(rect.right() - side - 2, rect.top() + 2, side, side), priority
+                painter, QRectF(rect.right() - side - 2, rect.top() + 2, side, side), mark
             )

@@ -12,7 +12,6 @@ from hmi.qt.look import (
     LINE,
     LIQUID,
     VALUE,
-    alarm_priority,
     paint_alarm_mark,
 )
 from hmi.qt.registry import register_widget
@@ -29,6 +28,7 @@ class Tank(TagWidget):
     """
 
     HINT = QSize(120, 180)
+    MARKS_ALARMS = True
 
     def paint(self, painter: QPainter, rect: QRectF) -> None:
         """Vessel, fill, limit ticks and value."""
@@ -70,5 +70,5 @@ class Tank(TagWidget):
             box, Qt.AlignmentFlag.AlignCenter, format_value(sample.value, tag, with_unit=True)
         )
         paint_alarm_mark(
-            painter, QRectF(body.left() + 4, body.top() + 6, 16, 16), alarm_priority(tag, sample)
+            painter, QRectF(body.left() + 4, body.top() + 6, 16, 16), self.alarm_mark()
         )

@@ -9,7 +9,7 @@ from hmi.core.quality import Quality
 from hmi.core.sample import Sample
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
-from hmi.qt.look import QualityOverlay, alarm_priority, describe_sample
+from hmi.qt.look import NO_MARK, QualityOverlay, describe_sample
 from hmi.qt.registry import register_widget
 
 
@@ -21,8 +21,9 @@ class ValueLabel(QLabel):
 
     A QLabel underneath: Qt paints the text in C++, which keeps 500 labels at 50 Hz cheap.
     Quality and alarm marks are drawn by a child overlay that exists only while something
-    is abnormal. The width is fixed from ``chars`` so a changing value never moves the
-    layout; values stay right-aligned so digits line up.
+    is abnormal; the alarm mark is the alarm engine's state of the tag. The width is fixed
+    from ``chars`` so a changing value never moves the layout; values stay right-aligned
+    so digits line up.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -33,9 +34,15 @@ class ValueLabel(QLabel):
         self._chars = 8
         self._text = ""
         self._quality = Quality()
-        self._priority = 0
+        self._mark = NO_MARK
         self._overlay: QualityOverlay | None = None
-        self.tag_link = TagLink(self, lambda: [self._tag], self._on_sample, self._update_tooltip)
+        self.tag_link = TagLink(
+            self,
+            lambda: [self._tag],
+            self._on_sample,
+            self._update_tooltip,
+            on_alarm=self._on_alarm,
+        )
         self.setObjectName("ValueLabel")
         self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -85,24 +92,31 @@ class ValueLabel(QLabel):
     def _on_sample(self, name: str, sample: Sample) -> None:
         self._render(sample)
 
+    def _on_alarm(self, name: str) -> None:
+        self._marks(self.sample)
+
     def _render(self, sample: Sample) -> None:
         tag = self.tag_link.tag(self._tag)
         text = format_value(sample.value, tag, self._format, with_unit=self._show_unit)
         if text != self._text:
             self._text = text
             self.setText(text)
+        self._marks(sample)
+
+    def _marks(self, sample: Sample) -> None:
         quality = sample.quality
-        priority = alarm_priority(tag, sample) if tag is not None and tag.alarms else 0
-        # Identity first: GOOD is one shared object, so the normal case costs no __eq__.
-        if (
-            quality is not self._quality and quality != self._quality
-        ) or priority != self._priority:
-            self._quality, self._priority = quality, priority
+        mark = self.tag_link.alarm_mark(self._tag, sample)
+        # Identity first: GOOD and NO_MARK are shared objects, so the normal case costs no
+        # __eq__.
+        if (quality is not self._quality and quality != self._quality) or (
+            mark is not self._mark and mark != self._mark
+        ):
+            self._quality, self._mark = quality, mark
             if self._overlay is None:
                 self._overlay = QualityOverlay(self)
                 # Left of the right-aligned digits, after the alarm mark's slot.
                 self._overlay.mark_left = 19.0
-            self._overlay.set_state(quality, priority)
+            self._overlay.set_state(quality, mark)
             self._update_tooltip()
 
     def _update_tooltip(self) -> None:

@@ -1,4 +1,5 @@
-"""How the app wires the GUI's alarm model to the bus: retry, resync, malformed input."""
+"""How the app wires the GUI's alarm model to the bus: retry, resync, lost transitions,
+the engine's limits, malformed input."""
 
 from __future__ import annotations
 
@@ -21,10 +22,19 @@ class Engine:
     def __init__(self) -> None:
         self.statuses: list[dict[str, Any]] = []
         self.requests: list[tuple[Any, ...]] = []
+        self.snapshots = 0
+        self.limits_answer: dict[str, Any] | None = None
 
     @expose
     def snapshot(self, only_active: bool = False) -> list[dict[str, Any]]:
+        self.snapshots += 1
         return list(self.statuses)
+
+    @expose
+    def limits(self) -> dict[str, Any]:
+        if self.limits_answer is None:
+            raise AttributeError("limits")  # an engine from before limits() existed
+        return self.limits_answer
 
     @expose
     def acknowledge(
@@ -117,3 +127,70 @@ def test_a_malformed_transition_is_dropped_with_a_warning(qapp, caplog):
         asyncio.run(main())
     assert any("dropped malformed alarm transition" in r.message for r in caplog.records)
     assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+def _numbered(payload: dict[str, Any], seq: int, epoch: str = "e1") -> dict[str, Any]:
+    return payload | {"epoch": epoch, "seq": seq}
+
+
+def test_a_lost_transition_reloads_the_snapshot(qapp):
+    other = "area1/ft101/flow"
+
+    async def main() -> None:
+        bus = Bus.local()
+        model = AlarmModel()
+        connect_alarms(bus, model, lambda: ("", ""))
+        engine = Engine()
+        engine.statuses = [
+            _numbered(status(LEVEL, AlarmState.UNACKNOWLEDGED, T0).to_dict(), 3),
+            _numbered(status(other, AlarmState.UNACKNOWLEDGED, T0).to_dict(), 3),
+        ]
+        bus.expose("alarms", engine)
+        await load_snapshot(bus, model)
+        bus.publish(
+            f"alarm/{LEVEL}", _numbered(transition(LEVEL, AlarmState.ACKNOWLEDGED, T0 + 1), 4)
+        )
+        assert engine.snapshots == 1 and model.gaps == 0  # 4 follows the snapshot's 3
+        # seq 5 (the other alarm clearing) is dropped on its way; 6 arrives.
+        engine.statuses = [
+            _numbered(status(LEVEL, AlarmState.NORMAL, T0 + 3).to_dict(), 6),
+            _numbered(status(other, AlarmState.NORMAL, T0 + 2).to_dict(), 6),
+        ]
+        bus.publish(f"alarm/{LEVEL}", _numbered(transition(LEVEL, AlarmState.NORMAL, T0 + 3), 6))
+        assert model.gaps == 1 and not model.synced  # known to be wrong until reloaded
+        await _until(model, lambda: model.synced)
+        assert engine.snapshots == 2
+        assert model.status(other).state is AlarmState.NORMAL
+        # A restarted engine (new epoch) starts its own count: no gap by itself.
+        bus.publish(
+            f"alarm/{LEVEL}",
+            _numbered(transition(LEVEL, AlarmState.UNACKNOWLEDGED, T0 + 9), 1, "e2"),
+        )
+        assert model.gaps == 1
+        await bus.close()
+
+    asyncio.run(main())
+
+
+def test_the_engine_limits_come_with_the_snapshot(qapp):
+    async def main() -> None:
+        bus = Bus.local()
+        model = AlarmModel()
+        connect_alarms(bus, model, lambda: ("", ""))
+        engine = Engine()
+        bus.expose("alarms", engine)
+        await load_snapshot(bus, model)  # an engine without limits(): defaults kept
+        assert model.max_shelve == 12 * 3600.0
+        assert model.may("remove_from_service", {"operator"}) is None  # unknown: ask anyway
+        engine.limits_answer = {
+            "max_shelve": 1800.0,
+            "checks_roles": True,
+            "roles": {"remove_from_service": ["admin", "engineer"]},
+        }
+        await load_snapshot(bus, model)
+        assert model.max_shelve == 1800.0
+        assert model.may("remove_from_service", {"operator"}) is False
+        assert model.may("remove_from_service", {"operator", "engineer"}) is True
+        await bus.close()
+
+    asyncio.run(main())

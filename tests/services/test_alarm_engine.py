@@ -241,3 +241,31 @@ def test_frequent_samples_do_not_grow_the_timer_heap(tmp_path: Path) -> None:
         run(tmp_path, scenario)
     finally:
         mp.undo()
+
+
+def test_limits_say_what_the_engine_accepts_and_who_may_ask(tmp_path: Path) -> None:
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        limits = await bus.call("alarms", "limits")
+        assert limits["max_shelve"] == 1800.0
+        assert limits["checks_roles"] is False  # no authorizer: any named user may
+        assert limits["roles"]["remove_from_service"] == ["admin", "engineer"]
+        assert "operator" in limits["roles"]["shelve"]
+        assert limits["kpi"]["chatter_count"] == 3
+
+    run(tmp_path, scenario, max_shelve=1800.0)
+
+
+def test_transitions_and_snapshots_carry_one_sequence_over_all_alarm_topics(
+    tmp_path: Path,
+) -> None:
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
+        await bus.call("alarms", "acknowledge", ["plant/pump/flow"], user="olga")
+        publish(bus, plant__tank__level=99.0)
+        await clock.run_for(5.0)
+        assert [p["seq"] for p in seen] == [1, 2, 3]  # two tags, one sequence
+        assert len({p["epoch"] for p in seen}) == 1
+        snapshot = await bus.call("alarms", "snapshot")
+        assert {(s["epoch"], s["seq"]) for s in snapshot} == {(seen[0]["epoch"], 3)}
+
+    run(tmp_path, scenario)
