@@ -207,6 +207,10 @@ class AlarmModel(QObject):
     def __len__(self) -> int:
         return len(self._statuses)
 
+    def statuses(self) -> list[AlarmStatus]:
+        """Every alarm the engine reported, normal ones too (e.g. to take one out of service)."""
+        return list(self._statuses.values())
+
     def listed(self) -> list[AlarmStatus]:
         """Every alarm an operator may need to see: any state but normal (incl. shelved)."""
         return [s for s in self._statuses.values() if is_listed(s)]

@@ -1,8 +1,10 @@
 """The alarm summary: every listed alarm, filtered and sorted, and what an operator does.
 
 Acknowledge selected, shelve selected (reason and duration asked), unshelve selected, and
-the alarm history. Requests go through the session's :class:`~hmi.qt.alarms.AlarmModel`;
-a refusal (a viewer acknowledging, a wrong state) is shown under the table and in the
+the alarm history; for engineers, remove from service and return to service (reason
+asked). A line of KPIs from the engine sits under the filters. Requests go through the
+session's :class:`~hmi.qt.alarms.AlarmModel`; a refusal (a viewer acknowledging, a wrong
+state, an operator taking an alarm out of service) is shown under the table and in the
 status bar, never swallowed.
 """
 
@@ -30,6 +32,9 @@ from PySide6.QtWidgets import (
 from hmi.core.alarms import AlarmState, AlarmStatus
 from hmi.qt.alarm_table import PRIORITY, STATE_FILTERS, AlarmFilter, AlarmTableModel
 from hmi.qt.alarms import AlarmModel
+from hmi.qt.context import HmiContext
+from hmi.screens.alarm_kpis import AlarmKpiLine
+from hmi.screens.service_dialog import ServiceDialog
 from hmi.screens.shelve_dialog import ShelveDialog
 
 #: life-cycle states an operator may shelve from (and re-shelve a shelved alarm)
@@ -42,15 +47,24 @@ _SHELVABLE = {
 
 
 class AlarmSummary(QWidget):
-    """Filter bar, table, action buttons and a message line, over ``alarms``.
+    """Filter bar, KPI line, table, action buttons and a message line, over ``alarms``.
 
     Follows the model only while shown (a hidden summary costs nothing per frame) and
-    catches up when shown again. ``history_requested`` is emitted by the History button.
+    catches up when shown again. ``on_history`` is called by the History button. The
+    engineers' buttons are shown to users whose roles (``session``) the engine's limits
+    allow to remove alarms from service (all users while the engine has not said).
     """
 
-    def __init__(self, alarms: AlarmModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        alarms: AlarmModel,
+        parent: QWidget | None = None,
+        *,
+        session: HmiContext | None = None,
+    ) -> None:
         super().__init__(parent)
         self.alarms = alarms
+        self.session = session
         self.source = AlarmTableModel(alarms, self, fill=False)  # filled when shown
         self.rows = AlarmFilter(self.source, self)
         self.on_history: Callable[[], object] | None = None
@@ -65,6 +79,7 @@ class AlarmSummary(QWidget):
         self.state_filter = QComboBox(self)
         self.state_filter.addItems(list(STATE_FILTERS))
         self.count = QLabel(self)
+        self.kpis = AlarmKpiLine(alarms, self)
         filters = QHBoxLayout()
         for widget in (self.text_filter, self.priority_filter, self.state_filter):
             filters.addWidget(widget)
@@ -95,6 +110,10 @@ class AlarmSummary(QWidget):
         self.shelve_button = QPushButton("Shelve selected ...", self)
         self.unshelve_button = QPushButton("Unshelve selected", self)
         self.history_button = QPushButton("History ...", self)
+        self.remove_button = QPushButton("Remove from service ...", self)
+        self.return_button = QPushButton("Return to service ...", self)
+        for button in (self.remove_button, self.return_button):
+            button.setObjectName("EngineerButton")
         self.message = QLabel(self)
         self.message.setObjectName("AlarmMessage")
         self.message.setWordWrap(True)
@@ -102,9 +121,13 @@ class AlarmSummary(QWidget):
         for button in (self.ack_button, self.shelve_button, self.unshelve_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.remove_button)
+        buttons.addWidget(self.return_button)
+        buttons.addSpacing(24)
         buttons.addWidget(self.history_button)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addWidget(self.kpis)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
@@ -117,7 +140,13 @@ class AlarmSummary(QWidget):
         self.shelve_button.clicked.connect(self.ask_shelve)
         self.unshelve_button.clicked.connect(self.unshelve_selected)
         self.history_button.clicked.connect(self._on_history)
+        self.remove_button.clicked.connect(lambda: self.ask_service(remove=True))
+        self.return_button.clicked.connect(lambda: self.ask_service(remove=False))
         alarms.request_failed.connect(self.message.setText)
+        alarms.limits_changed.connect(self._on_roles)
+        if session is not None:
+            session.session_changed.connect(self._on_roles)
+        self._on_roles()
         self._after_change()
 
     # -- following the model -------------------------------------------------------------
@@ -164,6 +193,52 @@ class AlarmSummary(QWidget):
         self.ack_button.setEnabled(any(s.state.needs_ack for s in chosen))
         self.shelve_button.setEnabled(any(s.state in _SHELVABLE for s in chosen))
         self.unshelve_button.setEnabled(any(s.shelved for s in chosen))
+        # Nothing selected: the dialog asks which alarm (a normal one is not listed).
+        self.remove_button.setEnabled(not chosen or any(not s.out_of_service for s in chosen))
+        self.return_button.setEnabled(any(s.out_of_service for s in chosen))
+
+    # -- engineers ---------------------------------------------------------------------------
+    def may_maintain(self) -> bool:
+        """True when the user may remove alarms from service, as far as the GUI knows
+        (the engine's limits and the session's roles; the engine decides anyway)."""
+        roles = self.session.roles if self.session is not None else frozenset()
+        return self.alarms.may("remove_from_service", roles) is not False
+
+    def _on_roles(self) -> None:
+        shown = self.may_maintain()
+        self.remove_button.setVisible(shown)
+        self.return_button.setVisible(shown)
+
+    def ask_service(self, *, remove: bool) -> ServiceDialog | None:
+        """Ask the reason, then remove the selected alarms from service (or return them)."""
+        chosen = self.selected()
+        if remove:
+            tags = [s.tag for s in chosen if not s.out_of_service]
+        else:
+            tags = [s.tag for s in chosen if s.out_of_service]
+        if chosen and not tags:
+            return None
+        choices = [s.tag for s in self.alarms.statuses() if s.out_of_service != remove]
+        dialog = ServiceDialog(tags, remove=remove, choices=choices, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.accepted.connect(
+            lambda: self.set_service(dialog.tags, dialog.reason_text, remove=remove)
+        )
+        dialog.open()
+        return dialog
+
+    def set_service(self, tags: list[str], reason: str, *, remove: bool) -> None:
+        """Remove ``tags`` from service (or return them) with ``reason``; refusals shown."""
+        if not tags:
+            return
+        self.message.clear()
+        call = self.alarms.remove_from_service if remove else self.alarms.return_to_service
+
+        async def run() -> None:
+            for tag in tags:
+                await call(tag, reason)
+
+        self.alarms.request(run())
 
     def acknowledge_selected(self) -> None:
         """Acknowledge the selected alarms that wait for it (one request)."""
@@ -215,12 +290,18 @@ class AlarmSummary(QWidget):
 class AlarmSummaryDialog(QDialog):
     """The summary in its own non-modal window (opened from the banner or the status bar)."""
 
-    def __init__(self, alarms: AlarmModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        alarms: AlarmModel,
+        parent: QWidget | None = None,
+        *,
+        session: HmiContext | None = None,
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("AlarmSummary")
         self.setWindowTitle("Alarm summary")
         self.resize(1200, 560)
-        self.summary = AlarmSummary(alarms, self)
+        self.summary = AlarmSummary(alarms, self, session=session)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.summary)

@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
     def open_alarm_summary(self) -> AlarmSummaryDialog:
         """Show the alarm summary window (one per main window), raised to the front."""
         if self.alarm_summary is None:
-            self.alarm_summary = AlarmSummaryDialog(self.context.alarms, self)
+            self.alarm_summary = AlarmSummaryDialog(self.context.alarms, self, session=self.context)
             self.alarm_summary.summary.on_history = self.open_alarm_history
         self.alarm_summary.show()
         self.alarm_summary.raise_()

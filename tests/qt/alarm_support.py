@@ -60,10 +60,20 @@ class FakeEngine:
         self.calls: list[tuple[Any, ...]] = []
         self.called = asyncio.Event()
         self.rows: list[dict[str, Any]] = []
+        self.kpi_answer: dict[str, Any] = {"alarms_last_10min": 0}
 
     def service(self, max_shelve: float = 12 * 3600.0) -> AlarmService:
         """Async callables shaped like the app's bindings to ``bus.call("alarms", ...)``."""
-        return AlarmService(self.acknowledge, self.shelve, self.unshelve, self.history, max_shelve)
+        return AlarmService(
+            self.acknowledge,
+            self.shelve,
+            self.unshelve,
+            self.history,
+            max_shelve,
+            remove_from_service=self.remove_from_service,
+            return_to_service=self.return_to_service,
+            kpis=self.kpis,
+        )
 
     def _record(self, *call: Any) -> None:
         self.calls.append(call)
@@ -86,6 +96,18 @@ class FakeEngine:
         self._record("unshelve", tag)
         return {"tag": tag}
 
+    async def remove_from_service(self, tag: str, reason: str) -> dict[str, Any]:
+        self._record("remove_from_service", tag, reason)
+        return {"tag": tag}
+
+    async def return_to_service(self, tag: str, comment: str) -> dict[str, Any]:
+        self._record("return_to_service", tag, comment)
+        return {"tag": tag}
+
+    async def kpis(self) -> dict[str, Any]:
+        self._record("kpis")
+        return dict(self.kpi_answer)
+
     async def history(
         self, since: float | None, until: float | None, tag: str | None, limit: int
     ) -> list[dict[str, Any]]:
@@ -98,3 +120,15 @@ class FakeEngine:
             while len(self.calls) < count:
                 self.called.clear()
                 await self.called.wait()
+
+
+def select_rows(summary: Any, *tags: str) -> None:
+    """Select the alarm summary's rows of ``tags``, as a mouse would."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    selection = summary.table.selectionModel()
+    selection.clearSelection()
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    for row in range(summary.rows.rowCount()):
+        if summary.rows.status_at(row).tag in tags:
+            selection.select(summary.rows.index(row, 0), flags)
