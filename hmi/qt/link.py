@@ -5,9 +5,11 @@ a widget owns a ``tag_link`` and tells it which tag names it shows and what to d
 sample. The screen attaches the link to a :class:`~hmi.qt.context.HmiContext` while the
 screen is shown, and detaches it when hidden.
 
-A widget that marks alarms also gives ``on_alarm``: while attached it is told (once per
-frame) when the alarm engine's state of one of its tags changes, and reads it with
-:meth:`TagLink.alarm_mark`.
+A widget that marks alarms also gives ``on_alarm``: it is told on attach and then (once
+per frame) when the alarm engine's state of one of its tags changes, and reads it with
+:meth:`TagLink.alarm_mark`. A sample changes nothing of that mark, so per sample a widget
+only reads :attr:`TagLink.local_marks` (True only with no engine, where the mark is judged
+from the sample's value).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class TagLink:
         self._on_attach = on_attach
         #: told the tag whose alarm mark changed (widgets that draw alarm marks)
         self._on_alarm = on_alarm
+        #: marks are judged from the samples here (no alarm engine behind the session)
+        self.local_marks = False
         self.context: HmiContext | None = None
         self.samples: dict[str, Sample] = {}
 
@@ -55,12 +59,15 @@ class TagLink:
         if self.context is not None:
             self.detach()
         self.context = context
+        self.local_marks = not context.alarms.engine
         context.session_changed.connect(self._session_changed)
         names = self.names()
         for name in names:
             context.binder.bind(self.owner, name, self._receive)
         if self._on_alarm is not None:
-            context.alarms.marks.watch(self.owner, names, self._on_alarm)
+            context.alarms.marks.watch(self.owner, names, self._alarm_changed)
+            for name in names:  # the state now: it may have changed while detached
+                self._on_alarm(name)
         if self._on_attach is not None:
             self._on_attach(context)
         self._session_changed()
@@ -95,6 +102,13 @@ class TagLink:
     def _receive(self, name: str, sample: Sample) -> None:
         self.samples[name] = sample
         self._on_sample(name, sample)
+
+    def _alarm_changed(self, name: str) -> None:
+        # Called when an engine connects too (every watcher is told): look again.
+        if self.context is not None:
+            self.local_marks = not self.context.alarms.engine
+        if self._on_alarm is not None:
+            self._on_alarm(name)
 
     def _session_changed(self) -> None:
         if self._on_session is not None:

@@ -24,7 +24,7 @@ from hmi.core.sample import Sample, Value
 from hmi.qt.context import HmiContext
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
-from hmi.qt.look import QualityOverlay, describe_sample
+from hmi.qt.look import NO_MARK, AlarmMark, QualityOverlay, describe_sample
 
 
 class StockBinding:
@@ -55,15 +55,19 @@ class StockBinding:
                 widget.setChecked(bool(value))
         finally:
             blocker.unblock()
-        self._mark(sample)
+        held = self.overlay.mark if self.overlay is not None else NO_MARK
+        # The engine's mark does not move with samples; only a preview judges the value.
+        self._mark(
+            sample, self.link.alarm_mark(self.name, sample) if self.link.local_marks else held
+        )
         self._session()
 
     def _on_alarm(self, name: str) -> None:
-        self._mark(self.link.sample(name))
+        sample = self.link.sample(name)
+        self._mark(sample, self.link.alarm_mark(name, sample))
 
-    def _mark(self, sample: Sample) -> None:
-        """Quality and the alarm engine's mark, on an overlay made the first time needed."""
-        mark = self.link.alarm_mark(self.name, sample)
+    def _mark(self, sample: Sample, mark: AlarmMark) -> None:
+        """Quality and the alarm mark, on an overlay made the first time it is needed."""
         if self.overlay is None and (mark.priority or not sample.quality.is_good):
             self.overlay = QualityOverlay(self.widget)
         if self.overlay is not None:

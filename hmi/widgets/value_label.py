@@ -9,7 +9,7 @@ from hmi.core.quality import Quality
 from hmi.core.sample import Sample
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
-from hmi.qt.look import NO_MARK, QualityOverlay, describe_sample
+from hmi.qt.look import NO_MARK, AlarmMark, QualityOverlay, describe_sample
 from hmi.qt.registry import register_widget
 
 
@@ -93,31 +93,37 @@ class ValueLabel(QLabel):
         self._render(sample)
 
     def _on_alarm(self, name: str) -> None:
-        self._marks(self.sample)
+        sample = self.sample
+        self._marks(sample.quality, self.tag_link.alarm_mark(self._tag, sample))
 
     def _render(self, sample: Sample) -> None:
-        tag = self.tag_link.tag(self._tag)
+        link = self.tag_link
+        tag = link.tag(self._tag)
         text = format_value(sample.value, tag, self._format, with_unit=self._show_unit)
         if text != self._text:
             self._text = text
             self.setText(text)
-        self._marks(sample)
-
-    def _marks(self, sample: Sample) -> None:
         quality = sample.quality
-        mark = self.tag_link.alarm_mark(self._tag, sample)
+        # The engine's mark does not move with samples (``_on_alarm`` brings it); only
+        # without an engine is it judged from the value.
+        mark = link.alarm_mark(self._tag, sample) if link.local_marks else self._mark
         # Identity first: GOOD and NO_MARK are shared objects, so the normal case costs no
         # __eq__.
         if (quality is not self._quality and quality != self._quality) or (
             mark is not self._mark and mark != self._mark
         ):
-            self._quality, self._mark = quality, mark
-            if self._overlay is None:
-                self._overlay = QualityOverlay(self)
-                # Left of the right-aligned digits, after the alarm mark's slot.
-                self._overlay.mark_left = 19.0
-            self._overlay.set_state(quality, mark)
-            self._update_tooltip()
+            self._marks(quality, mark)
+
+    def _marks(self, quality: Quality, mark: AlarmMark) -> None:
+        if quality == self._quality and mark == self._mark:
+            return
+        self._quality, self._mark = quality, mark
+        if self._overlay is None:
+            self._overlay = QualityOverlay(self)
+            # Left of the right-aligned digits, after the alarm mark's slot.
+            self._overlay.mark_left = 19.0
+        self._overlay.set_state(quality, mark)
+        self._update_tooltip()
 
     def _update_tooltip(self) -> None:
         tag = self.tag_link.tag(self._tag)

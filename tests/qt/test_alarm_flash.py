@@ -48,6 +48,7 @@ def test_flashes_waiting_alarms_only_and_stops_when_none_waits(qtbot):
     for label in labels.values():
         label.tag_link._on_alarm = told.append
         label.tag_link.attach(context)
+    told.clear()
     with qtbot.waitSignal(marks.flashed, timeout=2 * FLASH_HALF_PERIOD_MS):
         pass
     assert not marks.lit

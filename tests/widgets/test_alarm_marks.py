@@ -115,6 +115,8 @@ def test_only_shown_widgets_of_changed_tags_are_told_once_per_frame(qtbot):
     other.tag_link._on_alarm = calls.append
     level.tag_link.attach(context)
     other.tag_link.attach(context)
+    assert calls == [LEVEL, "area1/t101/temperature"]  # attached: each looks once
+    calls.clear()
     for t in range(50):  # a burst on one tag within one frame
         context.alarms.apply(transition(LEVEL, S.UNACKNOWLEDGED, T0 + t, priority=2))
     context.binder.flush()
