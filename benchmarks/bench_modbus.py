@@ -17,6 +17,11 @@ What is compared, and why it is like with like:
   registers that the server counts up on every request (libmodbus server only), so
   every scan decodes and publishes 125 samples; ``ratio_changing`` (against the same
   raw baseline: pymodbus' own work does not depend on the values) has no target.
+- This process and the server are pinned to one and the same CPU (Linux; ``cpu`` in
+  the output, null where pinning is not possible). Left to the scheduler, client and
+  server run on one core in some rounds and on two in others, and a request costs twice
+  as long across cores (a wake-up on another CPU per message): whichever side drew more
+  same-core rounds won, whatever the code. Pinned, both sides pay the same.
 - Raw and driver phases alternate in short rounds and the best round of each counts:
   other processes share the CPUs, and the best round is the least disturbed one.
   ``overhead_us`` is the driver's extra time per request from the two best rates.
@@ -31,6 +36,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -87,6 +93,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def pin_together(pid: int) -> int | None:
+    """Pin this process and ``pid`` to one CPU (see the module docstring); which, or None."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        cpu = max(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(pid, {cpu})
+    except OSError:
+        return None
+    return cpu
 
 
 def start(tmp: Path) -> tuple[subprocess.Popen[str], int, str]:
@@ -194,6 +213,7 @@ async def main() -> dict[str, Any]:
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory() as tmp:
         proc, port, server = start(Path(tmp))
+        cpu = pin_together(proc.pid)
         try:
             raw1, hmi1, raw10, hmi10, changing = [], [], [], [], []
             for _ in range(ROUNDS):
@@ -214,6 +234,7 @@ async def main() -> dict[str, Any]:
     return {
         "bench": "modbus",
         "server": server,
+        "cpu": cpu,
         "raw_reads_per_s": round(raw),
         "hmi_reads_per_s": round(hmi),
         "ratio": round(hmi / raw, 3),
