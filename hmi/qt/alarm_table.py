@@ -25,8 +25,9 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont, QPainter, QPixmap
 
 from hmi.core.alarms import AlarmState, AlarmStatus
+from hmi.qt.alarm_marks import status_mark
 from hmi.qt.alarms import AlarmModel, importance, is_listed, level_text
-from hmi.qt.look import paint_alarm_mark
+from hmi.qt.look import AlarmMark, paint_alarm_mark
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -127,7 +128,7 @@ class AlarmTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[AlarmStatus] = []
         self._index: dict[str, int] = {}
-        self._marks: dict[int, QPixmap] = {}
+        self._marks: dict[AlarmMark, QPixmap] = {}
         #: (tag, column) -> sort key: sorting 5,000 rows asks for each key ~30 times
         self._keys: dict[tuple[str, int], Any] = {}
         self.alarms = alarms if alarms is not None else AlarmModel(parent=self)
@@ -234,7 +235,9 @@ class AlarmTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return cell_text(status, column)
         if role == Qt.ItemDataRole.DecorationRole and column == PRIORITY:
-            return self._mark(status.priority)
+            # Shelved, suppressed, out of service: the plain shape (nothing waits).
+            plain = not status.state.annunciated
+            return self._mark(AlarmMark(status.priority) if plain else status_mark(status))
         if role == Qt.ItemDataRole.FontRole and status.state.needs_ack:
             font = QFont()
             font.setBold(True)
@@ -244,16 +247,18 @@ class AlarmTableModel(QAbstractTableModel):
             return f"{status.tag}: {status.message}\n{cell_text(status, STATE)} {note(status)}{who}"
         return None
 
-    def _mark(self, priority: int) -> QPixmap:
-        # Painted once per priority: the same shapes as everywhere else (colour + shape + number).
-        pixmap = self._marks.get(priority)
+    def _mark(self, mark: AlarmMark) -> QPixmap:
+        # Painted once per kind of mark: the same shapes as everywhere else (colour + shape
+        # + number; framed while waiting for an ack, hollow once returned). Steady here: the
+        # banner flashes, a table of hundreds would only blink.
+        pixmap = self._marks.get(mark)
         if pixmap is None:
-            pixmap = QPixmap(16, 16)
+            pixmap = QPixmap(20, 20)
             pixmap.fill(Qt.GlobalColor.transparent)
             painter = QPainter(pixmap)
-            paint_alarm_mark(painter, QRectF(0, 0, 16, 16), priority)
+            paint_alarm_mark(painter, QRectF(2, 2, 16, 16), mark)
             painter.end()
-            self._marks[priority] = pixmap
+            self._marks[mark] = pixmap
         return pixmap
 
 

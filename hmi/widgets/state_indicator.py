@@ -82,15 +82,17 @@ class StateIndicator(TagWidget):
             )
         else:
             painter.drawRect(body)
+        mark = self.alarm_mark()
+        side = min(16.0, rect.height() - 6)
+        if mark.priority:
+            # The mark's own place on the right: it never hides the end of the text.
+            text_box = text_box.adjusted(0, 0, -(side + 4), 0)
         painter.setPen(QColor("#ffffff") if fill.lightness() < 110 else TEXT)
         painter.setFont(self.value_font(12))
         align = Qt.AlignmentFlag.AlignVCenter | (
             Qt.AlignmentFlag.AlignLeft if self._shape == "circle" else Qt.AlignmentFlag.AlignHCenter
         )
         painter.drawText(text_box, align, state.text)
-        mark = self.alarm_mark()
         if mark.priority:
-            side = min(16.0, rect.height() - 4)
-            paint_alarm_mark(
-                painter, QRectF(rect.right() - side - 2, rect.top() + 2, side, side), mark
-            )
+            top = rect.center().y() - side / 2
+            paint_alarm_mark(painter, QRectF(rect.right() - side - 4, top, side, side), mark)
