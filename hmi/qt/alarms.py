@@ -3,8 +3,8 @@
 :class:`AlarmModel` starts from the engine's ``snapshot`` and follows the transitions the
 engine publishes on ``alarm/<tag>``. The GUI never sees the bus: the composition root feeds
 :meth:`AlarmModel.load_snapshot` and :meth:`AlarmModel.apply`, and gives the model an
-:class:`AlarmService` (async callables bound to ``bus.call("alarms", ...)`` with the
-session's token) for acknowledge, shelve, unshelve and history.
+:class:`~hmi.qt.alarm_service.AlarmService` (async callables bound to
+``bus.call("alarms", ...)`` with the session's token) for its requests.
 
 Changes are coalesced: the model marks the tags that changed and emits ``changed`` once per
 frame of the session's repaint timer (:class:`~hmi.qt.binding.Binder`), so an alarm flood
@@ -17,49 +17,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from hmi.core.alarms import AlarmState, AlarmStatus, AlarmTransition, Level
 from hmi.qt.alarm_marks import AlarmMarks
+from hmi.qt.alarm_service import DEFAULT_MAX_SHELVE, AlarmService, NoService, reason_of
 from hmi.qt.binding import Binder
 
 log = logging.getLogger(__name__)
 
-#: ISA-18.2 wants shelving time-limited; the engine's own bound (12 h) unless told otherwise
-DEFAULT_MAX_SHELVE = 12 * 3600.0
-
-
-@dataclass(frozen=True)
-class AlarmService:
-    """How the GUI asks the alarm engine for things (the app binds these to the bus).
-
-    Each callable raises when the engine refuses (no right, wrong state, bad duration);
-    ``acknowledge`` answers per tag, because one of several may fail alone.
-    """
-
-    #: ``(tags, comment) -> [{"tag", "ok", "error"}]``
-    acknowledge: Callable[[list[str], str], Awaitable[list[dict[str, Any]]]]
-    #: ``(tag, reason, duration_s) -> status dict``
-    shelve: Callable[[str, str, float], Awaitable[Any]]
-    #: ``(tag) -> status dict``
-    unshelve: Callable[[str], Awaitable[Any]]
-    #: ``(since, until, tag, limit) -> journal rows (transition dicts)``, time order
-    history: Callable[
-        [float | None, float | None, str | None, int], Awaitable[list[dict[str, Any]]]
-    ]
-    #: the longest shelving the engine accepts, seconds, until :attr:`limits` tells
-    max_shelve: float = DEFAULT_MAX_SHELVE
-    #: ``() -> limits dict`` (``max_shelve``, ``roles`` per request, ``kpi`` settings)
-    limits: Callable[[], Awaitable[dict[str, Any]]] | None = None
-    #: ``(tag, reason) -> status dict`` (engineers)
-    remove_from_service: Callable[[str, str], Awaitable[Any]] | None = None
-    #: ``(tag, comment) -> status dict`` (engineers)
-    return_to_service: Callable[[str, str], Awaitable[Any]] | None = None
-    #: ``() -> KPI dict`` (alarms per 10 min, chattering, standing, counts by state)
-    kpis: Callable[[], Awaitable[dict[str, Any]]] | None = None
+#: AlarmService and DEFAULT_MAX_SHELVE live in hmi.qt.alarm_service; importable from here
+__all__ = [
+    "DEFAULT_MAX_SHELVE",
+    "AlarmModel",
+    "AlarmService",
+    "importance",
+    "is_listed",
+    "level_text",
+]
 
 
 class AlarmModel(QObject):
@@ -329,7 +306,7 @@ class AlarmModel(QObject):
         """The engine's alarm KPIs (raises when there is no engine or it cannot answer)."""
         call = self._need().kpis
         if call is None:
-            raise _NoService("the alarm engine gives no KPIs")
+            raise NoService("the alarm engine gives no KPIs")
         return await call()
 
     async def history(
@@ -368,7 +345,7 @@ class AlarmModel(QObject):
 
     def _need(self) -> AlarmService:
         if self._service is None:
-            raise _NoService("no alarm service connected")
+            raise NoService("no alarm service connected")
         return self._service
 
     async def _ask(self, what: str, method: str, *args: Any) -> Any:
@@ -376,21 +353,17 @@ class AlarmModel(QObject):
         try:
             call: Callable[..., Awaitable[Any]] | None = getattr(self._need(), method)
             if call is None:
-                raise _NoService(f"the alarm service cannot {method.replace('_', ' ')}")
+                raise NoService(f"the alarm service cannot {method.replace('_', ' ')}")
             return await call(*args)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._fail(f"{what} refused: {_reason(exc)}")
+            self._fail(f"{what} refused: {reason_of(exc)}")
             return None
 
     def _fail(self, message: str) -> None:
         log.warning("alarms: %s", message)
         self.request_failed.emit(message)
-
-
-class _NoService(RuntimeError):
-    """Raised (and reported) when a request is made with no alarm engine connected."""
 
 
 def is_listed(status: AlarmStatus) -> bool:
@@ -407,10 +380,3 @@ def level_text(level: Level) -> str:
     """The limit an alarm is at (``HI``, ``LOLO``, ``BAD``); empty when clear or discrete,
     where the message already says what the state means."""
     return "" if level in (Level.NONE, Level.STATE) else level.name
-
-
-def _reason(exc: BaseException) -> str:
-    # RemoteError's text is "Type: message"; the type means nothing to an operator.
-    text = str(exc) or type(exc).__name__
-    head, sep, tail = text.partition(": ")
-    return tail if sep and head.isidentifier() and head[:1].isupper() else text
