@@ -8,7 +8,7 @@ for the disk and a long query never delays a flush.
 RPC target ``historian`` (see docs/historian.md)::
 
     raw(tag, start, end, limit=100000)   -> {"t": [...], "value": [...], "quality": [...]}
-    buckets(tag, start, end, width)      -> {"t", "min", "max", "avg", "count", "bad"}
+    buckets(tag, start, end, width)      -> {"t", "min", "max", "avg", "count", "bad", "gap"}
     tags()                               -> [names]
     flush()                              -> rows written
     stats()                              -> counters
@@ -36,6 +36,9 @@ T = TypeVar("T")
 PURGE_EVERY = 3600.0
 #: rows kept in memory at most when the disk refuses writes (then the oldest are dropped)
 MAX_BACKLOG = 2_000_000
+#: seconds a flush may run late (a busy loop, a slow disk) before rows that should have
+#: been written look missing: part of the silence that ``buckets`` reports as a gap
+GAP_SLACK = 5.0
 
 
 class Historian(Actor):
@@ -53,10 +56,18 @@ class Historian(Actor):
         deadbands: Mapping[str, float] | None = None,
         pattern: str = "tag/#",
         name: str | None = None,
+        gap_after: float | None = None,
     ) -> None:
         super().__init__(name)
         self.path = Path(path)
         self.flush_interval = flush_interval
+        #: a silence longer than this after a tag's row is "no data" in ``buckets``. While
+        #: the historian runs, a tag gets a row at least every ``max_interval`` (the
+        #: heartbeat runs at each flush, so up to a flush later), written up to a flush
+        #: later again; plus slack for a late flush.
+        self.gap_after = (
+            gap_after if gap_after is not None else max_interval + 2 * flush_interval + GAP_SLACK
+        )
         self.retention = retention_days * 86400.0
         self.pattern = pattern
         self.recorder = ChangeRecorder(max_interval, deadbands)
@@ -176,9 +187,15 @@ class Historian(Actor):
 
     @expose
     async def buckets(self, tag: str, start: float, end: float, width: int) -> dict[str, Any]:
-        """``tag`` decimated to ``width`` buckets (one per pixel): min/max/avg, gaps."""
+        """``tag`` decimated to ``width`` buckets (one per pixel): min/max/avg, gaps.
+
+        ``gap`` marks buckets after which nothing was recorded for longer than
+        :attr:`gap_after` (the historian was not running): that stretch is no data, not
+        an unchanged value.
+        """
         assert self._query is not None
-        result = await self._read(self._query.buckets, tag, start, end, int(width))
+        query = partial(self._query.buckets, gap_after=self.gap_after, now=self.clock.time())
+        result = await self._read(query, tag, start, end, int(width))
         return result.to_dict()
 
     @expose

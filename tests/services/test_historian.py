@@ -115,3 +115,39 @@ def test_for_project_uses_the_data_folder_and_source_deadbands(tmp_path: Path) -
     assert historian.recorder.max_interval == 30.0
     historian._writer.shutdown()
     historian._reader.shutdown()
+
+
+def test_a_stopped_historian_leaves_a_gap_not_a_flat_line(tmp_path: Path) -> None:
+    """A quiet setpoint: rows only by heartbeat; the historian is down for 10 minutes."""
+    path = tmp_path / "history.sqlite"
+
+    async def record(start: float, seconds: int) -> None:
+        clock = VirtualClock(start=start)
+        bus = Bus.local(clock)
+        async with Supervisor(bus) as sup:
+            historian = await sup.start(Historian(path, flush_interval=600.0, max_interval=60.0))
+            # the driver publishes the setpoint once (on change), then nothing
+            sample = Sample(2.5, Quality.good(), start, start)
+            bus.publish("tag/dev1", encode_samples({"a/b/sp": sample}))
+            for _ in range(seconds // 10):
+                clock.advance(10.0)
+                await historian.flush()  # what the flush loop does: heartbeats included
+        await bus.close()
+
+    async def query() -> dict[str, list[float]]:
+        clock = VirtualClock(start=T0 + 1800)
+        bus = Bus.local(clock)
+        async with Supervisor(bus) as sup:
+            await sup.start(Historian(path, flush_interval=1.0, max_interval=60.0))
+            answer = await bus.call("historian", "buckets", "a/b/sp", T0, T0 + 1800, 180)
+        await bus.close()
+        return answer  # type: ignore[no-any-return]
+
+    run(record(T0, 600))  # recording ...
+    run(record(T0 + 1200, 590))  # ... stopped from T0 + 600 to T0 + 1200, then again
+    b = run(query())
+    assert isinstance(b, dict)
+    gaps = [t for t, gap in zip(b["t"], b["gap"], strict=True) if gap]
+    assert gaps == [T0 + 600]  # the last row before the stop; nothing after it is held
+    assert min(b["t"]) == T0 and max(b["t"]) >= T0 + 1740  # heartbeats: rows on both sides
+    assert set(b["avg"]) == {2.5} and sum(b["bad"]) == 0

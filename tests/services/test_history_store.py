@@ -81,3 +81,34 @@ def test_a_second_connection_reads_what_the_first_committed(tmp_path: Path) -> N
         writer.insert([("a/b/x", T0, 1.0, 0)])
         assert reader.tags() == ["a/b/x"]
         assert reader.raw("a/b/x", T0, T0 + 1).value == [1.0]
+
+
+def test_a_silence_longer_than_the_recording_interval_is_marked_as_a_gap(
+    store: HistoryStore,
+) -> None:
+    # A quiet tag stored on change with a 60 s maximum interval: a row every 60 s ...
+    rows = [("a/b/sp", T0 + t, 2.5, 0) for t in range(0, 601, 60)]
+    # ... then the historian was stopped for 10 minutes, and recorded again from T0 + 1200.
+    rows += [("a/b/sp", T0 + t, 2.5, 0) for t in range(1200, 1801, 60)]
+    store.insert(rows)
+    b = store.buckets("a/b/sp", T0, T0 + 1800, 180, gap_after=66.0, now=T0 + 1810)
+    marked = [t for t, gap in zip(b.t, b.gap, strict=True) if gap]
+    assert marked == [T0 + 600]  # the bucket of the last row before the silence
+    assert sum(b.count) == len(rows) - 1 and b.bad == [0] * len(b.t)  # T0 + 1800: past the end
+    # unchanged for a maximum interval is not a gap; nor without ``gap_after``
+    assert store.buckets("a/b/sp", T0, T0 + 1800, 180).gap == [0] * len(b.t)
+
+
+def test_the_silence_after_the_last_row_ends_at_the_next_row_or_now(store: HistoryStore) -> None:
+    store.insert([("a/b/sp", T0 + t, 1.0, 0) for t in range(0, 301, 60)])  # last row at 300
+    store.insert([("a/b/sp", T0 + 340, 1.0, 0)])
+    # the view ends before the next row, which comes within the limit: not a gap
+    assert store.buckets("a/b/sp", T0, T0 + 320, 32, gap_after=66.0).gap[-1] == 0
+    # nothing after the last row: silent until now (the recorder's next row is not due yet)
+    assert store.buckets("a/b/sp", T0, T0 + 900, 90, gap_after=66.0, now=T0 + 400).gap[-1] == 0
+    # ... or silent for longer than the limit: the historian is not recording
+    b = store.buckets("a/b/sp", T0, T0 + 900, 90, gap_after=66.0, now=T0 + 900)
+    assert b.gap[-1] == 1 and sum(b.gap) == 1
+    # a view ending in the past is measured up to its end, not up to now
+    b = store.buckets("a/b/sp", T0, T0 + 380, 38, gap_after=66.0, now=T0 + 9000)
+    assert b.gap[-1] == 0
