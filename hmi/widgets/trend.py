@@ -44,11 +44,13 @@ class Trend(QWidget):
 
     Every sample is kept (the store's per-tag watch, not the coalesced frame) in a ring
     buffer per tag and plotted at its *source* time; curves are redrawn at most once per
-    repaint frame, peak-downsampled and clipped to the view. BAD samples break the line.
+    repaint frame, peak-downsampled and clipped to the view. BAD samples break the line;
+    the last GOOD or UNCERTAIN value is held up to now (drivers publish on change).
     When the session has a history source (:attr:`HmiContext.history`), the trend asks it,
     without blocking, for what the view shows before its live data: on opening, and when
-    the operator pans or zooms into the past. Pause stops scrolling (panning pauses too);
-    the cursor reads out every pen; CSV exports what is shown.
+    the operator pans or zooms into the past; a failed request is retried a few times.
+    Pause stops scrolling (panning pauses too); the cursor reads out every pen; CSV
+    exports what is shown.
     """
 
     #: ``tag``: history for it arrived and is shown
@@ -68,12 +70,13 @@ class Trend(QWidget):
         self._unwatch: list[Callable[[], None]] = []
         self._dirty = False
         self._live = True
-        self._scrolled = 0.0
+        self._advanced = 0.0
+        self._detached_at = -math.inf
         self.clock: Callable[[], float] = time.time
         self.tag_link = TagLink(
             self, lambda: list(self._tags), self._on_sample, None, self._on_attach
         )
-        self._loader = HistoryLoader(self._on_history, self._on_history_error)
+        self._loader = HistoryLoader(self._on_history, self._on_history_error, clock=self._now)
         self.destroyed.connect(self._loader.cancel)
 
         self.chart = TrendChart(self)
@@ -144,6 +147,10 @@ class Trend(QWidget):
         """A comfortable default; trends stretch with their layout."""
         return QSize(480, 260)
 
+    def _now(self) -> float:
+        # ``clock`` is the session's, replaced on attach: read it through here.
+        return self.clock()
+
     # -- data ----------------------------------------------------------------------------
     def series(self, name: str) -> TagSeries:
         """Everything shown for ``name``: live points and the history segment."""
@@ -160,22 +167,48 @@ class Trend(QWidget):
         self._loader.cancel()
         self._set_note("")
         if context is None:
+            self._detached_at = self.clock()
             return
         self.clock = context.clock
         self._loader.query = context.history
         now = self.clock()
+        store = context.store
         for name, series in self.chart.series.items():
-            if len(series.live):
-                if context.history is not None:
-                    # Samples missed while detached: history shows that stretch instead.
-                    series.live.clear()
-                else:
-                    series.live.append(float(series.live.times[-1]), math.nan)  # a gap
+            # The store's sample: the value in effect since its source time (drivers
+            # publish on change, so a quiet setpoint's may be old). Without it the trend
+            # would draw nothing for the tag until it changes.
+            current = store.get(name) if name in store else None
+            if self._resume(series, current, context.history is not None):
+                self._on_every_sample(name, store.get(name))
             series.live_since = now
-            self._unwatch.append(context.store.watch(name, self._on_every_sample))
+            self._unwatch.append(store.watch(name, self._on_every_sample))
         context.binder.add_frame_hook(self, self._on_frame)
         self.redraw()
         self._ask_history()
+
+    def _resume(self, series: TagSeries, current: Sample | None, history: bool) -> bool:
+        """Prepare ``series`` for watching again; True when ``current`` is to be added.
+
+        With history, live points held from before are dropped: samples were missed while
+        detached, and history shows that stretch. Without it, a line whose tag changed
+        meanwhile is held to when the trend stopped watching, then broken.
+        """
+        if history:
+            series.live.clear()
+        if current is None:
+            return False
+        since = current.source_time or current.receive_time
+        if not len(series.live):
+            return True
+        last = float(series.live.times[-1])
+        if since <= last:
+            return False  # nothing new while detached: the line goes on
+        held = series.tail(self._detached_at)
+        if held is not None and self._detached_at < since:
+            series.live.append(self._detached_at, held[1])
+            last = self._detached_at
+        series.live.append(last, math.nan)
+        return True
 
     def _on_every_sample(self, name: str, sample: Sample) -> None:
         series = self.chart.series.get(name)
@@ -220,7 +253,12 @@ class Trend(QWidget):
     def _on_history_error(self, request: HistoryRequest, error: BaseException) -> None:
         message = str(error) or type(error).__name__
         log.warning("trend: history of %s unavailable: %s", request.tag, message)
-        self._set_note(f"History unavailable: {message}", f"{request.tag}: {message}")
+        at = self._loader.next_retry(request.tag)
+        if at is None:
+            then = "Pan, zoom or press Pause/Live to ask again."
+        else:
+            then = f"Asking again in {max(0.0, at - self.clock()):.0f} s."
+        self._set_note(f"History unavailable: {message}", f"{request.tag}: {message}\n{then}")
         self.history_failed.emit(request.tag, message)
 
     def _set_note(self, text: str, tip: str = "") -> None:
@@ -231,29 +269,37 @@ class Trend(QWidget):
 
     # -- drawing -------------------------------------------------------------------------
     def _on_frame(self) -> None:
-        if self._dirty and self.isVisible():
-            self.redraw()
-        elif self._live and self.isVisible():
-            self._scroll(force=False)
+        retry = self._loader.due()  # a failed history request's retry time has come
+        if self.isVisible():
+            if self._dirty:
+                self.redraw()
+            else:
+                self._advance()
+        if retry:
+            self._ask_history()  # after scrolling: for what the view shows now
 
     def redraw(self) -> None:
-        """Hand the data to the curves and scroll (when live)."""
+        """Hand the data to the curves and scroll (when live); hold last values to now."""
         self._dirty = False
+        now = self._advanced = self.clock()
         if self._live:
-            now = self._scrolled = self.clock()
-            self.chart.draw((now - self._span, now))
+            self.chart.draw((now - self._span, now), now)
         else:
-            self.chart.draw()
+            self.chart.draw(None, now)
         self._update_readout()
 
-    def _scroll(self, force: bool = True) -> None:
-        if not self._live:
-            return
+    def _advance(self) -> None:
+        """Time passed with no new sample: scroll (when live) and stretch the held tails."""
         now = self.clock()
-        # Idle frames scroll only once time has moved a pixel: no redraw for nothing.
-        if force or now - self._scrolled >= self._span / self.chart.pixels():
-            self._scrolled = now
+        x0, x1 = self.chart.view_range()
+        width = self._span if self._live else x1 - x0
+        # Idle frames move things only once time has moved a pixel: no redraw for nothing.
+        if now - self._advanced < width / self.chart.pixels():
+            return
+        self._advanced = now
+        if self._live:
             self.chart.set_view(now - self._span, now)
+        self.chart.draw_tails(now)
 
     @property
     def live(self) -> bool:
@@ -270,6 +316,7 @@ class Trend(QWidget):
         self.pause_button.setText("Live" if paused else "Pause")
         if self._live:
             self.redraw()
+        self._ask_history()
 
     def _on_manual_range(self, *_: object) -> None:
         if self._live:

@@ -1,4 +1,4 @@
-"""The plot of a Trend: one live curve and one history curve per pen, a cursor line.
+"""The plot of a Trend: per pen a live curve, a history curve and a held tail; a cursor.
 
 This module (pyqtgraph, numpy) is imported when the first Trend is built, not when
 ``hmi.widgets`` is: screens without trends, Designer and the command line start faster.
@@ -42,7 +42,14 @@ class TrendCurve(pg.PlotDataItem):  # type: ignore[misc]
 
 
 class TrendChart:
-    """The pyqtgraph side of a Trend, built into ``parent``."""
+    """The pyqtgraph side of a Trend, built into ``parent``.
+
+    Each pen has three items: the live curve (every sample, peak-downsampled and clipped),
+    the history curve (buckets from the historian) and the *tail*: one segment holding the
+    last live value from its sample up to now. Drivers publish on change, so a quiet tag's
+    last sample can be minutes old; the tail shows that the value still holds, and moving
+    it costs a two-point ``setData``, not a new array of the live data.
+    """
 
     def __init__(self, parent: QWidget) -> None:
         self.plot = pg.PlotWidget(parent, axisItems={"bottom": pg.DateAxisItem()})
@@ -62,9 +69,11 @@ class TrendChart:
         item.addItem(self.cursor_line, ignoreBounds=True)
         self.viewbox = item.getViewBox()
         self.series: dict[str, TagSeries] = {}
-        self._curves: dict[str, tuple[TrendCurve, TrendCurve]] = {}
+        self._curves: dict[str, tuple[TrendCurve, TrendCurve, pg.PlotDataItem]] = {}
         #: what each history curve shows now, to redraw it only when that changes
         self._history_keys: dict[str, tuple[Any, ...]] = {}
+        #: what each tail shows: ``(sample time, value, now)``, or None (nothing)
+        self._tails: dict[str, tuple[float, ...] | None] = {}
 
     # -- pens ----------------------------------------------------------------------------
     def set_tags(self, names: list[str], capacity: int) -> None:
@@ -74,6 +83,7 @@ class TrendChart:
             if name not in names:
                 for curve in self._curves.pop(name):
                     item.removeItem(curve)
+                self._tails.pop(name, None)
                 self.series.pop(name, None)
                 self._history_keys.pop(name, None)
         for index, name in enumerate(names):
@@ -83,14 +93,19 @@ class TrendChart:
             pen = pg.mkPen(PENS[index % len(PENS)], width=2)
             live = TrendCurve(name=name, pen=pen, connect="finite")
             history = TrendCurve(pen=pen, connect="finite")  # unnamed: one legend entry
+            tail = pg.PlotDataItem(pen=pen)
             for curve in (history, live):
                 item.addItem(curve)
+            # Its value is the live curve's last: it never widens the y range.
+            item.addItem(tail, ignoreBounds=True)
             live.setDownsampling(auto=True, method="peak")
             # History is bucketed at the view's pixel width already: nothing to thin out.
             history.setDownsampling(auto=False)
+            tail.setDownsampling(auto=False)
             for curve in (history, live):
                 curve.setClipToView(True)
-            self._curves[name] = (live, history)
+            tail.setClipToView(False)  # two points: a view change costs it nothing
+            self._curves[name] = (live, history, tail)
 
     def set_capacity(self, capacity: int) -> None:
         """Keep ``capacity`` live points per pen (the live points held are dropped)."""
@@ -99,11 +114,17 @@ class TrendChart:
             self.series[name] = fresh = TagSeries(capacity)
             fresh.history, fresh.live_since = history, since
         self._history_keys.clear()
+        self._tails.clear()
 
     # -- drawing -------------------------------------------------------------------------
-    def draw(self, x_range: tuple[float, float] | None = None) -> None:
-        """Hand every pen's data to its curves, after moving the view to ``x_range``."""
-        curves = [curve for pair in self._curves.values() for curve in pair]
+    def draw(self, x_range: tuple[float, float] | None = None, now: float | None = None) -> None:
+        """Hand every pen's data to its curves, after moving the view to ``x_range``.
+
+        With ``now``, tails hold each pen's last value up to it (:meth:`draw_tails`).
+        """
+        curves = [
+            curve for (live, history, _) in self._curves.values() for curve in (live, history)
+        ]
         if x_range is not None:
             for curve in curves:
                 curve.hold = True
@@ -112,7 +133,7 @@ class TrendChart:
             finally:
                 for curve in curves:
                     curve.hold = False
-        for name, (live, history) in self._curves.items():
+        for name, (live, history, _) in self._curves.items():
             series = self.series[name]
             # Copies: the ring's views would change under pyqtgraph as the ring wraps.
             live.setData(series.live.times.copy(), series.live.values.copy())
@@ -120,6 +141,28 @@ class TrendChart:
             if key != self._history_keys.get(name) or x_range is not None:
                 self._history_keys[name] = key
                 history.setData(*series.history_points())
+        if now is not None:
+            self.draw_tails(now)
+
+    def draw_tails(self, now: float) -> None:
+        """Hold each pen's last live value up to ``now`` (none after a BAD sample)."""
+        for name, (_, _, tail) in self._curves.items():
+            held = self.series[name].tail(now)
+            key = None if held is None else (*held, now)
+            if key != self._tails.get(name, ()):
+                self._tails[name] = key
+                if held is None:
+                    tail.setData([], [])
+                else:
+                    t, value = held
+                    tail.setData([t, now], [value, value])
+
+    def tail(self, name: str) -> tuple[list[float], list[float]]:
+        """The points of ``name``'s tail as drawn: ``([t, now], [value] * 2)`` or empty."""
+        x, y = self._curves[name][2].getData()
+        if x is None:
+            return [], []
+        return [float(v) for v in x], [float(v) for v in y]
 
     def view_range(self) -> tuple[float, float]:
         """The time range shown."""

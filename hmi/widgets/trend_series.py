@@ -5,7 +5,8 @@ pixel column with min/max/avg of its GOOD and UNCERTAIN samples and a count of B
 It is drawn as a min/max envelope (two points per bucket, as pyqtgraph's peak mode draws
 live data) and *before* the live data only: where live samples exist they are finer.
 A bucket holding BAD samples ends with a NaN, so a comm-loss period is a gap in history
-just as a BAD live sample is a gap in the live curve.
+just as a BAD live sample is a gap in the live curve; so does a bucket the historian marks
+``gap`` (nothing recorded after it for a while: the historian was not running).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ IntArray = npt.NDArray[np.int64]
 #: a finer history is wanted once a bucket spans more than this many pixels (zoomed in)
 COARSEST_PIXELS_PER_BUCKET = 2.0
 #: the columns of a trend's CSV export (:func:`write_csv`)
-COLUMNS = ("tag", "time", "epoch_s", "source", "value", "min", "max", "bad")
+COLUMNS = ("tag", "time", "epoch_s", "source", "value", "min", "max", "bad", "gap")
 
 
 class MalformedHistory(ValueError):
@@ -47,22 +48,33 @@ class HistorySegment:
     avg: FloatArray
     count: IntArray
     bad: IntArray
+    #: 1 where no data follows the bucket (the historian recorded nothing for a while)
+    gap: IntArray
 
     @classmethod
     def from_buckets(
         cls, answer: Mapping[str, Any], start: float, end: float, width: int
     ) -> HistorySegment:
-        """Columns of a ``buckets(tag, start, end, width)`` answer; None values become NaN."""
+        """Columns of a ``buckets(tag, start, end, width)`` answer; None values become NaN.
+
+        ``gap`` may be missing (a historian older than it): then no bucket is marked.
+        """
         try:
             columns = [np.asarray(answer[key], dtype=float) for key in ("t", "min", "max", "avg")]
             count = np.asarray(answer["count"], dtype=np.int64)
             bad = np.asarray(answer["bad"], dtype=np.int64)
-        except (KeyError, TypeError, ValueError) as exc:
+            gap = np.asarray(answer.get("gap", np.zeros(len(count))), dtype=np.int64)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise MalformedHistory(f"not a buckets answer: {exc!r}") from exc
-        if any(c.ndim != 1 or len(c) != len(count) for c in (*columns, bad)):
+        if any(c.ndim != 1 or len(c) != len(count) for c in (*columns, bad, gap)):
             raise MalformedHistory("buckets columns differ in length")
         t, mn, mx, avg = columns
-        return cls(start, end, (end - start) / max(1, width), t, mn, mx, avg, count, bad)
+        step = (end - start) / max(1, width)
+        return cls(start, end, step, t, mn, mx, avg, count, bad, gap)
+
+    def ends(self, n: int) -> npt.NDArray[np.bool_]:
+        """For the first ``n`` buckets: True where the line ends after the bucket."""
+        return (self.bad[:n] > 0) | (self.gap[:n] > 0)
 
     def points(self, before: float = math.inf) -> tuple[FloatArray, FloatArray]:
         """The envelope to draw, gaps as NaN: buckets drawn (at their middle) before ``before``.
@@ -72,9 +84,10 @@ class HistorySegment:
         n = int(np.searchsorted(self.t, before - self.step / 2, side="left"))
         x = np.repeat(self.t[:n] + self.step / 2, 3)
         y = np.column_stack([self.min[:n], self.max[:n], np.full(n, np.nan)]).ravel()
-        # The third point of a bucket exists only to break the line after BAD samples.
+        # The third point of a bucket exists only to break the line after BAD samples or
+        # before a stretch without data.
         keep = np.ones((n, 3), dtype=bool)
-        keep[:, 2] = self.bad[:n] > 0
+        keep[:, 2] = self.ends(n)
         mask = keep.ravel()
         return x[mask], y[mask]
 
@@ -82,10 +95,10 @@ class HistorySegment:
         """The value in effect at ``t``: its bucket's average, else the last bucket's.
 
         Store-on-change leaves buckets without rows (the value held); after a bucket with
-        BAD samples, or before the first bucket, the value is unknown (NaN).
+        BAD samples or marked ``gap``, or before the first bucket, it is unknown (NaN).
         """
         i = int(np.searchsorted(self.t, t, side="right")) - 1
-        if i < 0 or (t >= self.t[i] + self.step and self.bad[i] > 0):
+        if i < 0 or (t >= self.t[i] + self.step and (self.bad[i] > 0 or self.gap[i] > 0)):
             return math.nan
         return float(self.avg[i])
 
@@ -163,6 +176,20 @@ class TagSeries:
             return np.append(x, end), np.append(y, held)
         return x, y
 
+    def tail(self, now: float) -> tuple[float, float] | None:
+        """``(time, value)`` of the last live sample when it holds up to ``now``, else None.
+
+        A driver publishes on change: the last value stays in effect until the next
+        sample, as long as it had a value (GOOD or UNCERTAIN). After a BAD sample (NaN)
+        nothing is known, so nothing is held.
+        """
+        if not len(self.live):
+            return None
+        t, value = float(self.live.times[-1]), float(self.live.values[-1])
+        if math.isnan(value) or not now > t:
+            return None
+        return t, value
+
     def value_at(self, t: float) -> float | None:
         """The value shown at time ``t``: live, else the history bucket's average."""
         if len(self.live) and t >= self.live.times[0]:
@@ -172,10 +199,11 @@ class TagSeries:
         return self.history.value_at(t)
 
     def rows(self, name: str, x0: float, x1: float) -> Iterator[tuple[Any, ...]]:
-        """What this pen shows in ``[x0, x1]``: ``(tag, t, source, value, min, max, bad)``.
+        """What this pen shows in ``[x0, x1]``: ``(tag, t, source, value, min, max, bad, gap)``.
 
         History rows are buckets (time = bucket start, value = average); live rows are
-        samples. A BAD sample or a bucket with BAD samples is marked ``bad = 1``.
+        samples. A BAD sample or a bucket with BAD samples is marked ``bad = 1``; a bucket
+        after which nothing was recorded for a while (no data follows) ``gap = 1``.
         """
         seg = self.history
         if seg is not None:
@@ -192,13 +220,14 @@ class TagSeries:
                     _cell(seg.min[i]) if counted else "",
                     _cell(seg.max[i]) if counted else "",
                     int(seg.bad[i] > 0),
+                    int(seg.gap[i] > 0),
                 )
         times, values = self.live.times, self.live.values
         lo = int(np.searchsorted(times, x0, side="left"))
         hi = int(np.searchsorted(times, x1, side="right"))
         for t, v in zip(times[lo:hi].tolist(), values[lo:hi].tolist(), strict=True):
             bad = math.isnan(v)
-            yield name, t, "live", "" if bad else v, "", "", int(bad)
+            yield name, t, "live", "" if bad else v, "", "", int(bad), 0
 
 
 def _cell(value: float) -> float | str:

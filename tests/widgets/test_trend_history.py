@@ -59,7 +59,11 @@ def store_file(tmp_path):
 
 
 class ScriptedHistory:
-    """``context.history`` whose answers the test releases one by one (or fails)."""
+    """``context.history`` whose answers the test releases one by one (or fails).
+
+    Answers are the historian's: a real store, gaps where nothing was recorded for longer
+    than the historian's limit (60 s maximum interval, 1 s flushes: 67 s).
+    """
 
     def __init__(self, path: Path) -> None:
         self.store = HistoryStore(path, readonly=True)
@@ -71,7 +75,7 @@ class ScriptedHistory:
         gate = asyncio.get_running_loop().create_future()
         self._waiting.append(gate)
         await gate
-        return self.store.buckets(tag, start, end, width).to_dict()
+        return self.store.buckets(tag, start, end, width, gap_after=67.0, now=NOW).to_dict()
 
     def release(self, error: Exception | None = None) -> None:
         """Let the oldest waiting query answer (or raise ``error``)."""
@@ -86,10 +90,12 @@ class ScriptedHistory:
         return len(self._waiting)
 
 
-def open_trend(qtbot, history: Any, tags: str = LEVEL) -> tuple[Trend, Any]:
+def open_trend(qtbot, history: Any, tags: str = LEVEL, clock: Any = None) -> tuple[Trend, Any]:
     store = demo_store()
     context = make_context(store)
     context.history = history
+    if clock is not None:
+        context.clock = clock
     trend = Trend()
     qtbot.addWidget(trend)
     trend.tags = tags
@@ -213,6 +219,75 @@ def test_history_errors_show_in_the_widget_and_are_not_retried_in_a_loop(qtbot, 
     assert trend.note.text() == ""
 
 
+def test_failed_history_is_asked_again_after_1_2_5_s_then_only_when_the_operator_acts(
+    qtbot, loop, store_file
+):
+    # e.g. ``hmi run`` opening on a trends screen before the historian is up
+    history = ScriptedHistory(store_file)
+    now = [NOW]
+    trend, _ = open_trend(qtbot, history, clock=lambda: now[0])
+    context = trend.tag_link.context
+    context.binder.stop()  # frames run when the test says
+
+    def frame_at(t: float) -> None:
+        now[0] = t
+        context.binder.flush()
+
+    qtbot.waitUntil(lambda: history.waiting == 1)
+    for attempt, delay in enumerate((1.0, 2.0, 5.0), start=1):
+        failed_at = now[0]
+        with qtbot.waitSignal(trend.history_failed):
+            history.release(LookupError("no RPC target 'historian'"))
+        assert trend.note.text() == "History unavailable: no RPC target 'historian'"
+        assert f"Asking again in {delay:.0f} s" in trend.note.toolTip()
+        frame_at(failed_at + delay - 0.5)
+        assert len(history.asked) == attempt  # not yet
+        frame_at(failed_at + delay)
+        qtbot.waitUntil(lambda: history.waiting == 1)
+        assert len(history.asked) == attempt + 1
+        # for what the view shows now: live, it scrolled with the clock
+        assert history.asked[-1][1] == pytest.approx(now[0] - 600, abs=1.0)
+    with qtbot.waitSignal(trend.history_failed):
+        history.release(LookupError("no RPC target 'historian'"))  # the 4th failure in a row
+    assert "Pan, zoom or press Pause/Live to ask again" in trend.note.toolTip()
+    frame_at(now[0] + 120)
+    assert len(history.asked) == 4 and history.waiting == 0  # bounded: no more by itself
+    trend.pause()  # the operator acts
+    qtbot.waitUntil(lambda: history.waiting == 1)
+    with qtbot.waitSignal(trend.history_loaded):
+        history.release()
+    assert trend.note.text() == ""
+    assert trend._loader.next_retry(LEVEL) is None
+
+
+def test_a_stretch_the_historian_did_not_record_is_a_gap_not_a_flat_line(qtbot, loop, tmp_path):
+    path = tmp_path / "history.sqlite"
+    # A quiet setpoint stored on change, a row per maximum interval (60 s); the historian
+    # was stopped from NOW - 400 to NOW - 200.
+    rows = [(SP, float(t), 2.5, 0) for t in range(int(NOW) - 600, int(NOW) - 399, 60)]
+    rows += [(SP, float(t), 2.5, 0) for t in range(int(NOW) - 200, int(NOW), 60)]
+    with HistoryStore(path) as store:
+        store.insert(rows)
+    history = ScriptedHistory(path)
+    trend, _ = open_trend(qtbot, history, tags=SP)
+    qtbot.waitUntil(lambda: history.waiting == 1)
+    with qtbot.waitSignal(trend.history_loaded):
+        history.release()
+    x, y = trend.series(SP).history_points()
+    assert np.isfinite(y[x < NOW - 430]).all() and len(y[x < NOW - 430]) >= 6  # joined
+    after_stop = int(np.searchsorted(x, NOW - 419))  # past the bucket of the row at -420
+    assert np.isnan(y[after_stop - 1]) and x[after_stop] > NOW - 201  # the line ends there
+    assert y[-1] == 2.5 and x[-1] == NOW  # after the restart, held up to live data
+    trend.set_cursor(NOW - 300)
+    assert f"{SP} = ----" in trend.readout_text()
+    trend.set_cursor(NOW - 450)
+    assert f"{SP} = 2.5" in trend.readout_text()
+    trend.export_csv(tmp_path / "sp.csv")
+    with (tmp_path / "sp.csv").open(newline="") as file:
+        marked = [r for r in csv.DictReader(file) if r["gap"] == "1"]
+    assert [float(r["epoch_s"]) for r in marked] == [pytest.approx(NOW - 420, abs=1.0)]
+
+
 def test_a_malformed_answer_or_no_event_loop_is_a_note_not_a_crash(qtbot, loop):
     async def nonsense(tag: str, start: float, end: float, width: int) -> dict[str, Any]:
         return {"t": [1.0, 2.0], "min": [1.0]}
@@ -238,11 +313,16 @@ def test_reopening_replaces_missed_live_data_by_history(qtbot, loop, store_file)
     store.update(LEVEL, Sample(2.0, source_time=NOW + 1))
     context = trend.tag_link.context
     trend.tag_link.detach()  # the screen is hidden ...
+    store.update(LEVEL, Sample(2.2, source_time=NOW + 20))  # ... samples it does not see
+    store.update(LEVEL, Sample(2.3, source_time=NOW + 50))
     context.clock = lambda: NOW + 100  # ... for a while
     trend.tag_link.attach(context)
-    assert len(trend.buffer(LEVEL)) == 0
+    # Only the store's latest sample is live again (in effect since its time) ...
+    buffer = trend.buffer(LEVEL)
+    assert list(buffer.times) == [NOW + 50] and list(buffer.values) == [2.3]
+    # ... the stretch before it comes from history
     qtbot.waitUntil(lambda: history.waiting == 1)
-    assert history.asked[-1][1:3] == (NOW + 100 - 600, NOW + 100)
+    assert history.asked[-1][1:3] == (NOW + 100 - 600, NOW + 50)
 
 
 def test_csv_export_holds_every_pen_in_the_visible_range(qtbot, loop, store_file, tmp_path):
@@ -261,7 +341,9 @@ def test_csv_export_holds_every_pen_in_the_visible_range(qtbot, loop, store_file
     with path.open(newline="") as file:
         table = list(csv.DictReader(file))
     assert len(table) == rows > 0
-    assert list(table[0]) == ["tag", "time", "epoch_s", "source", "value", "min", "max", "bad"]
+    assert list(table[0]) == [
+        *("tag", "time", "epoch_s", "source", "value", "min", "max", "bad", "gap")
+    ]
     assert {r["tag"] for r in table} == {LEVEL, SP}
     epochs = [float(r["epoch_s"]) for r in table]
     assert min(epochs) >= NOW + 3 - 600 - 2 and max(epochs) <= NOW + 3
