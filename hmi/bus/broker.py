@@ -39,7 +39,7 @@ from hmi.bus.forwarder import Forwarder
 from hmi.bus.frames import MAX_PAYLOAD, MAX_TOPIC, Flag, Kind, check_header, pack_header
 from hmi.bus.keys import KeyPair
 from hmi.bus.lvc import LastValueCache
-from hmi.bus.zmqio import BatchReader, Reader, send_frames
+from hmi.bus.zmqio import BatchReader, Reader, open_context, send_frames
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Broker:
     # -- life -----------------------------------------------------------------------------
     async def start(self) -> None:
         """Bind the sockets and start routing (inside the running loop)."""
-        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._ctx = open_context()
         if self.policy is not None:
             self.zap = ZapHandler(self._ctx, self.policy)
             self.zap.start()

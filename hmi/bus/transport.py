@@ -39,7 +39,7 @@ from hmi.bus.frames import (
     unpack_payload,
 )
 from hmi.bus.rpc import RemoteError, RpcTimeout
-from hmi.bus.zmqio import Reader, send_frames
+from hmi.bus.zmqio import Reader, open_context, send_frames
 
 if TYPE_CHECKING:
     from hmi.bus.bus import Bus
@@ -154,7 +154,7 @@ class ZmqTransport:
         return transport
 
     def _start(self) -> None:
-        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._ctx = open_context()
         dealer = self._ctx.socket(zmq.DEALER)
         dealer.routing_id = self.node_id.encode()
         sub = self._ctx.socket(zmq.SUB)

@@ -11,7 +11,9 @@ and its per-call pollers lost wake-ups under load (RPC replies stuck until the n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,22 @@ _send: Any = _BackendSocket.send
 #: ``raw_send(sock, frame, flags)``: one frame, int flags, no checks (hot paths)
 raw_send: Any = _send
 _recv: Any = _BackendSocket.recv
+
+
+def open_context() -> zmq.Context[zmq.Socket[bytes]]:
+    """A ZeroMQ context whose I/O thread does not preempt the thread that feeds it.
+
+    Every send that wakes libzmq's I/O thread made the sending Python thread lose its CPU
+    to it at once (Linux wake-up preemption): 20-40 us per send instead of under 1 us,
+    measured, which capped RPC at ~30,000 calls/s. ``SCHED_BATCH`` (a normal, unprivileged
+    policy) makes the I/O thread wait for a free CPU or for the loop to block instead.
+    """
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    batch = getattr(os, "SCHED_BATCH", None)
+    if batch is not None:
+        with contextlib.suppress(zmq.ZMQError, AttributeError):  # not on this platform
+            ctx.set(zmq.THREAD_SCHED_POLICY, batch)
+    return ctx
 
 
 def send_frames(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:

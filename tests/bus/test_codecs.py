@@ -29,6 +29,20 @@ def test_samples_round_trip_with_qualities():
         assert decoded[name].receive_time == 200.0
 
 
+def test_decoded_samples_are_the_samples_the_constructor_makes():
+    # decode_samples builds Samples through their slots (faster than the frozen __init__)
+    batch = {
+        "a/b/flow": Sample(12.5, source_time=100.0, receive_time=7.0),
+        "a/b/run": Sample(True, Quality.uncertain(Reason.LAST_KNOWN_VALUE), 101, 7.0),
+    }
+    decoded = decode_samples(wire(encode_samples(batch)), receive_time=7.0)
+    assert decoded == batch
+    assert {hash(s) for s in decoded.values()} == {hash(s) for s in batch.values()}
+    assert all(type(s) is Sample for s in decoded.values())
+    with pytest.raises(AttributeError):
+        decoded["a/b/flow"].value = 3  # still frozen
+
+
 def test_good_quality_costs_one_byte():
     assert encode_samples({"a/b": Sample(1, source_time=2.0)}) == [["a/b", 1, 0, 2.0]]
 
