@@ -103,7 +103,7 @@ class AlarmSummary(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((48, 160, 132, 56, 200, 330, 70, 70)):
+        for column, width in enumerate((48, 160, 150, 56, 200, 290, 70, 70)):
             self.table.setColumnWidth(column, width)
 
         self.ack_button = QPushButton("Acknowledge selected", self)

@@ -255,6 +255,7 @@ def test_screenshot_of_the_summary(qtbot, tmp_path, theme):
     _select(dialog.summary, FLOW)
     folder = Path(os.environ.get("HMI_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
+    qtbot.waitUntil(lambda: dialog.summary.count.width() >= dialog.summary.count.sizeHint().width())
     image = dialog.grab()
     assert image.save(str(folder / "alarm-summary.png"))
     assert image.width() == 1200 and image.height() == 560
