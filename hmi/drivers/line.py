@@ -176,8 +176,8 @@ class Line:
             return
         watchdog = self._watchdog
         for device, group in due:
-            if group.next_due > now:
-                continue  # postponed during this round: its unit did not answer
+            if group.next_due > now or device.removed:
+                continue  # postponed (its unit did not answer) or removed during this round
             start = loop.time()
             try:
                 samples, failure = await scan_group(link, device, group, loop.time, self._wall)
