@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import os
 import socket
@@ -35,10 +34,9 @@ from hmi.bus.frames import (
     header_fields,
     pack_header,
     pack_payload,
-    parse_topic,
     unpack_payload,
 )
-from hmi.bus.rpc import RemoteError, RpcTimeout
+from hmi.bus.noderpc import NodeRpc
 from hmi.bus.zmqio import Reader, open_context, send_frames
 
 if TYPE_CHECKING:
@@ -51,7 +49,6 @@ BROKER_TOPIC = "$sys/broker"
 SNAPSHOT_TOPIC = "$sys/snapshot"
 BROKER_LOST = "$sys/broker/lost"
 _PUB = int(Kind.PUB)
-_RPC_REQ = int(Kind.RPC_REQ)
 _REPLAY = int(Flag.REPLAY)
 _unpackb = msgpack.unpackb
 
@@ -94,18 +91,11 @@ class ZmqTransport:
         self._retained: dict[str, bytes] = {}
         #: retained topics a restarted broker still needs (not published anew since)
         self._republish: set[str] = set()
-        self._calls: dict[int, tuple[asyncio.Future[Any], str, str]] = {}
-        self._call_ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._last_beat = time.monotonic()
-        #: where this node takes RPC requests directly (told to the broker in HELLO), or ''
-        self.rpc_endpoint = ""
-        self._rpc: zmq.Socket[bytes] | None = None
-        self._rpc_reader: Reader | None = None
-        #: RPC target -> the endpoint where it takes calls directly (from ROUTE messages)
-        self._routes: dict[str, str] = {}
-        self._direct: dict[str, tuple[zmq.Socket[bytes], Reader]] = {}
         self._closed = False
+        #: the calls this node makes and serves
+        self.rpc = NodeRpc(self)
 
     # -- life -----------------------------------------------------------------------------
     @classmethod
@@ -176,7 +166,7 @@ class ZmqTransport:
         self._dealer_reader = Reader(dealer, self._on_dealer)
         self._sub_reader.start()
         self._dealer_reader.start()
-        self._bind_rpc()
+        self.rpc.bind()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._beat(), name="bus heartbeat")]
         self._hello()
@@ -195,17 +185,7 @@ class ZmqTransport:
         if self._fast is not None:
             self._fast.close()
             self._fast = None
-        for future, _, _ in self._calls.values():
-            if not future.done():
-                future.set_exception(ConnectionError("bus closed"))
-        self._calls.clear()
-        for sock, reader in self._direct.values():
-            reader.close()
-            sock.close()
-        self._direct.clear()
-        if self._rpc is not None and self._rpc_reader is not None:
-            self._rpc_reader.close()
-            self._rpc.close()
+        self.rpc.close()
         self._dealer.close()
         self._sub.close()
         self._ctx.term()
@@ -217,9 +197,26 @@ class ZmqTransport:
             pack_header(kind, self.node_id, seq, time.time(), flags),
             pack_payload(payload),
         ]
-        self._send_frames(frames)
+        self.send_front(frames)
 
-    def _send_frames(self, frames: list[bytes]) -> None:
+    @property
+    def context(self) -> zmq.Context[zmq.Socket[bytes]]:
+        """The ZeroMQ context of this node's sockets."""
+        return self._ctx
+
+    async def call(
+        self,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float,
+    ) -> Any:
+        """Call a remote RPC target (see :class:`hmi.bus.noderpc.NodeRpc`)."""
+        return await self.rpc.call(target, method, args, kwargs, timeout)
+
+    def send_front(self, frames: list[bytes]) -> None:
+        """Send a message to the broker's front (at the high-water mark: dropped, counted)."""
         try:
             send_frames(self._dealer_sync, frames)
         except zmq.Again:
@@ -243,7 +240,7 @@ class ZmqTransport:
     def _publish_frames(self, frames: list[bytes]) -> None:
         fast = self._fast
         if fast is None or not fast.usable:
-            self._send_frames(frames)
+            self.send_front(frames)
             return
         try:
             send_frames(fast.sock, frames)
@@ -279,181 +276,43 @@ class ZmqTransport:
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "targets": self.bus.targets,
-                "rpc": self.rpc_endpoint,
+                "rpc": self.rpc.endpoint,
             },
         )
 
-    # -- direct RPC (plain sockets on one machine; see docs/bus-protocol.md) ------------------
-    def _bind_rpc(self) -> None:
-        """Bind the ROUTER where this node takes RPC requests without the broker's hops.
-
-        Only without CURVE (with a policy the broker must check every call) and only where
-        the broker is on this machine (ipc, or tcp on loopback): nothing new is exposed.
-        """
-        if self.keys is not None:
-            return
-        front = self.address.front
-        if front.startswith("ipc://"):
-            where = f"{front}.rpc-{uuid.uuid4().hex[:8]}"
-        elif front.startswith(("tcp://127.", "tcp://localhost:")):
-            where = "tcp://127.0.0.1:*"
-        else:
-            return
-        sock = self._ctx.socket(zmq.ROUTER)
-        sock.linger = 0
-        sock.sndhwm = self.hwm
-        sock.rcvhwm = self.hwm
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
-        sock.router_mandatory = True  # a reply to a caller that left raises, is counted
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        try:
-            sock.bind(where)
-        except zmq.ZMQError as exc:
-            log.warning("no direct RPC endpoint (%s): calls go through the broker", exc)
-            sock.close()
-            return
-        endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
-        self.rpc_endpoint = endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
-        self._rpc = sock
-        self._rpc_reader = Reader(sock, self._on_rpc)
-        self._rpc_reader.start()
-
-    def _on_route(self, payload: Any) -> None:
-        if self.keys is not None:
-            return  # never go around a broker that checks calls
-        if (
-            type(payload) is not list
-            or len(payload) != 2
-            or type(payload[0]) is not str
-            or type(payload[1]) is not str
-            or not payload[1].startswith(("tcp://", "ipc://"))
-        ):
-            self._drop("route")
-            return
-        self._routes[payload[0]] = payload[1]
-
-    def _send_direct(self, endpoint: str, frames: list[bytes]) -> bool:
-        entry = self._direct.get(endpoint)
-        if entry is None:
-            sock = self._ctx.socket(zmq.DEALER)
-            sock.routing_id = self.node_id.encode()
-            sock.linger = 0
-            sock.sndhwm = self.hwm
-            sock.rcvhwm = self.hwm
-            sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
-            sock.setsockopt(zmq.IMMEDIATE, 1)  # not connected: EAGAIN, not a queued call
-            sock.connect(endpoint)
-            reader = Reader(sock, self._on_dealer)
-            reader.start()
-            entry = self._direct[endpoint] = (sock, reader)
-        try:
-            send_frames(entry[0], frames)
-        except zmq.Again:
-            return False  # not connected (yet) or full: through the broker
-        entry[1].kick()
-        return True
-
-    def _forget_route(self, target: str, endpoint: str) -> None:
-        if self._routes.get(target) == endpoint:
-            del self._routes[target]
-        if endpoint not in self._routes.values():
-            entry = self._direct.pop(endpoint, None)
-            if entry is not None:
-                entry[1].close()
-                entry[0].close()
-
-    def _on_rpc(self, frames: list[bytes]) -> None:
-        if len(frames) != 4:
-            self._drop("frame_count")
-            return
-        ident, topic_b, header_b, payload_b = frames
-        try:
-            topic = parse_topic(topic_b)
-            _, kind, sender, _, _, _ = header_fields(header_b)
-            payload = unpack_payload(payload_b)
-        except FrameError as exc:
-            self._drop(exc.reason)
-            return
-        if kind != Kind.RPC_REQ or not topic.startswith("rpc/"):
-            self._drop("kind")
-            return
-        self._on_request(topic, sender, payload, ident)
-
-    async def call(
-        self,
-        target: str,
-        method: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        timeout: float,
-    ) -> Any:
-        """Send an RPC request through the broker and await the reply."""
-        call_id = next(self._call_ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._calls[call_id] = (future, target, method)
-        try:
-            frames = [
-                f"rpc/{target}".encode(),
-                pack_header(_RPC_REQ, self.node_id, 0, time.time()),
-                pack_payload([call_id, method, list(args), kwargs]),
-            ]
-            endpoint = self._routes.get(target)
-            direct = endpoint is not None and self._send_direct(endpoint, frames)
-            if not direct:
-                self._send_frames(frames)
-            handle = self.bus.clock.call_later(timeout, self._expire, call_id, timeout)
-            try:
-                return await future
-            except (RpcTimeout, RemoteError) as exc:
-                if (
-                    endpoint is not None
-                    and direct
-                    and (isinstance(exc, RpcTimeout) or exc.remote_type == "LookupError")
-                ):
-                    self._forget_route(target, endpoint)  # moved or gone: ask the broker
-                raise
-            finally:
-                handle.cancel()
-        finally:
-            self._calls.pop(call_id, None)
-
-    def _expire(self, call_id: int, timeout: float) -> None:
-        entry = self._calls.get(call_id)
-        if entry is not None and not entry[0].done():
-            entry[0].set_exception(RpcTimeout(f"{entry[1]}.{entry[2]}: no reply in {timeout} s"))
-
     # -- receiving ------------------------------------------------------------------------
-    def _drop(self, reason: str) -> None:
+    def drop(self, reason: str) -> None:
+        """Count a malformed message."""
         self.bus.stats.malformed += 1
         self.drops[reason] += 1
 
     def _on_sub(self, frames: list[bytes]) -> None:
         # The hot path of a subscriber: frame count, sizes and frames.check_header.
         if len(frames) != 3:
-            self._drop("frame_count")
+            self.drop("frame_count")
             return
         topic_b, header_b, payload_b = frames
         if len(payload_b) > MAX_PAYLOAD:
-            self._drop("payload_size")
+            self.drop("payload_size")
             return
         fields = check_header(header_b)
         if isinstance(fields, str):
-            self._drop(fields)
+            self.drop(fields)
             return
         _, kind, sender, seq, _, flags = fields
         if sender == self.node_id:
             return  # our own publication, already delivered locally
         if kind != _PUB:
-            self._drop("kind")
+            self.drop("kind")
             return
         try:
             topic = topic_b.decode()
             payload = _unpackb(payload_b)
         except UnicodeDecodeError:
-            self._drop("topic_utf8")
+            self.drop("topic_utf8")
             return
         except Exception:
-            self._drop("payload_msgpack")
+            self.drop("payload_msgpack")
             return
         stats = self.bus.stats
         stats.received += 1
@@ -481,36 +340,36 @@ class ZmqTransport:
 
     def _on_dealer(self, frames: list[bytes]) -> None:
         if len(frames) != 3:
-            self._drop("frame_count")
+            self.drop("frame_count")
             return
         try:
             topic = frames[0].decode()
             _, kind, sender, _, _, _ = header_fields(frames[1])
             payload = unpack_payload(frames[2])
         except FrameError as exc:
-            self._drop(exc.reason)
+            self.drop(exc.reason)
             return
         except UnicodeDecodeError:
-            self._drop("topic_utf8")
+            self.drop("topic_utf8")
             return
         if kind == Kind.RPC_REP:
-            self._on_reply(payload)
+            self.rpc.on_reply(payload)
         elif kind == Kind.RPC_REQ:
-            self._on_request(topic, sender, payload)
+            self.rpc.on_request(topic, sender, payload)
         elif kind == Kind.SNAPSHOT:
             self.bus.stats.received += 1
             self.bus.deliver(topic, payload)
         elif kind == Kind.HELLO:
             self._on_welcome(payload)
         elif kind == Kind.ROUTE:
-            self._on_route(payload)
+            self.rpc.on_route(payload)
         else:
-            self._drop("kind")
+            self.drop("kind")
 
     def _on_welcome(self, payload: Any) -> None:
         broker_id = payload.get("id") if isinstance(payload, dict) else None
         if not isinstance(broker_id, str):
-            self._drop("welcome")
+            self.drop("welcome")
             return
         restarted = bool(self.broker_id) and broker_id != self.broker_id
         self.broker_id = broker_id
@@ -554,85 +413,6 @@ class ZmqTransport:
             self._fast = fast = None
         if endpoint and fast is None:
             self._fast = FastPublisher(self._ctx, endpoint, hwm=self.hwm, keys=self.keys)
-
-    def _on_reply(self, payload: Any) -> None:
-        if type(payload) is not list or len(payload) != 3 or type(payload[0]) is not int:
-            self._drop("rpc_reply")
-            return
-        call_id, ok, value = payload
-        entry = self._calls.get(call_id)
-        if entry is None or entry[0].done():
-            return  # timed out already
-        future, target, method = entry
-        if ok is True:
-            future.set_result(value)
-        elif type(value) is list and len(value) == 2 and all(type(v) is str for v in value):
-            future.set_exception(RemoteError(value[0], value[1], target, method))
-        else:
-            future.set_exception(RemoteError("ProtocolError", "malformed reply", target, method))
-
-    def _on_request(
-        self, topic: str, caller: str, payload: Any, reply_to: bytes | None = None
-    ) -> None:
-        if (
-            type(payload) is not list
-            or len(payload) != 4
-            or type(payload[0]) is not int
-            or type(payload[1]) is not str
-            or type(payload[2]) is not list
-            or type(payload[3]) is not dict
-        ):
-            self._drop("rpc_request")
-            return
-        call_id, method, args, kwargs = payload
-        target = topic[len("rpc/") :]
-        methods = self.bus.target_methods(target)
-        if methods is None:
-            error = ["LookupError", f"no RPC target {target!r}"]
-            self._reply(caller, call_id, False, error, reply_to)
-            return
-        func = methods.get(method)
-        if func is None:
-            msg = f"{target!r} exposes no method {method!r}"
-            self._reply(caller, call_id, False, ["AttributeError", msg], reply_to)
-            return
-        try:
-            result = func(*args, **kwargs)
-        except Exception as exc:
-            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
-            return
-        if asyncio.iscoroutine(result):
-            self.bus.spawn(
-                self._finish(caller, call_id, result, reply_to), name=f"rpc {target}.{method}"
-            )
-        else:
-            self._reply(caller, call_id, True, result, reply_to)
-
-    async def _finish(self, caller: str, call_id: int, coro: Any, reply_to: bytes | None) -> None:
-        try:
-            result = await coro
-        except Exception as exc:
-            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
-        else:
-            self._reply(caller, call_id, True, result, reply_to)
-
-    def _reply(
-        self, caller: str, call_id: int, ok: bool, value: Any, reply_to: bytes | None = None
-    ) -> None:
-        try:
-            data = pack_payload([call_id, ok, value])
-        except (TypeError, ValueError, OverflowError) as exc:
-            data = pack_payload([call_id, False, ["TypeError", f"result not serializable: {exc}"]])
-        header = pack_header(Kind.RPC_REP, self.node_id, 0, time.time())
-        frames = [f"rpc/{caller}".encode(), header, data]
-        if reply_to is None or self._rpc is None or self._rpc_reader is None:
-            self._send_frames(frames)
-            return
-        try:
-            send_frames(self._rpc, [reply_to, *frames])
-        except zmq.ZMQError:  # the caller left (EHOSTUNREACH) or is full
-            self.drops["unroutable"] += 1
-        self._rpc_reader.kick()
 
     async def _beat(self) -> None:
         lost = False

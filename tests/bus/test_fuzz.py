@@ -135,7 +135,7 @@ def test_broker_tap_survives_and_counts_mutated_publications():
 def test_node_survives_and_counts_mutated_frames():
     bus = Bus.local(name="fuzz")
     transport = ZmqTransport(bus, BrokerAddress.parse("tcp://127.0.0.1:1"), node_id="me")
-    transport._send_frames = Sink()
+    transport.send_front = Sink()
     bus.spawn = lambda coro, name=None: coro.close()
     delivered = []
     bus.subscribe("#", lambda t, p: delivered.append(t))

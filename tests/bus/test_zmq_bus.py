@@ -186,15 +186,15 @@ def test_rpc_goes_direct_after_the_brokers_route_and_falls_back_when_the_target_
             await sup_b.start(Pump())
             await asyncio.sleep(0.05)
             assert await a.call("pump1", "speed", 1) == 1450  # through the broker
-            await until(lambda: "pump1" in a.transport._routes)
-            assert a.transport._routes["pump1"] == b.transport.rpc_endpoint
+            await until(lambda: "pump1" in a.transport.rpc.routes)
+            assert a.transport.rpc.routes["pump1"] == b.transport.rpc.endpoint
             relayed = broker.stats.drops.total(), b.transport.drops.total()
             for i in range(20):  # direct once connected (the broker is no longer asked)
                 assert await a.call("pump1", "speed", i) == 1450 * i
             with pytest.raises(RemoteError) as err:
                 await a.call("pump1", "broken")
             assert err.value.remote_type == "ValueError"
-            assert a.transport._direct
+            assert a.transport.rpc.direct_connections == 1
             assert (broker.stats.drops.total(), b.transport.drops.total()) == relayed
 
             await sup_b.stop()  # the target moves to node c
@@ -204,15 +204,49 @@ def test_rpc_goes_direct_after_the_brokers_route_and_falls_back_when_the_target_
             with pytest.raises(RemoteError) as err:  # b answers directly: not here any more
                 await a.call("pump1", "speed", 1)
             assert err.value.remote_type == "LookupError"
-            assert "pump1" not in a.transport._routes
+            assert "pump1" not in a.transport.rpc.routes
             assert await a.call("pump1", "speed", 2) == 2900  # through the broker, to c
-            await until(lambda: a.transport._routes.get("pump1") == c.transport.rpc_endpoint)
+            await until(lambda: a.transport.rpc.routes.get("pump1") == c.transport.rpc.endpoint)
             assert await a.call("pump1", "speed", 3) == 4350
             await sup_c.stop()
         finally:
             await a.close()
             await b.close()
             await c.close()
+            await broker.close()
+
+    asyncio.run(main())
+
+
+def test_rpc_timeouts_of_any_length_expire_on_time_among_many_calls(address):
+    """Every call in flight shares one timer: a short timeout after long ones still fires
+    on time, and thousands of answered calls leave no pile of deadlines behind."""
+
+    async def main():
+        broker = Broker(address, heartbeat=0.1)
+        await broker.start()
+        a = await node(address, "a")
+        b = await node(address, "b")
+        try:
+            sup = Supervisor(b)
+            await sup.start(Pump())
+            await asyncio.sleep(0.05)
+            for _ in range(30):  # thousands of answered calls, 100 at a time
+                await asyncio.gather(*(a.call("pump1", "speed", 1) for _ in range(100)))
+            assert len(a.transport.rpc._deadlines) < 2 * 100 + 1100
+            loop = asyncio.get_running_loop()
+            long = asyncio.ensure_future(a.call("pump1", "slow", 0.6, timeout=5.0))
+            started = loop.time()
+            with pytest.raises(RpcTimeout):
+                await a.call("pump1", "slow", 5, timeout=0.1)
+            assert loop.time() - started < 0.5
+            with pytest.raises(RpcTimeout):
+                await a.call("pump1", "slow", 5, timeout=0.05)
+            assert await long == 0.6  # the long one was not expired with them
+            await sup.stop()
+        finally:
+            await a.close()
+            await b.close()
             await broker.close()
 
     asyncio.run(main())
