@@ -38,6 +38,7 @@ from hmi.bus.discovery import DEFAULT_KEY, Beacon
 from hmi.bus.forwarder import Forwarder
 from hmi.bus.frames import MAX_PAYLOAD, MAX_TOPIC, Flag, Kind, check_header, pack_header
 from hmi.bus.keys import KeyPair
+from hmi.bus.ledger import Ledger
 from hmi.bus.lvc import LastValueCache
 from hmi.bus.zmqio import BatchReader, Reader, open_context, send_frames
 
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 SENDER = "$broker"
 _PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind.SNAPSHOT_REQ
 _RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
-_FULL = int(Flag.FULL)
 _POLICED = frozenset((int(Kind.PUB), int(Kind.RPC_REQ)))
 _DIRECT = ("tcp://", "ipc://")
 #: the tap is read this often (s): behind the proxy, in batches (snapshots catch up first)
@@ -94,16 +94,15 @@ class Broker:
         #: publications go straight into the proxy (only without a client policy)
         self.fast_path = fast_path and policy is None
         self.on_stats = on_stats
-        self.stats = BrokerStats()
-        self.cache = LastValueCache()
+        #: last values, gaps and statistics of every publication
+        self.ledger = Ledger(SENDER)
+        self.stats: BrokerStats = self.ledger.stats
+        self.cache: LastValueCache = self.ledger.cache
         self.nodes: dict[bytes, NodeInfo] = {}
         self.targets: dict[str, bytes] = {}
         self.last_report: dict[str, Any] = {}
         self.beacon: Beacon | None = None
         self.zap: ZapHandler | None = None
-        #: nodes by sender id (the tap knows senders, not routing ids)
-        self._senders: dict[str, NodeInfo] = {}
-        self._seqs: dict[tuple[str, bytes], int] = {}
         self._my_seq: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._tap_reader: BatchReader | None = None
@@ -248,7 +247,7 @@ class Broker:
         node = self.nodes.get(ident)
         if node is None:
             node = self.nodes[ident] = NodeInfo(ident, sender)
-            self._senders.setdefault(sender, node)
+            self.ledger.senders.setdefault(sender, node)
         node.last_seen = self._now
         if kind != _PUB or self._tap_reader is None:
             node.messages += 1  # (the tap counts publications when there is one)
@@ -265,7 +264,7 @@ class Broker:
             # Checked: on to the proxy. Cache and statistics are kept here, or by the tap
             # (which sees it pass like every publication) when there is one.
             if self._tap_reader is None:
-                self._account(topic_b, topic, sender, seq, flags, payload_b)
+                self.ledger.record(topic_b, topic, sender, seq, flags, payload_b)
             self._forward([topic_b, header_b, payload_b])
             return
         if kind == _RPC_REP:
@@ -299,87 +298,13 @@ class Broker:
         elif kind == _BYE:
             self._on_gone(node, "stopped")
             del self.nodes[ident]
-            if self._senders.get(node.sender) is node:
-                del self._senders[node.sender]
+            if self.ledger.senders.get(node.sender) is node:
+                del self.ledger.senders[node.sender]
         else:
             self._drop("kind")
 
     def _on_tap(self, messages: list[list[bytes]]) -> None:
-        # Every publication the proxy forwarded, behind it: the fast path's bookkeeping,
-        # one call per read (lookups stay in locals, sums per topic are applied once).
-        # What is malformed here was delivered already (receivers drop it): it is counted.
-        drops = self.stats.drops
-        seqs = self._seqs
-        senders = self._senders
-        now = self._now
-        #: topic -> [messages, bytes, the topic's text when it is a tag/ topic, else '']
-        per_topic: dict[bytes, list[Any]] = {}
-        tags: dict[str, tuple[str, list[tuple[bytes, int]]]] = {}
-        gaps = 0
-        for frames in messages:
-            if len(frames) != 3:
-                drops["frame_count"] += 1
-                continue
-            topic_b, header_b, payload_b = frames
-            fields = check_header(header_b)
-            if isinstance(fields, str):
-                drops[fields] += 1
-                continue
-            _, kind, sender, seq, _, flags = fields
-            if sender == SENDER:
-                continue  # the broker's own
-            if kind != _PUB:
-                drops["kind"] += 1
-                continue
-            counted = per_topic.get(topic_b)
-            if counted is None:
-                if not topic_b or len(topic_b) > MAX_TOPIC:
-                    drops["topic_size"] += 1
-                    continue
-                try:
-                    topic = topic_b.decode()
-                except UnicodeDecodeError:
-                    drops["topic_utf8"] += 1
-                    continue
-                counted = per_topic[topic_b] = [0, 0, topic if topic.startswith("tag/") else ""]
-            counted[0] += 1
-            counted[1] += len(payload_b)
-            if counted[2]:
-                topic = counted[2]
-                batches = tags.get(topic)
-                if batches is None or batches[0] != sender:
-                    if batches is not None:  # another sender: keep who published what
-                        self.cache.extend(topic, batches[0], batches[1])
-                    batches = tags[topic] = (sender, [])
-                batches[1].append((payload_b, flags & _FULL))
-            key = (sender, topic_b)
-            last = seqs.get(key)
-            if last is not None and seq > last + 1:
-                gaps += 1
-            seqs[key] = seq
-            node = senders.get(sender)
-            if node is not None:
-                node.messages += 1
-                node.last_seen = now
-        extend = self.cache.extend
-        for name, (publisher, waiting) in tags.items():
-            extend(name, publisher, waiting)
-        self.stats.count_many(per_topic)
-        self.stats.gaps += gaps
-
-    def _account(  # noqa: PLR0917 - the fields of one publication
-        self, topic_b: bytes, topic: str, sender: str, seq: int, flags: int, payload_b: bytes
-    ) -> None:
-        """Last-value cache, sequence check and statistics for one publication."""
-        if topic_b.startswith(b"tag/"):
-            self.cache.add(topic, sender, payload_b, flags & _FULL)
-        seq_key = (sender, topic_b)
-        seqs = self._seqs
-        last = seqs.get(seq_key)
-        if last is not None and seq > last + 1:
-            self.stats.gaps += 1
-        seqs[seq_key] = seq
-        self.stats.count(topic_b, len(payload_b))
+        self.ledger.record_read(messages, self._now)
 
     def _catch_up(self) -> None:
         """Account for what the tap holds now: the cache then has everything forwarded."""

@@ -121,12 +121,12 @@ def test_broker_tap_survives_and_counts_mutated_publications():
     rng = random.Random(5678)
     messages = valid_messages()
     for _ in range(CASES // 200):
-        broker._on_tap([mutate(rng, rng.choice(messages)) for _ in range(100)])
+        broker.ledger.record_read([mutate(rng, rng.choice(messages)) for _ in range(100)], 0.0)
     assert sum(broker.stats.drops.values()) > CASES // 8
     assert broker.stats.drops["frame_count"] > 0
     assert broker.stats.drops["kind"] > 0
     before = broker.stats.messages
-    broker._on_tap([messages[0]])
+    broker.ledger.record_read([messages[0]], 0.0)
     assert broker.stats.messages == before + 1
     assert broker.cache.snapshot("tag/")
     broker.cache.degrade("n1", "n1 silent")
