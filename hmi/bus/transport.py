@@ -200,6 +200,11 @@ class ZmqTransport:
         self.send_front(frames)
 
     @property
+    def fast_path_ready(self) -> bool:
+        """True while publications go straight into the broker's proxy (see fastpub)."""
+        return self._fast is not None and self._fast.usable
+
+    @property
     def context(self) -> zmq.Context[zmq.Socket[bytes]]:
         """The ZeroMQ context of this node's sockets."""
         return self._ctx

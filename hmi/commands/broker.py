@@ -38,7 +38,16 @@ def register(commands: Any) -> None:
         default="auto",
         help="live table in the terminal (auto: when stdout is a terminal)",
     )
+    cmd.add_argument(
+        "--stats-interval", type=float, default=1.0, help="seconds between statistics (default 1)"
+    )
     cmd.add_argument("--quiet", action="store_true", help="same as --stats none")
+    cmd.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="check every publication on the front, as with --clients (slower; see "
+        "docs/bus-protocol.md)",
+    )
     cmd.set_defaults(handler=run)
 
 
@@ -71,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             policy=Policy.load(args.clients) if args.clients else None,
             beacon_port=None if args.no_beacon else args.beacon_port,
             beacon_key=args.key,
+            stats_interval=args.stats_interval,
+            fast_path=not args.no_fast_path,
             on_stats=show if mode == "table" else None,
         )
     except (OSError, ValueError) as exc:

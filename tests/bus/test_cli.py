@@ -52,6 +52,8 @@ def test_hmi_broker_routes_and_prints_statistics(address):
             str(udp),
             "--stats",
             "table",
+            "--stats-interval",
+            "0.3",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -68,7 +70,7 @@ def test_hmi_broker_routes_and_prints_statistics(address):
             await asyncio.sleep(0.01)
         while len(got) < 50:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(1.2)  # one statistics interval
+        await asyncio.sleep(0.8)  # a few statistics intervals
         await pub.close()
         await sub.close()
 
@@ -82,5 +84,11 @@ def test_hmi_broker_routes_and_prints_statistics(address):
             proc.wait()
     assert proc.returncode == 0
     assert "tag/line1/plc" in out
-    assert "msgs/s" in out
-    assert "pub-" in out  # connected nodes are listed
+    assert "msgs/s" in out and "kB/s" in out and "cpu%" in out and "mem%" in out
+    assert out.count("| hmi broker ") >= 2  # redrawn every interval: a live view
+    # connected nodes are listed with their process, state and usage
+    rows = [line for line in out.splitlines() if line.startswith("| pub-")]
+    assert rows and " up " in rows[-1]
+    # the topic's rate was shown while it was busy
+    rates = [line.split()[-2] for line in out.splitlines() if line.startswith("| tag/line1/plc")]
+    assert any(float(rate) > 0 for rate in rates)

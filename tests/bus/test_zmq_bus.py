@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import msgpack
 import pytest
+import zmq
 
 from hmi.bus import Actor, Bus, RemoteError, RpcTimeout, Supervisor, bind_store, expose
 from hmi.bus.broker import Broker
+from hmi.bus.frames import Kind, pack_header
 from hmi.bus.samples import encode_samples
 from hmi.core import Quality, Reason, Sample, Severity, TagStore
 
@@ -247,6 +251,101 @@ def test_rpc_timeouts_of_any_length_expire_on_time_among_many_calls(address):
         finally:
             await a.close()
             await b.close()
+            await broker.close()
+
+    asyncio.run(main())
+
+
+def test_publications_take_the_fast_path_and_the_broker_still_caches_and_counts(address):
+    async def main():
+        broker = Broker(address, heartbeat=0.1)
+        await broker.start()
+        driver = await node(address, "driver")
+        hmi = await node(address, "hmi")
+        checked = await node(address, "checked", fast_path=False)
+        try:
+            assert broker.fast_endpoint.startswith("tcp://127.0.0.1:")
+            assert driver.transport.fast_path_ready
+            assert not checked.transport.fast_path_ready
+            store = TagStore()
+            bind_store(hmi, store, "tag/#")
+            await asyncio.sleep(0.1)
+            for i in range(200):
+                driver.publish("tag/line1/plc", encode_samples({"line1/p/x": Sample(float(i))}))
+            checked.publish("tag/line2/plc", encode_samples({"line2/p/y": Sample(7.0)}))
+            await until(lambda: store.get("line1/p/x").value == 199.0)
+            await until(lambda: store.get("line2/p/y").value == 7.0)
+            # behind the proxy, the broker saw every publication of both paths
+            await until(lambda: broker.stats.topic_msgs[b"tag/line1/plc"] == 200)
+            await until(lambda: broker.stats.topic_msgs[b"tag/line2/plc"] == 1)
+            assert broker.stats.gaps == 0
+            assert broker.ledger.senders[driver.transport.node_id].messages >= 200
+            late = await node(address, "late")
+            late_store = TagStore()
+            bind_store(late, late_store, "tag/#")
+            await until(lambda: late_store.get("line1/p/x").value == 199.0)
+            assert late_store.get("line2/p/y").value == 7.0
+            await late.close()
+        finally:
+            for bus in (driver, hmi, checked):
+                await bus.close()
+            await broker.close()
+
+    asyncio.run(main())
+
+
+def test_malformed_frames_on_the_fast_path_are_counted_by_the_broker_and_dropped_by_nodes(
+    address,
+):
+    """Nothing checks a publication before the proxy forwards it: the broker counts what is
+    malformed (behind it), every receiver drops it, and later publications still arrive."""
+
+    async def main():
+        broker = Broker(address, heartbeat=0.1)
+        await broker.start()
+        hmi = await node(address, "hmi")
+        got = []
+        hmi.subscribe("tag/#", lambda t, p: got.append(p))
+        ctx = zmq.Context()
+        rogue = ctx.socket(zmq.XPUB)
+        rogue.linger = 0
+        rogue.connect(broker.fast_endpoint)
+        try:
+            assert rogue.poll(5000)  # the broker's subscription to everything
+            assert rogue.recv() == b"\x01"
+            seq = iter(range(1, 100))
+
+            def valid(value):
+                header = pack_header(Kind.PUB, "rogue", next(seq), time.time())
+                return [b"tag/x", header, msgpack.packb([["x/v", value, 0, 1.0]])]
+
+            rogue.send_multipart(valid(1))
+            rogue.send_multipart([b"tag/x", b"too", b"many", b"frames"])
+            rogue.send_multipart(valid(2))
+            rogue.send_multipart([b"tag/x", b"\xc1garbage", msgpack.packb(3)])
+            rogue.send_multipart(valid(4))
+            rogue.send_multipart([b"tag/x", pack_header(Kind.PUB, "rogue", 50, 0.0), b"\xc1"])
+            rogue.send_multipart(valid(5))
+            rogue.send_multipart([b"tag/x", b"short"])  # may take the next one with it
+            rogue.send_multipart(valid(6))
+            for value in range(7, 10):
+                rogue.send_multipart(valid(value))
+            await until(lambda: got and got[-1] == [["x/v", 9, 0, 1.0]])
+            values = [batch[0][1] for batch in got]
+            # the lost valid(6) is a sequence gap: a resync (snapshot, value 9) may follow
+            assert values[:4] == [1, 2, 4, 5]
+            assert {7, 8, 9} <= set(values[4:]) <= {6, 7, 8, 9}
+            drops = hmi.transport.drops
+            assert drops["frame_count"] >= 2
+            assert drops["header_msgpack"] == 1
+            assert drops["payload_msgpack"] == 1
+            await until(lambda: broker.stats.drops["header_msgpack"] == 1)
+            assert broker.stats.drops["frame_count"] >= 2
+            assert broker.cache.snapshot("tag/x")  # the valid ones were cached
+        finally:
+            rogue.close()
+            ctx.term()
+            await hmi.close()
             await broker.close()
 
     asyncio.run(main())
