@@ -378,6 +378,10 @@ class Broker:
         for topic, entries in self.cache.snapshot(prefix):
             header = pack_header(Kind.SNAPSHOT, SENDER, 0, time.time(), flags)
             self._route(ident, [topic.encode(), header, _pack(entries)])
+        # The end of the answer (also of an empty one): the node holds live batches of
+        # these topics until here, so none older than the snapshot is applied after it.
+        header = pack_header(Kind.SNAPSHOT, SENDER, 0, time.time(), int(Flag.REPLAY))
+        self._route(ident, [b"$sys/snapshot", header, _pack(prefix)])
 
     def _on_gone(self, node: NodeInfo, why: str) -> None:
         """A node died or left: withdraw its RPC targets, mark its tags, tell everyone."""

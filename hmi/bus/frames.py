@@ -142,8 +142,10 @@ def check_header(data: bytes) -> list[Any] | str:
         return "header_msgpack"
     if type(fields) is not list or len(fields) < 6:
         return "header_shape"
-    version, kind, sender, seq, time, flags = fields[:6]
-    if version != VERSION or type(version) is not int:
+    if len(fields) > 6:
+        fields = fields[:6]
+    version, kind, sender, seq, time, flags = fields
+    if version != 1 or type(version) is not int:  # VERSION (a literal is faster here)
         return "version"
     if type(kind) is not int or kind not in _KINDS:
         return "kind"
@@ -154,7 +156,7 @@ def check_header(data: bytes) -> list[Any] | str:
         or (type(time) is not float and type(time) is not int)
     ):
         return "header_types"
-    return fields[:6] if len(fields) > 6 else fields
+    return fields
 
 
 def header_fields(data: bytes) -> list[Any]:

@@ -10,7 +10,6 @@ drains a socket with non-blocking reads until it is empty (one ``await`` per mes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -24,7 +23,6 @@ import zmq
 
 from hmi.bus.address import BrokerAddress
 from hmi.bus.discovery import DEFAULT_KEY, DISCOVERY_PORT, resolve
-from hmi.bus.fastpub import FastPublisher, fast_endpoint
 from hmi.bus.frames import (
     MAX_PAYLOAD,
     Flag,
@@ -37,6 +35,8 @@ from hmi.bus.frames import (
     unpack_payload,
 )
 from hmi.bus.noderpc import NodeRpc
+from hmi.bus.publisher import Publisher
+from hmi.bus.resync import Resync
 from hmi.bus.zmqio import Reader, open_context, send_frames
 
 if TYPE_CHECKING:
@@ -80,22 +80,19 @@ class ZmqTransport:
         self.broker_timeout = broker_timeout or 3.5 * heartbeat
         self.keys = keys
         self.hwm = hwm
-        #: publish straight into the broker's proxy when it offers that (see fastpub)
-        self.fast_path = fast_path
-        self._fast: FastPublisher | None = None
         self.broker_id = ""
         self.connected = asyncio.Event()
         self.drops: Counter[str] = Counter()
-        self._pub_seq: dict[str, int] = {}
         self._seqs: dict[tuple[str, str], int] = {}
-        self._retained: dict[str, bytes] = {}
-        #: retained topics a restarted broker still needs (not published anew since)
-        self._republish: set[str] = set()
+        #: snapshot requests, and the live batches held until they are answered
+        self.resync = Resync(self._request_snapshot, bus.deliver)
         self._tasks: list[asyncio.Task[None]] = []
         self._last_beat = time.monotonic()
         self._closed = False
         #: the calls this node makes and serves
         self.rpc = NodeRpc(self)
+        #: sequence numbers, retained batches, and the fast path or the front
+        self.publisher = Publisher(self, fast_path=fast_path)
 
     # -- life -----------------------------------------------------------------------------
     @classmethod
@@ -133,7 +130,7 @@ class ZmqTransport:
             except TimeoutError:
                 await transport.close()
                 raise ConnectionError(f"no broker answered at {address.front}") from None
-            fast = transport._fast
+            fast = transport.publisher.fast
             if fast is not None:
                 # Publications go through the DEALER until the fast path is ready: wait a
                 # moment, so the first ones already take it (and never overtake each other).
@@ -182,9 +179,7 @@ class ZmqTransport:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._sub_reader.close()
         self._dealer_reader.close()
-        if self._fast is not None:
-            self._fast.close()
-            self._fast = None
+        self.publisher.close()
         self.rpc.close()
         self._dealer.close()
         self._sub.close()
@@ -202,7 +197,7 @@ class ZmqTransport:
     @property
     def fast_path_ready(self) -> bool:
         """True while publications go straight into the broker's proxy (see fastpub)."""
-        return self._fast is not None and self._fast.usable
+        return self.publisher.ready
 
     @property
     def context(self) -> zmq.Context[zmq.Socket[bytes]]:
@@ -232,33 +227,14 @@ class ZmqTransport:
 
     def send(self, topic: str, payload: Any) -> None:
         """Publish (called by :meth:`hmi.bus.Bus.publish`)."""
-        seq = self._pub_seq.get(topic, 0) + 1
-        self._pub_seq[topic] = seq
-        data = pack_payload(payload)
-        if topic.startswith("tag/"):
-            self._retained[topic] = data  # re-sent to a restarted broker
-        self._republish.discard(topic)
-        self._publish_frames(
-            [topic.encode(), pack_header(_PUB, self.node_id, seq, time.time()), data]
-        )
-
-    def _publish_frames(self, frames: list[bytes]) -> None:
-        fast = self._fast
-        if fast is None or not fast.usable:
-            self.send_front(frames)
-            return
-        try:
-            send_frames(fast.sock, frames)
-        except zmq.Again:
-            self.bus.stats.dropped += 1
-            self.drops["hwm"] += 1
+        self.publisher.send(topic, payload)
 
     def subscribe(self, prefix: str) -> None:
         """Ask the broker for ``prefix`` (and for its cached values)."""
         self._sub.subscribe(prefix.encode())
         self._sub_reader.kick()
         if self.broker_id and _could_be_tag(prefix):
-            self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
+            self.resync.ask(prefix, time.monotonic())
 
     def unsubscribe(self, prefix: str) -> None:
         """Stop receiving ``prefix``."""
@@ -330,10 +306,16 @@ class ZmqTransport:
                 stats.gaps += 1
                 self.drops["gap"] += 1
                 if topic.startswith("tag/"):
-                    self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, topic)
+                    self.resync.ask(topic, time.monotonic())
         if topic == BROKER_TOPIC:
             self._on_broker_beat(payload)
+        elif self.resync.asked and topic.startswith("tag/") and self.resync.holds(topic):
+            self.resync.hold(topic, payload)  # until the snapshot asked for has come
+            return
         self.bus.deliver(topic, payload)
+
+    def _request_snapshot(self, prefix: str) -> None:
+        self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
 
     def _on_broker_beat(self, payload: Any) -> None:
         self._last_beat = time.monotonic()
@@ -362,6 +344,9 @@ class ZmqTransport:
         elif kind == Kind.RPC_REQ:
             self.rpc.on_request(topic, sender, payload)
         elif kind == Kind.SNAPSHOT:
+            if topic == SNAPSHOT_TOPIC:
+                self.resync.on_end(payload)
+                return
             self.bus.stats.received += 1
             self.bus.deliver(topic, payload)
         elif kind == Kind.HELLO:
@@ -378,53 +363,20 @@ class ZmqTransport:
             return
         restarted = bool(self.broker_id) and broker_id != self.broker_id
         self.broker_id = broker_id
-        self._use_fast_path(payload.get("pub"))
+        self.publisher.follow(payload.get("pub"))
         self._last_beat = time.monotonic()
         if restarted:
-            # A new broker has an empty cache: give it our last values first, on the path
-            # later publications take (a new fast path first gets ready), so that none of
-            # them overtakes; a topic published anew meanwhile needs no replay.
-            self._republish = set(self._retained)
-            fast = self._fast
-            if fast is not None and not fast.usable:
-                self.bus.spawn(self._republish_when_ready(fast), name="bus republish")
-            else:
-                self._republish_retained()
+            self.publisher.replay()  # a new broker has an empty cache
         for prefix in self.bus.prefixes:
             if _could_be_tag(prefix):
-                self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
+                self.resync.ask(prefix, time.monotonic())
         self.connected.set()
-
-    async def _republish_when_ready(self, fast: FastPublisher) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(fast.ready.wait(), 1.0)
-        self._republish_retained()
-
-    def _republish_retained(self) -> None:
-        for topic in list(self._republish):
-            data = self._retained[topic]
-            seq = self._pub_seq.get(topic, 0) + 1
-            self._pub_seq[topic] = seq
-            header = pack_header(_PUB, self.node_id, seq, time.time())
-            self._publish_frames([topic.encode(), header, data])
-        self._republish.clear()
-
-    def _use_fast_path(self, announced: Any) -> None:
-        """Follow the fast endpoint of a (new) broker's welcome; '' or absent: none."""
-        endpoint = fast_endpoint(announced, self.address.front) if self.fast_path else ""
-        fast = self._fast
-        if fast is not None and fast.endpoint != endpoint:
-            fast.close()  # a restarted broker on another port, or one that checks everything
-            self._fast = fast = None
-        if endpoint and fast is None:
-            self._fast = FastPublisher(self._ctx, endpoint, hwm=self.hwm, keys=self.keys)
 
     async def _beat(self) -> None:
         lost = False
         while True:
             await asyncio.sleep(self.heartbeat)
-            if self._fast is not None:
-                self._fast.poll()
+            self.publisher.poll()
             stats = self.bus.stats
             self._send(
                 BROKER_TOPIC,
@@ -438,9 +390,13 @@ class ZmqTransport:
                     "dropped": stats.dropped,
                 },
             )
-            silent = time.monotonic() - self._last_beat > self.broker_timeout
+            now = time.monotonic()
+            if self.resync.asked:
+                self.resync.expire(now)
+            silent = now - self._last_beat > self.broker_timeout
             if silent and not lost:
                 log.warning("broker silent for %.1f s", self.broker_timeout)
+                self.resync.forget()
                 self.connected.clear()
                 self.bus.deliver(BROKER_LOST, {"broker": self.broker_id})
             lost = silent
