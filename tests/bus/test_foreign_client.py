@@ -1,7 +1,8 @@
 """A client written without the hmi package (plain pyzmq + msgpack) joins the bus.
 
 It follows docs/bus-protocol.md only: it asks the broker for the current tag values,
-receives live ones, and sends a command that an hmi actor receives and decodes.
+receives live ones, sends a command that an hmi actor receives and decodes, and publishes
+a sample batch on the fast path the broker's welcome names.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CLIENT = textwrap.dedent(
     send("$sys/broker", 1, {"name": "foreign", "pid": 0, "host": "", "targets": []})  # HELLO
     send("$sys/snapshot", 3, "tag/")  # SNAPSHOT_REQ
     values = {}
+    pub_endpoint = ""
     poller = zmq.Poller()
     poller.register(dealer, zmq.POLLIN)
     poller.register(sub, zmq.POLLIN)
@@ -50,6 +52,8 @@ CLIENT = textwrap.dedent(
             topic, header, payload = sock.recv_multipart()
             version, kind, sender, s, t, flags = msgpack.unpackb(header)[:6]
             assert version == 1
+            if kind == 1:  # the welcome
+                pub_endpoint = msgpack.unpackb(payload).get("pub", "")
             if topic.startswith(b"tag/"):
                 for name, value, quality, source_time in msgpack.unpackb(payload):
                     values[name] = value
@@ -60,6 +64,17 @@ CLIENT = textwrap.dedent(
             print("READY", flush=True)  # the test now publishes a live value
     send("cmd/line1/pump/sp", 0, {"id": "f-1", "tag": "line1/pump/sp", "value": 55.0,
                                    "user": "bot", "roles": ["operator"]})
+    if pub_endpoint:  # the fast path: an XPUB, used once the broker's subscription came
+        port = pub_endpoint.rsplit(":", 1)[1]
+        fast = ctx.socket(zmq.XPUB)
+        fast.connect(front.rsplit(":", 1)[0] + ":" + port)
+        assert fast.poll(5000) and fast.recv() == b"\x01"
+        header = msgpack.packb([1, 0, "foreign-1", 1, time.time(), 0])
+        batch = msgpack.packb([["foreign/x", 7.5, 0, time.time()]])
+        fast.send_multipart([b"tag/foreign/plc", header, batch])
+        values["fast"] = True
+        time.sleep(0.3)
+        fast.close()
     print(json.dumps({"values": values, "hmi": "hmi" in sys.modules}), flush=True)
     time.sleep(0.3)
     dealer.close(); sub.close(); ctx.term()
@@ -72,13 +87,20 @@ class Writer(Actor):
         super().__init__("writer")
         self.commands = []
         self.got = asyncio.Event()
+        self.foreign = asyncio.Event()
+        self.batches = []
 
     async def setup(self):
         self.subscribe("cmd/#", self.on_command)
+        self.subscribe("tag/foreign/#", self.on_foreign)
 
     def on_command(self, topic, payload):
         self.commands.append(decode_command(payload))
         self.got.set()
+
+    def on_foreign(self, topic, payload):
+        self.batches.append(payload)
+        self.foreign.set()
 
 
 def test_a_client_without_hmi_reads_tags_and_sends_a_command(address):
@@ -111,6 +133,7 @@ def test_a_client_without_hmi_reads_tags_and_sends_a_command(address):
                     pass
             report = json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))
             await asyncio.wait_for(writer.got.wait(), 10)
+            await asyncio.wait_for(writer.foreign.wait(), 10)
             assert await asyncio.wait_for(proc.wait(), 10) == 0
         finally:
             if proc.returncode is None:
@@ -119,10 +142,12 @@ def test_a_client_without_hmi_reads_tags_and_sends_a_command(address):
             await sup.stop()
             await driver.close()
             await broker.close()
-        return report, writer.commands
+        return report, writer.commands, writer.batches
 
-    report, commands = asyncio.run(main())
+    report, commands, batches = asyncio.run(main())
     assert report["hmi"] is False
+    assert report["values"]["fast"] is True
+    assert batches[0][0][:2] == ["foreign/x", 7.5]
     assert report["values"]["line1/pump/sp"] in (40.0, 41.0)
     assert report["values"]["live"] == 41.0
     (command,) = commands
