@@ -27,22 +27,32 @@ class Ledger:
         self.stats = BrokerStats()
         #: the nodes the broker knows, by sender id (the tap sees senders, not routing ids)
         self.senders: dict[str, NodeInfo] = {}
-        self._seqs: dict[tuple[str, bytes], int] = {}
+        #: the last sequence number seen per (sender, topic)
+        self._seqs: dict[tuple[str, bytes], int | None] = {}
 
     def record_read(self, messages: list[list[bytes]], now: float) -> None:
         """Record the messages of one read of the broker's tap (the fast path).
 
-        One call per read: lookups stay in locals, sums per topic are applied once. What
-        is malformed here was delivered already (receivers drop it): it is counted.
+        One call per read, and per run of messages of one (sender, topic) the lookups are
+        made once: a driver's batches come in runs. What is malformed here was delivered
+        already (receivers drop it): it is counted.
         """
         drops = self.stats.drops
         seqs = self._seqs
-        senders = self.senders
         mine = self._mine
         #: topic -> [messages, bytes, the topic's text when it is a tag/ topic, else '']
         per_topic: dict[bytes, list[Any]] = {}
+        #: tag/ topic -> (sender, its batches waiting for the cache), in order
         tags: dict[str, tuple[str, list[tuple[bytes, int]]]] = {}
         gaps = 0
+        # the current run: its topic and sender, counters, cache list, last seq, node
+        run_topic: bytes | None = None
+        run_sender = ""
+        run = 0
+        counted: list[Any] = []
+        waiting: list[tuple[bytes, int]] | None = None
+        last: int | None = None
+        node: NodeInfo | None = None
         for frames in messages:
             if len(frames) != 3:
                 drops["frame_count"] += 1
@@ -58,39 +68,52 @@ class Ledger:
             if kind != _PUB:
                 drops["kind"] += 1
                 continue
-            counted = per_topic.get(topic_b)
-            if counted is None:
-                if not topic_b or len(topic_b) > MAX_TOPIC:
-                    drops["topic_size"] += 1
-                    continue
-                try:
-                    topic = topic_b.decode()
-                except UnicodeDecodeError:
-                    drops["topic_utf8"] += 1
-                    continue
-                counted = per_topic[topic_b] = [0, 0, topic if topic.startswith("tag/") else ""]
-            counted[0] += 1
-            counted[1] += len(payload_b)
-            if counted[2]:
-                topic = counted[2]
-                batches = tags.get(topic)
-                if batches is None or batches[0] != sender:
-                    if batches is not None:  # another sender: keep who published what
-                        self.cache.extend(topic, batches[0], batches[1])
-                    batches = tags[topic] = (sender, [])
-                batches[1].append((payload_b, flags & _FULL))
-            key = (sender, topic_b)
-            last = seqs.get(key)
+            if topic_b != run_topic or sender != run_sender:
+                if run_topic is not None:  # the end of a run
+                    seqs[(run_sender, run_topic)] = last
+                    if node is not None:
+                        node.messages += run
+                        node.last_seen = now
+                    run_topic = None
+                found = per_topic.get(topic_b)
+                if found is None:
+                    if not topic_b or len(topic_b) > MAX_TOPIC:
+                        drops["topic_size"] += 1
+                        continue
+                    try:
+                        topic = topic_b.decode()
+                    except UnicodeDecodeError:
+                        drops["topic_utf8"] += 1
+                        continue
+                    found = per_topic[topic_b] = [0, 0, topic if topic.startswith("tag/") else ""]
+                counted = found
+                waiting = None
+                if counted[2]:
+                    group = tags.get(counted[2])
+                    if group is None or group[0] != sender:
+                        if group is not None:  # another sender: keep who published what
+                            self.cache.extend(counted[2], group[0], group[1])
+                        group = tags[counted[2]] = (sender, [])
+                    waiting = group[1]
+                last = seqs.get((sender, topic_b))
+                node = self.senders.get(sender)
+                run_topic, run_sender, run = topic_b, sender, 0
             if last is not None and seq > last + 1:
                 gaps += 1
-            seqs[key] = seq
-            node = senders.get(sender)
+            last = seq
+            run += 1
+            counted[0] += 1
+            counted[1] += len(payload_b)
+            if waiting is not None:
+                waiting.append((payload_b, flags & _FULL))
+        if run_topic is not None:
+            seqs[(run_sender, run_topic)] = last
             if node is not None:
-                node.messages += 1
+                node.messages += run
                 node.last_seen = now
         extend = self.cache.extend
-        for name, (publisher, waiting) in tags.items():
-            extend(name, publisher, waiting)
+        for name, (publisher, batches) in tags.items():
+            extend(name, publisher, batches)
         self.stats.count_many(per_topic)
         self.stats.gaps += gaps
 
