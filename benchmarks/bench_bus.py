@@ -122,10 +122,11 @@ def role_hmi_pub(address: str, n: int, batch: int) -> None:
 
 
 def role_broker(address: str) -> None:
-    from hmi.bus.broker import Broker
+    from hmi.bus.broker import BROKER_NICE, Broker
 
     async def main() -> None:
-        await Broker(address, write_state_file=False, hwm=HWM).serve()
+        # as `hmi broker` runs it (a process of its own: nice=BROKER_NICE)
+        await Broker(address, write_state_file=False, hwm=HWM, nice=BROKER_NICE).serve()
 
     asyncio.run(main())
 

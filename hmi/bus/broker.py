@@ -35,7 +35,7 @@ from hmi.bus.address import BrokerAddress, remove_state, write_state
 from hmi.bus.auth import Policy, ZapHandler, user_key
 from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
 from hmi.bus.discovery import DEFAULT_KEY, Beacon
-from hmi.bus.forwarder import Forwarder
+from hmi.bus.forwarder import Forwarder, fast_bind, lower_priority
 from hmi.bus.frames import MAX_PAYLOAD, MAX_TOPIC, Flag, Kind, check_header, pack_header
 from hmi.bus.keys import KeyPair
 from hmi.bus.ledger import Ledger
@@ -51,6 +51,8 @@ _POLICED = frozenset((int(Kind.PUB), int(Kind.RPC_REQ)))
 _DIRECT = ("tcp://", "ipc://")
 #: the tap is read this often (s): behind the proxy, in batches (snapshots catch up first)
 TAP_PERIOD = 0.005
+#: how much ``hmi broker`` lowers the priority (nice) of its Python thread on the fast path
+BROKER_NICE = 5
 _unpack = msgpack.unpackb
 _pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
@@ -73,6 +75,7 @@ class Broker:
         beacon_host: str = "0.0.0.0",
         hwm: int = 100_000,
         fast_path: bool = True,
+        nice: int = 0,
         on_stats: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         if isinstance(address, str):
@@ -93,6 +96,9 @@ class Broker:
         self.hwm = hwm
         #: publications go straight into the proxy (only without a client policy)
         self.fast_path = fast_path and policy is None
+        #: on the fast path, lower the priority of the thread running the broker by this
+        #: much (see start(); for a process of its own, as ``hmi broker``: BROKER_NICE)
+        self.nice = nice
         self.on_stats = on_stats
         #: last values, gaps and statistics of every publication
         self.ledger = Ledger(SENDER)
@@ -132,7 +138,7 @@ class Broker:
                 self.address.back,
                 hwm=self.hwm,
                 secure=self._secure,
-                fast_bind=_fast_bind(self.address.front) if self.fast_path else (),
+                fast_bind=fast_bind(self.address.front) if self.fast_path else (),
                 tap=self.fast_path,
             )
         except zmq.ZMQError:
@@ -164,6 +170,8 @@ class Broker:
             self.beacon_port = await self.beacon.start(self.beacon_host, self.beacon_port)
         if self.write_state_file:
             write_state(self.address, self.id)
+        if self.nice and self.fast_path:
+            lower_priority(self.nice)
         log.info(
             "broker %s: front %s, back %s, %s",
             self.id,
@@ -428,17 +436,3 @@ class Broker:
                 if self.on_stats is not None:
                     self.on_stats(self.last_report)
             await asyncio.sleep(min(self.heartbeat, self.stats_interval))
-
-
-def _fast_bind(front: str) -> tuple[str, ...]:
-    """Where the inbox of the fast path binds, by preference: next to the front.
-
-    tcp: the front's port + 2 (a restarted broker gets the same one, so nodes keep their
-    connection), else any free port; ipc: ``PATH.pub``.
-    """
-    if front.startswith("tcp://"):
-        host, _, port = front.rpartition(":")
-        return (f"{host}:{int(port) + 2}", f"{host}:*") if int(port) < 65533 else (f"{host}:*",)
-    if front.endswith(".front"):
-        return (front[: -len(".front")] + ".pub",)
-    return (front + ".pub",)

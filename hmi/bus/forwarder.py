@@ -25,6 +25,7 @@ publications do not pass through Python on their way to subscribers:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -152,3 +153,35 @@ def _bind_first(sock: zmq.Socket[bytes], endpoints: tuple[str, ...]) -> str:
         break
     bound = sock.getsockopt(zmq.LAST_ENDPOINT)
     return bound.decode() if isinstance(bound, bytes) else str(bound)
+
+
+def fast_bind(front: str) -> tuple[str, ...]:
+    """Where the inbox of the fast path binds, by preference: next to the front.
+
+    tcp: the front's port + 2 (a restarted broker gets the same one, so nodes keep their
+    connection), else any free port; ipc: ``PATH.pub``.
+    """
+    if front.startswith("tcp://"):
+        host, _, port = front.rpartition(":")
+        return (f"{host}:{int(port) + 2}", f"{host}:*") if int(port) < 65533 else (f"{host}:*",)
+    if front.endswith(".front"):
+        return (front[: -len(".front")] + ".pub",)
+    return (front + ".pub",)
+
+
+def lower_priority(by: int) -> None:
+    """Lower the priority of the calling thread (Linux: nice is per thread).
+
+    On the fast path this thread only keeps books (cache, statistics) behind the proxy,
+    and answers control messages: under CPU contention the proxy thread (started before,
+    so it keeps its priority) and the nodes should come first. Measured on 2 busy cores:
+    pub/sub ratio 0.69 -> 0.80, batched 0.83 -> 1.00 M updates/s.
+    """
+    setpriority = getattr(os, "setpriority", None)
+    if setpriority is None:  # not on this platform
+        return
+    tid = threading.get_native_id()
+    try:
+        setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
+    except OSError as exc:
+        log.warning("could not lower the broker's priority: %s", exc)

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from hmi.bus.auth import Policy
-    from hmi.bus.broker import Broker
+    from hmi.bus.broker import BROKER_NICE, Broker
     from hmi.bus.brokerstats import render
     from hmi.bus.keys import KeyPair
 
@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             beacon_key=args.key,
             stats_interval=args.stats_interval,
             fast_path=not args.no_fast_path,
+            nice=BROKER_NICE,
             on_stats=show if mode == "table" else None,
         )
     except (OSError, ValueError) as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
 
 from hmi.bus import Bus
+from hmi.bus.broker import BROKER_NICE
 from hmi.bus.keys import KeyPair
 from hmi.bus.samples import encode_samples
 from hmi.core import Sample
@@ -59,8 +61,24 @@ def test_hmi_broker_routes_and_prints_statistics(address):
         text=True,
     )
 
+    def nice_of_threads():
+        """{thread id: nice} of the broker process (Linux)."""
+        out = {}
+        for tid in os.listdir(f"/proc/{proc.pid}/task"):
+            with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
+                out[int(tid)] = int(f.read().rsplit(")", 1)[1].split()[16])
+        return out
+
     async def main():
         pub = await Bus.connect(address, name="pub", heartbeat=0.2, wait=15)
+        if sys.platform == "linux":
+            # its Python thread only keeps books behind the proxy: it yields the CPU to
+            # the proxy thread (and to the nodes) under contention
+            nice = nice_of_threads()
+            assert nice.pop(proc.pid) == BROKER_NICE
+            # the proxy thread (started first) keeps its priority, as do ZeroMQ's I/O and
+            # reaper threads
+            assert list(nice.values()).count(0) >= 3, nice
         sub = await Bus.connect(address, name="sub", heartbeat=0.2, wait=15)
         got = []
         sub.subscribe("tag/#", lambda t, p: got.append(p))
