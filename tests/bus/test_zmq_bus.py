@@ -103,11 +103,13 @@ def test_pubsub_rpc_and_actors_across_nodes(address):
     asyncio.run(main())
 
 
-def test_late_joiner_gets_current_values_and_dead_node_tags_turn_uncertain(address):
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast path", "checked path"])
+def test_late_joiner_gets_current_values_and_dead_node_tags_turn_uncertain(address, fast_path):
     async def main():
-        broker = Broker(address, heartbeat=0.1, dead_after=0.4)
+        broker = Broker(address, heartbeat=0.1, dead_after=0.4, fast_path=fast_path)
         await broker.start()
         driver = await node(address, "driver")
+        assert driver.transport.fast_path_ready is fast_path
         try:
             driver.publish(
                 "tag/line1/plc",
