@@ -14,12 +14,14 @@ from hmi.core.modbus.codec import (
     set_register_bit,
 )
 from hmi.core.modbus.deadband import ChangeFilter, differs
+from hmi.core.modbus.decoder import BlockDecoder
 from hmi.core.modbus.plan import (
     MAX_BITS,
     MAX_REGISTERS,
     Block,
     ResponseError,
     decode_block,
+    decode_block_reference,
     failed_samples,
     plan_blocks,
     split_block,
@@ -30,12 +32,14 @@ __all__ = [
     "MAX_REGISTERS",
     "READ_FUNCTION",
     "Block",
+    "BlockDecoder",
     "ChangeFilter",
     "CodecError",
     "FunctionCode",
     "Point",
     "ResponseError",
     "decode_block",
+    "decode_block_reference",
     "decode_registers",
     "differs",
     "encode_bit",

@@ -9,14 +9,26 @@ driver can isolate the points that cause the exception and keep the others GOOD.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from hmi.core.address import Table
-from hmi.core.modbus.codec import CodecError, Point, decode_registers
-from hmi.core.quality import Quality, Reason
-from hmi.core.sample import Sample, Value
+from hmi.core.modbus.codec import Point
+from hmi.core.modbus.decoder import BlockDecoder, ResponseError, decode_reference
+from hmi.core.quality import Quality
+from hmi.core.sample import Sample
+
+__all__ = [
+    "MAX_BITS",
+    "MAX_REGISTERS",
+    "Block",
+    "ResponseError",
+    "decode_block",
+    "decode_block_reference",
+    "failed_samples",
+    "plan_blocks",
+    "split_block",
+]
 
 #: protocol limits of one read (Modbus application protocol, 6.1-6.4)
 MAX_REGISTERS = 125
@@ -24,10 +36,6 @@ MAX_BITS = 2000
 #: unused registers (bits) read rather than paying another round trip
 DEFAULT_REGISTER_GAP = 16
 DEFAULT_BIT_GAP = 64
-
-
-class ResponseError(ValueError):
-    """A response that does not match its request (e.g. a wrong byte count)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +48,17 @@ class Block:
     points: tuple[Point, ...]
     #: the tag names of ``points`` (computed once: the driver needs them every scan)
     names: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    #: the block's decoder, compiled once here (at plan time, and for each split half)
+    decoder: BlockDecoder = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.names:
             object.__setattr__(self, "names", tuple(p.tag for p in self.points))
+        object.__setattr__(
+            self,
+            "decoder",
+            BlockDecoder(str(self), self.table, self.start, self.count, self.points),
+        )
 
     @property
     def end(self) -> int:
@@ -132,33 +147,24 @@ def decode_block(
 
     Raises :class:`ResponseError` when ``data`` does not fit the request: the whole
     response is suspect then. A point whose value cannot be decoded (e.g. a float that
-    is NaN) is BAD on its own.
+    is NaN) is BAD on its own. Runs the block's compiled decoder (:mod:`.decoder`).
     """
-    if block.table.is_bits:
-        # Bits arrive padded to whole bytes.
-        if not block.count <= len(data) < block.count + 8:
-            raise ResponseError(f"{block}: expected {block.count} bits, got {len(data)}")
-    elif len(data) != block.count:
-        raise ResponseError(f"{block}: expected {block.count} registers, got {len(data)}")
-    samples: dict[str, Sample] = {}
-    for point in block.points:
-        offset = point.start - block.start
-        if block.table.is_bits:
-            samples[point.tag] = Sample(bool(data[offset]), Quality.good(), now, now)
-            continue
-        try:
-            value = decode_registers(point, [int(v) for v in data[offset : offset + point.size]])
-        except CodecError as exc:
-            samples[point.tag] = Sample(None, Quality.bad(Reason.CONFIG_ERROR, str(exc)), now, now)
-            continue
-        samples[point.tag] = _checked(value, now)
-    return samples
+    return block.decoder.decode(data, now)
 
 
-def _checked(value: Value, now: float) -> Sample:
-    if isinstance(value, float) and not math.isfinite(value):
-        return Sample(value, Quality.bad(Reason.SENSOR_FAILURE, f"device sent {value}"), now, now)
-    return Sample(value, Quality.good(), now, now)
+def decode_block_reference(
+    block: Block, data: Sequence[int] | Sequence[bool], now: float
+) -> dict[str, Sample]:
+    """What :func:`decode_block` returns, decoded point by point (the definition)."""
+    return decode_reference(
+        str(block),
+        table=block.table,
+        start=block.start,
+        count=block.count,
+        points=block.points,
+        data=data,
+        now=now,
+    )
 
 
 def failed_samples(
