@@ -9,7 +9,7 @@ from hmi.core.quality import Quality
 from hmi.core.sample import Sample
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
-from hmi.qt.look import NO_MARK, AlarmMark, QualityOverlay, describe_sample
+from hmi.qt.look import NO_MARK, AlarmMark, QualityOverlay, describe_sample, local_mark
 from hmi.qt.registry import register_widget
 
 
@@ -106,7 +106,11 @@ class ValueLabel(QLabel):
         quality = sample.quality
         # The engine's mark does not move with samples (``_on_alarm`` brings it); only
         # without an engine is it judged from the value.
-        mark = link.alarm_mark(self._tag, sample) if link.local_marks else self._mark
+        # (The tag is at hand: a tag without alarms skips the lookup, the common case.)
+        if link.local_marks and tag is not None and tag.alarms is not None:
+            mark = local_mark(tag, sample)
+        else:
+            mark = self._mark
         # Identity first: GOOD and NO_MARK are shared objects, so the normal case costs no
         # __eq__.
         if (quality is not self._quality and quality != self._quality) or (
