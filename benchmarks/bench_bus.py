@@ -9,8 +9,10 @@
 
 Prints one JSON line last with raw_msgs_per_s, hmi_msgs_per_s, ratio,
 raw_batched_updates_per_s, hmi_batched_updates_per_s, batched_ratio, rpc_seq_calls_per_s,
-rpc_p50_us, rpc_p99_us, rpc_concurrent_calls_per_s. Roles other than the main one are
-the child processes (``--role``).
+rpc_p50_us, rpc_p99_us, rpc_concurrent_calls_per_s, and the CPU seconds the broker
+process used in each pub/sub run (broker_cpu_s_single, broker_cpu_s_batched: start-up,
+then 200,000 messages or 20,000 batches forwarded with cache and statistics kept). Roles
+other than the main one are the child processes (``--role``).
 """
 
 from __future__ import annotations
@@ -249,6 +251,17 @@ async def hmi_subscriber(address: str, n: int, batched: bool) -> float:
     return units / span if span > 0 else 0.0
 
 
+#: CPU seconds the broker process used in each hmi run (its Python thread and the proxy's)
+BROKER_CPU: dict[str, float] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def pubsub(kind: str, batched: bool) -> float:
     port = free_pair()
     n, batch = (N_BATCHED, BATCH) if batched else (N_SINGLE, 1)
@@ -263,7 +276,10 @@ def pubsub(kind: str, batched: bool) -> float:
         pub = child("hmi-pub", address, str(n), str(batch))
         sub_coro = hmi_subscriber(address, n, batched)
     try:
-        return float(qasync_run(sub_coro))
+        rate = float(qasync_run(sub_coro))
+        if kind == "hmi":
+            BROKER_CPU["batched" if batched else "single"] = cpu_seconds(mid.pid)
+        return rate
     finally:
         stop(pub)
         stop(mid)
@@ -346,6 +362,8 @@ def main() -> None:
         raw_batched_updates_per_s=round(raw_b),
         hmi_batched_updates_per_s=round(ours_b),
         batched_ratio=round(ours_b / raw_b, 3) if raw_b else 0.0,
+        broker_cpu_s_single=round(BROKER_CPU.get("single", 0.0), 2),
+        broker_cpu_s_batched=round(BROKER_CPU.get("batched", 0.0), 2),
     )
     result.update(rpc())
     print(json.dumps(result))

@@ -5,14 +5,29 @@ tag published on it, and which node published it, so a late joiner gets current 
 once and a dead node's tags can be marked for subscribers.
 
 The broker's hot path only appends the still-encoded payloads (:meth:`LastValueCache.extend`);
-batches are decoded, checked and merged in order later, in bulk: when values are asked for
-(snapshot, node death, size) or when a topic has :data:`MERGE_AFTER` batches waiting. A
-FULL batch makes the waiting ones before it moot (they are never decoded). A payload that
-is not a sample batch is left out of the cache and counted in :attr:`LastValueCache.bad`.
+batches are checked and merged in order later, in bulk: when values are asked for
+(snapshot, node death, size) or when a topic has :data:`MERGE_AFTER` batches waiting. They
+are merged newest first, and a batch whose every tag a newer one sets again is moot: its
+values never reach the cache. Two kinds are found without decoding them:
+
+- those before a FULL batch (it holds every tag of the topic);
+- those with the *layout* of a newer batch that is decoded: the same bytes except the data
+  bytes of numbers (MessagePack float and fixed-width int: the 8 bytes after ``0xcb``,
+  ...). Any bytes there are a valid number, so such a batch decodes to the same names in
+  the same order, with the same qualities, only other numbers: the newer batch sets every
+  one of its tags again. A driver that publishes the same tags every scan sends one
+  layout (a topic remembers its last :data:`KEEP_LAYOUTS`, so an odd batch, e.g. with a
+  quality change, does not hide the usual one). Comparing is one big-integer OR and
+  compare: merging a 100-sample batch costs ~2.8 us instead of ~24 us (decode and check;
+  measured on the benchmark's batches), a 1-sample one 0.37 instead of 0.57 us.
+
+A payload that is not a sample batch is left out of the cache and counted in
+:attr:`LastValueCache.bad`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -22,18 +37,91 @@ from hmi.core.quality import Reason
 NODE_DEAD = Reason.NODE_DEAD.value
 #: encoded batches a topic keeps before they are merged (bounds memory and latency)
 MERGE_AFTER = 256
+#: layouts a topic remembers from one merge to the next
+KEEP_LAYOUTS = 3
 
 _unpackb = msgpack.unpackb
+_pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+#: MessagePack type bytes of numbers whose data bytes may take any value: float 32/64,
+#: uint 8-64, int 8-64
+_NUMBERS = frozenset(range(0xCA, 0xD4))
+
+
+class Layout:
+    """The bytes of an encoded batch apart from the data bytes of its numbers."""
+
+    __slots__ = ("free", "size", "structure")
+
+    def __init__(self, payload: bytes, free: int) -> None:
+        self.size = len(payload)
+        #: one bits over the bytes that may differ
+        self.free = free
+        self.structure = int.from_bytes(payload, "little") | free
+
+    def parts(self) -> tuple[int, int, int]:
+        """``(size, free, structure)``: a batch ``p`` matches when ``len(p) == size`` and
+        ``int.from_bytes(p, "little") | free == structure``."""
+        return self.size, self.free, self.structure
+
+    def matches(self, payload: bytes) -> bool:
+        """True when ``payload`` decodes to the same names, in the same order, with the
+        same qualities and non-number values (numbers may differ)."""
+        return (
+            len(payload) == self.size
+            and int.from_bytes(payload, "little") | self.free == self.structure
+        )
+
+    @classmethod
+    def of(cls, payload: bytes, entries: tuple[tuple[Any, ...], ...]) -> Layout | None:
+        """The layout of ``payload``, a checked sample batch decoded as ``entries``; None
+        when ``payload`` is not how this module's MessagePack packs them (positions would
+        be guessed: no layout)."""
+        if _pack(entries) != payload:
+            return None
+        free = bytearray(len(payload))
+        pos = len(payload) - sum(len(_pack(entry)) for entry in entries)  # the array header
+        for name, value, quality, source_time in entries:
+            pos += 1 + len(_pack(name))  # the entry's array header, the name
+            pos = _free(value, pos, free)
+            pos += len(_pack(quality))
+            pos = _free(source_time, pos, free)
+        return cls(payload, int.from_bytes(free, "little"))
+
+
+def _free(item: Any, pos: int, free: bytearray) -> int:
+    """Mark the data bytes of ``item`` at ``pos`` when it is a number; returns the end."""
+    packed = _pack(item)
+    size = len(packed)
+    if packed[0] in _NUMBERS:  # only numbers pack to these type bytes
+        free[pos + 1 : pos + size] = b"\xff" * (size - 1)
+    return pos + size
 
 
 class _Topic:
-    __slots__ = ("entries", "owner", "pending")
+    __slots__ = ("entries", "layouts", "owner", "pending")
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
         self.entries: dict[str, Any] = {}
         #: encoded batches not merged yet, oldest first: (payload, full)
         self.pending: list[tuple[bytes, int]] = []
+        #: the layouts of the newest batches decoded, newest first (the next batches
+        #: likely have one of them)
+        self.layouts: list[Layout] = []
+
+
+def _check(payload: bytes) -> tuple[tuple[Any, ...], ...] | None:
+    """The entries of a sample batch, or None when it is not one."""
+    try:
+        entries = _unpackb(payload, use_list=False)
+    except Exception:  # msgpack raises several types for garbage
+        return None
+    if type(entries) is not tuple:
+        return None
+    for entry in entries:
+        if type(entry) is not tuple or len(entry) != 4 or type(entry[0]) is not str:
+            return None
+    return entries
 
 
 class LastValueCache:
@@ -43,6 +131,9 @@ class LastValueCache:
         self._topics: dict[str, _Topic] = {}
         #: batches that were not sample batches (bad MessagePack or shape), left out
         self.bad = 0
+        #: batches merged by decoding them, and found moot without (statistics, tests)
+        self.decoded = 0
+        self.skipped = 0
 
     def __len__(self) -> int:
         self.merge()
@@ -70,32 +161,65 @@ class LastValueCache:
         if not pending:
             return
         cached.pending = []
-        # Newest first, down to the last FULL batch: the ones before it are moot (never
-        # decoded). Decoded batches are applied oldest first.
+        # Newest first, down to the last FULL batch (the ones before it are moot). A batch
+        # with the layout of a newer one decoded here is moot too: the layouts known from
+        # earlier merges count once a batch decoded here has one of them (a driver's odd
+        # batch, e.g. with a quality change, does not hide its usual layout).
         decoded = []
         full = False
+        known = cached.layouts
+        covering: list[Layout] = []  # layouts of newer batches that are applied
+        # the first of them, compared inline (Layout.matches; a call costs what comparing
+        # a small batch does)
+        size, free, structure = -1, 0, 0
+        from_bytes = int.from_bytes
+        skipped = 0
         for payload, full_flag in reversed(pending):
-            try:
-                entries = _unpackb(payload, use_list=False)
-            except Exception:  # msgpack raises several types for garbage
-                self.bad += 1
-                continue
-            if type(entries) is not tuple:
-                self.bad += 1
-                continue
-            for entry in entries:
-                if type(entry) is not tuple or len(entry) != 4 or type(entry[0]) is not str:
-                    self.bad += 1
-                    break
+            if (len(payload) == size and from_bytes(payload, "little") | free == structure) or (
+                len(covering) > 1 and any(layout.matches(payload) for layout in covering[1:])
+            ):
+                skipped += 1
             else:
+                entries = _check(payload)
+                if entries is None:
+                    self.bad += 1
+                    continue
                 decoded.append(entries)
-                if full_flag:
-                    full = True
-                    break
+                first = len(decoded) == 1
+                if first or len(covering) < len(known):
+                    self._cover(known, covering, payload, entries, first)
+                    if covering and size < 0:
+                        size, free, structure = covering[0].parts()
+            if full_flag:
+                full = True
+                break
+        self.decoded += len(decoded)
+        self.skipped += skipped
         store = cached.entries = {} if full else cached.entries
         for entries in reversed(decoded):
             for entry in entries:
                 store[entry[0]] = entry
+
+    @staticmethod
+    def _cover(
+        known: list[Layout],
+        covering: list[Layout],
+        payload: bytes,
+        entries: tuple[tuple[Any, ...], ...],
+        first: bool,
+    ) -> None:
+        """A batch was decoded (and is applied): its layout covers the older batches. It
+        is looked for among the known ones; only the newest batch gets a new one made."""
+        for layout in known:
+            if layout not in covering and layout.matches(payload):
+                covering.append(layout)
+                return
+        if first:
+            made = Layout.of(payload, entries)
+            if made is not None:
+                covering.append(made)
+                known.insert(0, made)
+                del known[KEEP_LAYOUTS:]
 
     def merge(self) -> None:
         """Merge every waiting batch."""
