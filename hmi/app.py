@@ -56,6 +56,8 @@ class AppOptions:
     idle_logout: float = 15 * 60.0
     #: unacknowledged alarms flash at 1 Hz (ISA-101); off: steady, framed marks only
     alarm_flash: bool = True
+    #: seconds between heartbeats to the broker (with ``broker``)
+    heartbeat: float = 1.0
 
 
 class _ErrorNotifier(logging.Handler):
@@ -119,7 +121,11 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
 
-    bus = Bus.local() if options.broker is None else await Bus.connect(options.broker, name=node)
+    bus = (
+        Bus.local()
+        if options.broker is None
+        else await Bus.connect(options.broker, name=node, heartbeat=options.heartbeat)
+    )
     session: dict[str, Any] = {}
 
     def sink(command: Command) -> None:

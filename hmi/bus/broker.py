@@ -36,7 +36,15 @@ from hmi.bus.auth import Policy, ZapHandler, user_key
 from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
 from hmi.bus.discovery import DEFAULT_KEY, Beacon
 from hmi.bus.forwarder import Forwarder, fast_bind, lower_priority
-from hmi.bus.frames import MAX_PAYLOAD, MAX_TOPIC, Flag, Kind, check_header, pack_header
+from hmi.bus.frames import (
+    DEAD_AFTER_BEATS,
+    MAX_PAYLOAD,
+    MAX_TOPIC,
+    Flag,
+    Kind,
+    check_header,
+    pack_header,
+)
 from hmi.bus.keys import KeyPair
 from hmi.bus.ledger import Ledger
 from hmi.bus.lvc import LastValueCache
@@ -53,6 +61,10 @@ _DIRECT = ("tcp://", "ipc://")
 TAP_PERIOD = 0.005
 #: how much ``hmi broker`` lowers the priority (nice) of its Python thread on the fast path
 BROKER_NICE = 5
+#: the heartbeat intervals (s) the broker accepts from nodes (others are clamped to these)
+MIN_HEARTBEAT, MAX_HEARTBEAT = 0.05, 3600.0
+#: a node's probes (see hmi.bus.resync): ``$probe/<its id>/...``, allowed whatever its rights
+PROBE_PREFIX = b"$probe/"
 _unpack = msgpack.unpackb
 _pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
@@ -85,7 +97,9 @@ class Broker:
         self.address = address
         self.id = uuid.uuid4().hex[:12]
         self.heartbeat = heartbeat
-        self.dead_after = dead_after or 3.5 * heartbeat
+        #: silent seconds before any node is dead; None: DEAD_AFTER_BEATS of the node's own
+        #: heartbeat interval (as its hello tells it; else the broker's)
+        self.dead_after = dead_after
         self.stats_interval = stats_interval
         self.secret = secret
         self.policy = policy
@@ -264,7 +278,10 @@ class Broker:
             self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender})
         if key and kind in _POLICED:
             rule = self.policy.rule(key) if self.policy is not None else None
-            if rule is None or not rule.may_publish(topic):
+            if rule is None or not (
+                rule.may_publish(topic)
+                or (kind == _PUB and topic_b.startswith(PROBE_PREFIX + ident + b"/"))
+            ):
                 self.stats.refused += 1
                 self._drop("refused")
                 return
@@ -286,8 +303,10 @@ class Broker:
         if kind == _RPC_REQ:
             self._route_request(ident, topic, header_b, payload_b, payload)
         elif kind == _HEARTBEAT:
-            if isinstance(payload, dict) and type(payload.get("pid")) is int:
-                node.pid = payload["pid"]
+            if isinstance(payload, dict):
+                if type(payload.get("pid")) is int:
+                    node.pid = payload["pid"]
+                node.heartbeat = _interval(payload.get("heartbeat"), node.heartbeat)
         elif kind == _HELLO:
             self._on_hello(node, payload)
         elif kind == _SNAP_REQ:
@@ -364,6 +383,7 @@ class Broker:
         node.host = str(payload.get("host", ""))
         pid = payload.get("pid", 0)
         node.pid = pid if type(pid) is int else 0
+        node.heartbeat = _interval(payload.get("heartbeat"), 0.0)
         node.alive = True
         node.said_hello = True
         rpc = payload.get("rpc", "")
@@ -376,7 +396,7 @@ class Broker:
                 if isinstance(target, str):
                     self.targets[target] = node.ident
         welcome = pack_header(Kind.HELLO, SENDER, 0, time.time())
-        answer = {"id": self.id, "pub": self.fast_endpoint}
+        answer = {"id": self.id, "pub": self.fast_endpoint, "heartbeat": self.heartbeat}
         self._route(node.ident, [b"$sys/broker", welcome, _pack(answer)])
         self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender, "name": node.name})
 
@@ -408,15 +428,35 @@ class Broker:
         self._forward([topic.encode(), header, _pack(payload)])
 
     # -- periodic: heartbeats, deaths, statistics -------------------------------------------
+    def limit(self, node: NodeInfo) -> float:
+        """Silent seconds before ``node`` is dead: DEAD_AFTER_BEATS of its own heartbeat
+        interval (of the broker's when it told none), or ``dead_after`` when given."""
+        if self.dead_after:
+            return self.dead_after
+        return DEAD_AFTER_BEATS * (node.heartbeat or self.heartbeat)
+
+    def _period(self) -> float:
+        # Deaths are looked for at least as often as the fastest node beats.
+        period = min(self.heartbeat, self.stats_interval)
+        for node in self.nodes.values():
+            if node.heartbeat and node.alive:
+                period = min(period, node.heartbeat)
+        return period
+
     async def _tick(self) -> None:
         next_stats = time.monotonic() + self.stats_interval
         last_stats = time.monotonic()
+        next_beat = 0.0
         while True:
-            self._publish("$sys/broker", {"id": self.id, "time": time.time()})
             now = self._now = time.monotonic()
+            if now >= next_beat:
+                beat = {"id": self.id, "time": time.time(), "heartbeat": self.heartbeat}
+                self._publish("$sys/broker", beat)
+                next_beat = now + min(self.heartbeat, self.stats_interval) - 0.001
             for node in list(self.nodes.values()):
-                if node.alive and node.said_hello and now - node.last_seen > self.dead_after:
-                    log.warning("node %s silent for %.1f s: dead", node.sender, self.dead_after)
+                limit = self.limit(node)
+                if node.alive and node.said_hello and now - node.last_seen > limit:
+                    log.warning("node %s silent for %.1f s: dead", node.sender, limit)
                     self._on_gone(node, "silent")
             if now >= next_stats:
                 self.stats.roll(max(1e-3, now - last_stats))
@@ -435,4 +475,11 @@ class Broker:
                 self._publish("$sys/stats", self.last_report)
                 if self.on_stats is not None:
                     self.on_stats(self.last_report)
-            await asyncio.sleep(min(self.heartbeat, self.stats_interval))
+            await asyncio.sleep(self._period())
+
+
+def _interval(value: Any, default: float) -> float:
+    """A heartbeat interval a node told (seconds, clamped), or ``default``."""
+    if (type(value) is not float and type(value) is not int) or not value > 0:
+        return default
+    return min(MAX_HEARTBEAT, max(MIN_HEARTBEAT, float(value)))

@@ -31,6 +31,8 @@ class NodeInfo:
     last_seen: float = 0.0
     alive: bool = True
     said_hello: bool = False
+    #: seconds between the node's heartbeats, as it told them (0: it did not)
+    heartbeat: float = 0.0
     #: where the node takes RPC requests directly (plain sockets only), or ''
     rpc: str = ""
     messages: int = 0
@@ -122,6 +124,7 @@ def report(
                 "pid": n.pid,
                 "host": n.host,
                 "alive": n.alive,
+                "heartbeat": n.heartbeat,
                 "cpu": n.cpu,
                 "mem": n.mem,
                 "messages": n.messages,

@@ -22,6 +22,8 @@ MAX_HEADER = 512
 MAX_TOPIC = 1024
 #: payloads above this are dropped (a batch of 10,000 samples is ~300 kB)
 MAX_PAYLOAD = 16 * 1024 * 1024
+#: a peer silent for this many of its heartbeat intervals is dead (or lost)
+DEAD_AFTER_BEATS = 3.5
 
 
 class Kind(IntEnum):

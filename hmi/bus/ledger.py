@@ -16,6 +16,8 @@ from hmi.bus.lvc import LastValueCache
 
 _PUB = int(Kind.PUB)
 _FULL = int(Flag.FULL)
+#: nodes' probes (see hmi.bus.resync): a new topic each, no record kept of them
+_PROBE = b"$probe/"
 
 
 class Ledger:
@@ -77,6 +79,8 @@ class Ledger:
                     run_topic = None
                 found = per_topic.get(topic_b)
                 if found is None:
+                    if topic_b.startswith(_PROBE):
+                        continue
                     if not topic_b or len(topic_b) > MAX_TOPIC:
                         drops["topic_size"] += 1
                         continue
@@ -121,6 +125,8 @@ class Ledger:
         self, topic_b: bytes, topic: str, sender: str, seq: int, flags: int, payload_b: bytes
     ) -> None:
         """Record one checked publication (the checked path: its frames were checked)."""
+        if topic_b.startswith(_PROBE):
+            return
         if topic_b.startswith(b"tag/"):
             self.cache.add(topic, sender, payload_b, flags & _FULL)
         seq_key = (sender, topic_b)

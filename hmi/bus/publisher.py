@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from hmi.bus.fastpub import FastPublisher, fast_endpoint
-from hmi.bus.frames import Kind, pack_header, pack_payload
+from hmi.bus.frames import Flag, Kind, pack_header, pack_payload
 from hmi.bus.zmqio import send_frames
 
 if TYPE_CHECKING:
     from hmi.bus.transport import ZmqTransport
 
 _PUB = int(Kind.PUB)
+_REPLAY = int(Flag.REPLAY)
+_NIL = b"\xc0"
 
 
 class Publisher:
@@ -50,6 +52,12 @@ class Publisher:
             self._retained[topic] = data  # given again to a restarted broker
         self._replay.discard(topic)
         self._send([topic.encode(), pack_header(_PUB, self._node_id, seq, time.time()), data])
+
+    def probe(self, topic: str) -> None:
+        """Publish a probe (see :mod:`hmi.bus.resync`) on the path publications take now;
+        flag REPLAY and seq 0: no sequence for receivers to follow, payload nil."""
+        header = pack_header(_PUB, self._node_id, 0, time.time(), _REPLAY)
+        self._send([topic.encode(), header, _NIL])
 
     def _send(self, frames: list[bytes]) -> None:
         fast = self.fast

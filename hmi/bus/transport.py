@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import time
 import uuid
 from collections import Counter
@@ -35,8 +34,10 @@ from hmi.bus.frames import (
     unpack_payload,
 )
 from hmi.bus.noderpc import NodeRpc
+from hmi.bus.probes import Prober
 from hmi.bus.publisher import Publisher
-from hmi.bus.resync import Resync
+from hmi.bus.resync import Resync, could_be_tag
+from hmi.bus.session import BROKER_TOPIC, BrokerSession
 from hmi.bus.zmqio import Reader, open_context, send_frames
 
 if TYPE_CHECKING:
@@ -45,17 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BROKER_TOPIC = "$sys/broker"
 SNAPSHOT_TOPIC = "$sys/snapshot"
-BROKER_LOST = "$sys/broker/lost"
 _PUB = int(Kind.PUB)
 _REPLAY = int(Flag.REPLAY)
 _unpackb = msgpack.unpackb
-
-
-def _could_be_tag(prefix: str) -> bool:
-    # Only tag/ topics are cached by the broker: ask for a snapshot when a prefix can match.
-    return prefix.startswith("tag/") or "tag/".startswith(prefix) or prefix == "tag"
 
 
 class ZmqTransport:
@@ -76,18 +70,20 @@ class ZmqTransport:
         self.bus = bus
         self.address = address
         self.node_id = node_id or f"{bus.name or 'node'}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.heartbeat = heartbeat
-        self.broker_timeout = broker_timeout or 3.5 * heartbeat
+        #: hello, welcome and heartbeats: who the broker is and whether it is heard
+        self.session = BrokerSession(self, heartbeat=heartbeat, broker_timeout=broker_timeout)
+        self.connected = self.session.connected
         self.keys = keys
         self.hwm = hwm
-        self.broker_id = ""
-        self.connected = asyncio.Event()
         self.drops: Counter[str] = Counter()
         self._seqs: dict[tuple[str, str], int] = {}
-        #: snapshot requests, and the live batches held until they are answered
-        self.resync = Resync(self._request_snapshot, bus.deliver)
+        #: snapshot requests, the probes before them, and the live batches held meanwhile
+        self.prober = Prober(self)
+        self._probe_prefix_b = self.prober.prefix_b
+        self.resync = Resync(
+            self._request_snapshot, bus.deliver, self.prober.probe, self.prober.unprobe
+        )
         self._tasks: list[asyncio.Task[None]] = []
-        self._last_beat = time.monotonic()
         self._closed = False
         #: the calls this node makes and serves
         self.rpc = NodeRpc(self)
@@ -164,16 +160,18 @@ class ZmqTransport:
         self._sub_reader.start()
         self._dealer_reader.start()
         self.rpc.bind()
+        self.prober.start()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._beat(), name="bus heartbeat")]
-        self._hello()
+        self._tasks = [loop.create_task(self.session.run(), name="bus heartbeat")]
+        self.session.hello()
 
     async def close(self) -> None:
         """Say bye, stop the tasks, close the sockets."""
         if self._closed:
             return
         self._closed = True
-        self._send(BROKER_TOPIC, Kind.BYE, None)
+        self.prober.close()
+        self.send_control(BROKER_TOPIC, Kind.BYE, None)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -186,13 +184,31 @@ class ZmqTransport:
         self._ctx.term()
 
     # -- sending --------------------------------------------------------------------------
-    def _send(self, topic: str, kind: int, payload: Any, seq: int = 0, flags: int = 0) -> None:
+    def send_control(
+        self, topic: str, kind: int, payload: Any, seq: int = 0, flags: int = 0
+    ) -> None:
+        """Send a message that is not a publication to the broker's front."""
         frames = [
             topic.encode(),
             pack_header(kind, self.node_id, seq, time.time(), flags),
             pack_payload(payload),
         ]
         self.send_front(frames)
+
+    @property
+    def broker_id(self) -> str:
+        """The broker's id, from its welcome ('' until then)."""
+        return self.session.broker_id
+
+    @property
+    def heartbeat(self) -> float:
+        """Seconds between this node's heartbeats."""
+        return self.session.heartbeat
+
+    @property
+    def broker_timeout(self) -> float:
+        """Seconds without a broker heartbeat before the broker is taken for lost."""
+        return self.session.broker_timeout
 
     @property
     def fast_path_ready(self) -> bool:
@@ -233,33 +249,29 @@ class ZmqTransport:
         """Ask the broker for ``prefix`` (and for its cached values)."""
         self._sub.subscribe(prefix.encode())
         self._sub_reader.kick()
-        if self.broker_id and _could_be_tag(prefix):
-            self.resync.ask(prefix, time.monotonic())
+        if self.session.broker_id and could_be_tag(prefix):
+            self.resync.join([prefix], time.monotonic(), self.session.sub_live)
 
     def unsubscribe(self, prefix: str) -> None:
         """Stop receiving ``prefix``."""
         self._sub.unsubscribe(prefix.encode())
 
+    def sub_subscribe(self, prefix: str) -> None:
+        """Subscribe the SUB to ``prefix`` (no snapshot: for probes)."""
+        self._sub.subscribe(prefix.encode())
+        self._sub_reader.kick()
+
+    def sub_unsubscribe(self, prefix: str) -> None:
+        """Undo :meth:`sub_subscribe`."""
+        self._sub.unsubscribe(prefix.encode())
+
     def expose(self, name: str) -> None:
         """Register RPC target ``name`` with the broker."""
-        self._send(BROKER_TOPIC, Kind.EXPOSE, [name, True])
+        self.send_control(BROKER_TOPIC, Kind.EXPOSE, [name, True])
 
     def unexpose(self, name: str) -> None:
         """Withdraw RPC target ``name``."""
-        self._send(BROKER_TOPIC, Kind.EXPOSE, [name, False])
-
-    def _hello(self) -> None:
-        self._send(
-            BROKER_TOPIC,
-            Kind.HELLO,
-            {
-                "name": self.bus.name,
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "targets": self.bus.targets,
-                "rpc": self.rpc.endpoint,
-            },
-        )
+        self.send_control(BROKER_TOPIC, Kind.EXPOSE, [name, False])
 
     # -- receiving ------------------------------------------------------------------------
     def drop(self, reason: str) -> None:
@@ -282,6 +294,8 @@ class ZmqTransport:
             return
         _, kind, sender, seq, _, flags = fields
         if sender == self.node_id:
+            if topic_b.startswith(self._probe_prefix_b):
+                self._on_probe(topic_b)
             return  # our own publication, already delivered locally
         if kind != _PUB:
             self.drop("kind")
@@ -308,22 +322,20 @@ class ZmqTransport:
                 if topic.startswith("tag/"):
                     self.resync.ask(topic, time.monotonic())
         if topic == BROKER_TOPIC:
-            self._on_broker_beat(payload)
+            self.session.on_beat(payload)
         elif self.resync.asked and topic.startswith("tag/") and self.resync.holds(topic):
             self.resync.hold(topic, payload)  # until the snapshot asked for has come
             return
         self.bus.deliver(topic, payload)
 
     def _request_snapshot(self, prefix: str) -> None:
-        self._send(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
+        self.send_control(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
 
-    def _on_broker_beat(self, payload: Any) -> None:
-        self._last_beat = time.monotonic()
-        broker_id = payload.get("id") if isinstance(payload, dict) else None
-        if isinstance(broker_id, str) and broker_id != self.broker_id:
-            if self.broker_id:
-                log.warning("broker restarted (%s -> %s): resyncing", self.broker_id, broker_id)
-            self._hello()  # the welcome triggers the resync
+    def _on_probe(self, topic_b: bytes) -> None:
+        n = self.prober.number(topic_b)
+        if n is not None:
+            self.session.sub_live = True
+            self.resync.on_probe(n, time.monotonic())
 
     def _on_dealer(self, frames: list[bytes]) -> None:
         if len(frames) != 3:
@@ -350,53 +362,8 @@ class ZmqTransport:
             self.bus.stats.received += 1
             self.bus.deliver(topic, payload)
         elif kind == Kind.HELLO:
-            self._on_welcome(payload)
+            self.session.on_welcome(payload)
         elif kind == Kind.ROUTE:
             self.rpc.on_route(payload)
         else:
             self.drop("kind")
-
-    def _on_welcome(self, payload: Any) -> None:
-        broker_id = payload.get("id") if isinstance(payload, dict) else None
-        if not isinstance(broker_id, str):
-            self.drop("welcome")
-            return
-        restarted = bool(self.broker_id) and broker_id != self.broker_id
-        self.broker_id = broker_id
-        self.publisher.follow(payload.get("pub"))
-        self._last_beat = time.monotonic()
-        if restarted:
-            self.publisher.replay()  # a new broker has an empty cache
-        for prefix in self.bus.prefixes:
-            if _could_be_tag(prefix):
-                self.resync.ask(prefix, time.monotonic())
-        self.connected.set()
-
-    async def _beat(self) -> None:
-        lost = False
-        while True:
-            await asyncio.sleep(self.heartbeat)
-            self.publisher.poll()
-            stats = self.bus.stats
-            self._send(
-                BROKER_TOPIC,
-                Kind.HEARTBEAT,
-                {
-                    "pid": os.getpid(),
-                    "published": stats.published,
-                    "received": stats.received,
-                    "malformed": stats.malformed,
-                    "gaps": stats.gaps,
-                    "dropped": stats.dropped,
-                },
-            )
-            now = time.monotonic()
-            if self.resync.asked:
-                self.resync.expire(now)
-            silent = now - self._last_beat > self.broker_timeout
-            if silent and not lost:
-                log.warning("broker silent for %.1f s", self.broker_timeout)
-                self.resync.forget()
-                self.connected.clear()
-                self.bus.deliver(BROKER_LOST, {"broker": self.broker_id})
-            lost = silent

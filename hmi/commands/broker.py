@@ -21,9 +21,18 @@ def register(commands: Any) -> None:
         default="tcp://127.0.0.1:5570",
         help="tcp://HOST:PORT (back on PORT+1) or ipc://PATH (default: %(default)s)",
     )
-    cmd.add_argument("--heartbeat", type=float, default=1.0, help="seconds (default 1)")
     cmd.add_argument(
-        "--dead-after", type=float, default=None, help="silent seconds before a node is dead"
+        "--heartbeat",
+        type=float,
+        default=1.0,
+        help="seconds between the broker's heartbeats (default 1); nodes beat at their own",
+    )
+    cmd.add_argument(
+        "--dead-after",
+        type=float,
+        default=None,
+        help="silent seconds before any node is dead (default: 3.5 of the heartbeat "
+        "interval the node told)",
     )
     cmd.add_argument("--secret-key", type=Path, help="broker key file (NAME.key_secret): CURVE")
     cmd.add_argument("--clients", type=Path, help="policy YAML: admitted keys, publish rights")

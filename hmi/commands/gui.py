@@ -28,6 +28,13 @@ def register(commands: Any) -> None:
             help="quit after this long (default with --screenshot: 2 s)",
         )
         cmd.add_argument("--broker", metavar="ADDRESS", help="join a plant through hmi broker")
+        cmd.add_argument(
+            "--heartbeat",
+            type=_interval,
+            default=1.0,
+            metavar="SECONDS",
+            help="seconds between heartbeats to the broker (with --broker; default 1)",
+        )
         cmd.add_argument("--user", help="log in as this user at start")
         cmd.add_argument(
             "--password-stdin", action="store_true", help="read --user's password from stdin"
@@ -41,6 +48,14 @@ def register(commands: Any) -> None:
             help="draw unacknowledged alarms steady (framed) instead of flashing at 1 Hz",
         )
         cmd.set_defaults(handler=run, demo=name == "demo")
+
+
+def _interval(text: str) -> float:
+    """A heartbeat interval: seconds, more than 0."""
+    value = float(text)
+    if not 0 < value < 86_400:
+        raise argparse.ArgumentTypeError(f"{text}: seconds, more than 0")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,5 +84,6 @@ def run(args: argparse.Namespace) -> int:
         user=args.user,
         password=password,
         alarm_flash=not args.no_alarm_flash,
+        heartbeat=args.heartbeat,
     )
     return run_app(project, options)

@@ -23,9 +23,24 @@ def register(commands: Any) -> None:
     )
     node.add_argument("--name", default="drivers", help="actor name (RPC target), default drivers")
     node.add_argument(
+        "--heartbeat",
+        type=_interval,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between heartbeats to the broker, which judges the node by them (default 1)",
+    )
+    node.add_argument(
         "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
     )
     node.set_defaults(handler=run)
+
+
+def _interval(text: str) -> float:
+    """A heartbeat interval: seconds, more than 0."""
+    value = float(text)
+    if not 0 < value < 86_400:
+        raise argparse.ArgumentTypeError(f"{text}: seconds, more than 0")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +77,9 @@ async def _main(project: Any, args: argparse.Namespace) -> None:
     if args.local:
         bus = Bus.local(name=args.name)
     else:
-        bus = await Bus.connect(args.broker or project.bus.broker or None, name=args.name)
+        bus = await Bus.connect(
+            args.broker or project.bus.broker or None, name=args.name, heartbeat=args.heartbeat
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -18,10 +18,9 @@ from typing import Any
 
 from hmi.bus import Bus
 from hmi.bus.messages import decode_result, encode_command
-from hmi.bus.samples import decode_samples, encode_samples
+from hmi.bus.samples import decode_samples
 from hmi.core.command import Command, CommandState
 from hmi.core.quality import Severity
-from hmi.core.sample import Sample
 from tests.bus.conftest import free_port_pair
 from tests.drivers.helpers import datastore, free_port, pymodbus_server
 
@@ -80,19 +79,15 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
     project.write_text(PROJECT.format(port=modbus_port))
     env = {**os.environ, "HMI_STATE_DIR": str(tmp_path / "state")}
     env.pop("HMI_BROKER", None)
-    # the broker's default heartbeat: hmi node has no option to match a faster one
-    broker_args = ("broker", "--address", address, "--no-beacon")
+    broker_args = ("broker", "--address", address, "--heartbeat", "0.2", "--no-beacon")
     node_args = ("node", str(project), "--broker", address)
 
-    node_log = tmp_path / "node.log"
-    processes = contextlib.ExitStack()
-
-    async def main() -> dict[str, Any]:
+    async def main(node: subprocess.Popen[bytes]) -> dict[str, Any]:
         registers = [0] * 200
         registers[1], registers[2], registers[10] = 1234, 56, 7
         context = datastore(hr=registers)
         async with pymodbus_server(modbus_port, context):
-            bus = await Bus.connect(address, name="probe", wait=15)
+            bus = await Bus.connect(address, name="probe", heartbeat=0.2, wait=15)
             batches: list[dict[str, Any]] = []
             results: asyncio.Queue[Any] = asyncio.Queue()
             statuses: list[Any] = []
@@ -115,17 +110,6 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
             bus.subscribe("result/#", lambda t, p: results.put_nowait(decode_result(p)))
             bus.subscribe("$sys/device/#", lambda t, p: statuses.append(p))
             try:
-                # The node starts once our subscription is live: its values do not change,
-                # so it publishes them once, and this test is not about late joiners.
-                for _ in range(100):
-                    bus.publish("tag/probe", encode_samples({"probe/x/y": Sample(1.0)}))
-                    with contextlib.suppress(TimeoutError):
-                        await until(lambda: bool(batches), timeout=0.1)
-                        break
-                else:
-                    raise AssertionError("our own publication never came back")
-                node = processes.enter_context(hmi_process(*node_args, env=env, log=node_log))
-
                 # the node polls the device and publishes each scan as one batch
                 await until(lambda: latest("n/tank/level") is not None)
                 first = next(b for b in batches if "n/tank/level" in b)
@@ -165,15 +149,19 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
 
                 # Ctrl-C stops the node cleanly and soon, while its device still answers
                 node.send_signal(signal.SIGINT)
-                returncode = await asyncio.to_thread(node.wait, 10)
-                return {"status": statuses[-1], "returncode": returncode}
+                await asyncio.to_thread(node.wait, 10)
+                return {"status": statuses[-1]}
             finally:
                 await bus.close()
 
-    with hmi_process(*broker_args, env=env, log=tmp_path / "broker.log"), processes:
-        report = asyncio.run(main())
+    node_log = tmp_path / "node.log"
+    with (
+        hmi_process(*broker_args, env=env, log=tmp_path / "broker.log"),
+        hmi_process(*node_args, env=env, log=node_log) as node,
+    ):
+        report = asyncio.run(main(node))
     out = node_log.read_text()
-    assert report["returncode"] == 0, out
+    assert node.returncode == 0, out
     assert "hmi node: 1 device, polling" in out
     assert "Traceback" not in out and "unexpected error" not in out, out
     status = report["status"]
