@@ -16,7 +16,8 @@ Two paths for publications (docs/bus-protocol.md, "Fast path"):
 
 The broker never decodes publications on the way: ``tag/`` batches are decoded later, in
 bulk, when merged into the last-value cache (see :mod:`hmi.bus.lvc`); control messages
-(hello, snapshot requests, RPC requests, ...) are decoded and checked.
+(hello, snapshot requests, RPC requests, ...) are decoded and checked. Which nodes are
+alive and which RPC targets they serve is kept by :class:`hmi.bus.roster.Roster`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
 from hmi.bus.discovery import DEFAULT_KEY, Beacon
 from hmi.bus.forwarder import Forwarder, fast_bind, lower_priority
 from hmi.bus.frames import (
-    DEAD_AFTER_BEATS,
     MAX_PAYLOAD,
     MAX_TOPIC,
     Flag,
@@ -48,6 +48,7 @@ from hmi.bus.frames import (
 from hmi.bus.keys import KeyPair
 from hmi.bus.ledger import Ledger
 from hmi.bus.lvc import LastValueCache
+from hmi.bus.roster import Roster
 from hmi.bus.zmqio import BatchReader, Reader, open_context, send_frames
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,10 @@ SENDER = "$broker"
 _PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind.SNAPSHOT_REQ
 _RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
 _POLICED = frozenset((int(Kind.PUB), int(Kind.RPC_REQ)))
-_DIRECT = ("tcp://", "ipc://")
 #: the tap is read this often (s): behind the proxy, in batches (snapshots catch up first)
 TAP_PERIOD = 0.005
 #: how much ``hmi broker`` lowers the priority (nice) of its Python thread on the fast path
 BROKER_NICE = 5
-#: the heartbeat intervals (s) the broker accepts from nodes (others are clamped to these)
-MIN_HEARTBEAT, MAX_HEARTBEAT = 0.05, 3600.0
 #: a node's probes (see hmi.bus.resync): ``$probe/<its id>/...``, allowed whatever its rights
 PROBE_PREFIX = b"$probe/"
 _unpack = msgpack.unpackb
@@ -97,9 +95,6 @@ class Broker:
         self.address = address
         self.id = uuid.uuid4().hex[:12]
         self.heartbeat = heartbeat
-        #: silent seconds before any node is dead; None: DEAD_AFTER_BEATS of the node's own
-        #: heartbeat interval (as its hello tells it; else the broker's)
-        self.dead_after = dead_after
         self.stats_interval = stats_interval
         self.secret = secret
         self.policy = policy
@@ -118,8 +113,11 @@ class Broker:
         self.ledger = Ledger(SENDER)
         self.stats: BrokerStats = self.ledger.stats
         self.cache: LastValueCache = self.ledger.cache
-        self.nodes: dict[bytes, NodeInfo] = {}
-        self.targets: dict[str, bytes] = {}
+        #: the nodes, their RPC targets, who is alive (``dead_after``: silent seconds before
+        #: any node is dead; None: DEAD_AFTER_BEATS of its own heartbeat interval)
+        self.roster = Roster(heartbeat, dead_after, self.ledger.senders)
+        self.nodes: dict[bytes, NodeInfo] = self.roster.nodes
+        self.targets: dict[str, bytes] = self.roster.targets
         self.last_report: dict[str, Any] = {}
         self.beacon: Beacon | None = None
         self.zap: ZapHandler | None = None
@@ -268,14 +266,12 @@ class Broker:
             return
         node = self.nodes.get(ident)
         if node is None:
-            node = self.nodes[ident] = NodeInfo(ident, sender)
-            self.ledger.senders.setdefault(sender, node)
+            node = self.roster.join(ident, sender)
         node.last_seen = self._now
         if kind != _PUB or self._tap_reader is None:
             node.messages += 1  # (the tap counts publications when there is one)
-        if not node.alive and node.said_hello:
-            node.alive = True
-            self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender})
+        if not node.alive and node.said_hello and kind != _BYE:
+            self._on_back(node)
         if key and kind in _POLICED:
             rule = self.policy.rule(key) if self.policy is not None else None
             if rule is None or not (
@@ -303,10 +299,7 @@ class Broker:
         if kind == _RPC_REQ:
             self._route_request(ident, topic, header_b, payload_b, payload)
         elif kind == _HEARTBEAT:
-            if isinstance(payload, dict):
-                if type(payload.get("pid")) is int:
-                    node.pid = payload["pid"]
-                node.heartbeat = _interval(payload.get("heartbeat"), node.heartbeat)
+            self.roster.beat(node, payload)
         elif kind == _HELLO:
             self._on_hello(node, payload)
         elif kind == _SNAP_REQ:
@@ -315,18 +308,11 @@ class Broker:
             else:
                 self._drop("snapshot_request")
         elif kind == _EXPOSE:
-            if type(payload) is list and len(payload) == 2 and isinstance(payload[0], str):
-                if payload[1]:
-                    self.targets[payload[0]] = ident
-                elif self.targets.get(payload[0]) == ident:
-                    del self.targets[payload[0]]
-            else:
+            if not self.roster.expose(ident, payload):
                 self._drop("expose")
         elif kind == _BYE:
             self._on_gone(node, "stopped")
-            del self.nodes[ident]
-            if self.ledger.senders.get(node.sender) is node:
-                del self.ledger.senders[node.sender]
+            self.roster.leave(node)
         else:
             self._drop("kind")
 
@@ -376,25 +362,9 @@ class Broker:
         self._route(ident, [f"rpc/{caller}".encode(), header, _pack(error)])
 
     def _on_hello(self, node: NodeInfo, payload: Any) -> None:
-        if not isinstance(payload, dict):
+        if not self.roster.hello(node, payload):
             self._drop("hello")
             return
-        node.name = str(payload.get("name", ""))
-        node.host = str(payload.get("host", ""))
-        pid = payload.get("pid", 0)
-        node.pid = pid if type(pid) is int else 0
-        node.heartbeat = _interval(payload.get("heartbeat"), 0.0)
-        node.alive = True
-        node.said_hello = True
-        rpc = payload.get("rpc", "")
-        node.rpc = (
-            rpc if isinstance(rpc, str) and rpc.startswith(_DIRECT) and len(rpc) < 256 else ""
-        )
-        targets = payload.get("targets", [])
-        if isinstance(targets, list):
-            for target in targets:
-                if isinstance(target, str):
-                    self.targets[target] = node.ident
         welcome = pack_header(Kind.HELLO, SENDER, 0, time.time())
         answer = {"id": self.id, "pub": self.fast_endpoint, "heartbeat": self.heartbeat}
         self._route(node.ident, [b"$sys/broker", welcome, _pack(answer)])
@@ -413,13 +383,22 @@ class Broker:
 
     def _on_gone(self, node: NodeInfo, why: str) -> None:
         """A node died or left: withdraw its RPC targets, mark its tags, tell everyone."""
-        node.alive = False
+        self.roster.dead(node)
         self._catch_up()
-        for name in [t for t, i in self.targets.items() if i == node.ident]:
-            del self.targets[name]
         for topic, entries in self.cache.degrade(node.sender, f"{node.sender} {why}"):
             self._publish(topic, entries)
         self._publish(f"$sys/node/{node.sender}/dead", {"id": node.sender, "why": why})
+
+    def _on_back(self, node: NodeInfo) -> None:
+        """A node declared dead is heard again (it had only paused): it gets its RPC
+        targets back and is asked to republish its values, which the cache and every
+        subscriber hold marked node dead (a node that never publishes them anew would
+        otherwise stay so)."""
+        log.warning("node %s heard again: asking it to republish", node.sender)
+        self.roster.back(node)
+        header = pack_header(Kind.REPUBLISH, SENDER, 0, time.time())
+        self._route(node.ident, [b"$sys/broker", header, _pack(None)])
+        self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender, "name": node.name})
 
     def _publish(self, topic: str, payload: Any) -> None:
         seq = self._my_seq.get(topic, 0) + 1
@@ -429,19 +408,8 @@ class Broker:
 
     # -- periodic: heartbeats, deaths, statistics -------------------------------------------
     def limit(self, node: NodeInfo) -> float:
-        """Silent seconds before ``node`` is dead: DEAD_AFTER_BEATS of its own heartbeat
-        interval (of the broker's when it told none), or ``dead_after`` when given."""
-        if self.dead_after:
-            return self.dead_after
-        return DEAD_AFTER_BEATS * (node.heartbeat or self.heartbeat)
-
-    def _period(self) -> float:
-        # Deaths are looked for at least as often as the fastest node beats.
-        period = min(self.heartbeat, self.stats_interval)
-        for node in self.nodes.values():
-            if node.heartbeat and node.alive:
-                period = min(period, node.heartbeat)
-        return period
+        """Silent seconds before ``node`` is dead (see :meth:`Roster.limit`)."""
+        return self.roster.limit(node)
 
     async def _tick(self) -> None:
         next_stats = time.monotonic() + self.stats_interval
@@ -453,11 +421,9 @@ class Broker:
                 beat = {"id": self.id, "time": time.time(), "heartbeat": self.heartbeat}
                 self._publish("$sys/broker", beat)
                 next_beat = now + min(self.heartbeat, self.stats_interval) - 0.001
-            for node in list(self.nodes.values()):
-                limit = self.limit(node)
-                if node.alive and node.said_hello and now - node.last_seen > limit:
-                    log.warning("node %s silent for %.1f s: dead", node.sender, limit)
-                    self._on_gone(node, "silent")
+            for node in self.roster.silent(now):
+                log.warning("node %s silent for %.1f s: dead", node.sender, self.limit(node))
+                self._on_gone(node, "silent")
             if now >= next_stats:
                 self.stats.roll(max(1e-3, now - last_stats))
                 last_stats = now
@@ -475,11 +441,5 @@ class Broker:
                 self._publish("$sys/stats", self.last_report)
                 if self.on_stats is not None:
                     self.on_stats(self.last_report)
-            await asyncio.sleep(self._period())
-
-
-def _interval(value: Any, default: float) -> float:
-    """A heartbeat interval a node told (seconds, clamped), or ``default``."""
-    if (type(value) is not float and type(value) is not int) or not value > 0:
-        return default
-    return min(MAX_HEARTBEAT, max(MIN_HEARTBEAT, float(value)))
+            # deaths are looked for at least as often as the fastest node beats
+            await asyncio.sleep(self.roster.period(min(self.heartbeat, self.stats_interval)))

@@ -35,6 +35,8 @@ class NodeInfo:
     heartbeat: float = 0.0
     #: where the node takes RPC requests directly (plain sockets only), or ''
     rpc: str = ""
+    #: the RPC targets it served when it was declared dead (given back if it is heard again)
+    withdrawn: list[str] = field(default_factory=list)
     messages: int = 0
     cpu: float | None = None
     mem: float | None = None

@@ -49,6 +49,9 @@ class Kind(IntEnum):
     EXPOSE = 8
     #: broker -> caller: payload ``[target, endpoint]``: call this target directly there
     ROUTE = 9
+    #: broker -> node: you were declared dead and are heard again: publish the current
+    #: values of your ``tag/`` topics again (payload nil)
+    REPUBLISH = 10
 
 
 class Flag(IntEnum):

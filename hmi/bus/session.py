@@ -109,6 +109,13 @@ class BrokerSession:
         self.resync_all()
         self.connected.set()
 
+    def on_republish(self) -> None:
+        """The broker had declared this node dead (silent: a long pause, a network blip)
+        and hears it again: its cache and every subscriber hold the node's values marked
+        node dead, so they are published again, and delivered here too."""
+        log.warning("broker %s had taken this node for dead: republishing", self.broker_id)
+        self._transport.publisher.replay(local=True)
+
     def resync_all(self) -> None:
         """Ask the broker for the cached values of every prefix that can match ``tag/``."""
         transport = self._transport

@@ -328,6 +328,14 @@ class ZmqTransport:
             return
         self.bus.deliver(topic, payload)
 
+    def deliver_own(self, topic: str, payload: Any) -> None:
+        """Deliver this node's own current values of ``topic`` locally again, after any
+        live batch held for a snapshot (a node-dead batch of the broker's may be one)."""
+        if self.resync.asked and self.resync.holds(topic):
+            self.resync.hold(topic, payload)
+        else:
+            self.bus.deliver(topic, payload)
+
     def _request_snapshot(self, prefix: str) -> None:
         self.send_control(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
 
@@ -361,9 +369,14 @@ class ZmqTransport:
                 return
             self.bus.stats.received += 1
             self.bus.deliver(topic, payload)
+            own = self.publisher.values(topic)
+            if own:  # the broker's copy of this node's own tags may be marked node dead
+                self.bus.deliver(topic, own)
         elif kind == Kind.HELLO:
             self.session.on_welcome(payload)
         elif kind == Kind.ROUTE:
             self.rpc.on_route(payload)
+        elif kind == Kind.REPUBLISH:
+            self.session.on_republish()
         else:
             self.drop("kind")

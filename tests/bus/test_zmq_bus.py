@@ -156,19 +156,24 @@ def test_broker_restart_nodes_reconnect_resubscribe_and_resync(address):
         bind_store(hmi, store, "tag/#")
         try:
             await asyncio.sleep(0.1)
+            # a static tag, published once, then only the tag that changes
+            driver.publish("tag/a/plc", encode_samples({"a/p/mode": Sample("auto")}))
             driver.publish("tag/a/plc", encode_samples({"a/p/x": Sample(1.0)}))
-            await until(lambda: store.get("a/p/x").value == 1.0)
+            await until(lambda: store.get("a/p/x") and store.get("a/p/x").value == 1.0)
             first_id = broker.id
 
             await broker.close()
-            store.degrade(["a/p/x"], Quality.bad(Reason.NO_COMMUNICATION), 0.0)
+            lost = Quality.bad(Reason.NO_COMMUNICATION)
+            store.degrade(["a/p/x", "a/p/mode"], lost, 0.0)
             broker = Broker(address, heartbeat=0.1)
             await broker.start()
             # no node restarted: the new broker's cache is refilled by the driver and
             # the hmi node gets the value again without anybody publishing anew
             await until(lambda: hmi.transport.broker_id == broker.id != first_id, timeout=8)
             await until(lambda: store.get("a/p/x").quality.is_good, timeout=8)
+            await until(lambda: store.get("a/p/mode").quality.is_good)
             assert store.get("a/p/x").value == 1.0
+            assert store.get("a/p/mode").value == "auto"
             # and live traffic flows again
             driver.publish("tag/a/plc", encode_samples({"a/p/x": Sample(2.0)}))
             await until(lambda: store.get("a/p/x").value == 2.0)
