@@ -313,6 +313,11 @@ def test_malformed_frames_on_the_fast_path_are_counted_by_the_broker_and_dropped
         hmi = await node(address, "hmi")
         got = []
         hmi.subscribe("tag/#", lambda t, p: got.append(p))
+        # The subscription is active at the broker (its probe came back, the snapshot is
+        # answered): from here every publication reaches the node. Without this wait an
+        # early value can be missed and only its newer successor come in the snapshot.
+        resync = hmi.transport.resync
+        await until(lambda: not resync.probes and not resync.asked)
         ctx = zmq.Context()
         rogue = ctx.socket(zmq.XPUB)
         rogue.linger = 0
