@@ -17,6 +17,7 @@ from typing import Any
 
 from hmi.bus import Bus, RpcTimeout, Subscription
 from hmi.bus.rpc import RemoteError
+from hmi.bus.topics import ALARM_SEQ
 from hmi.qt.alarms import AlarmModel, AlarmService
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,15 @@ def alarm_service(
 
 
 def feed_transitions(bus: Bus, model: AlarmModel) -> Subscription:
-    """Apply every ``alarm/<tag>`` transition to ``model`` (malformed ones are dropped)."""
+    """Apply every ``alarm/<tag>`` transition to ``model`` (malformed ones are dropped);
+    the engine's count on ``alarm/$seq`` checks that none was lost."""
 
     def on_alarm(topic: str, payload: Any) -> None:
         try:
-            model.apply(payload)
+            if topic == ALARM_SEQ:
+                model.check_count(payload)
+            else:
+                model.apply(payload)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("dropped malformed alarm transition on %s: %s", topic, exc)
 

@@ -14,6 +14,9 @@ TAG = "tag/"
 CMD = "cmd/"
 RESULT = "result/"
 ALARM = "alarm/"
+#: the alarm engine's count of published transitions (``{"epoch", "seq"}``), sent a moment
+#: after the last one so a client notices that one was lost; ``$`` is never in a tag name
+ALARM_SEQ = "alarm/$seq"
 MSG = "msg/"
 SYS = "$sys/"
 

@@ -136,6 +136,18 @@ class AlarmModel(QObject):
         self._set_synced(False)
         self._changed()
 
+    def check_count(self, data: Mapping[str, Any]) -> None:
+        """The engine's count of published transitions (``{"epoch", "seq"}``, sent after a
+        quiet moment): more than we saw means the last one(s) were lost. Raises on a
+        malformed count (the caller drops it)."""
+        epoch, seq = data["epoch"], data["seq"]
+        if not isinstance(epoch, str) or type(seq) is not int:
+            raise TypeError(f"malformed alarm count {data!r}")
+        last = self._seqs.get(epoch)
+        if last is not None and seq > last:
+            self._seqs[epoch] = seq
+            self._missed(seq - last, seq + 1)
+
     def _sequence(self, data: Mapping[str, Any], check: bool = True) -> None:
         """Follow the engine's ``epoch``/``seq``; a jump means a transition was lost on its
         way (a broker or socket dropped it): we may show a wrong state until a snapshot."""
@@ -146,10 +158,13 @@ class AlarmModel(QObject):
         if last is None or seq > last:
             self._seqs[epoch] = seq
         if check and last is not None and seq > last + 1:
-            self.gaps += 1
-            log.warning("alarms: %d transition(s) missed before %s; reloading", seq - last - 1, seq)
-            self.lost()
-            self.gap.emit()
+            self._missed(seq - last - 1, seq)
+
+    def _missed(self, count: int, before: int) -> None:
+        self.gaps += 1
+        log.warning("alarms: %d transition(s) missed before %s; reloading", count, before)
+        self.lost()
+        self.gap.emit()
 
     def _set_engine(self) -> None:
         if not self._engine:

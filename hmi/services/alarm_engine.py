@@ -31,6 +31,7 @@ from typing import Any
 
 from hmi.bus import Actor, MalformedPayload, decode_samples, expose
 from hmi.bus.clock import TimerHandle
+from hmi.bus.topics import ALARM_SEQ
 from hmi.core.alarms import (
     Alarm,
     AlarmRequestError,
@@ -49,6 +50,9 @@ from hmi.services.alarm_journal import AlarmJournal
 from hmi.services.audit import AuditEntry, AuditLog
 
 log = logging.getLogger(__name__)
+
+#: seconds after the last transition that its count is published on ALARM_SEQ
+MARK_AFTER = 2.0
 
 OPERATOR_ROLES = frozenset({"operator", "engineer", "admin"})
 ENGINEER_ROLES = frozenset({"engineer", "admin"})
@@ -110,6 +114,7 @@ class AlarmEngine(Actor):
         self.epoch = uuid.uuid4().hex[:12]
         #: the sequence number of the last transition published (1, 2, ... per epoch)
         self.seq = 0
+        self._mark_timer: TimerHandle | None = None
 
     @classmethod
     def for_project(cls, project: Project, **options: Any) -> AlarmEngine:
@@ -129,6 +134,8 @@ class AlarmEngine(Actor):
     async def teardown(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._mark_timer is not None:
+            self._mark_timer.cancel()
         if self._journal is not None:
             self._journal.close()
 
@@ -235,6 +242,11 @@ class AlarmEngine(Actor):
                 payload = transition.to_dict()
                 payload["epoch"], payload["seq"] = self.epoch, self.seq
                 self.publish(f"alarm/{transition.tag}", payload)
+            # A client detects a lost transition by the next one's ``seq``; the last one
+            # before a quiet spell has no next one, so the count follows it on its own.
+            if self._mark_timer is not None:
+                self._mark_timer.cancel()
+            self._mark_timer = self.clock.call_later(MARK_AFTER, self._publish_mark)
             self.kpi.feed(transitions)
             if self.audit is not None:
                 for t in transitions:
@@ -252,6 +264,10 @@ class AlarmEngine(Actor):
                 self._scheduled[tag] = deadline
                 heapq.heappush(self._deadlines, (deadline, tag))
         self._arm()
+
+    def _publish_mark(self) -> None:
+        self._mark_timer = None
+        self.publish(ALARM_SEQ, {"epoch": self.epoch, "seq": self.seq})
 
     def _arm(self) -> None:
         if not self._deadlines:

@@ -9,6 +9,7 @@ from typing import Any
 
 from hmi.app_alarms import connect_alarms, load_snapshot
 from hmi.bus import Bus, expose
+from hmi.bus.topics import ALARM_SEQ
 from hmi.core.alarms import AlarmState
 from hmi.qt.alarms import AlarmModel
 from tests.qt.alarm_support import T0, status, transition
@@ -167,6 +168,34 @@ def test_a_lost_transition_reloads_the_snapshot(qapp):
             _numbered(transition(LEVEL, AlarmState.UNACKNOWLEDGED, T0 + 9), 1, "e2"),
         )
         assert model.gaps == 1
+        await bus.close()
+
+    asyncio.run(main())
+
+
+def test_a_lost_last_transition_is_found_by_the_engine_count(qapp):
+    """The last transition before a quiet spell is lost: no next one shows the gap, the
+    engine's count on alarm/$seq does; a count we already have changes nothing."""
+
+    async def main() -> None:
+        bus = Bus.local()
+        model = AlarmModel()
+        connect_alarms(bus, model, lambda: ("", ""))
+        engine = Engine()
+        engine.statuses = [_numbered(status(LEVEL, AlarmState.UNACKNOWLEDGED, T0).to_dict(), 3)]
+        bus.expose("alarms", engine)
+        await load_snapshot(bus, model)
+        bus.publish(ALARM_SEQ, {"epoch": "e1", "seq": 3})
+        assert model.gaps == 0 and model.synced
+        # seq 4 (the acknowledge) is dropped on its way; then the engine is quiet.
+        engine.statuses = [_numbered(status(LEVEL, AlarmState.ACKNOWLEDGED, T0 + 1).to_dict(), 4)]
+        bus.publish(ALARM_SEQ, {"epoch": "e1", "seq": 4})
+        assert model.gaps == 1 and not model.synced
+        await _until(model, lambda: model.synced)
+        assert model.status(LEVEL).state is AlarmState.ACKNOWLEDGED
+        bus.publish(ALARM_SEQ, {"epoch": "e1", "seq": 4})
+        bus.publish(ALARM_SEQ, {"epoch": "e1"})  # malformed: dropped, nothing else
+        assert model.gaps == 1 and model.synced
         await bus.close()
 
     asyncio.run(main())

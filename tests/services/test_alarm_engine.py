@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from hmi.bus import Bus, RemoteError, Supervisor, VirtualClock, encode_samples
+from hmi.bus.topics import ALARM_SEQ
 from hmi.core.identity import Identity, InvalidToken
 from hmi.core.quality import Quality, Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import AlarmLimits, Tag
-from hmi.services.alarm_engine import AlarmEngine
+from hmi.services.alarm_engine import MARK_AFTER, AlarmEngine
 from hmi.services.alarm_journal import AlarmJournal
 
 T0 = 1_700_000_000.0
@@ -49,7 +50,10 @@ def run(tmp_path: Path, scenario: Scenario, **options: Any) -> list[dict[str, An
         clock = VirtualClock(start=T0)
         bus = Bus.local(clock)
         seen: list[dict[str, Any]] = []
-        bus.subscribe("alarm/#", lambda topic, payload: seen.append(payload))
+        # Transitions only: the engine's count on alarm/$seq has its own test.
+        bus.subscribe(
+            "alarm/#", lambda topic, payload: None if topic == ALARM_SEQ else seen.append(payload)
+        )
         async with Supervisor(bus) as sup:
             await sup.start(AlarmEngine(TAGS, tmp_path / "alarms.sqlite", **options))
             await scenario(bus, clock, seen)
@@ -267,5 +271,24 @@ def test_transitions_and_snapshots_carry_one_sequence_over_all_alarm_topics(
         assert len({p["epoch"] for p in seen}) == 1
         snapshot = await bus.call("alarms", "snapshot")
         assert {(s["epoch"], s["seq"]) for s in snapshot} == {(seen[0]["epoch"], 3)}
+
+    run(tmp_path, scenario)
+
+
+def test_the_count_of_transitions_follows_the_last_one(tmp_path: Path) -> None:
+    """MARK_AFTER seconds after the last transition, alarm/$seq says how many there were,
+    so a client that lost the last one before a quiet spell notices."""
+
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        counts: list[dict[str, Any]] = []
+        bus.subscribe(ALARM_SEQ, lambda topic, payload: counts.append(payload))
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
+        await bus.call("alarms", "acknowledge", ["plant/pump/flow"], user="al")
+        await clock.run_for(MARK_AFTER / 2)
+        assert counts == []  # not while transitions may still follow
+        await clock.run_for(MARK_AFTER)
+        assert counts == [{"epoch": seen[-1]["epoch"], "seq": seen[-1]["seq"]}]
+        await clock.run_for(10 * MARK_AFTER)
+        assert len(counts) == 1  # once per quiet spell, not a heartbeat
 
     run(tmp_path, scenario)
