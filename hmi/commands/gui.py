@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hmi.commands import heartbeat_interval
+
 
 def register(commands: Any) -> None:
     """Add ``demo`` and ``run`` to the sub-parsers."""
@@ -30,7 +32,7 @@ def register(commands: Any) -> None:
         cmd.add_argument("--broker", metavar="ADDRESS", help="join a plant through hmi broker")
         cmd.add_argument(
             "--heartbeat",
-            type=_interval,
+            type=heartbeat_interval,
             default=1.0,
             metavar="SECONDS",
             help="seconds between heartbeats to the broker (with --broker; default 1)",
@@ -48,14 +50,6 @@ def register(commands: Any) -> None:
             help="draw unacknowledged alarms steady (framed) instead of flashing at 1 Hz",
         )
         cmd.set_defaults(handler=run, demo=name == "demo")
-
-
-def _interval(text: str) -> float:
-    """A heartbeat interval: seconds, more than 0."""
-    value = float(text)
-    if not 0 < value < 86_400:
-        raise argparse.ArgumentTypeError(f"{text}: seconds, more than 0")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hmi.commands import heartbeat_interval
+
 
 def register(commands: Any) -> None:
     """Add ``node`` to the sub-parsers."""
@@ -24,7 +26,7 @@ def register(commands: Any) -> None:
     node.add_argument("--name", default="drivers", help="actor name (RPC target), default drivers")
     node.add_argument(
         "--heartbeat",
-        type=_interval,
+        type=heartbeat_interval,
         default=1.0,
         metavar="SECONDS",
         help="seconds between heartbeats to the broker, which judges the node by them (default 1)",
@@ -33,14 +35,6 @@ def register(commands: Any) -> None:
         "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
     )
     node.set_defaults(handler=run)
-
-
-def _interval(text: str) -> float:
-    """A heartbeat interval: seconds, more than 0."""
-    value = float(text)
-    if not 0 < value < 86_400:
-        raise argparse.ArgumentTypeError(f"{text}: seconds, more than 0")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

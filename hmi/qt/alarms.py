@@ -25,6 +25,7 @@ from hmi.core.alarms import AlarmState, AlarmStatus, AlarmTransition, Level
 from hmi.qt.alarm_marks import AlarmMarks
 from hmi.qt.alarm_service import DEFAULT_MAX_SHELVE, AlarmService, NoService, reason_of
 from hmi.qt.binding import Binder
+from hmi.qt.tasks import OwnedTasks
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class AlarmModel(QObject):
         #: transitions known to be missed (sequence gaps) since the model was made
         self.gaps = 0
         # Requests in flight: owned here so none is garbage collected or lost at shutdown.
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks("alarm requests")
         self._binder = binder
         if binder is not None:
             binder.add_frame_hook(self, self.flush)
@@ -340,23 +341,14 @@ class AlarmModel(QObject):
         Without a running event loop (a widget previewed in Designer) nothing can be sent:
         that is reported like a refusal, and None returned.
         """
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            coro.close()
+        task = self._tasks.spawn(coro)
+        if task is None:
             self._fail("no event loop: the request was not sent")
-            return None
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return task
 
     async def close(self) -> None:
         """Cancel the requests still in flight (at shutdown)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.close()
 
     def _need(self) -> AlarmService:
         if self._service is None:

@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from hmi.qt.tasks import OwnedTasks
 
 #: ``(since, until, tag, limit) -> journal rows`` (transition dicts, time order)
 FetchHistory = Callable[
@@ -150,7 +152,7 @@ class AlarmHistoryDialog(QDialog):
         self.resize(1300, 560)
         self._fetch = fetch
         # Tasks this dialog started: owned here, so none is lost or garbage collected.
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks("alarm history")
         self._now = now or time.time
         self.since = QDateTimeEdit(self)
         self.until = QDateTimeEdit(self)
@@ -247,7 +249,5 @@ class AlarmHistoryDialog(QDialog):
         if path:
             self.export(path)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.spawn(coro)

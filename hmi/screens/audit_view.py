@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -19,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.qt.tasks import OwnedTasks
+
 COLUMNS = (
     "time",
     "user",
@@ -32,9 +33,9 @@ COLUMNS = (
     "screen",
 )
 #: fetches the newest audit rows (dicts with COLUMNS) from the backend
-Fetch = Callable[[], Awaitable[list[dict[str, Any]]]]
+Fetch = Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]]
 #: writes the whole trail as CSV to a path on the backend's machine; returns the row count
-Export = Callable[[str], Awaitable[int]]
+Export = Callable[[str], Coroutine[Any, Any, int]]
 
 
 class AuditDialog(QDialog):
@@ -47,7 +48,7 @@ class AuditDialog(QDialog):
         self._fetch = fetch
         self._export = export
         # Tasks this dialog started: owned here, so none is lost or garbage collected.
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks("audit trail")
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels([c.replace("_", " ") for c in COLUMNS])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -88,7 +89,5 @@ class AuditDialog(QDialog):
         if path:
             self._spawn(self._export(path))
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.spawn(coro)

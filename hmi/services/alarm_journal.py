@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from hmi.core.alarms import AlarmStatus, AlarmTransition
+from hmi.services.sqlite import open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -55,16 +55,7 @@ class AlarmJournal:
     """Append-only journal of alarm transitions in an SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        try:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(_SCHEMA)
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_wal(path, _SCHEMA, isolation_level=None)
 
     def close(self) -> None:
         """Close the database."""

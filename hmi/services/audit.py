@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import IO, Any
+
+from hmi.services.sqlite import open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -59,12 +60,7 @@ class AuditLog:
     """An append-only audit table in an SQLite file (WAL, safe with concurrent readers)."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path))
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_wal(path, _SCHEMA)
 
     def close(self) -> None:
         """Close the database."""

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hmi.core.sample import Value
+from hmi.services.sqlite import open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tags (
@@ -103,23 +104,15 @@ class HistoryStore:
 
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
         path = Path(path)
-        if not readonly:
-            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # isolation_level=None: we open transactions ourselves, one per batch.
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        try:
+        options: dict[str, Any] = {"isolation_level": None, "check_same_thread": False}
+        if readonly:
+            self._db = sqlite3.connect(str(path), **options)
             self._db.execute("PRAGMA busy_timeout = 5000")
-            if not readonly:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                # NORMAL in WAL mode: a killed process loses nothing committed; only a power
-                # cut may lose the last transactions. FULL would fsync every batch.
-                self._db.execute("PRAGMA synchronous = NORMAL")
-                self._db.executescript(_SCHEMA)
-            self._db.execute("PRAGMA cache_size = -32768")  # 32 MiB
-        except BaseException:
-            self._db.close()
-            raise
+        else:
+            self._db = open_wal(path, _SCHEMA, **options)
+        self._db.execute("PRAGMA cache_size = -32768")  # 32 MiB
         self._ids: dict[str, int] = {}
         self._load_ids()
 
