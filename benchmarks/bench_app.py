@@ -94,7 +94,7 @@ async def _roundtrips() -> tuple[list[float], list[float]]:
     from pymodbus.client import AsyncModbusTcpClient
 
     from hmi.app import DEMO_PROJECT
-    from hmi.backend import Backend
+    from hmi.app.plant import Backend
     from hmi.bus import Bus, bind_store
     from hmi.bus.messages import decode_result, encode_command
     from hmi.core.command import CommandState

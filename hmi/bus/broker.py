@@ -48,7 +48,7 @@ from hmi.bus.frames import (
 from hmi.bus.keys import KeyPair
 from hmi.bus.ledger import Ledger
 from hmi.bus.lvc import LastValueCache
-from hmi.bus.roster import Roster
+from hmi.bus.roster import Roster, about_node
 from hmi.bus.zmqio import BatchReader, Reader, open_context, send_frames
 
 log = logging.getLogger(__name__)
@@ -368,7 +368,7 @@ class Broker:
         welcome = pack_header(Kind.HELLO, SENDER, 0, time.time())
         answer = {"id": self.id, "pub": self.fast_endpoint, "heartbeat": self.heartbeat}
         self._route(node.ident, [b"$sys/broker", welcome, _pack(answer)])
-        self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender, "name": node.name})
+        self._publish(f"$sys/node/{node.sender}/alive", about_node(node, self.roster.served(node)))
 
     def _send_snapshot(self, ident: bytes, prefix: str) -> None:
         self._catch_up()
@@ -387,7 +387,9 @@ class Broker:
         self._catch_up()
         for topic, entries in self.cache.degrade(node.sender, f"{node.sender} {why}"):
             self._publish(topic, entries)
-        self._publish(f"$sys/node/{node.sender}/dead", {"id": node.sender, "why": why})
+        # with the targets it served until now (withdrawn): what a "node dead" alarm names
+        about = about_node(node, sorted(node.withdrawn))
+        self._publish(f"$sys/node/{node.sender}/dead", {**about, "why": why})
 
     def _on_back(self, node: NodeInfo) -> None:
         """A node declared dead is heard again (it had only paused): it gets its RPC
@@ -398,7 +400,7 @@ class Broker:
         self.roster.back(node)
         header = pack_header(Kind.REPUBLISH, SENDER, 0, time.time())
         self._route(node.ident, [b"$sys/broker", header, _pack(None)])
-        self._publish(f"$sys/node/{node.sender}/alive", {"id": node.sender, "name": node.name})
+        self._publish(f"$sys/node/{node.sender}/alive", about_node(node, self.roster.served(node)))
 
     def _publish(self, topic: str, payload: Any) -> None:
         seq = self._my_seq.get(topic, 0) + 1

@@ -31,6 +31,18 @@ Callback = Callable[[str, Any], Awaitable[None] | None]
 class Transport(Protocol):
     """What a remote transport offers the bus (see :mod:`hmi.bus.transport`)."""
 
+    @property
+    def link_state(self) -> str:
+        """``waiting``, ``connected``, ``lost`` or ``refused`` (see :mod:`hmi.bus.link`)."""
+        ...
+
+    @property
+    def on_link(self) -> list[Callable[[str, str], None]]:
+        """Called with ``(state, detail)`` on every change of the link."""
+        ...
+
+    async def wait_connected(self, timeout: float | None = None) -> bool: ...
+    def published_tags(self) -> set[str]: ...
     def send(self, topic: str, payload: Any) -> None: ...
     def subscribe(self, prefix: str) -> None: ...
     def unsubscribe(self, prefix: str) -> None: ...
@@ -63,7 +75,7 @@ class BusStats:
 class Subscription:
     """A pattern and a callback; :meth:`cancel` ends it (idempotent)."""
 
-    __slots__ = ("_bus", "active", "callback", "match", "owner", "pattern")
+    __slots__ = ("_bus", "_linked", "active", "callback", "match", "owner", "pattern")
 
     def __init__(self, bus: Bus, pattern: str, callback: Callback, owner: object | None) -> None:
         self._bus = bus
@@ -72,12 +84,19 @@ class Subscription:
         self.owner = owner
         self.match = compile_pattern(pattern)
         self.active = True
+        self._linked: list[Subscription] = []
 
     def cancel(self) -> None:
-        """Stop delivering to this subscription."""
+        """Stop delivering to this subscription (and to those :meth:`link` ed to it)."""
         if self.active:
             self.active = False
             self._bus._remove(self)
+            for other in self._linked:
+                other.cancel()
+
+    def link(self, other: Subscription) -> None:
+        """Cancel ``other`` with this one (one handle for what works together)."""
+        self._linked.append(other)
 
     def __repr__(self) -> str:
         return f"<Subscription {self.pattern!r} -> {self.callback!r}>"
@@ -124,7 +143,11 @@ class Bus:
 
         ``address`` is the broker's front address (``tcp://host:port`` or ``ipc://path``);
         None finds it as :func:`hmi.bus.discovery.resolve` documents. ``options`` go to
-        :class:`hmi.bus.transport.ZmqTransport` (keys, heartbeat interval, ...).
+        :meth:`hmi.bus.transport.ZmqTransport.open` (keys, heartbeat interval, ...):
+        ``wait`` (default 5 s) bounds the wait for the broker's welcome, then
+        ConnectionError; ``wait=None`` returns at once and never raises, the node joining
+        whenever the broker answers (``await bus.transport.wait_connected()``);
+        ``discover=False`` skips the UDP probe.
         """
         from hmi.bus.transport import ZmqTransport
 

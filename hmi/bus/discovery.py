@@ -180,6 +180,10 @@ async def discover(
         transport.close()
 
 
+# ``resolve`` has a parameter of that name (its documented switch): call the probe by this one
+_probe = discover
+
+
 async def resolve(
     explicit: str | None = None,
     *,
@@ -188,16 +192,22 @@ async def resolve(
     hosts: tuple[str, ...] = ("127.0.0.1", "255.255.255.255"),
     timeout: float = 0.3,
     server_key: str = "",
+    discover: bool = True,
 ) -> tuple[BrokerAddress, str]:
     """The broker's address and where it came from: ``explicit``, ``env``, ``beacon``,
-    ``state-file`` or ``default`` (in that order of preference)."""
+    ``state-file`` or ``default`` (in that order of preference).
+
+    ``discover=False`` skips the UDP probe (a plant whose network must not see broadcasts,
+    or a deployment that names its broker): the other sources apply as before.
+    """
     if explicit:
         return BrokerAddress.parse(explicit, server_key), "explicit"
     if env := os.environ.get(BROKER_ENV):
         return BrokerAddress.parse(env, server_key), "env"
-    found = await discover(key, port, hosts, timeout)
-    if found is not None:
-        return found, "beacon"
+    if discover:
+        found = await _probe(key, port, hosts, timeout)
+        if found is not None:
+            return found, "beacon"
     state = read_state()
     if state is not None:
         return state, "state-file"

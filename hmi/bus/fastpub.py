@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from hmi.bus.frames import MAX_PAYLOAD
-from hmi.bus.zmqio import Reader
+from hmi.bus.zmqio import Reader, node_socket
 
 if TYPE_CHECKING:
     from hmi.bus.keys import ClientKeys
@@ -58,15 +57,9 @@ class FastPublisher:
         #: set once the broker's subscription to everything arrived (``usable``: the same)
         self.ready = asyncio.Event()
         self.usable = False
-        sock = ctx.socket(zmq.XPUB)
-        sock.linger = 200
-        sock.sndhwm = hwm
-        sock.rcvhwm = hwm
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
+        sock = node_socket(ctx, zmq.XPUB, hwm, keys)
         # At the high-water mark a send raises zmq.Again (counted), never drops silently.
         sock.setsockopt(zmq.XPUB_NODROP, 1)
-        if keys is not None:
-            keys.apply(sock)
         sock.connect(endpoint)
         self.sock = sock
         self._reader = Reader(sock, self._on_subscription)

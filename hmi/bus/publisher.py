@@ -80,6 +80,13 @@ class Publisher:
             entries = [entry for entry in entries if _valid(entry)]
         return entries
 
+    def tags(self) -> set[str]:
+        """The names of the tags this node has published (on ``tag/`` topics)."""
+        names: set[str] = set()
+        for current in self._current.values():
+            names.update(name for name in current if type(name) is str)
+        return names
+
     def probe(self, topic: str) -> None:
         """Publish a probe (see :mod:`hmi.bus.resync`) on the path publications take now;
         flag REPLAY and seq 0: no sequence for receivers to follow, payload nil."""

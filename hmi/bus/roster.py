@@ -107,6 +107,10 @@ class Roster:
             self.targets.setdefault(name, node.ident)
         node.withdrawn = []
 
+    def served(self, node: NodeInfo) -> list[str]:
+        """The RPC targets ``node`` serves now, sorted."""
+        return sorted(name for name, ident in self.targets.items() if ident == node.ident)
+
     def limit(self, node: NodeInfo) -> float:
         """Silent seconds before ``node`` is dead: DEAD_AFTER_BEATS of its own heartbeat
         interval (of the broker's when it told none), or ``dead_after`` when given."""
@@ -130,6 +134,12 @@ class Roster:
             for node in self.nodes.values()
             if node.alive and node.said_hello and now - node.last_seen > self.limit(node)
         ]
+
+
+def about_node(node: NodeInfo, targets: list[str]) -> dict[str, Any]:
+    """The payload of ``$sys/node/<id>/alive`` and ``/dead`` (docs/bus-protocol.md): the
+    node's id, its bus name and host (from its HELLO), and RPC ``targets``."""
+    return {"id": node.sender, "name": node.name, "host": node.host, "targets": targets}
 
 
 def _interval(value: Any, default: float) -> float:

@@ -19,6 +19,10 @@ ALARM = "alarm/"
 ALARM_SEQ = "alarm/$seq"
 MSG = "msg/"
 SYS = "$sys/"
+#: the broker's heartbeats (and the node's control messages to it)
+BROKER_TOPIC = "$sys/broker"
+#: delivered locally by a node whose broker went silent: ``{"broker": id, "address": front}``
+BROKER_LOST = "$sys/broker/lost"
 
 
 class TopicError(ValueError):

@@ -33,12 +33,13 @@ from hmi.bus.frames import (
     pack_payload,
     unpack_payload,
 )
+from hmi.bus.link import HandshakeWatch, Link, LinkListener
 from hmi.bus.noderpc import NodeRpc
 from hmi.bus.probes import Prober
 from hmi.bus.publisher import Publisher
 from hmi.bus.resync import Resync, could_be_tag
 from hmi.bus.session import BROKER_TOPIC, BrokerSession
-from hmi.bus.zmqio import Reader, open_context, send_frames
+from hmi.bus.zmqio import Reader, node_socket, open_context, send_frames
 
 if TYPE_CHECKING:
     from hmi.bus.bus import Bus
@@ -73,6 +74,10 @@ class ZmqTransport:
         #: hello, welcome and heartbeats: who the broker is and whether it is heard
         self.session = BrokerSession(self, heartbeat=heartbeat, broker_timeout=broker_timeout)
         self.connected = self.session.connected
+        #: the link's state for operators and logs (see hmi.bus.link)
+        self.link = Link(address.front)
+        #: ``listener(state, detail)`` for every change of the link (see :attr:`link_state`)
+        self.on_link: list[LinkListener] = self.link.listeners
         self.keys = keys
         self.hwm = hwm
         self.drops: Counter[str] = Counter()
@@ -100,14 +105,16 @@ class ZmqTransport:
         discovery_key: str = DEFAULT_KEY,
         discovery_port: int = DISCOVERY_PORT,
         discovery_hosts: tuple[str, ...] = ("127.0.0.1", "255.255.255.255"),
+        discover: bool = True,
         wait: float | None = 5.0,
         **options: Any,
     ) -> ZmqTransport:
-        """Find the broker (see :func:`hmi.bus.discovery.resolve`), connect, say hello.
-
-        Waits up to ``wait`` seconds for the broker's welcome (None: do not wait; the
-        node then joins whenever the broker appears).
-        """
+        """Find the broker (:func:`hmi.bus.discovery.resolve`; ``discover=False``: no UDP
+        probe), connect, say hello, and wait up to ``wait`` seconds for the welcome (then
+        close and raise ConnectionError). ``None``: do not wait, never raise: the node
+        joins whenever the broker answers (:meth:`wait_connected` waits for it, without a
+        timeout as long as it takes); ``math.inf``: wait here as long as it takes. The
+        node keeps trying meanwhile; :attr:`link_state` says how it goes."""
         if not isinstance(address, BrokerAddress):
             keys = options.get("keys")
             address, source = await resolve(
@@ -116,38 +123,27 @@ class ZmqTransport:
                 port=discovery_port,
                 hosts=discovery_hosts,
                 server_key=keys.server_key if keys is not None else "",
+                discover=discover,
             )
             log.info("broker %s (from %s)", address.front, source)
         transport = cls(bus, address, **options)
         transport._start()
         if wait:
-            try:
-                await asyncio.wait_for(transport.connected.wait(), wait)
-            except TimeoutError:
-                await transport.close()
-                raise ConnectionError(f"no broker answered at {address.front}") from None
-            fast = transport.publisher.fast
-            if fast is not None:
-                # Publications go through the DEALER until the fast path is ready: wait a
-                # moment, so the first ones already take it (and never overtake each other).
-                try:
-                    await asyncio.wait_for(fast.ready.wait(), min(wait, 1.0))
-                except TimeoutError:
-                    log.warning("fast path %s not ready: publishing via the front", fast.endpoint)
+            await transport.session.join(wait)
         return transport
 
     def _start(self) -> None:
         self._ctx = open_context()
-        dealer = self._ctx.socket(zmq.DEALER)
+        dealer = node_socket(self._ctx, zmq.DEALER, self.hwm, self.keys)
         dealer.routing_id = self.node_id.encode()
-        sub = self._ctx.socket(zmq.SUB)
-        for sock in (dealer, sub):
-            sock.linger = 200
-            sock.sndhwm = self.hwm
-            sock.rcvhwm = self.hwm
-            sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
-            if self.keys is not None:
-                self.keys.apply(sock)
+        sub = node_socket(self._ctx, zmq.SUB, self.hwm, self.keys)
+        # The monitor comes first, so that it sees the first handshake too.
+        self._watch = HandshakeWatch(
+            self.link,
+            dealer,
+            [(dealer, self.address.front), (sub, self.address.back)],
+            self._connected_again,
+        )
         dealer.connect(self.address.front)
         sub.connect(self.address.back)
         sub.subscribe(BROKER_TOPIC.encode())
@@ -159,6 +155,8 @@ class ZmqTransport:
         self._dealer_reader = Reader(dealer, self._on_dealer)
         self._sub_reader.start()
         self._dealer_reader.start()
+        self._watch.start()
+        self.link.start()
         self.rpc.bind()
         self.prober.start()
         loop = asyncio.get_running_loop()
@@ -170,6 +168,8 @@ class ZmqTransport:
         if self._closed:
             return
         self._closed = True
+        self.session.close()
+        self.link.close()
         self.prober.close()
         self.send_control(BROKER_TOPIC, Kind.BYE, None)
         for task in self._tasks:
@@ -177,11 +177,33 @@ class ZmqTransport:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._sub_reader.close()
         self._dealer_reader.close()
+        self._watch.close()
         self.publisher.close()
         self.rpc.close()
         self._dealer.close()
         self._sub.close()
         self._ctx.term()
+
+    def _connected_again(self) -> None:
+        # Connected anew after a refused handshake: the hello queued on the dropped
+        # connection went with it.
+        self._sub_reader.kick()
+        self.session.hello()
+
+    @property
+    def link_state(self) -> str:
+        """``waiting``, ``connected``, ``lost`` or ``refused`` (see :mod:`hmi.bus.link`;
+        ``link.detail`` says more, :attr:`on_link` listeners are told each change)."""
+        return self.link.state.value
+
+    async def wait_connected(self, timeout: float | None = None) -> bool:
+        """Wait until the broker has welcomed this node: True, or False after ``timeout``
+        seconds (None: no limit) or once closed."""
+        return await self.session.wait_connected(timeout)
+
+    def published_tags(self) -> set[str]:
+        """The tags this node publishes itself (their values do not come from the broker)."""
+        return self.publisher.tags()
 
     # -- sending --------------------------------------------------------------------------
     def send_control(

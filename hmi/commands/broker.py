@@ -14,18 +14,29 @@ def register(commands: Any) -> None:
         "broker",
         help="run the bus broker (routing, last-value cache, statistics, heartbeats)",
         description="Nodes connect to ADDRESS (front, ROUTER) and ADDRESS+1 (back, XPUB). "
-        "Bind tcp://*:PORT for other machines, with --secret-key and --clients (CURVE).",
+        "Bind tcp://*:PORT for other machines, with --secret-key and --clients (CURVE). "
+        "With a project, its bus: section gives the address, heartbeat and keys; flags "
+        "override it.",
+    )
+    cmd.add_argument(
+        "project",
+        type=Path,
+        nargs="?",
+        help="project YAML file: bus.broker, bus.heartbeat_interval, bus.curve "
+        "(broker_key's NAME.key_secret, clients)",
     )
     cmd.add_argument(
         "--address",
-        default="tcp://127.0.0.1:5570",
-        help="tcp://HOST:PORT (back on PORT+1) or ipc://PATH (default: %(default)s)",
+        default=None,
+        help="tcp://HOST:PORT (back on PORT+1) or ipc://PATH (default: the project's "
+        "bus.broker, else tcp://127.0.0.1:5570); tcp://*:PORT listens on every interface",
     )
     cmd.add_argument(
         "--heartbeat",
         type=float,
-        default=1.0,
-        help="seconds between the broker's heartbeats (default 1); nodes beat at their own",
+        default=None,
+        help="seconds between the broker's heartbeats (default: the project's, else 1); "
+        "nodes beat at their own",
     )
     cmd.add_argument(
         "--dead-after",
@@ -69,6 +80,24 @@ def run(args: argparse.Namespace) -> int:
     from hmi.bus.brokerstats import render
     from hmi.bus.keys import KeyPair
 
+    address, heartbeat = args.address, args.heartbeat
+    if args.project is not None:
+        from hmi.commands import load
+
+        project = load(args.project)
+        if project is None:
+            return 1
+        bus = project.bus
+        address = address or bus.broker or None
+        heartbeat = heartbeat if heartbeat is not None else bus.heartbeat_interval
+        if bus.curve is not None and args.secret_key is None and args.clients is None:
+            if bus.curve.clients is None:
+                where = f"{project.path}:{bus.line}: bus.curve.clients"
+                print(f"hmi broker: {where}: a CURVE broker needs its policy", file=sys.stderr)
+                return 2
+            args.secret_key, args.clients = bus.curve.broker_secret, bus.curve.clients
+    address = address or "tcp://127.0.0.1:5570"
+    heartbeat = 1.0 if heartbeat is None else heartbeat
     if (args.secret_key is None) != (args.clients is None):
         print("--secret-key and --clients go together (CURVE)", file=sys.stderr)
         return 2
@@ -82,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         broker = Broker(
-            args.address,
-            heartbeat=args.heartbeat,
+            address,
+            heartbeat=heartbeat,
             dead_after=args.dead_after,
             secret=KeyPair.load(args.secret_key) if args.secret_key else None,
             policy=Policy.load(args.clients) if args.clients else None,
@@ -99,7 +128,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> None:
-        await broker.serve()
+        # SIGTERM (systemd's stop) ends the broker as Ctrl-C does: sockets and the state
+        # file are released, nodes see it go.
+        import contextlib
+        import signal
+
+        task = asyncio.current_task()
+        assert task is not None
+        with contextlib.suppress(NotImplementedError):  # Windows' proactor loop
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await broker.serve()
 
     try:
         asyncio.run(main())

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hmi.commands import heartbeat_interval
+from hmi.commands import add_bus_options, deployment, load
 
 
 def register(commands: Any) -> None:
@@ -16,7 +16,13 @@ def register(commands: Any) -> None:
         ("demo", "run the demo plant with its operator screens"),
         ("run", "open the operator application for a project"),
     ):
-        cmd = commands.add_parser(name, help=help_text)
+        cmd = commands.add_parser(
+            name,
+            help=help_text,
+            description="With the project's bus.mode: local (the default) the whole plant "
+            "runs in this process; with bus.mode: broker (or --broker) this is an operator "
+            "station of a plant served by hmi broker, hmi backend and hmi node.",
+        )
         if name == "run":
             cmd.add_argument("project", type=Path, help="project YAML file")
         cmd.add_argument(
@@ -29,20 +35,28 @@ def register(commands: Any) -> None:
             metavar="SECONDS",
             help="quit after this long (default with --screenshot: 2 s)",
         )
-        cmd.add_argument("--broker", metavar="ADDRESS", help="join a plant through hmi broker")
-        cmd.add_argument(
-            "--heartbeat",
-            type=heartbeat_interval,
-            default=1.0,
-            metavar="SECONDS",
-            help="seconds between heartbeats to the broker (with --broker; default 1)",
-        )
+        if name == "run":
+            add_bus_options(cmd, name="station", what="bus name and {name} of its key file")
+            cmd.add_argument(
+                "--local",
+                action="store_true",
+                help="run the whole plant in this process, whatever the project's bus.mode",
+            )
         cmd.add_argument("--user", help="log in as this user at start")
         cmd.add_argument(
             "--password-stdin", action="store_true", help="read --user's password from stdin"
         )
         cmd.add_argument(
-            "--data", type=Path, metavar="DIR", help="data folder (default: beside the project)"
+            "--data",
+            type=Path,
+            metavar="DIR",
+            help="data folder in local mode (default: beside the project, data/)",
+        )
+        cmd.add_argument(
+            "--control",
+            choices=("stdio",),
+            help="take JSON requests on stdin, answer on stdout (tests, automation; "
+            "see hmi.app.remote)",
         )
         cmd.add_argument(
             "--no-alarm-flash",
@@ -54,16 +68,19 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the project (if any) and run the application window."""
-    from hmi.project import ProjectError, load_project
-
     project = None
+    where = None
     if getattr(args, "project", None) is not None:
-        try:
-            project = load_project(args.project)
-        except ProjectError as exc:
-            print(exc, file=sys.stderr)
+        project = load(args.project)
+        if project is None:
             return 1
-    from hmi.app import AppOptions, run_app
+        where = deployment(args, project, local=True if args.local else None)
+        if where is None:
+            return 2
+    if args.password_stdin and not args.user:
+        print("hmi: --password-stdin needs --user", file=sys.stderr)
+        return 2
+    from hmi.app.gui import AppOptions, run_app
 
     duration = args.duration
     if args.screenshot is not None and duration is None:
@@ -73,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
         demo=args.demo,
         screenshot=args.screenshot,
         duration=duration,
-        broker=args.broker,
+        deployment=where,
         data_dir=args.data,
         user=args.user,
         password=password,
         alarm_flash=not args.no_alarm_flash,
-        heartbeat=args.heartbeat,
+        control=args.control,
     )
     return run_app(project, options)

@@ -15,6 +15,11 @@ def register(commands: Any) -> None:
     gen = actions.add_parser("generate", help="write NAME.key and NAME.key_secret")
     gen.add_argument("names", nargs="+", metavar="NAME", help="e.g. broker driver-1 hmi-1")
     gen.add_argument("--dir", type=Path, default=Path("keys"), help="default: ./keys")
+    gen.add_argument(
+        "--keep-existing",
+        action="store_true",
+        help="skip the names whose key pair exists (instead of failing): for set-up scripts",
+    )
     gen.set_defaults(handler=generate)
     show = actions.add_parser("show", help="print the public key of a key file")
     show.add_argument("files", nargs="+", type=Path)
@@ -28,6 +33,9 @@ def generate(args: argparse.Namespace) -> int:
 
     for name in args.names:
         if (args.dir / f"{name}.key_secret").exists():
+            if args.keep_existing:
+                print(f"{name}: {KeyPair.load(args.dir / f'{name}.key').public}  (kept)")
+                continue
             print(f"{args.dir / name}.key_secret exists: not overwritten", file=sys.stderr)
             return 1
         public, secret = create_keys(args.dir, name)

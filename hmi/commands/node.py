@@ -1,36 +1,25 @@
-"""``hmi node project.yaml``: run the project's device drivers headless (plain asyncio)."""
+"""``hmi node project.yaml``: the project's device drivers, headless, joined to the broker."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from hmi.commands import heartbeat_interval
+from hmi.commands import add_bus_options, deployment, load
 
 
 def register(commands: Any) -> None:
     """Add ``node`` to the sub-parsers."""
-    node = commands.add_parser("node", help="run a project's device drivers without a GUI")
+    node = commands.add_parser(
+        "node",
+        help="run a project's device drivers without a GUI, joined to the broker",
+        description="Poll the project's devices and carry out write commands whose session "
+        "the backend's security service verifies (hmi backend). Joins the broker of the "
+        "project's bus: section; waits for it as long as it takes.",
+    )
     node.add_argument("project", type=Path, help="project YAML file")
-    node.add_argument(
-        "--broker",
-        default=None,
-        metavar="ADDRESS",
-        help="broker to join, e.g. tcp://127.0.0.1:5570 (default: the project's, else discovery)",
-    )
-    node.add_argument(
-        "--local", action="store_true", help="do not join a broker (in-process bus; for tests)"
-    )
-    node.add_argument("--name", default="drivers", help="actor name (RPC target), default drivers")
-    node.add_argument(
-        "--heartbeat",
-        type=heartbeat_interval,
-        default=1.0,
-        metavar="SECONDS",
-        help="seconds between heartbeats to the broker, which judges the node by them (default 1)",
-    )
+    add_bus_options(node, name="drivers", what="bus name, RPC target, {name} of its key file")
     node.add_argument(
         "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
     )
@@ -38,54 +27,14 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the project, join the broker and poll until interrupted."""
-    from hmi.project import ProjectError, load_project
-
-    try:
-        project = load_project(args.project)
-    except ProjectError as exc:
-        print(exc, file=sys.stderr)
+    """Join the broker and poll until interrupted."""
+    project = load(args.project)
+    if project is None:
         return 1
-    import asyncio
-    import logging
+    where = deployment(args, project, local=False)
+    if where is None:
+        return 2
+    from hmi.app.headless import NodeRole, run_headless
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    # pymodbus warns on every failed reconnect; the driver reports link errors in its
-    # $sys/device/ status instead, so keep only pymodbus' real failures.
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    import contextlib
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(project, args))
-    return 0
-
-
-async def _main(project: Any, args: argparse.Namespace) -> None:
-    import asyncio
-    import contextlib
-    import signal
-
-    from hmi.bus import Bus, Supervisor
-    from hmi.drivers.actor import DriverActor
-
-    if args.local:
-        bus = Bus.local(name=args.name)
-    else:
-        bus = await Bus.connect(
-            args.broker or project.bus.broker or None, name=args.name, heartbeat=args.heartbeat
-        )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows' proactor loop
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        async with Supervisor(bus) as supervisor:
-            actor = await supervisor.start(DriverActor(project, name=args.name))
-            assert actor.manager is not None
-            count = len(actor.manager.devices)
-            print(f"hmi node: {count} device{'s' * (count != 1)}, polling", flush=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), args.duration)
-    finally:
-        await bus.close()
+    role = NodeRole("hmi node", services=False, drivers=True, driver_name=args.name)
+    return run_headless(project, where, role, duration=args.duration)

@@ -105,6 +105,18 @@ def authorize_command(
         identity = verify_token(token, key, now)
     except InvalidToken as exc:
         raise Unauthorized(f"invalid session: {exc}") from None
+    authorize_write(identity, claimed_user, tag_name, write_roles=write_roles)
+    return identity
+
+
+def authorize_write(
+    identity: Identity, claimed_user: str, tag_name: str, *, write_roles: frozenset[str]
+) -> None:
+    """Check that a verified ``identity`` may write ``tag_name``; raise :class:`Unauthorized`.
+
+    The user a command claims must be the one its session proves (or none), and the roles
+    are the session's, never the command's own claims.
+    """
     if claimed_user and claimed_user != identity.user:
         raise Unauthorized(f"command claims user {claimed_user!r} but session is {identity.user!r}")
     if not write_roles:
@@ -112,4 +124,3 @@ def authorize_command(
     if write_roles.isdisjoint(identity.roles):
         needed = ", ".join(sorted(write_roles))
         raise Unauthorized(f"user {identity.user!r} lacks a role to write {tag_name} ({needed})")
-    return identity

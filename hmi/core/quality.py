@@ -38,6 +38,8 @@ class Reason(StrEnum):
     INPUT_QUALITY = "input quality"
     #: the node that published the tag went silent
     NODE_DEAD = "node dead"
+    #: this node's broker went silent: the value is the last one heard before
+    BROKER_LOST = "broker lost"
 
 
 @dataclass(frozen=True, slots=True)

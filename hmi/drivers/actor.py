@@ -3,17 +3,25 @@
 Topics:
 - publishes sample batches on ``tag/<actor name>`` (one message per scan),
 - publishes device status on ``$sys/device/<device>``,
-- takes write requests from ``cmd/<tag>`` for its tags and answers on ``result/<tag>``,
+- takes write requests from ``cmd/<tag>`` for its tags and answers every one of them on
+  ``result/<tag>`` (rejections too: the audit pairs each command with its result),
 - evaluates calculated tags from every ``tag/`` batch and publishes them on
   ``tag/<actor name>/calc``.
 
 RPC (target = actor name): ``add_device(device, tags)``, ``update_device(device, tags)``,
 ``remove_device(name)``, ``set_tags(tags)``, ``remove_tags(names)``, ``devices()``,
 ``status()``. Devices and tags are given as dicts with the fields of the project file.
+
+Writes: a command is carried out only for a session the actor has verified, never for
+what the command claims (see :mod:`hmi.drivers.auth`), so every driver actor is built
+with a :data:`~hmi.drivers.auth.SessionVerifier`. Commands are verified concurrently
+but queued on their lines in the order they arrived.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -25,11 +33,15 @@ from hmi.bus import Actor, expose
 from hmi.bus.messages import decode_command, encode_result
 from hmi.bus.samples import MalformedPayload, decode_samples, encode_samples
 from hmi.bus.topics import CMD, SYS, result_topic, tag_topic
+from hmi.core.command import Command, CommandResult, CommandState
 from hmi.core.expression import Expression
+from hmi.core.identity import Identity
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
+from hmi.drivers.auth import SessionVerifier, verify_session
 from hmi.drivers.manager import DriverManager
 from hmi.drivers.status import DeviceStatus
+from hmi.drivers.writes import Rejected
 from hmi.project.loader import parse_project
 from hmi.project.model import DeviceConfig, Project
 
@@ -37,13 +49,30 @@ log = logging.getLogger(__name__)
 
 
 class DriverActor(Actor):
-    """Runs the Modbus devices of a project (see the module docstring)."""
+    """Runs the Modbus devices of a project (see the module docstring).
+
+    ``verify`` checks the session token of every command (in a plant:
+    :func:`hmi.drivers.auth.remote_verifier` of the bus); ``options`` go to
+    :class:`DriverManager` (timeouts, a link factory, ...).
+    """
 
     name = "drivers"
 
-    def __init__(self, project: Project, name: str | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        project: Project,
+        name: str | None = None,
+        *,
+        verify: SessionVerifier,
+        **options: Any,
+    ) -> None:
+        if "authorize" in options:
+            # The manager's authorizer is its library default; the actor decides by the
+            # verified session alone, so an authorizer here would be silently unused.
+            raise TypeError("DriverActor checks sessions with verify=, not authorize=")
         super().__init__(name)
         self.project = project
+        self._verify = verify
         self._options = options
         self.manager: DriverManager | None = None
         self._calcs = {
@@ -53,6 +82,9 @@ class DriverActor(Actor):
         }
         self._inputs: dict[str, Sample] = {}
         self._calc_out: dict[str, Sample] = {}
+        #: resolved once the latest command so far is queued (or answered): the next one
+        #: waits for it, so commands verified out of order are still written in order
+        self._queued: asyncio.Future[None] | None = None
 
     # -- life -------------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -80,18 +112,66 @@ class DriverActor(Actor):
     # -- commands -------------------------------------------------------------------------------
     def _on_command(self, topic: str, payload: Any) -> Any:
         manager = self.manager
-        if manager is None or topic[len(CMD) :] not in manager.tags:
+        tag = topic[len(CMD) :]
+        if manager is None or tag not in manager.tags:
             return None  # another node's tag
         try:
             command = decode_command(payload)
         except MalformedPayload as exc:
             log.warning("dropped malformed command on %s: %s", topic, exc)
             return None
-        return self._write(manager, command)
+        previous, queued = self._queued, asyncio.get_running_loop().create_future()
+        self._queued = queued
+        return self._write(manager, tag, command, previous, queued)
 
-    async def _write(self, manager: DriverManager, command: Any) -> None:
-        result = await manager.write(command)
-        self.publish(result_topic(command.tag), encode_result(result))
+    async def _write(
+        self,
+        manager: DriverManager,
+        tag: str,
+        command: Command,
+        previous: asyncio.Future[None] | None,
+        queued: asyncio.Future[None],
+    ) -> None:
+        """Verify ``command``'s session, then write it; publish the result either way."""
+        try:
+            verdict = await self._check(tag, command)
+            if previous is not None:
+                await previous  # the commands that came before this one are queued
+            if isinstance(verdict, Identity):
+                answer = manager.submit(command, verdict)
+            else:
+                answer = _rejected(command, tag, verdict)
+        finally:
+            if not queued.done():
+                queued.set_result(None)
+        result = await answer
+        identity = verdict if isinstance(verdict, Identity) else None
+        self._log(command, identity, result)
+        if identity is not None:
+            result = dataclasses.replace(result, extra={**result.extra, "user": identity.user})
+        self.publish(result_topic(tag), encode_result(result))
+
+    async def _check(self, tag: str, command: Command) -> Identity | str:
+        """The verified identity of ``command``'s session, or why it is rejected."""
+        if command.tag != tag:
+            return f"topic and command disagree ({CMD}{tag} carries {command.tag})"
+        try:
+            return await verify_session(command, self._verify)
+        except Rejected as exc:
+            return str(exc)
+
+    def _log(self, command: Command, identity: Identity | None, result: CommandResult) -> None:
+        who = identity.user if identity else f"{command.user or '?'} (unverified)"
+        level = logging.INFO if result.state is CommandState.CONFIRMED else logging.WARNING
+        log.log(
+            level,
+            "write %s = %r by %s: %s%s",
+            command.tag,
+            command.value,
+            who,
+            result.state.value,
+            f" ({result.message})" if result.message else "",
+        )
 
     # -- calculated tags --------------------------------------------------------------------------
     def _on_samples(self, topic: str, payload: Any) -> None:
@@ -186,6 +266,14 @@ class DriverActor(Actor):
     def devices(self) -> list[str]:
         """Names of the running devices."""
         return sorted(self.manager.devices) if self.manager else []
+
+
+def _rejected(command: Command, tag: str, why: str) -> asyncio.Future[CommandResult]:
+    """The (resolved) rejection of ``command``, received on ``cmd/<tag>``."""
+    future: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
+    result = CommandResult(command.id, tag, CommandState.REJECTED, None, why, time.time())
+    future.set_result(result)
+    return future
 
 
 def _device_dict(config: DeviceConfig) -> dict[str, Any]:

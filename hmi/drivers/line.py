@@ -46,6 +46,8 @@ class _Write:
     plan: WritePlan
     command: Command
     future: asyncio.Future[CommandResult]
+    #: the write's timeout
+    timer: asyncio.TimerHandle | None = None
 
 
 class Line:
@@ -203,6 +205,7 @@ class Line:
                         self._sink.samples(changed)
                 if group.timer is None and watchdog is not None:
                     watchdog.arm(device, group)
+                self._report(device)
             if self._on_scan is not None:
                 self._on_scan(device.name, group.name, start, end)
             if not link.connected:
@@ -283,24 +286,33 @@ class Line:
                 device.stats.connected = True
                 for group in device.groups.values():
                     group.next_due = now
-                self._sink.status(device.stats.snapshot(self._wall(), now))
+                self._report(device)
             return
 
     def _lost(self, message: str, kind: str) -> None:
         """The link is down: every GOOD tag becomes UNCERTAIN now, unread ones BAD."""
         wall = self._wall()
-        now = asyncio.get_running_loop().time()
         batch: dict[str, Sample] = {}
         for device in self._devices.values():
-            was = device.stats.connected
-            device.stats.connected = False
+            device.stats.disconnected()
             device.stats.error(kind, message, wall)
             degraded = device.degrade(device.points, message, Reason.NOT_CONNECTED, wall)
             batch.update(device.filter.changed(degraded))
-            if was or device.stats.errors.get(kind) == 1:
-                self._sink.status(device.stats.snapshot(wall, now))
+            # the first error of a kind is news too (e.g. the first failed connect)
+            self._report(device, force=device.stats.errors.get(kind) == 1)
         if batch:
             self._sink.samples(batch)
+
+    def _report(self, device: DeviceState, *, force: bool = False) -> None:
+        """Publish ``device``'s status now if connected or communicating changed.
+
+        Between two status intervals, so an alarm on a silent device is raised within a
+        request's timeout; the rate window of the periodic status is left running.
+        """
+        stats = device.stats
+        if force or stats.changed:
+            now = asyncio.get_running_loop().time()
+            self._sink.status(stats.snapshot(self._wall(), now, window=False))
 
     def _publish_status(self) -> None:
         loop = asyncio.get_running_loop()
@@ -309,18 +321,21 @@ class Line:
             self._sink.status(device.stats.snapshot(self._wall(), loop.time()))
 
     # -- writes ----------------------------------------------------------------------------------
-    async def write(
+    def submit(
         self, device: str, plan: WritePlan, command: Command, timeout: float
-    ) -> CommandResult:
-        """Queue a checked write; the line runs it between two scans. Never raises."""
+    ) -> asyncio.Future[CommandResult]:
+        """Queue a checked write at once; the line runs it between two scans, in order.
+
+        The future always gets a result (never an exception): TIMED_OUT after ``timeout``.
+        """
         loop = asyncio.get_running_loop()
         write = _Write(device, plan, command, loop.create_future())
+        write.timer = loop.call_later(
+            timeout, self._finish, write, CommandState.TIMED_OUT, f"no result within {timeout:g} s"
+        )
         self._writes.append(write)
         self._poke()
-        done, _ = await asyncio.wait([write.future], timeout=timeout)
-        if not done:
-            self._finish(write, CommandState.TIMED_OUT, f"no result within {timeout:g} s")
-        return write.future.result()
+        return write.future
 
     async def _do_writes(self, link: ModbusLink) -> None:
         while self._writes:
@@ -332,27 +347,33 @@ class Line:
             try:
                 sample = await execute_write(link, device.config.unit_id, write.plan, self._wall())
             except ReadBackMismatch as exc:
+                device.stats.answered()
                 self._finish(write, CommandState.FAILED, str(exc))
             except DeviceException as exc:
                 device.stats.error("exception", str(exc), self._wall())
                 self._finish(write, CommandState.FAILED, f"device refused: {exc}")
             except CommError as exc:
-                device.stats.error("timeout", str(exc), self._wall())
+                kind = "timeout" if link.connected else "connection"
+                device.stats.error(kind, str(exc), self._wall())
                 state = (
                     CommandState.FAILED if isinstance(exc, NotConnected) else CommandState.TIMED_OUT
                 )
                 self._finish(write, state, f"no answer from {device.name}: {exc}")
             else:
+                device.stats.answered()
                 changed = device.filter.changed({write.command.tag: sample})
                 if changed:
                     self._sink.samples(changed)
                 self._finish(write, CommandState.CONFIRMED, "", sample)
+            self._report(device)
 
     def _finish(
         self, write: _Write, state: CommandState, message: str, sample: Sample | None = None
     ) -> None:
         if write in self._writes:
             self._writes.remove(write)
+        if write.timer is not None:
+            write.timer.cancel()
         if write.future.done():
             return
         command = write.command

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hmi.core.command import Command, CommandResult, CommandState
+from hmi.core.identity import Identity
 from hmi.core.quality import Quality, Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.drivers.line import Line
 from hmi.drivers.sink import Sink
-from hmi.drivers.writes import Authorizer, Rejected, plan_write, role_check
+from hmi.drivers.writes import Authorizer, Rejected, identity_authorizer, plan_write, role_check
 from hmi.project.model import DEFAULT_POLL_GROUPS, DeviceConfig, Project
 
 
@@ -196,22 +197,39 @@ class DriverManager:
             self._sink.samples({n: Sample(None, quality, now, now) for n in names})
 
     # -- writes ---------------------------------------------------------------------------------
-    async def write(self, command: Command) -> CommandResult:
-        """Check and execute ``command``; never raises: the result says what happened."""
+    async def write(self, command: Command, identity: Identity | None = None) -> CommandResult:
+        """Check and execute ``command``; never raises: the result says what happened.
+
+        See :meth:`submit` for ``identity``.
+        """
+        return await self.submit(command, identity)
+
+    def submit(
+        self, command: Command, identity: Identity | None = None
+    ) -> asyncio.Future[CommandResult]:
+        """Check ``command`` and queue it on its line at once; the future gets the result.
+
+        ``identity`` is the verified session the command came with: its user and roles
+        decide (the user the command claims must be the session's), and the write is
+        carried out in that user's name. Without it, the manager's own ``authorize``
+        decides (by default the roles the command claims: for tests and benchmarks).
+        Writes submitted one after another run in that order.
+        """
         tag = self.tags.get(command.tag)
         if tag is None or tag.source is None:
-            return _result(
-                command, CommandState.REJECTED, f"{command.tag} is not a device tag here"
-            )
+            return _done(command, CommandState.REJECTED, f"{command.tag} is not a device tag here")
+        authorize = self._authorize if identity is None else identity_authorizer(identity)
         try:
-            plan = plan_write(command, tag, self._authorize)
+            plan = plan_write(command, tag, authorize)
         except Rejected as exc:
-            return _result(command, CommandState.REJECTED, str(exc))
+            return _done(command, CommandState.REJECTED, str(exc))
+        if identity is not None:
+            command = dataclasses.replace(command, user=identity.user, roles=identity.roles)
         config = self.devices[tag.source.device]
         line = self._lines.get(line_key(config))
         if line is None or not config.enabled or line_key(config) not in self._tasks:
-            return _result(command, CommandState.FAILED, f"device {config.name} is not running")
-        return await line.write(config.name, plan, command, self._write_timeout)
+            return _done(command, CommandState.FAILED, f"device {config.name} is not running")
+        return line.submit(config.name, plan, command, self._write_timeout)
 
 
 def _link_settings(config: DeviceConfig) -> DeviceConfig:
@@ -219,5 +237,7 @@ def _link_settings(config: DeviceConfig) -> DeviceConfig:
     return dataclasses.replace(config, name="", description="", line=0, unit_id=0)
 
 
-def _result(command: Command, state: CommandState, message: str) -> CommandResult:
-    return CommandResult(command.id, command.tag, state, None, message, time.time())
+def _done(command: Command, state: CommandState, message: str) -> asyncio.Future[CommandResult]:
+    future: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
+    future.set_result(CommandResult(command.id, command.tag, state, None, message, time.time()))
+    return future

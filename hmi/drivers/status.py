@@ -10,8 +10,14 @@ class DeviceStatus:
     """What an engineer needs to see about one device's link, at one moment."""
 
     device: str
+    #: the link (TCP connection, serial port) is up
     connected: bool
-    #: e.g. "timeout", "exception 2 (illegal data address) for hr:100+1"; "" when none yet
+    #: the device answered its last request (a Modbus exception response is an answer);
+    #: False while the link is down or after a timeout, a lost connection or garbage
+    communicating: bool = False
+    #: what went wrong in the current outage, e.g. "cannot connect: ...", "no answer to
+    #: hr:0+10", or a refusal ("exception 2 (illegal data address) for hr:100+1") since
+    #: the device last came back; "" when none
     last_error: str = ""
     last_error_time: float = 0.0
     #: requests answered per second over the last status interval
@@ -32,11 +38,17 @@ class DeviceStatus:
 
 
 class DeviceStats:
-    """Mutable counters behind :class:`DeviceStatus`; the line updates them per request."""
+    """Mutable counters behind :class:`DeviceStatus`; the line updates them per request.
+
+    The line publishes a status at once when :attr:`changed` (connected or
+    communicating differ from the last status published), so a communication failure is
+    known within a request's timeout, not a status interval later.
+    """
 
     def __init__(self, device: str) -> None:
         self.device = device
         self.connected = False
+        self.communicating = False
         self.last_error = ""
         self.last_error_time = 0.0
         self.requests = 0
@@ -46,27 +58,64 @@ class DeviceStats:
         self._window_latency = 0.0
         self._window_max = 0.0
         self._window_start = 0.0
+        #: (connected, communicating) of the last status published; None: none yet
+        self._published: tuple[bool, bool] | None = None
+
+    @property
+    def changed(self) -> bool:
+        """True when connected or communicating changed since the last snapshot."""
+        return (self.connected, self.communicating) != self._published
+
+    @property
+    def outage(self) -> str:
+        """The error of the current outage; "" while the device communicates."""
+        return "" if self.communicating else self.last_error
 
     def ok(self, latency: float) -> None:
-        """One request answered after ``latency`` seconds."""
+        """One poll request answered after ``latency`` seconds."""
+        if not self.communicating:
+            self.answered()
         self.requests += 1
         self._window_requests += 1
         self._window_latency += latency
         self._window_max = max(self._window_max, latency)
 
     def error(self, kind: str, message: str, now: float) -> None:
-        """One failed request (or connection attempt)."""
+        """One failed request (or connection attempt) of ``kind``.
+
+        Kinds: ``exception`` (the device answered with an exception code: it
+        communicates), ``timeout``, ``connection``, ``response`` (a malformed answer),
+        ``connect`` (a failed connection attempt).
+        """
+        if kind == "exception":  # an answer: the device refused, but it communicates
+            self.answered()
+        else:
+            self.communicating = False
         self.errors[kind] = self.errors.get(kind, 0) + 1
         self.last_error = message
         self.last_error_time = now
 
-    def snapshot(self, now: float, monotonic: float) -> DeviceStatus:
-        """The status now; starts a new rate window."""
+    def disconnected(self) -> None:
+        """The link went down."""
+        self.connected = self.communicating = False
+
+    def answered(self) -> None:
+        """The device answered a request (a poll, a write, or with an exception code)."""
+        if not self.communicating:
+            # The device is back: an outage's error must not describe the next one.
+            self.communicating = True
+            self.last_error = ""
+            self.last_error_time = 0.0
+
+    def snapshot(self, now: float, monotonic: float, *, window: bool = True) -> DeviceStatus:
+        """The status now; starts a new rate window unless ``window`` is False (a status
+        published between two intervals because the link changed)."""
         span = monotonic - self._window_start if self._window_start else 0.0
         count = self._window_requests
         status = DeviceStatus(
             device=self.device,
             connected=self.connected,
+            communicating=self.communicating,
             last_error=self.last_error,
             last_error_time=self.last_error_time,
             requests_per_s=round(count / span, 1) if span > 0 else 0.0,
@@ -77,6 +126,9 @@ class DeviceStats:
             overruns=self.overruns,
             time=now,
         )
+        self._published = (self.connected, self.communicating)
+        if not window:
+            return status
         self._window_requests = 0
         self._window_latency = self._window_max = 0.0
         self._window_start = monotonic

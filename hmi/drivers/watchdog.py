@@ -78,7 +78,9 @@ class Watchdog:
         now, wall = self._loop.time(), self._wall()
         period, timeout = group.period, device.config.timeout
         last = device.last
-        detail = device.stats.last_error or "no answer"
+        # The current outage's error; a device that answered its last request and is
+        # silent now has none yet (its read is still in flight): "no answer".
+        detail = device.stats.outage or "no answer"
         asker, sent = self._asking()
         if asker is not None and asker is not device and not device.misses:
             # busy with another unit: not this one's silence; look again after that read

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hmi.core.command import Command
+from hmi.core.identity import Identity, Unauthorized, authorize_write
 from hmi.core.modbus import (
     Block,
     CodecError,
@@ -34,9 +35,10 @@ class Rejected(ValueError):
 
 
 def role_check(command: Command, tag: Tag) -> str | None:
-    """The default authorizer: one of the command's roles must be a write role of the tag.
+    """The library default: one of the roles the command claims must be a write role.
 
-    The security service replaces this with a check of the command's signed token.
+    It trusts the command, so it is for tests and benchmarks only; the driver actor
+    checks every command with :func:`identity_authorizer` of its verified session.
     """
     if not tag.write_roles:
         return f"{tag.name} is read-only"
@@ -45,6 +47,23 @@ def role_check(command: Command, tag: Tag) -> str | None:
         allowed = ", ".join(sorted(tag.write_roles))
         return f"{command.user or 'user'} (roles: {roles}) may not write {tag.name} ({allowed})"
     return None
+
+
+def identity_authorizer(identity: Identity) -> Authorizer:
+    """An authorizer for commands of a verified session: its user and roles decide.
+
+    The user a command claims must be the session's (or none); the roles the command
+    claims are ignored.
+    """
+
+    def authorize(command: Command, tag: Tag) -> str | None:
+        try:
+            authorize_write(identity, command.user, tag.name, write_roles=tag.write_roles)
+        except Unauthorized as exc:
+            return str(exc)
+        return None
+
+    return authorize
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,21 +8,25 @@ from hmi.project.errors import ConfigError, ProjectError
 from hmi.project.loader import load_project, parse_project
 from hmi.project.model import (
     BusConfig,
+    CurveConfig,
     DeviceConfig,
     HistorianConfig,
     Project,
     ScreenConfig,
+    SystemAlarmsConfig,
     UserConfig,
 )
 
 __all__ = [
     "BusConfig",
     "ConfigError",
+    "CurveConfig",
     "DeviceConfig",
     "HistorianConfig",
     "Project",
     "ProjectError",
     "ScreenConfig",
+    "SystemAlarmsConfig",
     "UserConfig",
     "load_project",
     "parse_project",

@@ -14,13 +14,12 @@ from hmi.project.model import (
     DEFAULT_POLL_GROUPS,
     DEFAULT_ROLES,
     PROTOCOLS,
-    BusConfig,
     DeviceConfig,
-    HistorianConfig,
     Project,
     ScreenConfig,
     UserConfig,
 )
+from hmi.project.sections import read_bus, read_historian, read_system_alarms
 from hmi.project.tag_reader import TagReader, check_roles
 from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose
 
@@ -31,6 +30,7 @@ _SECTIONS = (
     "roles",
     "poll_groups",
     "bus",
+    "system_alarms",
     "historian",
     "devices",
     "tags",
@@ -93,10 +93,11 @@ class _Loader:
         start = top.text("start_screen", "")
         if start and start not in screens:
             self.ctx.error(top.node_of("start_screen"), "start_screen", f"unknown screen {start!r}")
-        bus = self._bus()
-        historian = self._historian()
+        bus = read_bus(top, self.path.parent)
+        system_alarms = read_system_alarms(top)
+        historian = read_historian(top)
         top.finish()
-        if name is None or bus is None or historian is None:
+        if name is None or bus is None or historian is None or system_alarms is None:
             return None
         return Project(
             name=name,
@@ -109,6 +110,7 @@ class _Loader:
             roles=roles,
             poll_groups=MappingProxyType(poll_groups),
             bus=bus,
+            system_alarms=system_alarms,
             historian=historian,
             start_screen=start or next(iter(screens), ""),
         )
@@ -140,34 +142,6 @@ class _Loader:
                 groups[key] = period
         section.finish()
         return groups
-
-    def _bus(self) -> BusConfig | None:
-        section = self.top.mapping("bus")
-        if section is None:
-            return BusConfig()
-        bus = BusConfig(
-            mode=section.choice("mode", ("local", "broker"), "local"),
-            broker=section.text("broker", ""),
-            discovery=section.boolean("discovery", True),
-            heartbeat_interval=section.number("heartbeat_interval", 1.0),
-        )
-        section.finish()
-        return bus
-
-    def _historian(self) -> HistorianConfig | None:
-        section = self.top.mapping("historian")
-        if section is None:
-            return HistorianConfig()
-        path = section.text("path", "data/history.sqlite")
-        historian = HistorianConfig(
-            enabled=section.boolean("enabled", True),
-            path=Path(path) if path else Path("data/history.sqlite"),
-            retention_days=section.number("retention_days", 30.0),
-            max_interval=section.number("max_interval", 60.0),
-            flush_interval=section.number("flush_interval", 1.0),
-        )
-        section.finish()
-        return historian
 
     # -- devices -----------------------------------------------------------------------------
     def _devices(self) -> dict[str, DeviceConfig]:

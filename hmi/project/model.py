@@ -64,14 +64,63 @@ class UserConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CurveConfig:
+    """The CURVE key files of a plant's bus (ZeroMQ certificates, ``hmi keys generate``).
+
+    Paths are absolute (the loader resolves them against the project's folder).
+    """
+
+    #: the broker's public key (``NAME.key``); ``hmi broker`` reads ``NAME.key_secret``
+    broker_key: Path
+    #: each node's key pair (``NAME.key_secret``); ``{name}`` is the node's name (``--name``)
+    node_key: str
+    #: the broker's policy: the admitted keys and what each may do (``hmi broker`` only)
+    clients: Path | None = None
+
+    def node_key_for(self, name: str) -> Path:
+        """The key pair file of the node called ``name``."""
+        return Path(self.node_key.replace("{name}", name))
+
+    @property
+    def broker_secret(self) -> Path:
+        """The broker's own key pair file (beside its public key)."""
+        return self.broker_key.with_name(self.broker_key.name + "_secret")
+
+
+@dataclass(frozen=True, slots=True)
 class BusConfig:
-    """How this project's nodes talk: in one process, or through a broker."""
+    """How this project's nodes talk: in one process, or through a broker.
+
+    ``mode: local`` runs a plant in one process (``hmi run`` starts drivers and services
+    itself); ``mode: broker`` makes every command join the broker at ``broker`` (or the
+    one discovery finds when it is empty and ``discovery`` is on).
+    """
 
     mode: Literal["local", "broker"] = "local"
     #: broker address for nodes, e.g. tcp://127.0.0.1:5570; empty = discovery, then defaults
     broker: str = ""
+    #: find the broker by UDP probe when ``broker`` is empty
     discovery: bool = True
+    #: seconds between a node's heartbeats (the broker's too, for ``hmi broker PROJECT``)
     heartbeat_interval: float = 1.0
+    #: CURVE keys; None: plain TCP (for one machine)
+    curve: CurveConfig | None = None
+    #: line of the section in the project file, for errors found when it is used
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SystemAlarmsConfig:
+    """Alarms the system raises about itself: a device that stops answering, a driver node
+    or the backend declared dead by the broker."""
+
+    enabled: bool = True
+    #: priority (1 most urgent .. 4) of a device's communication-failure alarm
+    device_priority: int = 2
+    #: priority of a node declared dead
+    node_priority: int = 2
+    #: seconds a failure must last before it alarms
+    on_delay: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +147,7 @@ class Project:
     roles: tuple[str, ...] = DEFAULT_ROLES
     poll_groups: MappingProxyType[str, float] = field(default_factory=lambda: DEFAULT_POLL_GROUPS)
     bus: BusConfig = field(default_factory=BusConfig)
+    system_alarms: SystemAlarmsConfig = field(default_factory=SystemAlarmsConfig)
     historian: HistorianConfig = field(default_factory=HistorianConfig)
     description: str = ""
     start_screen: str = ""

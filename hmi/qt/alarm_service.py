@@ -1,6 +1,6 @@
 """How the GUI asks the alarm engine for things: :class:`AlarmService`, bound by the app.
 
-The GUI layers never see the bus: the composition root (``hmi/app_alarms.py``) binds these
+The GUI layers never see the bus: the composition root (``hmi/app/alarms.py``) binds these
 callables to ``bus.call("alarms", ...)`` with the session's user and token, tests bind them
 to a recording fake.
 """

@@ -134,6 +134,8 @@ class MainWindow(QMainWindow):
         self.tag_status = QLabel(f"Tags: {tags}")
         for label in (self.bus_status, self.device_status, self.tag_status):
             bar.addWidget(label)
+        #: what keeps the labels above true (the composition root's view of its links)
+        self.links: object | None = None
         self.context.session_changed.connect(self._on_session)
         self._on_session()
         self._tick()

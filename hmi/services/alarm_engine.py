@@ -6,6 +6,8 @@ and ``seq``: one sequence over all of this engine's alarm topics, so a client th
 one transition, whatever its tag, knows at the next one and reloads the snapshot), so every
 HMI on the bus shows the same state. Requests carry the user: a session token verified with
 ``authorize`` (the security service's ``verify``), or, without one (demo, tests), a name.
+Besides the tags' alarms it has the system's own (:mod:`hmi.services.system_alarms`):
+``system/<device>/comm`` and ``system/<node>/node``, fed from ``$sys/`` topics.
 
 RPC target ``alarms`` (see docs/alarms.md)::
 
@@ -43,11 +45,12 @@ from hmi.core.alarms import (
 from hmi.core.expression import Expression
 from hmi.core.identity import Identity
 from hmi.core.quality import Severity
-from hmi.core.sample import Sample
+from hmi.core.sample import Sample, Value
 from hmi.core.tag import Tag
-from hmi.project.model import Project
+from hmi.project.model import Project, SystemAlarmsConfig
 from hmi.services.alarm_journal import AlarmJournal
 from hmi.services.audit import AuditEntry, AuditLog
+from hmi.services.system_alarms import SystemAlarms
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,11 @@ MAX_SHELVE = 12 * 3600.0
 
 
 class AlarmEngine(Actor):
-    """Evaluates the alarms of ``tags``, journals and publishes every transition."""
+    """Evaluates the alarms of ``tags``, journals and publishes every transition.
+
+    With ``system_alarms`` (enabled), it also has a communication alarm per device of
+    ``devices`` and an alarm per dead node (see :mod:`hmi.services.system_alarms`).
+    """
 
     name = "alarms"
 
@@ -75,6 +82,8 @@ class AlarmEngine(Actor):
         max_shelve: float = MAX_SHELVE,
         pattern: str = "tag/#",
         name: str | None = None,
+        system_alarms: SystemAlarmsConfig | None = None,
+        devices: Iterable[str] = (),
     ) -> None:
         super().__init__(name)
         self.journal_path = journal
@@ -87,6 +96,8 @@ class AlarmEngine(Actor):
             for key, tag in tags.items()
             if tag.alarms is not None
         }
+        self.system = SystemAlarms(system_alarms, devices, taken=self.alarms.keys())
+        self.alarms.update(self.system.device_alarms())
         #: tag -> its ``suppress_when`` expression: the alarm is hidden while it is true
         #: (suppression by design, e.g. low flow while the pump is stopped)
         self.suppression = {
@@ -118,9 +129,12 @@ class AlarmEngine(Actor):
 
     @classmethod
     def for_project(cls, project: Project, **options: Any) -> AlarmEngine:
-        """An engine for the project's tags; the journal sits next to the history file."""
+        """An engine for the project's tags and its enabled devices' communication alarms
+        (``system_alarms:``); the journal sits next to the history file."""
         history = project.historian.path
         folder = (history if history.is_absolute() else project.folder / history).parent
+        options.setdefault("system_alarms", project.system_alarms)
+        options.setdefault("devices", [d.name for d in project.devices.values() if d.enabled])
         return cls(project.tags, folder / "alarms.sqlite", **options)
 
     # -- life -----------------------------------------------------------------------------
@@ -130,6 +144,8 @@ class AlarmEngine(Actor):
         self._journal = AlarmJournal(self.journal_path)
         self._emit(self._restore(now))
         self.subscribe(self.pattern, self._on_samples)
+        for pattern in self.system.patterns:
+            self.subscribe(pattern, self._on_system)
 
     async def teardown(self) -> None:
         if self._timer is not None:
@@ -149,7 +165,11 @@ class AlarmEngine(Actor):
         """
         assert self._journal is not None
         out: list[AlarmTransition] = []
-        for tag, status in self._journal.latest().items():
+        latest = self._journal.latest()
+        # A node's alarm exists only once its node died: those standing are made again.
+        nodes, standing = self.system.restore(latest, now)
+        self.alarms.update(nodes)
+        for tag, status in latest.items():
             alarm = self.alarms.get(tag)
             if alarm is None:
                 continue
@@ -164,6 +184,15 @@ class AlarmEngine(Actor):
                     out += alarm.shelve(user, reason, status.shelved_until, now)
             except AlarmRequestError:
                 log.warning("alarms: could not restore the state of %s", tag)
+        for reading in standing:
+            # Active when the engine stopped: its on-delay was served then, so it is fed as
+            # of that long ago and confirmed now; an ack is re-applied as for a tag's alarm.
+            alarm = self.alarms[reading.key]
+            changed = alarm.update(reading.sample, now - alarm.limits.on_delay, reading.shown)
+            changed += alarm.tick(now)
+            if reading.key in self._acked_before:
+                changed += self._reacknowledge(alarm, changed, now)
+            out += changed
         return out
 
     # -- process --------------------------------------------------------------------------
@@ -177,9 +206,16 @@ class AlarmEngine(Actor):
             return
         self.process(batch, now)
 
-    def process(self, batch: Mapping[str, Sample], now: float) -> list[AlarmTransition]:
-        """Run a batch of samples through the alarms (the bus handler calls this)."""
+    def process(
+        self, batch: Mapping[str, Sample], now: float, shown: Mapping[str, Value] | None = None
+    ) -> list[AlarmTransition]:
+        """Run a batch of samples through the alarms (the bus handler calls this).
+
+        ``shown``: the system alarms' batches, with the value each alarm shows (why it
+        failed). Without it, a batch is tags': it never feeds a system alarm.
+        """
         out: list[AlarmTransition] = []
+        system = self.system.keys if shown is None else ()
         governed: set[str] = set()
         for name, sample in batch.items():
             if name in self._inputs:
@@ -191,8 +227,8 @@ class AlarmEngine(Actor):
         touched = set(governed)
         for name, sample in batch.items():
             alarm = self.alarms.get(name)
-            if alarm is not None:
-                changed = alarm.update(sample, now)
+            if alarm is not None and name not in system:
+                changed = alarm.update(sample, now, shown.get(name) if shown else None)
                 if name in self._acked_before:
                     changed += self._reacknowledge(alarm, changed, now)
                 out += changed
@@ -200,6 +236,29 @@ class AlarmEngine(Actor):
         # Touched, not only transitioned: a new on-delay starts without any transition.
         self._emit(out, touched)
         return out
+
+    def _on_system(self, topic: str, payload: Any) -> None:
+        """A device's status or a node's death or life: the system alarms' inputs."""
+        now = self.clock.time()
+        transport = self.bus.transport
+        try:
+            readings = self.system.read(
+                topic,
+                payload,
+                now,
+                own_id=getattr(transport, "node_id", None),
+                own_targets=self.bus.targets,
+            )
+        except MalformedPayload as exc:
+            self.malformed += 1
+            log.warning("alarms: dropped malformed %r: %s", topic, exc)
+            return
+        for reading in readings:
+            if reading.key not in self.alarms and reading.limits is not None:
+                self.alarms[reading.key] = Alarm(reading.key, reading.limits)
+        fed = [r for r in readings if r.key in self.alarms]
+        if fed:
+            self.process({r.key: r.sample for r in fed}, now, {r.key: r.shown for r in fed})
 
     def _reacknowledge(
         self, alarm: Alarm, changed: list[AlarmTransition], now: float

@@ -1,7 +1,7 @@
 """Two HMI clients and one backend through a real broker: alarms are the same everywhere.
 
 Each client is what ``hmi run --broker`` builds for alarms: its own ZeroMQ connection, the
-GUI's :class:`~hmi.qt.alarms.AlarmModel` wired by :func:`hmi.app_alarms.connect_alarms`,
+GUI's :class:`~hmi.qt.alarms.AlarmModel` wired by :func:`hmi.app.alarms.connect_alarms`,
 the engine's snapshot, then ``alarm/#``. An acknowledge made in one client shows in the
 other within a second; a viewer's acknowledge is refused and the refusal reaches the
 operator's notifier; a client joining late starts from the same state.
@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from hmi.app import DEMO_PROJECT
-from hmi.app_alarms import connect_alarms, load_snapshot
-from hmi.backend import Backend
+from hmi.app.alarms import connect_alarms, load_snapshot
+from hmi.app.plant import Backend
 from hmi.bus import Bus
 from hmi.bus.broker import Broker
 from hmi.core.alarms import AlarmState

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from hmi.app import DEMO_PROJECT
-from hmi.app_alarms import connect_alarms, load_snapshot
-from hmi.backend import Backend
+from hmi.app.alarms import connect_alarms, load_snapshot
+from hmi.app.plant import Backend
 from hmi.bus import Bus
 from hmi.core.alarms import AlarmState
 from hmi.project import load_project

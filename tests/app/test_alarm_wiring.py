@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
-from hmi.app_alarms import connect_alarms, load_snapshot
+from hmi.app.alarms import connect_alarms, load_snapshot
 from hmi.bus import Bus, expose
 from hmi.bus.topics import ALARM_SEQ
 from hmi.core.alarms import AlarmState

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hmi.app import DEMO_PROJECT
-from hmi.backend import Backend
+from hmi.app.plant import Backend
 from hmi.bus import Bus, RemoteError
 from hmi.bus.topics import ALARM_SEQ
 from hmi.project import load_project

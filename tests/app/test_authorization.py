@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 
 from hmi.app import DEMO_PROJECT
-from hmi.backend import Backend
+from hmi.app.plant import Backend
 from hmi.bus import Bus, RemoteError, bind_store
 from hmi.core.command import CommandState
 from hmi.core.identity import Identity, issue_token

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from hmi.app import DEMO_PROJECT
-from hmi.app_session import publish_refused_writes
-from hmi.backend import Backend
+from hmi.app.plant import Backend
+from hmi.app.session import publish_refused_writes
 from hmi.bus import Bus
 from hmi.core.tagstore import TagStore
 from hmi.project import load_project

@@ -2,7 +2,7 @@
 
 The backend is the application's (historian over the in-memory bus); the samples are
 published on ``tag/`` as a driver publishes them; the trend asks the historian through
-``context.history`` exactly as hmi/app.py wires it, on a qasync loop as in the application.
+``context.history`` exactly as hmi/app/gui.py wires it, on a qasync loop as in the application.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import qasync
 
 from hmi.app import DEMO_PROJECT
-from hmi.backend import Backend
+from hmi.app.plant import Backend
 from hmi.bus import Bus, encode_samples
 from hmi.core import Quality, Reason, Sample, TagStore
 from hmi.core.quality import GOOD

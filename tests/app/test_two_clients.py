@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from hmi.app import DEMO_PROJECT
-from hmi.backend import Backend
+from hmi.app.plant import Backend
 from hmi.bus import Bus, bind_store
 from hmi.bus.broker import Broker
 from hmi.core.command import CommandState

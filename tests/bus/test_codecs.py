@@ -47,6 +47,16 @@ def test_good_quality_costs_one_byte():
     assert encode_samples({"a/b": Sample(1, source_time=2.0)}) == [["a/b", 1, 0, 2.0]]
 
 
+def test_every_reason_survives_the_wire_broker_lost_too():
+    for reason in Reason:
+        quality = Quality.uncertain(reason, "d")
+        (sample,) = decode_samples(wire(encode_samples({"a/b": Sample(1.0, quality)}))).values()
+        assert sample.quality == quality
+    wired = [["a/b", 2.0, [1, "broker lost", "broker tcp://h:5570 silent"], 1.0]]
+    (sample,) = decode_samples(wired).values()
+    assert sample.quality.reason is Reason.BROKER_LOST
+
+
 def test_unknown_reason_keeps_severity():
     (sample,) = decode_samples([["a/b", 1, [1, "from the future", "x"], 0.0]]).values()
     assert sample.quality.severity.name == "UNCERTAIN"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from hmi.bus import Bus
 from hmi.bus.address import BrokerAddress, read_state, state_file, write_state
 from hmi.bus.broker import Broker
 from hmi.bus.discovery import Beacon, discover, resolve
@@ -79,3 +80,37 @@ def test_address_forms():
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_discover_false_skips_the_probe_and_keeps_the_other_sources(address, monkeypatch):
+    async def main():
+        udp = free_udp_port()
+        opts = {"key": "k", "port": udp, "hosts": ("127.0.0.1",), "timeout": 0.2}
+        # a broker with a beacon and a state file: the probe would find it first
+        broker = Broker(address, beacon_port=udp, beacon_key="k", beacon_host="127.0.0.1")
+        await broker.start()
+        try:
+            addr, source = await resolve(None, **opts)
+            assert (addr.front, source) == (address, "beacon")
+            addr, source = await resolve(None, discover=False, **opts)
+            assert (addr.front, source) == (address, "state-file")
+            assert broker.beacon.answered == 1  # the second time, nobody asked
+            addr, source = await resolve("tcp://10.0.0.9:7000", discover=False, **opts)
+            assert source == "explicit"
+            monkeypatch.setenv("HMI_BROKER", "tcp://10.0.0.8:7000")
+            addr, source = await resolve(None, discover=False, **opts)
+            assert (addr.front, source) == ("tcp://10.0.0.8:7000", "env")
+            monkeypatch.delenv("HMI_BROKER")
+            # Bus.connect passes it on
+            bus = await Bus.connect(None, name="n", discover=False, discovery_port=udp)
+            try:
+                assert bus.transport.address.front == address
+            finally:
+                await bus.close()
+            assert broker.beacon.answered == 1
+        finally:
+            await broker.close()
+        addr, source = await resolve(None, discover=False, **opts)
+        assert (addr.front, source) == ("tcp://127.0.0.1:5570", "default")
+
+    asyncio.run(main())

@@ -84,7 +84,8 @@ def test_a_node_beating_faster_than_the_broker_does_not_take_it_for_lost(address
 
 def test_hmi_node_and_hmi_run_take_a_heartbeat_interval():
     parser = build_parser()
-    assert parser.parse_args(["node", "plant.yaml"]).heartbeat == 1.0
+    # no option: the deployment takes the project's bus.heartbeat_interval, else 1 s
+    assert parser.parse_args(["node", "plant.yaml"]).heartbeat is None
     assert parser.parse_args(["node", "plant.yaml", "--heartbeat", "0.2"]).heartbeat == 0.2
     assert parser.parse_args(["run", "plant.yaml", "--heartbeat", "0.5"]).heartbeat == 0.5
     for wrong in ("0", "-1", "nan"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import msgpack
@@ -363,6 +364,60 @@ def test_malformed_frames_on_the_fast_path_are_counted_by_the_broker_and_dropped
             rogue.close()
             ctx.term()
             await hmi.close()
+            await broker.close()
+
+    asyncio.run(main())
+
+
+class Alarms:
+    @expose
+    def snapshot(self):
+        return []
+
+
+def test_node_births_and_deaths_name_the_node_its_host_and_its_rpc_targets(address):
+    async def main():
+        broker = Broker(address, heartbeat=0.1, write_state_file=False)
+        await broker.start()
+        watcher = await node(address, "watcher")
+        events = []
+
+        def on_node(topic, payload):
+            if payload["id"] == node_id:  # (not the watcher's own)
+                events.append((topic.rsplit("/", 1)[1], payload))
+
+        node_id = "backend-1"
+        watcher.subscribe("$sys/node/+/+", on_node)
+        await asyncio.sleep(0.1)
+        backend = await node(address, "backend", node_id=node_id)
+        try:
+            host = socket.gethostname()
+            await until(lambda: events)
+            assert events[0] == (
+                "alive",
+                {"id": node_id, "name": "backend", "host": host, "targets": []},
+            )
+            backend.expose("alarms", Alarms())
+            backend.expose("audit", Alarms())
+            await until(lambda: "audit" in broker.targets)
+            backend.transport._tasks[0].cancel()  # its heartbeat stops, as if frozen
+            await until(lambda: events[-1][0] == "dead")
+            assert events[-1][1] == {
+                "id": node_id,
+                "name": "backend",
+                "host": host,
+                "targets": ["alarms", "audit"],  # what it served until then (withdrawn now)
+                "why": "silent",
+            }
+            assert "alarms" not in broker.targets
+            # heard again: alive, with the targets given back
+            backend.transport.session._beat()
+            await until(lambda: events[-1][0] == "alive")
+            assert events[-1][1]["targets"] == ["alarms", "audit"]
+            assert events[-1][1]["name"] == "backend"
+        finally:
+            await backend.close()
+            await watcher.close()
             await broker.close()
 
     asyncio.run(main())

@@ -43,3 +43,9 @@ def test_samples_are_immutable():
     sample = Sample(1)
     with pytest.raises(AttributeError):
         sample.value = 2  # type: ignore[misc]
+
+
+def test_broker_lost_is_a_reason_with_its_documented_text():
+    lost = Quality.uncertain(Reason.BROKER_LOST, "broker tcp://10.0.0.1:5570 silent")
+    assert Reason("broker lost") is Reason.BROKER_LOST
+    assert lost.describe() == "UNCERTAIN: broker lost (broker tcp://10.0.0.1:5570 silent)"

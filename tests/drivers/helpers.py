@@ -1,4 +1,4 @@
-"""Shared helpers for driver tests: a recording sink, builders, a pymodbus server."""
+"""Shared helpers for driver tests: a recording sink, builders, a pymodbus server, sessions."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from pymodbus.datastore import (
 from pymodbus.server import ModbusTcpServer
 
 from hmi.core.address import ModbusAddress
+from hmi.core.identity import Identity, issue_token, verify_token
 from hmi.core.quality import Severity
 from hmi.core.sample import Sample
 from hmi.core.tag import DataType, Limits, Scaling, Source, Tag
+from hmi.drivers.auth import SessionVerifier
 from hmi.drivers.status import DeviceStatus
 from hmi.project.model import DeviceConfig
 
@@ -66,6 +68,25 @@ def tag(
     )
 
 
+#: the plant key of driver tests
+KEY = b"driver tests plant key, 32 bytes"
+
+
+def local_verifier(key: bytes = KEY) -> SessionVerifier:
+    """A verifier that checks signature and expiry with ``key`` (no revocation: tests)."""
+
+    async def verify(token: str) -> Identity:
+        return verify_token(token, key, time.time())
+
+    return verify
+
+
+def session(user: str, *roles: str, key: bytes = KEY, ttl: float = 3600.0) -> str:
+    """A session token for ``user`` with ``roles``, signed with ``key``."""
+    identity = Identity(user, frozenset(roles), expires=time.time() + ttl, session=f"s-{user}")
+    return issue_token(identity, key)
+
+
 class RecordingSink:
     """Collects what a driver delivers, and lets a test wait for a condition."""
 
@@ -73,6 +94,7 @@ class RecordingSink:
         self.latest: dict[str, Sample] = {}
         self.batches: list[tuple[float, dict[str, Sample]]] = []
         self.statuses: dict[str, DeviceStatus] = {}
+        self.status_log: list[tuple[float, DeviceStatus]] = []
         self._changed = asyncio.Event()
 
     def samples(self, batch: Mapping[str, Sample]) -> None:
@@ -82,6 +104,7 @@ class RecordingSink:
 
     def status(self, status: DeviceStatus) -> None:
         self.statuses[status.device] = status
+        self.status_log.append((time.monotonic(), status))
         self._changed.set()
 
     def severity(self, name: str) -> Severity | None:

@@ -13,7 +13,7 @@ from hmi.core.command import Command, CommandState
 from hmi.core.quality import Severity
 from hmi.drivers.actor import DriverActor
 from hmi.project import load_project
-from tests.drivers.helpers import datastore, free_port, pymodbus_server
+from tests.drivers.helpers import datastore, free_port, local_verifier, pymodbus_server, session
 
 PROJECT = """\
 name: actor test
@@ -67,13 +67,13 @@ def test_actor_publishes_writes_and_manages_devices(tmp_path: Path) -> None:
         context = datastore(hr=[21] * 200)
         server1, server2 = pymodbus_server(port, context), pymodbus_server(port2, datastore())
         async with server1, server2, Supervisor(bus) as sup:
-            await sup.start(DriverActor(project))
+            await sup.start(DriverActor(project, verify=local_verifier()))
             await until(lambda: "a/t/volume" in latest)
             assert latest["a/t/level"].value == 21
             assert latest["a/t/volume"].value == 42
             assert latest["a/t/volume"].quality.severity is Severity.GOOD
 
-            cmd = Command("c1", "a/v/cmd", 7, user="op", roles=frozenset({"operator"}))
+            cmd = Command("c1", "a/v/cmd", 7, user="op", token=session("op", "operator"))
             bus.publish("cmd/a/v/cmd", encode_command(cmd))
             result = await asyncio.wait_for(results.get(), 3)
             assert result.state is CommandState.CONFIRMED, result

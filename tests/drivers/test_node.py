@@ -1,7 +1,8 @@
 """``hmi node project.yaml`` as a user runs it: headless drivers joined to ``hmi broker``.
 
 Broker and node are separate processes; the Modbus device is pymodbus' server in this
-process; a plain bus client (no actor, no GUI) subscribes to tags and sends a command.
+process; a plain bus client (no actor, no GUI) subscribes to tags and sends commands, and
+serves the security service the node verifies each command's session with.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hmi.bus import Bus
+from hmi.bus import Bus, Supervisor
 from hmi.bus.messages import decode_result, encode_command
 from hmi.bus.samples import decode_samples
 from hmi.core.command import Command, CommandState
 from hmi.core.quality import Severity
+from hmi.services.security import Security
+from hmi.services.security_actor import SecurityActor
 from tests.bus.conftest import free_port_pair
-from tests.drivers.helpers import datastore, free_port, pymodbus_server
+from tests.drivers.helpers import KEY, datastore, free_port, pymodbus_server, session
 
 PROJECT = """\
 name: node test
@@ -103,12 +107,22 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
                         got.clear()
                         await got.wait()
 
+            async def result_of(command_id: str) -> Any:
+                # a command repeated until the node's subscription was active may be
+                # answered more than once: skip to this command's result
+                async with asyncio.timeout(5):
+                    while (result := await results.get()).id != command_id:
+                        pass
+                return result
+
             def latest(name: str) -> Any:
                 return next((b[name] for b in reversed(batches) if name in b), None)
 
             bus.subscribe("tag/#", on_tags)
             bus.subscribe("result/#", lambda t, p: results.put_nowait(decode_result(p)))
             bus.subscribe("$sys/device/#", lambda t, p: statuses.append(p))
+            security = Supervisor(bus)
+            await security.start(SecurityActor(Security({}, KEY, None, clock=time.time)))
             try:
                 # the node polls the device and publishes each scan as one batch
                 await until(lambda: latest("n/tank/level") is not None)
@@ -121,10 +135,10 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
                 context.setValues(3, 2, [57])
                 await until(lambda: latest("n/tank/temp").value == 57, timeout=5)
 
-                # a command through the broker: written, read back, confirmed
-                command = Command(
-                    "n-1", "n/pump/speed", 42, user="op", roles=frozenset({"operator"})
-                )
+                # a command through the broker, its session verified by the security
+                # service through the broker: written, read back, confirmed
+                token = session("op", "operator")
+                command = Command("n-1", "n/pump/speed", 42, user="op", token=token)
                 for _ in range(50):  # until the node's subscription reached the broker
                     bus.publish("cmd/n/pump/speed", encode_command(command))
                     with contextlib.suppress(TimeoutError):
@@ -139,10 +153,20 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
                 await until(lambda: latest("n/pump/speed").value == 42, timeout=5)
 
                 # a command the tag's roles refuse
-                viewer = Command("n-2", "n/pump/speed", 1, user="v", roles=frozenset({"viewer"}))
+                viewer = Command("n-2", "n/pump/speed", 1, user="v", token=session("v", "viewer"))
                 bus.publish("cmd/n/pump/speed", encode_command(viewer))
-                refused = await asyncio.wait_for(results.get(), 5)
+                refused = await result_of("n-2")
                 assert refused.state is CommandState.REJECTED, refused
+                assert "lacks a role" in refused.message
+                assert context.getValues(3, 10, 1) == [42]
+
+                # no session, claiming the operator role: refused, nothing written
+                roles = frozenset({"operator"})
+                crafted = Command("n-3", "n/pump/speed", 2, user="op", roles=roles)
+                bus.publish("cmd/n/pump/speed", encode_command(crafted))
+                refused = await result_of("n-3")
+                assert refused.state is CommandState.REJECTED, refused
+                assert "not logged in" in refused.message
                 assert context.getValues(3, 10, 1) == [42]
 
                 await until(lambda: bool(statuses), timeout=5)
@@ -152,6 +176,7 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
                 await asyncio.to_thread(node.wait, 10)
                 return {"status": statuses[-1]}
             finally:
+                await security.stop()
                 await bus.close()
 
     node_log = tmp_path / "node.log"
@@ -162,8 +187,9 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
         report = asyncio.run(main(node))
     out = node_log.read_text()
     assert node.returncode == 0, out
-    assert "hmi node: 1 device, polling" in out
+    assert "1 device (plc)" in out, out
     assert "Traceback" not in out and "unexpected error" not in out, out
     status = report["status"]
     assert status["device"] == "plc"
     assert status["connected"] is True
+    assert status["communicating"] is True

@@ -40,11 +40,13 @@ def test_device_dies_and_returns() -> None:
             assert seen[-2:] == [Severity.UNCERTAIN, Severity.BAD], seen
             assert sink.value("a/b/v") == 3  # the last value is kept
             assert sink.statuses["plc"].connected is False
+            assert sink.statuses["plc"].communicating is False
             await asyncio.sleep(0.5)  # stay down a while: backoff grows to its cap
             async with pymodbus_server(port, datastore(hr=list(range(200)))):
                 back = time.monotonic()
                 good_at = await sink.wait(lambda: sink.severity("a/b/v") is Severity.GOOD)
                 assert good_at - back <= 1.0, good_at - back
+                await sink.wait(lambda: sink.statuses["plc"].communicating)
 
                 await manager.remove_device("plc")
                 assert sink.latest["a/b/v"].quality.reason is Reason.OUT_OF_SERVICE

@@ -59,13 +59,19 @@ class Alarm:
         return min(deadlines, default=None)
 
     # -- from the process ------------------------------------------------------------------
-    def update(self, sample: Sample, now: float) -> list[AlarmTransition]:
-        """Feed the tag's latest sample, received at ``now``."""
+    def update(self, sample: Sample, now: float, shown: Value = None) -> list[AlarmTransition]:
+        """Feed the tag's latest sample, received at ``now``.
+
+        ``shown``, when not None, is the value the status reports instead of the sample's:
+        an alarm judged on a flag can show why (a device's communication alarm is judged on
+        "failed" and shows the device's last error).
+        """
+        value = sample.value if shown is None else shown
         out: list[AlarmTransition] = []
         bad = sample.quality.severity is Severity.BAD
         if bad != self._status.input_bad:
             self._status = replace(self._status, input_bad=bad)
-            out.append(self._record(Event.QUALITY, Event.QUALITY, now, value=sample.value))
+            out.append(self._record(Event.QUALITY, Event.QUALITY, now, value=value))
         if bad:
             if self.bad_quality is BadQualityPolicy.ALARM:
                 self._raw = Level.BAD
@@ -77,7 +83,7 @@ class Alarm:
             level = evaluate(self.limits, sample.value, current)
             if level is not None:  # None: not judgeable (wrong type, NaN); hold the condition
                 self._raw = level
-        self._status = replace(self._status, value=sample.value)
+        self._status = replace(self._status, value=value)
         out.extend(self._settle(now))
         return out
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hmi.app import AppOptions
+    from hmi.app.gui import AppOptions
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def add_session_controls(
             "About hmi",
             f"<b>hmi {__version__}</b><br>HMI/SCADA operator station<br>"
             f"Project: {project.name if project else '-'}<br>Bus: "
-            f"{options.broker or 'local (one process)'}",
+            f"{options.deployment.describe() if options.deployment else 'local (one process)'}",
         )
     )
     bar = window.statusBar()

@@ -1,8 +1,10 @@
-"""The backend of a plant: every headless actor, owned by one supervisor.
+"""The plant's actors, owned by one supervisor: simulator, drivers, and the services.
 
-The same composition serves ``hmi demo`` and ``hmi run`` (in the GUI process, on the qasync
-loop) and headless nodes (plain asyncio): simulator (optional), Modbus drivers, security and
-audit, alarm engine and historian.
+The same composition serves every command: ``hmi demo`` and ``hmi run`` in local mode (in
+the GUI process, on the qasync loop), ``hmi node`` (drivers only) and ``hmi backend``
+(security, audit, alarm engine, historian; drivers too with ``--drivers``) on plain
+asyncio. A driver actor is always built with the token check: its writes are authorized
+by the session the security service verifies, whatever the command claims.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from hmi.bus import Actor, Bus, Supervisor
 from hmi.drivers.actor import DriverActor
-from hmi.drivers.auth import token_authorizer
+from hmi.drivers.auth import remote_verifier
 from hmi.project import Project
 from hmi.services.audit import AuditLog
 from hmi.services.security import Security, load_or_create_key
@@ -64,6 +66,7 @@ class Backend:
         sim_port: int = 0,
         services: bool = True,
         drivers: bool = True,
+        driver_name: str = DriverActor.name,
     ) -> None:
         self.project = project
         self.bus = bus
@@ -72,6 +75,7 @@ class Backend:
         self.sim_port = sim_port
         self.services = services
         self.drivers = drivers
+        self.driver_name = driver_name
         self.supervisor = Supervisor(bus)
         self.audit: AuditLog | None = None
         self.security: Security | None = None
@@ -79,7 +83,8 @@ class Backend:
 
     async def start(self) -> Project:
         """Start every actor; returns the project as run (device addresses of the sim)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.services:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
         project = self.project
         if self.simulate:
             from hmi.sim.actor import SimulatorActor
@@ -91,16 +96,19 @@ class Backend:
             await self._start(SimulatorActor(simulator))
             project = with_simulated_devices(project, simulator.host, simulator.port)
             self.project = project
-        self.key = load_or_create_key(self.data_dir / KEY_FILE)
         clock = self.bus.clock.time
         if self.services:
+            self.key = load_or_create_key(self.data_dir / KEY_FILE)
             self.audit = AuditLog(self.data_dir / AUDIT_FILE)
             self.security = Security(project.users, self.key, self.audit, clock=clock)
             await self._start(SecurityActor(self.security))
             await self._start(AuditRecorder(self.audit, self.security))
             await self._start_history_and_alarms(project)
         if self.drivers:
-            await self._start(DriverActor(project, authorize=token_authorizer(self.key, clock)))
+            # The sessions are the security service's to verify (here or on the backend's
+            # node): a driver never trusts the roles a command claims.
+            verify = remote_verifier(self.bus)
+            await self._start(DriverActor(project, name=self.driver_name, verify=verify))
         return project
 
     async def _start_history_and_alarms(self, project: Project) -> None:

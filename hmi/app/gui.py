@@ -1,9 +1,10 @@
-"""Composition root of the operator application: Qt, the qasync loop, the bus, the backend.
+"""The operator application: Qt, the qasync loop, the bus, and in local mode the plant.
 
-``hmi demo`` and ``hmi run`` come here. In one process (the default) the bus is in memory
-and the backend actors (drivers, security, audit, and for the demo the simulated plant)
-share the GUI's qasync loop. With ``broker`` the GUI joins a plant through ``hmi broker``
-and runs no backend of its own.
+``hmi demo`` and ``hmi run`` come here. In local mode (the project's ``bus.mode: local``,
+the default) the bus is in memory and the plant's actors (drivers, security, audit,
+alarms, history, and for the demo the simulated plant) share the GUI's qasync loop. In
+broker mode the station joins the plant through ``hmi broker`` and gets logins, alarms,
+history and the audit trail from ``hmi backend``, exactly as in local mode.
 """
 
 from __future__ import annotations
@@ -17,22 +18,19 @@ import socket
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hmi.app_session import add_session_controls, publish_refused_writes, report
+from hmi.app import DEMO_PASSWORD, DEMO_PROJECT, DEMO_USER
+from hmi.app.deployment import Deployment
+from hmi.app.session import add_session_controls, publish_refused_writes, report
 from hmi.core.command import Command
 from hmi.core.tagstore import TagStore
 from hmi.project import Project, load_project
 
 log = logging.getLogger(__name__)
-
-#: the demo's project file, in the source tree (and in the packaged application)
-DEMO_PROJECT = Path(__file__).resolve().parents[1] / "examples" / "demo-plant.yaml"
-#: who ``hmi demo`` logs in as, and the documented demo password (examples/demo-plant.yaml)
-DEMO_USER, DEMO_PASSWORD = "operator", "demo-operator"
 
 
 def _headless() -> bool:
@@ -48,7 +46,8 @@ class AppOptions:
     demo: bool = False
     screenshot: Path | None = None
     duration: float | None = None
-    broker: str | None = None
+    #: how the station joins its plant (None: local, one process)
+    deployment: Deployment | None = None
     data_dir: Path | None = None
     user: str | None = None
     password: str | None = None
@@ -56,8 +55,13 @@ class AppOptions:
     idle_logout: float = 15 * 60.0
     #: unacknowledged alarms flash at 1 Hz (ISA-101); off: steady, framed marks only
     alarm_flash: bool = True
-    #: seconds between heartbeats to the broker (with ``broker``)
-    heartbeat: float = 1.0
+    #: "stdio": take control requests on stdin (hmi.app.remote), for tests and automation
+    control: str | None = None
+
+    @property
+    def local(self) -> bool:
+        """True when the whole plant runs in this process."""
+        return self.deployment is None or self.deployment.local
 
 
 class _ErrorNotifier(logging.Handler):
@@ -109,23 +113,24 @@ def run_app(project: Project | None, options: AppOptions | None = None) -> int:
 
 
 async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
-    from hmi.app_alarms import connect_alarms, load_snapshot
+    from hmi.app.alarms import connect_alarms, load_snapshot
+    from hmi.app.connect import open_bus
+    from hmi.app.links import LinkView
     from hmi.bus import Bus, bind_store
     from hmi.bus.messages import decode_result, encode_command
     from hmi.bus.samples import MalformedPayload
     from hmi.qt.context import HmiContext
     from hmi.screens.shell import MainWindow
 
-    node = f"hmi-{socket.gethostname()}-{os.getpid()}"
+    deployment = options.deployment
+    node = deployment.name if deployment is not None else f"hmi-{socket.gethostname()}"
     store = TagStore(project.tags.values() if project else ())
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
 
-    bus = (
-        Bus.local()
-        if options.broker is None
-        else await Bus.connect(options.broker, name=node, heartbeat=options.heartbeat)
-    )
+    # A station's window comes first, whether its broker answers yet or not: it joins
+    # when it can, and says meanwhile that it is waiting.
+    bus = Bus.local() if options.local else await open_bus(deployment, wait=False)  # type: ignore[arg-type]
     session: dict[str, Any] = {}
 
     def sink(command: Command) -> None:
@@ -148,29 +153,40 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
     bus.subscribe("result/#", on_result)
 
     window = MainWindow(project, store, context)
-    notifier = _ErrorNotifier(lambda text: window.statusBar().showMessage(text, 15_000))
+
+    def show(text: str) -> None:
+        window.statusBar().showMessage(text, 15_000)
+
+    notifier = _ErrorNotifier(show)
     logging.getLogger().addHandler(notifier)
-    window.bus_status.setText("Bus: local" if options.broker is None else f"Bus: {options.broker}")
     # Before the backend starts: the engine's first transitions must not be missed.
     connect_alarms(
         bus,
         context.alarms,
         lambda: (context.user, session.get("token", "")),
-        notify=lambda text: window.statusBar().showMessage(f"Alarms: {text}", 15_000),
+        notify=lambda text: show(f"Alarms: {text}"),
     )
-    _watch_devices(bus, window)
+    window.links = LinkView(
+        bus,
+        where=(deployment.broker or "discovered broker") if deployment else "local",
+        show_bus=window.bus_status.setText,
+        show_devices=window.device_status.setText,
+        notify=show,
+        alarms_lost=context.alarms.lost,
+    )
     window.resize(1280, 800)
     _report_first_paint(window)
+    _close_on_signals(window)
     window.show()
     log.debug("window shown %.0f ms after process start", _since_start())
     # The window comes first: the operator sees the plant's screens at once and the
     # values fill in as the backend (drivers, services) comes up.
     backend = None
-    data_dir = options.data_dir
     scratch: tempfile.TemporaryDirectory[str] | None = None
-    if options.broker is None and project is not None:
-        from hmi.backend import Backend
+    if options.local and project is not None:
+        from hmi.app.plant import Backend
 
+        data_dir = options.data_dir
         if data_dir is None:
             if options.demo:
                 scratch = tempfile.TemporaryDirectory(prefix="hmi-demo-")
@@ -204,11 +220,23 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         options=options,
         tasks=tasks,
     )
+    control = None
+    if options.control == "stdio":
+        from hmi.app.remote import Control
+
+        control = Control(
+            window,
+            log_in=log_in,
+            log_out=log_out,
+            audit=lambda limit: bus.call("audit", "recent", limit),
+        )
+        control.start()
     tasks.append(asyncio.ensure_future(report(load_snapshot(bus, context.alarms), "alarms")))
     user = options.user or (DEMO_USER if options.demo else None)
     password = options.password or (DEMO_PASSWORD if options.demo else None)
     if user and password:
-        tasks.append(asyncio.ensure_future(report(log_in(user, password), "login")))
+        login = when_served(lambda: log_in(user, password), "security")
+        tasks.append(asyncio.ensure_future(report(login, "login")))
     if options.duration is not None:
         tasks.append(asyncio.ensure_future(_finish_after(window, options)))
     try:
@@ -218,8 +246,10 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if control is not None:
+            await control.close()
         token = session.get("token")
-        if token and backend is not None:
+        if token:
             with contextlib.suppress(Exception):
                 await bus.call("security", "logout", token, reason="application closed", timeout=1)
         context.binder.stop()
@@ -230,6 +260,27 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         if scratch is not None:
             scratch.cleanup()
     return 0
+
+
+async def when_served(
+    call: Callable[[], Awaitable[Any]], target: str, *, retry: float = 0.5, most: float = 10.0
+) -> Any:
+    """``await call()``, again while RPC ``target`` is not served yet (a station started
+    before its backend, or its broker); other errors (a wrong password) end it at once."""
+    from hmi.bus import RemoteError, RpcTimeout
+
+    while True:
+        try:
+            return await call()
+        except (RpcTimeout, OSError) as exc:
+            why = str(exc) or "no answer"
+        except RemoteError as exc:
+            if exc.remote_type != "LookupError":
+                raise
+            why = exc.remote_message
+        log.info("%s not served yet (%s); trying again in %.1f s", target, why, retry)
+        await asyncio.sleep(retry)
+        retry = min(most, retry * 2)
 
 
 async def _finish_after(window: Any, options: AppOptions) -> None:
@@ -244,20 +295,33 @@ async def _finish_after(window: Any, options: AppOptions) -> None:
     window.close()
 
 
-def _watch_devices(bus: Any, window: Any) -> None:
-    """Show every device's link state in the status bar (from ``$sys/device/<name>``)."""
-    states: dict[str, bool] = {}
+def _close_on_signals(window: Any) -> None:
+    """SIGINT (Ctrl-C, hmi launch) and SIGTERM (a session's end) close the window, so the
+    station logs out and stops as when the operator closes it.
 
-    def on_status(topic: str, payload: Any) -> None:
-        if not isinstance(payload, dict):
-            return
-        states[str(payload.get("device", topic.rsplit("/", 1)[-1]))] = bool(
-            payload.get("connected")
-        )
-        text = "  ".join(f"{name}: {'OK' if ok else 'DOWN'}" for name, ok in sorted(states.items()))
-        window.device_status.setText(f"Devices: {text}")
+    Python runs signal handlers only between bytecodes, and Qt's loop may sit in C for
+    long: the wakeup fd, watched by Qt, makes Python run at once.
+    """
+    import signal
 
-    bus.subscribe("$sys/device/+", on_status)
+    from PySide6.QtCore import QSocketNotifier, QTimer
+
+    if sys.platform == "win32":
+        return  # no wakeup socket for Qt there; Ctrl-C ends the process as before
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+
+    def on_signal(number: int, frame: object) -> None:
+        log.info("%s: closing the window", signal.Signals(number).name)
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+    notifier.activated.connect(lambda *_: reader.recv(512))
+    window._signal_sockets = (reader, writer, notifier)  # kept as long as the window
 
 
 def _since_start() -> float:

@@ -1,0 +1,53 @@
+"""``hmi backend project.yaml``: security, audit, alarm engine and historian, headless."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hmi.commands import add_bus_options, deployment, load
+
+
+def register(commands: Any) -> None:
+    """Add ``backend`` to the sub-parsers."""
+    cmd = commands.add_parser(
+        "backend",
+        help="run a plant's services without a GUI: security, audit, alarms, history",
+        description="Serve logins and sessions, record the audit trail, evaluate alarms and "
+        "store history for every operator station and driver node on the broker. One per "
+        "plant. Joins the broker of the project's bus: section; waits for it as long as "
+        "it takes.",
+    )
+    cmd.add_argument("project", type=Path, help="project YAML file")
+    add_bus_options(cmd, name="backend", what="bus name and {name} of its key file")
+    cmd.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="data folder: plant key, audit, alarm journal, history (default: beside the "
+        "project, data/)",
+    )
+    cmd.add_argument(
+        "--drivers",
+        action="store_true",
+        help="run the project's device drivers in this process too (else: hmi node)",
+    )
+    cmd.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
+    )
+    cmd.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Join the broker and serve until interrupted."""
+    project = load(args.project)
+    if project is None:
+        return 1
+    where = deployment(args, project, local=False)
+    if where is None:
+        return 2
+    from hmi.app.headless import NodeRole, run_headless
+
+    role = NodeRole("hmi backend", services=True, drivers=args.drivers)
+    return run_headless(project, where, role, data_dir=args.data, duration=args.duration)

@@ -1,0 +1,129 @@
+"""The small sections of a project file: ``bus``, ``system_alarms`` and ``historian``.
+
+Each reader takes the top-level :class:`Fields`, records every problem in its context
+(file, line, field) and returns the section's dataclass, or None when it is unusable.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hmi.project.model import BusConfig, CurveConfig, HistorianConfig, SystemAlarmsConfig
+from hmi.project.yamlnode import Fields
+
+#: what a broker address looks like (hmi.bus.address parses it; the project may not import
+#: the bus, so the shape is checked here and the details where it is used)
+_ADDRESS = re.compile(r"^(tcp://[^\s:/]+:\d{1,5}|ipc://\S+)$")
+#: seconds, as the bus accepts them
+_MAX_HEARTBEAT = 3600.0
+
+
+def read_bus(top: Fields, folder: Path) -> BusConfig | None:
+    """The ``bus`` section; key file paths are made absolute against ``folder``."""
+    section = top.mapping("bus")
+    if section is None:
+        return BusConfig()
+    mode = section.choice("mode", ("local", "broker"), "local")
+    broker = section.text("broker", "")
+    if broker and not _ADDRESS.match(broker):
+        section.ctx.error(
+            section.node_of("broker"),
+            f"{section.path}.broker",
+            f"expected tcp://HOST:PORT or ipc://PATH, found {broker!r}",
+        )
+        broker = None
+    discovery = section.boolean("discovery", True)
+    heartbeat = section.number("heartbeat_interval", 1.0)
+    if heartbeat is not None and not 0.05 <= heartbeat <= _MAX_HEARTBEAT:
+        section.ctx.error(
+            section.node_of("heartbeat_interval"),
+            f"{section.path}.heartbeat_interval",
+            f"expected seconds in 0.05..{_MAX_HEARTBEAT:g}, found {heartbeat:g}",
+        )
+        heartbeat = None
+    curve = _read_curve(section, folder)
+    section.finish()
+    values = (mode, broker, discovery, heartbeat, curve)
+    if any(v is None for v in values) or curve is False:
+        return None
+    return BusConfig(
+        mode=mode,
+        broker=broker,
+        discovery=discovery,
+        heartbeat_interval=heartbeat,
+        curve=curve if isinstance(curve, CurveConfig) else None,
+        line=section.line,
+    )
+
+
+def _read_curve(section: Fields, folder: Path) -> CurveConfig | bool | None:
+    """``bus.curve``: absent -> True (plain TCP), unusable -> False."""
+    curve = section.mapping("curve")
+    if curve is None:
+        return not section.has("curve")
+    broker_key = curve.text("broker_key")
+    node_key = curve.text("node_key", "keys/{name}.key_secret")
+    clients = curve.text("clients", "")
+    curve.finish()
+    if broker_key is None or node_key is None or clients is None:
+        return False
+    if not broker_key.endswith(".key"):
+        curve.ctx.error(
+            curve.node_of("broker_key"),
+            f"{curve.path}.broker_key",
+            "expected the broker's public key file NAME.key (hmi keys generate broker)",
+        )
+        return False
+    if not node_key.endswith(".key_secret"):
+        curve.ctx.error(
+            curve.node_of("node_key"),
+            f"{curve.path}.node_key",
+            "expected a key pair file NAME.key_secret ({name} stands for the node's name)",
+        )
+        return False
+    return CurveConfig(
+        broker_key=(folder / broker_key).resolve(),
+        node_key=str(folder / node_key),
+        clients=(folder / clients).resolve() if clients else None,
+    )
+
+
+def read_system_alarms(top: Fields) -> SystemAlarmsConfig | None:
+    """The ``system_alarms`` section."""
+    section = top.mapping("system_alarms")
+    if section is None:
+        return SystemAlarmsConfig()
+    config = (
+        section.boolean("enabled", True),
+        section.integer("device_priority", 2, 1, 4),
+        section.integer("node_priority", 2, 1, 4),
+        section.number("on_delay", 0.0),
+    )
+    section.finish()
+    if any(v is None for v in config):
+        return None
+    enabled, device_priority, node_priority, on_delay = config
+    if on_delay < 0:
+        section.ctx.error(
+            section.node_of("on_delay"), f"{section.path}.on_delay", "must not be negative"
+        )
+        return None
+    return SystemAlarmsConfig(enabled, device_priority, node_priority, on_delay)
+
+
+def read_historian(top: Fields) -> HistorianConfig | None:
+    """The ``historian`` section."""
+    section = top.mapping("historian")
+    if section is None:
+        return HistorianConfig()
+    path = section.text("path", "data/history.sqlite")
+    historian = HistorianConfig(
+        enabled=section.boolean("enabled", True),
+        path=Path(path) if path else Path("data/history.sqlite"),
+        retention_days=section.number("retention_days", 30.0),
+        max_interval=section.number("max_interval", 60.0),
+        flush_interval=section.number("flush_interval", 1.0),
+    )
+    section.finish()
+    return historian
