@@ -169,9 +169,8 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
     window.links = LinkView(
         bus,
         where=(deployment.broker or "discovered broker") if deployment else "local",
-        show_bus=window.bus_status.setText,
+        show_bus=lambda text, level: _show_link(window.bus_status, text, level),
         show_devices=window.device_status.setText,
-        notify=show,
         alarms_lost=context.alarms.lost,
     )
     window.resize(1280, 800)
@@ -293,6 +292,19 @@ async def _finish_after(window: Any, options: AppOptions) -> None:
         else:
             log.error("could not save screenshot to %s", options.screenshot)
     window.close()
+
+
+#: how the bus label looks per link level (a rare change: a style sheet is fine here)
+_LINK_STYLES = {
+    "ok": "",
+    "warning": "QLabel { background: #f2c94c; color: #222; font-weight: bold; padding: 0 6px; }",
+    "alarm": "QLabel { background: #b00020; color: white; font-weight: bold; padding: 0 6px; }",
+}
+
+
+def _show_link(label: Any, text: str, level: str) -> None:
+    label.setText(text)
+    label.setStyleSheet(_LINK_STYLES.get(level, ""))
 
 
 def _close_on_signals(window: Any) -> None:

@@ -3,8 +3,9 @@
 An operator must never take a frozen picture for a live one. The status bar says where
 the station's data comes from and whether that link holds:
 
-- ``Bus:`` the broker's address and the link's state (waiting, connected, LOST, refused);
-  while the broker is lost the values themselves are UNCERTAIN (see ``bind_store``);
+- ``Bus:`` the broker's address and the link's state (waiting, connected, LOST, refused),
+  drawn as an alarm while it is not connected; while the broker is lost the values
+  themselves are UNCERTAIN (see ``bind_store``);
 - ``Devices:`` each device's link as its driver reports it on ``$sys/device/<name>``,
   ``?`` while the broker (through which those reports come) is lost;
 - the backend (security, alarms, history) declared dead by the broker: the alarm lists are
@@ -40,16 +41,14 @@ class LinkView:
         bus: Bus,
         *,
         where: str,
-        show_bus: Callable[[str], None],
+        show_bus: Callable[[str, str], None],
         show_devices: Callable[[str], None],
-        notify: Callable[[str], None],
         alarms_lost: Callable[[], None],
     ) -> None:
         self._bus = bus
         self._where = where
         self._show_bus = show_bus
         self._show_devices = show_devices
-        self._notify = notify
         self._alarms_lost = alarms_lost
         self.devices: dict[str, str] = {}
         self.link = "local" if bus.transport is None else "waiting"
@@ -71,18 +70,18 @@ class LinkView:
         self.link = state
         self._render_bus()
         self._render_devices()
-        if state == "lost":
-            self._notify("Broker lost: values are uncertain until it is back")
-        elif state == "refused":
-            self._notify(f"The broker refused this station: {detail or 'key not admitted'}")
 
     def _render_bus(self) -> None:
         if self.link == "local":
-            self._show_bus("Bus: local")
+            self._show_bus("Bus: local", "ok")
             return
         text = _LINK_TEXT.get(self.link, self.link)
         backend = "  BACKEND LOST" if self.backend_dead else ""
-        self._show_bus(f"Bus: {self._where}: {text}{backend}")
+        # The label, not a passing message: it stays as long as the condition does.
+        level = "ok" if self.link == "connected" and not backend else "alarm"
+        if self.link == "waiting":
+            level = "warning"
+        self._show_bus(f"Bus: {self._where}: {text}{backend}", level)
 
     # -- the devices ----------------------------------------------------------------------------
     def _on_device(self, topic: str, payload: Any) -> None:
@@ -109,7 +108,7 @@ class LinkView:
             return
         name = str(payload.get("name") or payload.get("id", "?"))
         self.backend_dead.add(name)
-        self._notify(f"Backend {name} lost: logins, alarm state and history unavailable")
+        log.warning("backend %s lost: logins, alarm state and history unavailable", name)
         self._alarms_lost()
         self._render_bus()
 

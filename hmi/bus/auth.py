@@ -65,7 +65,14 @@ class Policy:
             if "key" in item:
                 key = public_key_of(str(item["key"]))
             elif "key_file" in item:
-                key = public_key_of(str(path.parent / str(item["key_file"])))
+                key_file = path.parent / str(item["key_file"])
+                if not key_file.is_file():
+                    name = item.get("name", f"client{i}")
+                    raise ValueError(
+                        f"{path}: clients[{i}] ({name}): key_file {key_file}: no such file "
+                        f"(hmi keys generate {key_file.stem} --dir {key_file.parent})"
+                    )
+                key = public_key_of(str(key_file))
             else:
                 raise ValueError(f"{path}: clients[{i}] needs key or key_file")
             publish = item.get("publish", [])

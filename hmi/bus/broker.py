@@ -388,7 +388,7 @@ class Broker:
         for topic, entries in self.cache.degrade(node.sender, f"{node.sender} {why}"):
             self._publish(topic, entries)
         # with the targets it served until now (withdrawn): what a "node dead" alarm names
-        about = about_node(node, sorted(node.withdrawn))
+        about = about_node(node, sorted({*node.withdrawn, *node.served}))
         self._publish(f"$sys/node/{node.sender}/dead", {**about, "why": why})
 
     def _on_back(self, node: NodeInfo) -> None:

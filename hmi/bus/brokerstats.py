@@ -37,6 +37,9 @@ class NodeInfo:
     rpc: str = ""
     #: the RPC targets it served when it was declared dead (given back if it is heard again)
     withdrawn: list[str] = field(default_factory=list)
+    #: every RPC target it ever served: a node that withdrew them before its BYE (a clean
+    #: stop) is still a server gone, which its death notice must say
+    served: set[str] = field(default_factory=set)
     messages: int = 0
     cpu: float | None = None
     mem: float | None = None

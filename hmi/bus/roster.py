@@ -66,6 +66,7 @@ class Roster:
             for target in targets:
                 if isinstance(target, str):
                     self.targets[target] = node.ident
+                    node.served.add(target)
         return True
 
     @staticmethod
@@ -82,6 +83,9 @@ class Roster:
             return False
         if payload[1]:
             self.targets[payload[0]] = ident
+            node = self.nodes.get(ident)
+            if node is not None:
+                node.served.add(payload[0])
         elif self.targets.get(payload[0]) == ident:
             del self.targets[payload[0]]
         return True

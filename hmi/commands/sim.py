@@ -95,6 +95,13 @@ def run(args: argparse.Namespace) -> int:
             unit.faults.inject(kind, duration, **options)
 
     async def main() -> int:
+        # SIGTERM (systemd's stop, hmi launch) ends the simulator as Ctrl-C does.
+        import signal
+
+        task = asyncio.current_task()
+        assert task is not None
+        with contextlib.suppress(NotImplementedError):  # Windows' proactor loop
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         try:
             await sim.start()
         except (OSError, RuntimeError) as exc:
@@ -126,5 +133,5 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return asyncio.run(main())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return 0

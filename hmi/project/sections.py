@@ -53,7 +53,7 @@ def read_bus(top: Fields, folder: Path) -> BusConfig | None:
         discovery=discovery,
         heartbeat_interval=heartbeat,
         curve=curve if isinstance(curve, CurveConfig) else None,
-        line=section.line,
+        line=top.line_of("bus"),
     )
 
 

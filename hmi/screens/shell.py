@@ -132,8 +132,11 @@ class MainWindow(QMainWindow):
         self.bus_status = QLabel("Bus: local")
         self.device_status = QLabel(f"Devices: {devices}")
         self.tag_status = QLabel(f"Tags: {tags}")
-        for label in (self.bus_status, self.device_status, self.tag_status):
+        for label in (self.device_status, self.tag_status):
             bar.addWidget(label)
+        # Permanent: a passing message (an error shown for 15 s) must never hide that the
+        # link to the plant is lost.
+        bar.addPermanentWidget(self.bus_status)
         #: what keeps the labels above true (the composition root's view of its links)
         self.links: object | None = None
         self.context.session_changed.connect(self._on_session)

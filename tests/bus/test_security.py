@@ -128,3 +128,16 @@ def test_curve_broker_restart_nodes_reconnect_resubscribe_and_resync(tmp_path, a
             await broker.close()
 
     asyncio.run(main())
+
+
+def test_a_policy_naming_a_missing_key_file_says_which_client_and_how_to_make_it(tmp_path):
+    from hmi.bus.auth import Policy
+
+    policy = tmp_path / "clients.yaml"
+    policy.write_text("clients:\n  - {name: drivers, key_file: drivers.key, publish: [tag/]}\n")
+    with pytest.raises(
+        ValueError,
+        match=r"clients\[0\] \(drivers\): key_file .*drivers.key: "
+        r"no such file \(hmi keys generate drivers",
+    ):
+        Policy.load(policy)

@@ -415,6 +415,13 @@ def test_node_births_and_deaths_name_the_node_its_host_and_its_rpc_targets(addre
             await until(lambda: events[-1][0] == "alive")
             assert events[-1][1]["targets"] == ["alarms", "audit"]
             assert events[-1][1]["name"] == "backend"
+            # a clean stop withdraws the targets before the BYE: still a server gone
+            backend.unexpose("alarms")
+            backend.unexpose("audit")
+            await until(lambda: "audit" not in broker.targets)
+            await backend.close()
+            await until(lambda: events[-1][0] == "dead")
+            assert events[-1][1]["targets"] == ["alarms", "audit"]
         finally:
             await backend.close()
             await watcher.close()
