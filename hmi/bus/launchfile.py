@@ -56,7 +56,7 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hmi.project.errors import ConfigError
+from hmi.project.errors import ConfigError, FileErrors
 from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose, scalar_value, type_name
 
 #: An ``hmi`` command that exits with this code was called wrongly (argparse's usage error).
@@ -68,14 +68,10 @@ _REFERENCE = re.compile(r"\$\{([^}:]*)(?::-([^}]*))?\}")
 _PYTHONS = ("python", "python3")
 
 
-class LaunchError(ValueError):
+class LaunchError(FileErrors):
     """A launch file that cannot be used; ``errors`` lists every problem found."""
 
-    def __init__(self, errors: list[ConfigError]) -> None:
-        self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.field))
-        count = len(self.errors)
-        head = f"{count} error{'s' if count != 1 else ''} in launch file"
-        super().__init__("\n".join([head, *map(str, self.errors)]))
+    what = "launch file"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hmi.app.deployment import Deployment
+    from hmi.app.headless import NodeRole
     from hmi.project import Project
 
 
@@ -92,3 +93,23 @@ def deployment(
     except DeploymentError as exc:
         print(f"hmi: {exc}", file=sys.stderr)
         return None
+
+
+def add_duration(cmd: Any) -> None:
+    """``--duration``: stop after this long (tests, demonstrations)."""
+    cmd.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
+    )
+
+
+def run_headless_node(args: argparse.Namespace, role: NodeRole, data: Path | None = None) -> int:
+    """Load the project, resolve the deployment and run a headless node until stopped."""
+    project = load(args.project)
+    if project is None:
+        return 1
+    where = deployment(args, project, local=False)
+    if where is None:
+        return 2
+    from hmi.app.headless import run_headless
+
+    return run_headless(project, where, role, data_dir=data, duration=args.duration)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hmi.commands import add_bus_options, deployment, load
+from hmi.commands import add_bus_options, add_duration, run_headless_node
 
 
 def register(commands: Any) -> None:
@@ -33,21 +33,13 @@ def register(commands: Any) -> None:
         action="store_true",
         help="run the project's device drivers in this process too (else: hmi node)",
     )
-    cmd.add_argument(
-        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
-    )
+    add_duration(cmd)
     cmd.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Join the broker and serve until interrupted."""
-    project = load(args.project)
-    if project is None:
-        return 1
-    where = deployment(args, project, local=False)
-    if where is None:
-        return 2
-    from hmi.app.headless import NodeRole, run_headless
+    from hmi.app.headless import NodeRole
 
     role = NodeRole("hmi backend", services=True, drivers=args.drivers)
-    return run_headless(project, where, role, data_dir=args.data, duration=args.duration)
+    return run_headless_node(args, role, data=args.data)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hmi.commands import add_bus_options, deployment, load
+from hmi.commands import add_bus_options, add_duration, run_headless_node
 
 
 def register(commands: Any) -> None:
@@ -20,21 +20,13 @@ def register(commands: Any) -> None:
     )
     node.add_argument("project", type=Path, help="project YAML file")
     add_bus_options(node, name="drivers", what="bus name, RPC target, {name} of its key file")
-    node.add_argument(
-        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
-    )
+    add_duration(node)
     node.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Join the broker and poll until interrupted."""
-    project = load(args.project)
-    if project is None:
-        return 1
-    where = deployment(args, project, local=False)
-    if where is None:
-        return 2
-    from hmi.app.headless import NodeRole, run_headless
+    from hmi.app.headless import NodeRole
 
     role = NodeRole("hmi node", services=False, drivers=True, driver_name=args.name)
-    return run_headless(project, where, role, duration=args.duration)
+    return run_headless_node(args, role)

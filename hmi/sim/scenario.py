@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hmi.project.errors import ConfigError
+from hmi.project.errors import ConfigError, FileErrors
 from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose
 from hmi.sim.faults import SENSORS, Fault
 from hmi.sim.plant import COMMANDS, MEASUREMENTS, STATES, Value
@@ -31,14 +31,10 @@ _SIGNALS = (*MEASUREMENTS, *STATES, *COMMANDS)
 _FAULTS = tuple(f.value for f in Fault)
 
 
-class ScenarioError(Exception):
+class ScenarioError(FileErrors):
     """A scenario file could not be loaded; ``errors`` lists every problem found."""
 
-    def __init__(self, errors: list[ConfigError]) -> None:
-        self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.field))
-        count = len(self.errors)
-        head = f"{count} error{'s' if count != 1 else ''} in scenario file"
-        super().__init__("\n".join([head, *map(str, self.errors)]))
+    what = "scenario file"
 
 
 @dataclass(frozen=True, slots=True)
