@@ -19,7 +19,7 @@ from hmi.project.model import (
     ScreenConfig,
     UserConfig,
 )
-from hmi.project.sections import read_bus, read_historian, read_system_alarms
+from hmi.project.sections import read_bus, read_historian, read_permissions, read_system_alarms
 from hmi.project.tag_reader import TagReader, check_roles
 from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose
 
@@ -28,6 +28,7 @@ _SECTIONS = (
     "description",
     "start_screen",
     "roles",
+    "permissions",
     "poll_groups",
     "bus",
     "system_alarms",
@@ -85,6 +86,7 @@ class _Loader:
         name = top.text("name")
         description = top.text("description", "")
         roles = self._roles()
+        grants = read_permissions(top, roles)
         poll_groups = self._poll_groups()
         devices = self._devices()
         tags = self._tags(devices, roles, poll_groups)
@@ -97,8 +99,11 @@ class _Loader:
         system_alarms = read_system_alarms(top)
         historian = read_historian(top)
         top.finish()
-        if name is None or bus is None or historian is None or system_alarms is None:
+        sections = (name, bus, historian, system_alarms, grants)
+        if any(section is None for section in sections):
             return None
+        assert name is not None and bus is not None and historian is not None
+        assert system_alarms is not None and grants is not None
         return Project(
             name=name,
             path=self.path,
@@ -108,6 +113,7 @@ class _Loader:
             screens=MappingProxyType(screens),
             users=MappingProxyType(users),
             roles=roles,
+            grants=grants,
             poll_groups=MappingProxyType(poll_groups),
             bus=bus,
             system_alarms=system_alarms,

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from hmi.core.permissions import Grants
 from hmi.core.tag import Tag
 
 DEFAULT_ROLES = ("viewer", "operator", "engineer", "admin")
@@ -145,6 +146,8 @@ class Project:
     screens: MappingProxyType[str, ScreenConfig]
     users: MappingProxyType[str, UserConfig]
     roles: tuple[str, ...] = DEFAULT_ROLES
+    #: what each role may do (the ``permissions:`` section; defaults for the default roles)
+    grants: Grants = field(default_factory=Grants)
     poll_groups: MappingProxyType[str, float] = field(default_factory=lambda: DEFAULT_POLL_GROUPS)
     bus: BusConfig = field(default_factory=BusConfig)
     system_alarms: SystemAlarmsConfig = field(default_factory=SystemAlarmsConfig)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hmi.core.permissions import Grants, parse_grants
 from hmi.project.model import BusConfig, CurveConfig, HistorianConfig, SystemAlarmsConfig
 from hmi.project.yamlnode import Fields
 
@@ -127,3 +128,22 @@ def read_historian(top: Fields) -> HistorianConfig | None:
     )
     section.finish()
     return historian
+
+
+def read_permissions(top: Fields, roles: tuple[str, ...]) -> Grants | None:
+    """The ``permissions`` section: role -> list of permissions (hmi.core.permissions)."""
+    section = top.mapping("permissions")
+    if section is None:
+        return parse_grants({}, roles)[0]
+    listed: dict[str, list[str]] = {}
+    for key_node, _ in section.node.value:
+        role = str(key_node.value)
+        names = section.text_list(role)
+        if names is None:
+            return None
+        listed[role] = names
+    section.finish()
+    grants, problems = parse_grants(listed, roles)
+    for role, message in problems:
+        section.ctx.error(section.node_of(role), f"{section.path}.{role}", message)
+    return None if problems else grants
