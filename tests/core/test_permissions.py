@@ -27,7 +27,7 @@ def test_authorize_checks_the_permission_then_the_targets_roles() -> None:
     grants.authorize(
         who("operator"), Permission.WRITE, "a/b/c", target_roles=frozenset({"operator"})
     )
-    with pytest.raises(Unauthorized, match="may not acknowledge a/b/c .*operator"):
+    with pytest.raises(Unauthorized, match=r"may not acknowledge a/b/c .*operator"):
         grants.authorize(who("viewer"), Permission.ACKNOWLEDGE, "a/b/c")
     with pytest.raises(Unauthorized, match="lacks a role to write a/b/c \\(engineer\\)"):
         grants.authorize(
