@@ -9,15 +9,17 @@ Prints a few human lines, then one JSON line (last) with:
 - ``baseline_executemany_per_s``: plain ``sqlite3`` ``executemany`` of the same rows into
   an unindexed rowid table, same pragmas, same transactions (the floor of what SQLite does);
 - ``query_decimate_ms``: one tag's week at 1 s (604,800 rows) to 2,000 buckets of
-  min/max/avg, with gaps marked as the historian asks (default limit 67 s), median of 5;
+  min/max/avg with each bucket's first and last row, the value in effect at the start, and
+  gaps marked as the historian asks (default limit 67 s), median of 5;
 - ``baseline_groupby_ms``: the same aggregation written as ``GROUP BY (t - lo) / step``;
 - ``trend_fps``, ``pyqtgraph_fps``, ``trend_fps_ratio``: a trend of 1,000,000 points (one
   pen, 10 Hz, all of them in view) live: each frame one new sample arrives, the view
   scrolls and the widget is fully repainted (``grab()``: every item painted, offscreen).
   Ours is a :class:`~hmi.widgets.trend.Trend` fed through the TagStore and its repaint
-  frame (which also holds the last value up to now: the tail); the baseline is a plain
-  pyqtgraph ``PlotWidget`` the size of the Trend's plot with the same settings (peak
-  auto-downsampling, clip to view, date axis, grid, pen), fed with ``setData`` +
+  frame (which also holds the last value up to now: the tail, and clips, decimates by
+  time and draws held values as steps itself: hmi/widgets/trend_shape.py); the baseline
+  is a plain pyqtgraph ``PlotWidget`` the size of the Trend's plot with pyqtgraph's own
+  peak auto-downsampling, clip to view, date axis, grid and pen, fed with ``setData`` +
   ``setXRange``. Frames alternate between the two, so background
   load hits both alike; fps = 1 / median frame time. ``trend_static_ratio`` is the same
   with repaints only (no new data, no scrolling).

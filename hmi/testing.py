@@ -8,10 +8,20 @@ simulated time (time stands still otherwise, so tests are deterministic)::
         client = ModbusTcpClient(plant.host, port=plant.port)
         ...
         plant.advance(5.0)
-        assert plant.read("pump_running") is True
+        assert plant.read("area1/p101/running") is True   # or the signal, "pump_running"
 
 ``@pytest.mark.plant(devices=3, speed=50)`` serves three plants (unit ids 1..3) and lets time
 run 50 times faster than real time. Outside pytest, use :func:`serve_plant` the same way.
+
+The ``plant_backend`` fixture runs the whole backend of a project with its plant simulated
+(hmi.app.plant.Backend: simulator, drivers, security, audit, alarm engine, historian) on an
+in-memory bus, in real time, and yields a :class:`RunningBackend` to drive faults and assert
+what the alarm engine and the operator would see (see docs/simulated-plant.md)::
+
+    def test_a_pump_trip_raises_its_alarm(plant_backend):
+        plant_backend.inject("pump_trip")
+        alarm = plant_backend.wait_for_alarm("area1/p101/tripped")
+        assert alarm.priority == 1
 """
 
 from __future__ import annotations
@@ -26,9 +36,17 @@ import pytest
 
 from hmi.bus.clock import ScaledClock
 from hmi.sim.plant import Value
+from hmi.sim.registers import by_tag
 from hmi.sim.server import Simulator
 
 T = TypeVar("T")
+
+
+def signal_of(name: str) -> str:
+    """The plant signal of ``name``: a demo-plant tag name (``area1/p101/running``) is
+    mapped through the register map (``pump_running``); a signal name stays as it is."""
+    point = by_tag().get(name)
+    return point.signal if point is not None else name
 
 
 class _OnLoop:
@@ -91,16 +109,25 @@ class RunningPlant:
         else:
             self.call(lambda: self.sim.unit(unit_id).advance(seconds))
 
-    def read(self, signal: str, unit_id: int | None = None) -> Value:
-        """A signal's true value in the model (not what a master sees under faults)."""
+    def read(self, name: str, unit_id: int | None = None) -> Value:
+        """The true value in the model (not what a master sees under faults) of a signal
+        (``level``) or a demo-plant tag (``area1/t101/level``)."""
+        signal = signal_of(name)
         return self.call(lambda: self.sim.unit(unit_id).plant.read(signal))
 
-    def write(self, signal: str, value: Value, unit_id: int | None = None) -> None:
-        """Set a command signal as if a master had written it."""
+    def write(self, name: str, value: Value, unit_id: int | None = None) -> None:
+        """Set a command signal (``pump_run``) or demo-plant command tag
+        (``area1/p101/start``) as if a master had written it."""
+        signal = signal_of(name)
 
         def write() -> None:
             unit = self.sim.unit(unit_id)
-            unit.plant.write(signal, value)
+            try:
+                unit.plant.write(signal, value)
+            except KeyError as exc:
+                if signal == name:
+                    raise
+                raise KeyError(f"{name!r} (signal {signal!r}): {exc.args[0]}") from None
             unit.refresh()
 
         self.call(write)
@@ -163,9 +190,14 @@ def serve_plant(
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``plant`` marker."""
+    """Register the ``plant`` and ``plant_backend`` markers."""
     config.addinivalue_line(
         "markers", "plant(devices=1, speed=None): options of the simulated plant fixture"
+    )
+    config.addinivalue_line(
+        "markers",
+        "plant_backend(project=None): the project whose backend the plant_backend fixture "
+        "runs (default: examples/demo-plant.yaml)",
     )
 
 
@@ -175,4 +207,18 @@ def plant(request: pytest.FixtureRequest) -> Iterator[RunningPlant]:
     marker = request.node.get_closest_marker("plant")
     options = dict(marker.kwargs) if marker else {}
     with serve_plant(devices=options.get("devices", 1), speed=options.get("speed")) as running:
+        yield running
+
+
+@pytest.fixture
+def plant_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The backend of a project (default: the demo plant) with its plant simulated, on an
+    in-memory bus in a background thread; stopped after the test."""
+    from hmi.testing_backend import serve_backend
+
+    marker = request.node.get_closest_marker("plant_backend")
+    project = (marker.kwargs.get("project") if marker else None) or None
+    with serve_backend(project, tmp_path_factory.mktemp("backend")) as running:
         yield running

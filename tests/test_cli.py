@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).parents[1] / "examples" / "small-plant.yaml"
 
 
@@ -42,3 +44,75 @@ def test_run_refuses_a_bad_project_before_opening_a_window(tmp_path):
     result = hmi("run", str(bad))
     assert result.returncode == 1
     assert "name: missing required field" in result.stderr
+
+
+def test_check_lints_the_screens_with_file_and_line(tmp_path):
+    (tmp_path / "tank.ui").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ui version="4.0"><class>tank</class>\n'
+        '<widget class="QWidget" name="tank">\n'
+        ' <widget class="Tank" name="tank_1">\n'
+        '  <property name="tag"><string>area1/nope/level</string></property>\n'
+        " </widget>\n"
+        ' <widget class="CommandButton" name="start_2">\n'
+        '  <property name="tag"><string>area1/t101/level</string></property>\n'
+        " </widget>\n"
+        "</widget></ui>\n"
+    )
+    project = tmp_path / "plant.yaml"
+    project.write_text(
+        EXAMPLE.read_text()
+        + "\nbuiltin_screens: false\nscreens:\n  - {name: tank, file: tank.ui}\n"
+    )
+    result = hmi("check", str(project))
+    assert result.returncode == 1
+    ui = tmp_path / "tank.ui"
+    assert result.stderr.splitlines() == [
+        "2 errors in screens",
+        f"{ui}:4: tank_1.tag: unknown tag 'area1/nope/level' (did you mean 'area1/t101/level'?)",
+        f"{ui}:7: start_2.tag: 'area1/t101/level' is read-only: ir:0 cannot be written",
+    ]
+
+
+def test_check_counts_the_screens_and_notes_built_in_ones_the_project_cannot_use():
+    result = hmi("check", str(EXAMPLE))
+    assert "7 screens (0 of its own)" in result.stdout
+    assert "note: the built-in screens have" in result.stdout
+    assert "builtin_screens: false" in result.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups, Linux names")
+def test_sigterm_to_hmi_designer_stops_designer_too(tmp_path):
+    """Designer is PySide6's launcher's child: both must go when `hmi designer` is stopped."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hmi", "designer"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        designer = []
+        while time.monotonic() < deadline and not designer:
+            children = psutil.Process(process.pid).children(recursive=True)
+            designer = [c for c in children if c.name() == "designer"]
+            time.sleep(0.2)
+        assert designer, "Designer did not start"
+        time.sleep(1.0)  # let it settle: its plugin is loaded
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        _, alive = psutil.wait_procs(designer, timeout=10)
+        assert not alive, "Designer outlived `hmi designer`"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = process.communicate(timeout=10)[0]
+    assert "no project: widgets preview without tags" in output

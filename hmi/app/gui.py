@@ -138,7 +138,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         signed = dataclasses.replace(command, token=session.get("token", ""))
         bus.publish(f"cmd/{command.tag}", encode_command(signed))
 
-    context = HmiContext(store, node=node, sink=sink)
+    context = HmiContext(store, node=node, sink=sink, grants=project.grants if project else None)
     context.alarms.marks.flash = options.alarm_flash
     context.history = lambda *query: bus.call("historian", "buckets", *query)
 
@@ -197,12 +197,50 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
 
     async def log_in(user: str, password: str) -> None:
         info = await bus.call(
-            "security", "login", user, password, node=node, host=socket.gethostname()
+            "security",
+            "login",
+            user,
+            password,
+            # the session is bound to the node id the broker knows this station by
+            node=getattr(bus.transport, "node_id", node),
+            host=socket.gethostname(),
         )
         session["token"] = info["token"]
+        stop_renewal()
+        session["renewal"] = asyncio.ensure_future(renew_token(info))
         context.log_in(info["user"], frozenset(info["roles"]))
 
+    async def renew_token(info: dict[str, Any]) -> None:
+        # A session lasts a shift, its token minutes: renew the token every 5 minutes or at
+        # a third of its remaining life, until logout or close (which cancel this task).
+        from hmi.bus import RemoteError, RpcTimeout
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(info["expires"]) - float(info["issued"])
+        while True:
+            await asyncio.sleep(max(1.0, min(300.0, (deadline - loop.time()) / 3)))
+            try:
+                info = await bus.call("security", "refresh", session["token"])
+            except (RemoteError, RpcTimeout, OSError) as exc:
+                refused = isinstance(exc, RemoteError) and exc.remote_type == "InvalidToken"
+                if refused or loop.time() >= deadline:  # logged out elsewhere, or over
+                    session.pop("token", None)
+                    context.log_in("", frozenset())
+                    show(f"Logged out: the session ended ({exc})")
+                    return
+                log.warning("cannot renew the session's token yet: %s", exc)
+                continue
+            session["token"] = info["token"]
+            deadline = loop.time() + float(info["expires"]) - float(info["issued"])
+
+    def stop_renewal() -> asyncio.Future[None] | None:
+        renewal: asyncio.Future[None] | None = session.pop("renewal", None)
+        if renewal is not None:
+            renewal.cancel()
+        return renewal
+
     async def log_out(reason: str) -> None:
+        stop_renewal()
         token = session.pop("token", "")
         context.log_in("", frozenset())
         if token:
@@ -218,6 +256,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         bus=bus,
         options=options,
         tasks=tasks,
+        token=lambda: session.get("token", ""),
     )
     control = None
     if options.control == "stdio":
@@ -227,7 +266,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
             window,
             log_in=log_in,
             log_out=log_out,
-            audit=lambda limit: bus.call("audit", "recent", limit),
+            audit=lambda limit: bus.call("audit", "recent", limit, token=session.get("token", "")),
         )
         control.start()
     tasks.append(asyncio.ensure_future(report(load_snapshot(bus, context.alarms), "alarms")))
@@ -244,7 +283,8 @@ async def _main(app: Any, project: Project | None, options: AppOptions) -> int:
         logging.getLogger().removeHandler(notifier)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        renewal = stop_renewal()
+        await asyncio.gather(*tasks, *([renewal] if renewal else []), return_exceptions=True)
         if control is not None:
             await control.close()
         token = session.get("token")

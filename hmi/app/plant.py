@@ -5,21 +5,38 @@ the GUI process, on the qasync loop), ``hmi node`` (drivers only) and ``hmi back
 (security, audit, alarm engine, historian; drivers too with ``--drivers``) on plain
 asyncio. A driver actor is always built with the token check: its writes are authorized
 by the session the security service verifies, whatever the command claims.
+
+Every node that runs a :class:`Backend` installs the bus's RPC authorizer
+(:func:`rpc_authorizer`): methods that declare a permission (``@expose(permission=...)``:
+device edits, the audit trail) run only for a caller whose session token the security
+service verifies, from the node it logged in on, with a role the project grants the
+permission. Every refusal is audited: into the audit log on the backend's node, as an
+``audit/refused`` event for the backend's recorder elsewhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 from hmi.bus import Actor, Bus, Supervisor
+from hmi.bus.rpc import Authorizer, RpcRequest
+from hmi.core.identity import Identity, InvalidToken, Unauthorized
+from hmi.core.permissions import Grants
 from hmi.drivers.actor import DriverActor
-from hmi.drivers.auth import remote_verifier
+from hmi.drivers.auth import (
+    SecurityUnavailable,
+    SessionVerifier,
+    claimed_user,
+    node_refusal,
+    remote_verifier,
+)
 from hmi.project import Project
-from hmi.services.audit import AuditLog
+from hmi.services.audit import AuditLog, entry_from_event
 from hmi.services.security import Security, load_or_create_key
 from hmi.services.security_actor import AuditRecorder, SecurityActor
 
@@ -39,6 +56,54 @@ def with_simulated_devices(project: Project, host: str, port: int) -> Project:
         for name, device in project.devices.items()
     }
     return dataclasses.replace(project, devices=MappingProxyType(devices))
+
+
+#: ``refused(request, user, why, node)``: record a refused RPC call (``user`` is the
+#: verified user, or the claimed one marked unverified)
+Refusals = Callable[[RpcRequest, str, str, str], None]
+
+
+def rpc_authorizer(grants: Grants, verify: SessionVerifier, refused: Refusals) -> Authorizer:
+    """The bus's check of methods that declare a permission (see :mod:`hmi.bus.rpc`).
+
+    In order, each a refusal (recorded with ``refused``, then PermissionError): the call
+    carries a token; ``verify`` accepts it (signature, expiry, logout: the security
+    service); the session belongs to the node the call came from, when the transport
+    tells; a role of the session has the permission in ``grants``.
+    """
+
+    async def authorize(request: RpcRequest) -> Identity:
+        where = f"{request.target}.{request.method}"
+
+        def refuse(user: str, why: str, node: str = "") -> NoReturn:
+            log.warning("%s refused to %s: %s", where, user, why)
+            refused(request, user, why, request.sender or node)
+            raise PermissionError(f"{where} refused: {why}")
+
+        def unverified(why: str) -> str:
+            return f"{claimed_user(request.token) or '?'} (unverified: {why})"
+
+        if not request.token:
+            refuse(unverified("no session token"), "not logged in (no session token)")
+        try:
+            identity = await verify(request.token)
+        except InvalidToken as exc:
+            refuse(unverified(str(exc)), f"invalid session: {exc}")
+        except SecurityUnavailable as exc:
+            refuse(unverified(str(exc)), f"cannot verify the session: {exc}")
+        except Exception as exc:  # a broken verifier refuses too
+            log.exception("%s: session verifier failed", where)
+            refuse(unverified("verifier failed"), f"cannot verify the session ({exc!r})")
+        wrong_node = node_refusal(identity, request.sender)
+        if wrong_node:
+            refuse(identity.user, wrong_node, identity.node)
+        try:
+            grants.authorize(identity, request.permission, request.target)
+        except Unauthorized as exc:
+            refuse(identity.user, str(exc), identity.node)
+        return identity
+
+    return authorize
 
 
 def _start_running(plant: Any) -> None:
@@ -77,6 +142,7 @@ class Backend:
         self.drivers = drivers
         self.driver_name = driver_name
         self.supervisor = Supervisor(bus)
+        #: the audit log, when this node runs the services (else events go on audit/...)
         self.audit: AuditLog | None = None
         self.security: Security | None = None
         self.key = b""
@@ -86,6 +152,10 @@ class Backend:
         if self.services:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         project = self.project
+        # Before any actor exposes a target: no call is ever dispatched unchecked.
+        self.bus.authorizer = rpc_authorizer(
+            project.grants, remote_verifier(self.bus), self._refused
+        )
         if self.simulate:
             from hmi.sim.actor import SimulatorActor
             from hmi.sim.server import Simulator
@@ -100,7 +170,9 @@ class Backend:
         if self.services:
             self.key = load_or_create_key(self.data_dir / KEY_FILE)
             self.audit = AuditLog(self.data_dir / AUDIT_FILE)
-            self.security = Security(project.users, self.key, self.audit, clock=clock)
+            self.security = Security(
+                project.users, self.key, self.audit, clock=clock, audience=project.name
+            )
             await self._start(SecurityActor(self.security))
             await self._start(AuditRecorder(self.audit, self.security))
             await self._start_history_and_alarms(project)
@@ -108,7 +180,14 @@ class Backend:
             # The sessions are the security service's to verify (here or on the backend's
             # node): a driver never trusts the roles a command claims.
             verify = remote_verifier(self.bus)
-            await self._start(DriverActor(project, name=self.driver_name, verify=verify))
+            await self._start(
+                DriverActor(
+                    project,
+                    name=self.driver_name,
+                    verify=verify,
+                    audit=lambda event: self.record("edit", event),
+                )
+            )
         return project
 
     async def _start_history_and_alarms(self, project: Project) -> None:
@@ -128,6 +207,28 @@ class Backend:
 
     async def _start(self, actor: Actor) -> Any:
         return await self.supervisor.start(actor)
+
+    def record(self, kind: str, event: dict[str, Any]) -> None:
+        """Audit ``event`` (a dict of AuditEntry fields): into the audit log when this
+        node has it, else on ``audit/<kind>`` for the backend's audit recorder."""
+        if self.audit is not None:
+            self.audit.record(entry_from_event(event, self.bus.clock.time()))
+        else:
+            self.bus.publish(f"audit/{kind}", event)
+
+    def _refused(self, request: RpcRequest, user: str, why: str, node: str) -> None:
+        self.record(
+            "refused",
+            {
+                "time": self.bus.clock.time(),
+                "user": user,
+                "action": f"{request.target}.{request.method}",
+                "target": request.target,
+                "outcome": "denied",
+                "reason": why,
+                "node": node,
+            },
+        )
 
     async def stop(self) -> None:
         """Stop every actor (newest first) and close the files."""

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import logging
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from hmi.core.permissions import Permission
 
 if TYPE_CHECKING:
     from hmi.app.gui import AppOptions
@@ -49,6 +54,27 @@ def publish_refused_writes(bus: Any, context: Any, node: str) -> None:
     context.write_refused.connect(on_refused)
 
 
+async def export_audit(
+    bus: Any,
+    token: str,
+    path: str | Path,
+    since: float | None = None,
+    until: float | None = None,
+) -> int:
+    """Save the audit trail (``since``..``until``) as CSV at ``path`` on *this* machine;
+    the row count. The backend only returns the text (``audit.export``, which needs the
+    ``export_audit`` permission): it never writes a file a caller names."""
+    text: str = await bus.call(
+        "audit", "export", since, until, as_csv=True, token=token, timeout=60.0
+    )
+    await asyncio.to_thread(Path(path).write_text, text, encoding="utf-8", newline="")
+    return max(0, sum(1 for _ in csv.reader(io.StringIO(text))) - 1)
+
+
+def _no_token() -> str:
+    return ""
+
+
 def add_session_controls(
     window: Any,
     *,
@@ -59,8 +85,14 @@ def add_session_controls(
     bus: Any,
     options: AppOptions,
     tasks: list[asyncio.Task[Any]],
+    token: Callable[[], str] = _no_token,
 ) -> None:
-    """Log in / Log out, Audit and About in the status bar; logout after idle time."""
+    """Log in / Log out, Audit and About in the status bar; logout after idle time.
+
+    ``token()`` is the session's token at call time: the audit trail is read and exported
+    with it (the backend checks ``read_audit`` / ``export_audit``); the Audit button and
+    the dialog's export follow the same grants, from ``context.may``.
+    """
     from PySide6.QtWidgets import QMessageBox, QPushButton
 
     from hmi import __version__
@@ -87,22 +119,32 @@ def add_session_controls(
     context.session_changed.connect(on_session_changed)
 
     async def fetch() -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = await bus.call("audit", "recent", 500)
+        rows: list[dict[str, Any]] = await bus.call("audit", "recent", 500, token=token())
         return rows
 
     async def export(path: str) -> int:
-        count: int = await bus.call("audit", "export_csv", path)
+        count = await export_audit(bus, token(), path)
         window.statusBar().showMessage(f"{count} audit rows exported to {path}", 10_000)
         return count
 
     audit_button = QPushButton("Audit", window)
 
+    def may_export() -> bool:
+        return bool(context.may(Permission.EXPORT_AUDIT))
+
     def on_audit() -> None:
-        dialog = AuditDialog(fetch, export, window)
+        dialog = AuditDialog(fetch, export, window, may_export=may_export)
         dialog.open()
         spawn(dialog.refresh(), "audit trail")
 
+    def follow_rights() -> None:
+        allowed = context.may(Permission.READ_AUDIT)
+        audit_button.setEnabled(allowed)
+        audit_button.setToolTip("" if allowed else "Reading the audit trail needs read_audit")
+
     audit_button.clicked.connect(on_audit)
+    context.session_changed.connect(follow_rights)
+    follow_rights()
     about_button = QPushButton("About", window)
     project = window.project
     about_button.clicked.connect(

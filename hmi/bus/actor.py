@@ -3,8 +3,9 @@
 An actor message named ``Name`` travels on topic ``msg/<Name>`` and its payload is the dict
 of fields given to ``send_<Name>(**fields)``; ``handle_<Name>(self, msg)`` gets that dict.
 An actor does not receive what it sent itself. ``@expose`` methods are callable over RPC
-with the actor's name as target. Actors are started and owned by a
-:class:`hmi.bus.supervisor.Supervisor`.
+with the actor's name as target; those declared ``@expose(permission=...)`` only for a
+caller the bus's authorizer accepts (:mod:`hmi.bus.rpc`). Actors are started and owned
+by a :class:`hmi.bus.supervisor.Supervisor`.
 """
 
 from __future__ import annotations

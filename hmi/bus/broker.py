@@ -17,7 +17,9 @@ Two paths for publications (docs/bus-protocol.md, "Fast path"):
 The broker never decodes publications on the way: ``tag/`` batches are decoded later, in
 bulk, when merged into the last-value cache (see :mod:`hmi.bus.lvc`); control messages
 (hello, snapshot requests, RPC requests, ...) are decoded and checked. Which nodes are
-alive and which RPC targets they serve is kept by :class:`hmi.bus.roster.Roster`.
+alive and which RPC targets they serve is kept by :class:`hmi.bus.roster.Roster`; who may
+say what on the front (a sender is its connection's routing id, with CURVE its key's;
+``$sys/`` is the broker's; replies answer routed requests) by :mod:`hmi.bus.doors`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ import zmq
 from hmi.bus.address import BrokerAddress, remove_state, write_state
 from hmi.bus.auth import Policy, ZapHandler, user_key
 from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
-from hmi.bus.discovery import DEFAULT_KEY, Beacon
+from hmi.bus.discovery import DEFAULT_KEY, Beacon, check_beacon, front_is_local
+from hmi.bus.doors import Doors
 from hmi.bus.forwarder import Forwarder, fast_bind, lower_priority
 from hmi.bus.frames import (
     MAX_PAYLOAD,
@@ -56,13 +59,14 @@ log = logging.getLogger(__name__)
 SENDER = "$broker"
 _PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind.SNAPSHOT_REQ
 _RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
-_POLICED = frozenset((int(Kind.PUB), int(Kind.RPC_REQ)))
 #: the tap is read this often (s): behind the proxy, in batches (snapshots catch up first)
 TAP_PERIOD = 0.005
 #: how much ``hmi broker`` lowers the priority (nice) of its Python thread on the fast path
 BROKER_NICE = 5
-#: a node's probes (see hmi.bus.resync): ``$probe/<its id>/...``, allowed whatever its rights
-PROBE_PREFIX = b"$probe/"
+#: with a policy, libzmq checks that the front's connections are alive this often (ms),
+#: and closes one silent for ZMTP_TIMEOUT_MS: a node id held by a connection that is
+#: gone is free again for its node's new one (see start(): no handover)
+ZMTP_HEARTBEAT_MS, ZMTP_TIMEOUT_MS = 1000, 5000
 _unpack = msgpack.unpackb
 _pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
@@ -82,7 +86,7 @@ class Broker:
         write_state_file: bool = True,
         beacon_port: int | None = None,
         beacon_key: str = DEFAULT_KEY,
-        beacon_host: str = "0.0.0.0",
+        beacon_host: str | None = None,
         hwm: int = 100_000,
         fast_path: bool = True,
         nice: int = 0,
@@ -93,6 +97,11 @@ class Broker:
         if secret is not None and not address.server_key:
             address = BrokerAddress(address.front, address.back, secret.public)
         self.address = address
+        if beacon_port is not None:
+            # the default (public) discovery key is for loopback only: refused otherwise
+            check_beacon(address, beacon_key)
+        if beacon_host is None:
+            beacon_host = "127.0.0.1" if front_is_local(address) else "0.0.0.0"
         self.id = uuid.uuid4().hex[:12]
         self.heartbeat = heartbeat
         self.stats_interval = stats_interval
@@ -118,6 +127,8 @@ class Broker:
         self.roster = Roster(heartbeat, dead_after, self.ledger.senders)
         self.nodes: dict[bytes, NodeInfo] = self.roster.nodes
         self.targets: dict[str, bytes] = self.roster.targets
+        #: who may say what on the front: refusals counted (stats.refused, .refusals)
+        self.doors = Doors(policy, self.roster, self.stats)
         self.last_report: dict[str, Any] = {}
         self.beacon: Beacon | None = None
         self.zap: ZapHandler | None = None
@@ -137,7 +148,18 @@ class Broker:
             self.zap.start()
         front = self._ctx.socket(zmq.ROUTER)
         front.router_mandatory = True  # unknown RPC destinations raise instead of vanishing
-        front.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting node takes its id back
+        if self.policy is None:
+            front.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting node takes its id back
+        else:
+            # A node's id belongs to its connection: with handover, any admitted key could
+            # connect with a live node's id and silently take over what is routed to it
+            # (RPC requests: passwords). Without it the first connection keeps the id, a
+            # second one is ignored until it connects again; ZMTP heartbeats close a
+            # connection that is gone, and a node whose hello is not answered connects
+            # again (hmi.bus.session), so a node that reconnects gets its id back.
+            front.setsockopt(zmq.ROUTER_HANDOVER, 0)
+            front.setsockopt(zmq.HEARTBEAT_IVL, ZMTP_HEARTBEAT_MS)
+            front.setsockopt(zmq.HEARTBEAT_TIMEOUT, ZMTP_TIMEOUT_MS)
         front.linger = 0
         front.sndhwm = self.hwm
         front.rcvhwm = self.hwm
@@ -265,23 +287,21 @@ class Broker:
             self._drop("topic_utf8")
             return
         node = self.nodes.get(ident)
-        if node is None:
-            node = self.roster.join(ident, sender)
+        if node is None or sender != node.sender or key != node.key:
+            # (two comparisons per message for a known node; the doors only when they fail)
+            node = self.doors.identify(ident, sender, key, node, kind, self._now)
+            if node is None:
+                return
         node.last_seen = self._now
         if kind != _PUB or self._tap_reader is None:
             node.messages += 1  # (the tap counts publications when there is one)
         if not node.alive and node.said_hello and kind != _BYE:
             self._on_back(node)
-        if key and kind in _POLICED:
-            rule = self.policy.rule(key) if self.policy is not None else None
-            if rule is None or not (
-                rule.may_publish(topic)
-                or (kind == _PUB and topic_b.startswith(PROBE_PREFIX + ident + b"/"))
-            ):
-                self.stats.refused += 1
-                self._drop("refused")
-                return
         if kind == _PUB:
+            if (node.rule is not None or topic_b.startswith(b"$sys/")) and not (
+                self.doors.may_publish(node, topic_b, topic, self._now)
+            ):
+                return
             # Checked: on to the proxy. Cache and statistics are kept here, or by the tap
             # (which sees it pass like every publication) when there is one.
             if self._tap_reader is None:
@@ -289,7 +309,10 @@ class Broker:
             self._forward([topic_b, header_b, payload_b])
             return
         if kind == _RPC_REP:
-            self._route(topic[len("rpc/") :].encode(), [topic_b, header_b, payload_b])
+            if self.doors.may_reply(ident, topic_b, payload_b, self._now):
+                self._route(topic_b[len("rpc/") :], [topic_b, header_b, payload_b])
+            return
+        if kind == _RPC_REQ and not self.doors.may_call(node, topic, self._now):
             return
         try:
             payload = _unpack(payload_b)
@@ -308,11 +331,11 @@ class Broker:
             else:
                 self._drop("snapshot_request")
         elif kind == _EXPOSE:
-            if not self.roster.expose(ident, payload):
+            if not self.doors.expose(node, payload, self._now):
                 self._drop("expose")
         elif kind == _BYE:
             self._on_gone(node, "stopped")
-            self.roster.leave(node)
+            self.doors.left(node)
         else:
             self._drop("kind")
 
@@ -349,6 +372,7 @@ class Broker:
         target = topic[len("rpc/") :]
         dest = self.targets.get(target)
         if dest is not None and self._route(dest, [topic.encode(), header_b, payload_b]):
+            self.doors.routed(ident, dest, payload[0], self._now)
             node = self.nodes.get(dest)
             if node is not None and node.rpc and self.policy is None:
                 # Tell the caller where the target takes calls directly (two hops fewer);
@@ -362,13 +386,21 @@ class Broker:
         self._route(ident, [f"rpc/{caller}".encode(), header, _pack(error)])
 
     def _on_hello(self, node: NodeInfo, payload: Any) -> None:
-        if not self.roster.hello(node, payload):
+        # A node says hello again on every new connection, and when it hears a broker id
+        # it does not know (on the fast path anyone can publish such heartbeats): only its
+        # first hello is news for the others.
+        first = not node.said_hello
+        if not self.roster.hello(node, payload, direct=self.policy is None):
             self._drop("hello")
             return
+        for name in self.roster.hello_targets(payload):
+            self.doors.claim(node, name, self._now)
         welcome = pack_header(Kind.HELLO, SENDER, 0, time.time())
         answer = {"id": self.id, "pub": self.fast_endpoint, "heartbeat": self.heartbeat}
         self._route(node.ident, [b"$sys/broker", welcome, _pack(answer)])
-        self._publish(f"$sys/node/{node.sender}/alive", about_node(node, self.roster.served(node)))
+        if first:
+            about = about_node(node, self.roster.served(node))
+            self._publish(f"$sys/node/{node.sender}/alive", about)
 
     def _send_snapshot(self, ident: bytes, prefix: str) -> None:
         self._catch_up()
@@ -383,7 +415,7 @@ class Broker:
 
     def _on_gone(self, node: NodeInfo, why: str) -> None:
         """A node died or left: withdraw its RPC targets, mark its tags, tell everyone."""
-        self.roster.dead(node)
+        self.doors.gone(node)
         self._catch_up()
         for topic, entries in self.cache.degrade(node.sender, f"{node.sender} {why}"):
             self._publish(topic, entries)
@@ -426,6 +458,7 @@ class Broker:
             for node in self.roster.silent(now):
                 log.warning("node %s silent for %.1f s: dead", node.sender, self.limit(node))
                 self._on_gone(node, "silent")
+            self.doors.calls.expire(now)
             if now >= next_stats:
                 self.stats.roll(max(1e-3, now - last_stats))
                 last_stats = now
@@ -435,6 +468,7 @@ class Broker:
                 if self.cache.bad:
                     self.stats.drops["tag_payload"] = self.cache.bad
                 extra = {
+                    "rpc_pending": len(self.doors.calls),
                     "cached_tags": len(self.cache),
                     "targets": sorted(self.targets),
                     "zap": dict(self.zap.counts) if self.zap is not None else {},

@@ -10,9 +10,12 @@ import os
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
+
+if TYPE_CHECKING:
+    from hmi.bus.auth import ClientRule
 
 #: distinct topics counted one by one; further ones are summed under OTHER
 MAX_TOPICS = 5000
@@ -25,6 +28,11 @@ class NodeInfo:
 
     ident: bytes
     sender: str
+    #: the CURVE key (Z85) that first used this id ('' without CURVE): it keeps the id
+    #: while the node lives (see hmi.bus.doors)
+    key: str = ""
+    #: the policy's rule of that key (None without a policy): what it may publish, serve
+    rule: ClientRule | None = None
     name: str = ""
     pid: int = 0
     host: str = ""
@@ -68,7 +76,9 @@ class BrokerStats:
     topic_msgs: Counter[bytes] = field(default_factory=Counter)
     topic_bytes: Counter[bytes] = field(default_factory=Counter)
     drops: Counter[str] = field(default_factory=Counter)
+    #: messages refused by the broker's doors (hmi.bus.doors), and by reason
     refused: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)
     gaps: int = 0
     rates: dict[str, tuple[float, float]] = field(default_factory=dict)
     _last_msgs: Counter[bytes] = field(default_factory=Counter)
@@ -117,6 +127,7 @@ def report(
         "messages": stats.messages,
         "bytes": stats.total_bytes,
         "refused": stats.refused,
+        "refusals": dict(stats.refusals),
         "gaps": stats.gaps,
         "drops": dict(stats.drops),
         "cpu": me.cpu_percent(None),
@@ -148,6 +159,11 @@ def render(data: dict[str, Any], width: int = 78, top: int = 15) -> str:
         f"| hmi broker {data['broker']}  cpu {data['cpu']:5.1f}%  mem {data['mem']:5.2f}%",
         f"| messages {data['messages']}  bytes {data['bytes']}  refused {data['refused']}"
         f"  gaps {data['gaps']}  dropped {sum(data['drops'].values())}",
+        *(
+            ["| refused: " + ", ".join(f"{k} {v}" for k, v in sorted(refusals.items()))]
+            if (refusals := data.get("refusals"))
+            else []
+        ),
         bar,
         f"| {'topic':<44} {'msgs/s':>12} {'kB/s':>12}",
     ]

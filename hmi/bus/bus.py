@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hmi.bus.clock import Clock, RealClock
-from hmi.bus.rpc import RemoteError, RpcTimeout, exposed_methods, invoke, no_target
+from hmi.bus.rpc import (
+    Authorizer,
+    RemoteError,
+    RpcTimeout,
+    dispatched,
+    exposed_methods,
+    invoke,
+    no_target,
+)
 from hmi.bus.topics import compile_pattern, literal_prefix, validate_topic
 
 log = logging.getLogger(__name__)
@@ -123,6 +131,9 @@ class Bus:
         self._dispatching = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        #: checks the callers of methods that declare a permission (``@expose(permission=)``):
+        #: installed by the composition root; while None, every such call is refused
+        self.authorizer: Authorizer | None = None
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -258,10 +269,17 @@ class Bus:
 
     # -- RPC ------------------------------------------------------------------------------
     def expose(self, name: str, obj: object) -> None:
-        """Make the ``@expose`` methods of ``obj`` callable as RPC target ``name``."""
+        """Make the ``@expose`` methods of ``obj`` callable as RPC target ``name``.
+
+        Methods that declare a permission are checked by :attr:`authorizer` at every call,
+        local or remote (see :mod:`hmi.bus.rpc`); the others are called as they are.
+        """
         if name in self._targets:
             raise ValueError(f"RPC target {name!r} is already exposed")
-        self._targets[name] = exposed_methods(obj)
+        self._targets[name] = {
+            method: dispatched(func, name, method, self._authorizer, self._sender)
+            for method, func in exposed_methods(obj).items()
+        }
         if self._transport is not None:
             self._transport.expose(name)
 
@@ -272,8 +290,23 @@ class Bus:
             self._transport.unexpose(name)
 
     def target_methods(self, name: str) -> dict[str, Callable[..., Any]] | None:
-        """The exposed methods of local target ``name`` (transports run calls with them)."""
+        """The dispatch table of local target ``name``: its exposed methods, those with a
+        permission behind their check (transports run every call with these)."""
         return self._targets.get(name)
+
+    @property
+    def current_sender(self) -> str | None:
+        """The verified id of the node whose message (or call) is being delivered, when
+        the transport tells (its ``current_sender``); None for this process's own."""
+        return self._sender()
+
+    def _authorizer(self) -> Authorizer | None:
+        return self.authorizer
+
+    def _sender(self) -> str | None:
+        # getattr: a transport that cannot tell the sender has no such attribute
+        sender = getattr(self._transport, "current_sender", None)
+        return sender if isinstance(sender, str) else None
 
     @property
     def targets(self) -> list[str]:
@@ -287,7 +320,9 @@ class Bus:
 
         Raises :class:`RpcTimeout` after ``timeout`` seconds of ``bus.clock`` and
         :class:`RemoteError` (with the remote exception's type name and message) when the
-        method raised. Many calls may be in flight at once.
+        method raised. Many calls may be in flight at once. A method that declares a
+        permission needs the caller's session token as ``token=`` (refused otherwise:
+        ``RemoteError`` of type ``PermissionError``).
         """
         methods = self._targets.get(target)
         if methods is not None:

@@ -9,6 +9,12 @@ The probe is ``b"HMI?" + msgpack([1, nonce, mac])`` and the answer
 HMAC-SHA256 over the packed fields before it, keyed with the plant's discovery key. A broker
 ignores probes without the key, and a node ignores answers without it, so two plants on one
 network never cross, and a stray packet cannot point a node elsewhere.
+
+The key is a secret of the plant: read from a file or the environment
+(:data:`KEY_ENV`), never from the command line. The default key (:data:`DEFAULT_KEY`) is
+public, so it proves nothing: it is used on loopback only. A broker bound to another
+address refuses to answer probes with it (:func:`check_beacon`), and a node sends its
+probe only to loopback hosts with it (:func:`discover`).
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -29,11 +37,64 @@ from hmi.bus.address import DEFAULT_ADDRESS, BrokerAddress, read_state
 log = logging.getLogger(__name__)
 
 DISCOVERY_PORT = 5569
+#: the discovery key nobody chose: public, so only for loopback
 DEFAULT_KEY = "hmi"
+#: the plant's discovery key (the text itself; ``hmi broker --discovery-key-file`` reads a file)
+KEY_ENV = "HMI_DISCOVERY_KEY"
 PROBE = b"HMI?"
 ANSWER = b"HMI!"
 BROKER_ENV = "HMI_BROKER"
 _MAX_DATAGRAM = 2048
+
+
+def discovery_key(explicit: str | None = None) -> str:
+    """The discovery key: ``explicit``, else ``$HMI_DISCOVERY_KEY``, else the default."""
+    return explicit or os.environ.get(KEY_ENV) or DEFAULT_KEY
+
+
+def read_key_file(path: Path | str) -> str:
+    """The discovery key in a file (its first line, without surrounding blanks); raises
+    ValueError naming the file when it cannot be read or is empty."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"discovery key file {path}: {exc}") from None
+    lines = text.strip().splitlines()
+    key = lines[0].strip() if lines else ""
+    if not key:
+        raise ValueError(f"discovery key file {path}: empty")
+    return key
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def front_is_local(address: BrokerAddress) -> bool:
+    """True when the broker's front is reachable from this machine only (ipc, loopback)."""
+    if address.front.startswith("ipc://"):
+        return True
+    host = address.front[len("tcp://") :].rpartition(":")[0]
+    return is_loopback(host)
+
+
+def check_beacon(address: BrokerAddress, key: str) -> None:
+    """Raise ValueError when a broker at ``address`` must not answer probes keyed with
+    ``key``: the default (public) key on anything but loopback."""
+    if key == DEFAULT_KEY and not front_is_local(address):
+        raise ValueError(
+            f"discovery on {address.front} with the default discovery key: anyone on the "
+            "network could answer probes in this broker's name. Give the plant a key of its "
+            f"own (--discovery-key-file FILE, or ${KEY_ENV}) on the broker and the nodes, or "
+            "turn discovery off (--no-beacon, or bus.discovery: false in the project)"
+        )
 
 
 def _mac(key: str, fields: list[Any]) -> bytes:
@@ -156,7 +217,21 @@ async def discover(
     hosts: tuple[str, ...] = ("127.0.0.1", "255.255.255.255"),
     timeout: float = 0.3,
 ) -> BrokerAddress | None:
-    """Probe ``hosts`` on ``port``; the first keyed answer, or None after ``timeout``."""
+    """Probe ``hosts`` on ``port``; the first keyed answer, or None after ``timeout``.
+
+    With the default key only loopback hosts are probed: an answer keyed with a public
+    key could come from anyone on the network (the broadcast is not sent).
+    """
+    if key == DEFAULT_KEY:
+        local = tuple(host for host in hosts if is_loopback(host))
+        if local != hosts:
+            log.debug(
+                "discovery: the default key probes loopback only (set $%s for the network)",
+                KEY_ENV,
+            )
+        hosts = local
+        if not hosts:
+            return None
     loop = asyncio.get_running_loop()
     nonce = os.urandom(12)
     transport, protocol = await loop.create_datagram_endpoint(
@@ -187,7 +262,7 @@ _probe = discover
 async def resolve(
     explicit: str | None = None,
     *,
-    key: str = DEFAULT_KEY,
+    key: str | None = None,
     port: int = DISCOVERY_PORT,
     hosts: tuple[str, ...] = ("127.0.0.1", "255.255.255.255"),
     timeout: float = 0.3,
@@ -198,14 +273,15 @@ async def resolve(
     ``state-file`` or ``default`` (in that order of preference).
 
     ``discover=False`` skips the UDP probe (a plant whose network must not see broadcasts,
-    or a deployment that names its broker): the other sources apply as before.
+    or a deployment that names its broker): the other sources apply as before. ``key``:
+    the discovery key (None: :func:`discovery_key`).
     """
     if explicit:
         return BrokerAddress.parse(explicit, server_key), "explicit"
     if env := os.environ.get(BROKER_ENV):
         return BrokerAddress.parse(env, server_key), "env"
     if discover:
-        found = await _probe(key, port, hosts, timeout)
+        found = await _probe(discovery_key(key), port, hosts, timeout)
         if found is not None:
             return found, "beacon"
     state = read_state()

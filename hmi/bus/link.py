@@ -158,8 +158,10 @@ class Link:
 class HandshakeWatch:
     """Reads the socket monitor of a node's DEALER without blocking the loop: handshake
     failures become link states, and after a refused one (which libzmq gives up on) the
-    node's ``connections`` are made again after a pause, then ``again()`` is called (the
-    queue of the dropped connection, its hello with it, is gone)."""
+    node's ``connections`` are made again after a pause. ``again()`` is called after every
+    handshake that succeeds but the first one (a reconnection: the queue of a dropped
+    connection, a hello with it, may be gone, and a broker that keeps node ids to their
+    connections may not have taken the new one yet: the node says hello)."""
 
     def __init__(
         self,
@@ -191,8 +193,11 @@ class HandshakeWatch:
             return
         kind, value = int(event["event"]), int(event["value"])
         if kind == _SUCCEEDED:
+            first = not self.counts
             self._count("succeeded")
             self._pause = RETRY_FIRST
+            if not first:
+                self._again()
         elif kind == _FAILED_AUTH:
             self._count("refused")
             # ZAP's status: 400 is "not admitted"; 300 and 500 are the broker's trouble
@@ -220,11 +225,20 @@ class HandshakeWatch:
         if self._closed:
             return
         log.debug("bus: connecting to %s again after a refused handshake", self._link.front)
-        for sock, endpoint in self._connections:
+        self._connect_again(self._connections)
+
+    def reconnect_first(self) -> None:
+        """Connect the first of the ``connections`` (the DEALER) again, now."""
+        if not self._closed:
+            self._connect_again(self._connections[:1])
+
+    @staticmethod
+    def _connect_again(connections: Sequence[tuple[zmq.Socket[bytes], str]]) -> None:
+        # (the hello follows when the new handshake succeeds: see _on_event)
+        for sock, endpoint in connections:
             with contextlib.suppress(zmq.ZMQError):  # libzmq may have dropped it already
                 sock.disconnect(endpoint)
             sock.connect(endpoint)
-        self._again()
 
     def close(self) -> None:
         """Stop reading and retrying; close the monitor (before the DEALER is closed)."""

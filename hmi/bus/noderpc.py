@@ -4,6 +4,12 @@ Requests and replies travel as ``RPC_REQ`` / ``RPC_REP`` messages through the br
 front (docs/bus-protocol.md). Without CURVE, on one machine, a node also binds a ROUTER
 of its own and the broker tells callers about it (``ROUTE``): further calls go there
 directly, two hops fewer. Timeouts follow the bus clock, on one timer for all calls.
+
+A served call runs with the transport's ``current_sender`` set to the caller's node id
+(checked by the broker, or on the direct endpoint against the caller's routing id), so a
+method's permission check knows who calls; an async method keeps it in its task. A
+broker with a client policy never gives out direct routes, and a node with CURVE keys
+neither binds an endpoint nor follows a route: every call passes the broker's checks.
 """
 
 from __future__ import annotations
@@ -317,6 +323,10 @@ class NodeRpc:
         if kind != _RPC_REQ or not topic.startswith("rpc/"):
             self._transport.drop("kind")
             return
+        if sender.encode() != ident:
+            # As at the broker's front: a caller is the routing id of its connection.
+            self._transport.drop("sender")
+            return
         self.on_request(topic, sender, payload, ident)
 
     def on_request(
@@ -346,17 +356,22 @@ class NodeRpc:
             msg = f"{target!r} exposes no method {method!r}"
             self._reply(caller, call_id, False, ["AttributeError", msg], reply_to)
             return
+        # Who calls, for the method (a permission check reads it) and the task it starts.
+        token = self._transport.sender_var.set(caller)
         try:
-            result = func(*args, **kwargs)
-        except Exception as exc:
-            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
-            return
-        if asyncio.iscoroutine(result):
-            self._bus.spawn(
-                self._finish(caller, call_id, result, reply_to), name=f"rpc {target}.{method}"
-            )
-        else:
-            self._reply(caller, call_id, True, result, reply_to)
+            try:
+                result = func(*args, **kwargs)
+            except Exception as exc:
+                self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
+                return
+            if asyncio.iscoroutine(result):
+                self._bus.spawn(
+                    self._finish(caller, call_id, result, reply_to), name=f"rpc {target}.{method}"
+                )
+            else:
+                self._reply(caller, call_id, True, result, reply_to)
+        finally:
+            self._transport.sender_var.reset(token)
 
     async def _finish(self, caller: str, call_id: int, coro: Any, reply_to: bytes | None) -> None:
         try:

@@ -59,15 +59,20 @@ def _no_probe(n: int) -> None:
     return None
 
 
+#: ``deliver(topic, payload, sender)``: hand a held batch to the subscribers, with the
+#: node id it came from (see ``ZmqTransport.current_sender``; None: not known)
+Deliver = Callable[[str, Any, "str | None"], None]
+
+
 class Resync:
-    """``request(prefix)`` sends a snapshot request; ``deliver(topic, payload)`` hands a
-    batch to the subscribers; ``probe(n)`` subscribes to probe ``n`` and publishes it
-    (again until it is back, or dropped by ``unprobe(n)``, which unsubscribes)."""
+    """``request(prefix)`` sends a snapshot request; ``deliver(topic, payload, sender)``
+    hands a batch to the subscribers; ``probe(n)`` subscribes to probe ``n`` and publishes
+    it (again until it is back, or dropped by ``unprobe(n)``, which unsubscribes)."""
 
     def __init__(
         self,
         request: Callable[[str], None],
-        deliver: Callable[[str, Any], None],
+        deliver: Deliver,
         probe: Callable[[int], None] = _no_probe,
         unprobe: Callable[[int], None] = _no_probe,
     ) -> None:
@@ -77,8 +82,9 @@ class Resync:
         self._unprobe = unprobe
         #: prefixes asked for and not answered yet: prefix -> [how many, deadline]
         self.asked: dict[str, list[Any]] = {}
-        #: live batches held until the snapshot they may be newer than has come, in order
-        self.held: list[tuple[str, Any]] = []
+        #: live batches held until the snapshot they may be newer than has come, in order,
+        #: with their senders
+        self.held: list[tuple[str, Any, str | None]] = []
         #: probes out, by number (numbers only grow)
         self.probes: dict[int, Probe] = {}
         self._next = 1
@@ -156,9 +162,9 @@ class Resync:
         """True when a live batch of ``topic`` must wait (check ``asked`` first: cheap)."""
         return any(topic.startswith(prefix) for prefix in self.asked)
 
-    def hold(self, topic: str, payload: Any) -> None:
-        """Keep a live batch until the snapshot has come."""
-        self.held.append((topic, payload))
+    def hold(self, topic: str, payload: Any, sender: str | None = None) -> None:
+        """Keep a live batch (from node ``sender``) until the snapshot has come."""
+        self.held.append((topic, payload, sender))
 
     def on_end(self, prefix: Any) -> None:
         """The answer to a request for ``prefix`` is complete."""
@@ -202,8 +208,8 @@ class Resync:
         # Deliver, in order, what no pending request covers any more; a topic's held
         # batches all go before any new one, which is delivered (or held) after this.
         held, self.held = self.held, []
-        for topic, payload in held:
+        for topic, payload, sender in held:
             if self.asked and self.holds(topic):
-                self.held.append((topic, payload))
+                self.held.append((topic, payload, sender))
             else:
-                self._deliver(topic, payload)
+                self._deliver(topic, payload, sender)

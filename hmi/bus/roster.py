@@ -8,6 +8,13 @@ broker does the I/O: the welcome, the node-dead batches, ``$sys/node/...``, REPU
 A node declared dead for its silence may only have paused (a long GC or I/O pause, a
 network blip): when it is heard again, :meth:`Roster.back` gives it its RPC targets back
 (those no other node took meanwhile) and the broker asks it to republish its values.
+
+An RPC target name belongs to the live node that serves it: another node's claim
+(:meth:`Roster.claim`, from its HELLO or EXPOSE) is refused, and waits. When the name is
+free again (its node withdrew it, or died) it goes to the first live node waiting for it:
+a restarted backend that exposed ``security`` before the broker declared its previous
+process dead gets the name then, without exposing it again. With a policy, a node may
+claim only the names its key may serve (``serve:``, :class:`hmi.bus.auth.ClientRule`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ from hmi.bus.frames import DEAD_AFTER_BEATS
 MIN_HEARTBEAT, MAX_HEARTBEAT = 0.05, 3600.0
 #: a node's direct RPC endpoint must be one of these (plain sockets only)
 _DIRECT = ("tcp://", "ipc://")
+#: why a claim of an RPC target is refused: no serve right for it (its key's policy)
+SERVE = "serve"
+#: why a claim of an RPC target is refused: a live node serves it (the claim waits)
+TAKEN = "taken"
 
 
 class Roster:
@@ -36,18 +47,23 @@ class Roster:
         self.nodes: dict[bytes, NodeInfo] = {}
         #: RPC target -> the routing id of the node serving it
         self.targets: dict[str, bytes] = {}
+        #: RPC target -> the routing ids of nodes whose claims wait for it, in order
+        self.waiting: dict[str, dict[bytes, None]] = {}
         #: the same nodes by sender id (shared with the ledger: the tap sees senders)
         self.senders = senders
 
-    def join(self, ident: bytes, sender: str) -> NodeInfo:
-        """A node heard for the first time (or again after its BYE)."""
-        node = self.nodes[ident] = NodeInfo(ident, sender)
+    def join(self, ident: bytes, sender: str, key: str = "", rule: Any = None) -> NodeInfo:
+        """A node heard for the first time (or again after its BYE), with the CURVE key it
+        came with and that key's rule of the policy (None: no policy)."""
+        node = self.nodes[ident] = NodeInfo(ident, sender, key, rule)
         self.senders.setdefault(sender, node)
         return node
 
-    def hello(self, node: NodeInfo, payload: Any) -> bool:
-        """Take what a HELLO tells (name, host, pid, heartbeat, rpc, targets); False when
-        it is not a map (dropped)."""
+    def hello(self, node: NodeInfo, payload: Any, *, direct: bool = True) -> bool:
+        """Take what a HELLO tells (name, host, pid, heartbeat, rpc); False when it is not
+        a map (dropped). Its ``targets`` are claimed by the caller (:meth:`claim`, each
+        with its own answer). ``direct=False``: the node's direct RPC endpoint is not
+        kept (a broker that checks every call never tells callers about it)."""
         if not isinstance(payload, dict):
             return False
         node.name = str(payload.get("name", ""))
@@ -59,15 +75,19 @@ class Roster:
         node.said_hello = True
         rpc = payload.get("rpc", "")
         node.rpc = (
-            rpc if isinstance(rpc, str) and rpc.startswith(_DIRECT) and len(rpc) < 256 else ""
+            rpc
+            if direct and isinstance(rpc, str) and rpc.startswith(_DIRECT) and len(rpc) < 256
+            else ""
         )
-        targets = payload.get("targets", [])
-        if isinstance(targets, list):
-            for target in targets:
-                if isinstance(target, str):
-                    self.targets[target] = node.ident
-                    node.served.add(target)
         return True
+
+    @staticmethod
+    def hello_targets(payload: Any) -> list[str]:
+        """The RPC target names a HELLO's payload lists."""
+        targets = payload.get("targets", []) if isinstance(payload, dict) else []
+        if not isinstance(targets, list):
+            return []
+        return [target for target in targets if isinstance(target, str)]
 
     @staticmethod
     def beat(node: NodeInfo, payload: Any) -> None:
@@ -77,38 +97,77 @@ class Roster:
                 node.pid = payload["pid"]
             node.heartbeat = _interval(payload.get("heartbeat"), node.heartbeat)
 
-    def expose(self, ident: bytes, payload: Any) -> bool:
-        """Add or withdraw an RPC target (``[target, exposed?]``); False when malformed."""
-        if type(payload) is not list or len(payload) != 2 or not isinstance(payload[0], str):
-            return False
-        if payload[1]:
-            self.targets[payload[0]] = ident
+    def claim(self, node: NodeInfo, name: str) -> str:
+        """``node`` exposes RPC target ``name``: '' when it serves it now; ``serve`` when
+        its key may not serve it (nothing kept); ``taken`` when another live node serves
+        it (the claim waits until the name is free)."""
+        if node.rule is not None and not node.rule.may_serve(name):
+            return SERVE
+        owner = self.targets.get(name)
+        if owner is not None and owner != node.ident:
+            holder = self.nodes.get(owner)
+            if holder is not None and holder.alive:
+                self.waiting.setdefault(name, {})[node.ident] = None
+                return TAKEN
+        self.targets[name] = node.ident
+        node.served.add(name)
+        return ""
+
+    def withdraw(self, node: NodeInfo, name: str) -> NodeInfo | None:
+        """``node`` withdraws RPC target ``name`` (nothing happens unless it serves it, or
+        waits for it); the node that gets the name now, if one waited for it."""
+        claims = self.waiting.get(name)
+        if claims is not None:
+            claims.pop(node.ident, None)
+        if self.targets.get(name) != node.ident:
+            return None
+        del self.targets[name]
+        return self._free(name)
+
+    def _free(self, name: str) -> NodeInfo | None:
+        """Name ``name`` is free: the first live node waiting for it gets it."""
+        claims = self.waiting.pop(name, None)
+        while claims:
+            ident = next(iter(claims))
+            del claims[ident]
             node = self.nodes.get(ident)
-            if node is not None:
-                node.served.add(payload[0])
-        elif self.targets.get(payload[0]) == ident:
-            del self.targets[payload[0]]
-        return True
+            if node is not None and node.alive:
+                self.targets[name] = ident
+                node.served.add(name)
+                if claims:
+                    self.waiting[name] = claims
+                return node
+        return None
 
     def leave(self, node: NodeInfo) -> None:
-        """The node said BYE (after :meth:`dead`): forget it."""
+        """The node said BYE (after :meth:`dead`): forget it, and the claims it waited with."""
         del self.nodes[node.ident]
         if self.senders.get(node.sender) is node:
             del self.senders[node.sender]
+        for name in [name for name, claims in self.waiting.items() if node.ident in claims]:
+            del self.waiting[name][node.ident]
+            if not self.waiting[name]:
+                del self.waiting[name]
 
-    def dead(self, node: NodeInfo) -> None:
-        """The node died or left: withdraw its RPC targets (kept, should it come back)."""
+    def dead(self, node: NodeInfo) -> list[tuple[str, NodeInfo]]:
+        """The node died or left: withdraw its RPC targets (kept, should it come back);
+        each goes to the first live node waiting for it: ``(name, node)`` of those."""
         node.alive = False
         node.withdrawn = [name for name, ident in self.targets.items() if ident == node.ident]
+        given = []
         for name in node.withdrawn:
             del self.targets[name]
+            heir = self._free(name)
+            if heir is not None:
+                given.append((name, heir))
+        return given
 
     def back(self, node: NodeInfo) -> None:
         """A node declared dead is heard again: alive, with the RPC targets it had (those
-        no other node took meanwhile)."""
+        another node took meanwhile: its claims wait for them)."""
         node.alive = True
         for name in node.withdrawn:
-            self.targets.setdefault(name, node.ident)
+            self.claim(node, name)
         node.withdrawn = []
 
     def served(self, node: NodeInfo) -> list[str]:

@@ -7,11 +7,27 @@ broker (both: dead or lost after :data:`hmi.bus.frames.DEAD_AFTER_BEATS` interva
 follows for the link's state (:mod:`hmi.bus.link`) is told to the transport's ``link``.
 
 A hello is sent at start (queued by ZeroMQ until a broker is there: a DEALER that connected
-keeps what it sends for the connection it is making), again to every broker id heard on
-``$sys/broker`` that has not welcomed the node (a restarted one, or one that started after
-the node), and on the new connection after a refused handshake. Heartbeats are sent only
-once a broker has welcomed the node: queued for a broker that is not there yet, a node
-waiting for hours would hand it thousands at once.
+keeps what it sends for the connection it is making), again when a broker id is heard on
+``$sys/broker`` that has not welcomed the node (a restarted broker, or one that started
+after the node; at most once per broker heartbeat interval), and on every new connection
+of the DEALER after the first (after a refused handshake, a connection lost). Heartbeats
+are sent only once a broker has welcomed the node: queued for a broker that is not there
+yet, a node waiting for hours would hand it thousands at once.
+
+Only the welcome says which broker this is: it comes on the node's own connection, where
+nobody else can speak, while ``$sys/broker`` heartbeats come through the broker's XPUB,
+where on the fast path (no authentication) any client can publish. So a heartbeat with an
+unknown id only makes the node say hello; the node resyncs when a welcome names a new
+broker, or comes after the broker was lost or the node connected again, never for a
+welcome that only repeats what it knows.
+
+A broker with a client policy (CURVE) keeps a node id to the connection that has it (no
+handover): a node that connected again while the broker still held its old connection is
+not heard on the new one until that one is gone. A hello not answered within
+:data:`WELCOME_WAIT` while the broker is heard on the SUB means just that: a node with
+CURVE keys connects its DEALER again (the broker's ZMTP heartbeats close the old
+connection within seconds; without CURVE the broker hands an id over to the new
+connection, and a reconnection would only drop what is queued).
 """
 
 from __future__ import annotations
@@ -33,6 +49,11 @@ if TYPE_CHECKING:
     from hmi.bus.transport import ZmqTransport
 
 log = logging.getLogger(__name__)
+
+#: seconds (at least; or two broker heartbeat intervals) a hello may go unanswered while
+#: the broker is heard before a CURVE node connects its DEALER again (see the docstring;
+#: the broker closes a connection that is gone after 5 s of ZMTP heartbeats)
+WELCOME_WAIT = 5.0
 
 
 class BrokerSession:
@@ -59,6 +80,18 @@ class BrokerSession:
         self._last_beat = time.monotonic()
         #: set once the transport closes (ends every wait for a welcome)
         self._closing = asyncio.Event()
+        #: how many times this node asked for the cached values of all its prefixes
+        self.resyncs = 0
+        #: when the oldest hello not answered yet was sent (monotonic), or None
+        self._hello_at: float | None = None
+        #: when a hello was last sent for a broker id heard but unknown
+        self._unknown_hello_at = -math.inf
+        #: the DEALER connected again: the next welcome resyncs
+        self._rejoined = False
+        #: when a broker heartbeat (of any id) last came through the SUB (monotonic)
+        self._heard_at = -math.inf
+        #: a hello went unanswered while the broker was heard (logged once until welcomed)
+        self._unanswered = False
 
     @property
     def broker_timeout(self) -> float:
@@ -70,6 +103,8 @@ class BrokerSession:
 
     def hello(self) -> None:
         """Say hello (the welcome answers it)."""
+        if self._hello_at is None:
+            self._hello_at = time.monotonic()
         transport = self._transport
         transport.send_control(
             BROKER_TOPIC,
@@ -122,19 +157,33 @@ class BrokerSession:
         """The transport closes: waits for a welcome end (False)."""
         self._closing.set()
 
+    def rejoined(self) -> None:
+        """The DEALER connected again (after the first time): say hello on the new
+        connection; the welcome that answers it resyncs (the SUB may have been cut too)."""
+        self._rejoined = True
+        self.hello()
+
     def on_beat(self, payload: Any) -> None:
         """A ``$sys/broker`` heartbeat came through the SUB."""
         now = time.monotonic()
-        silent = now - self._last_beat
-        self._last_beat = now
         self.sub_live = True
         broker_id = payload.get("id") if isinstance(payload, dict) else None
+        if not isinstance(broker_id, str) or not broker_id:
+            self._transport.drop("broker_beat")
+            return
+        self._heard_at = now
+        if broker_id != self.broker_id:
+            # Not the broker that welcomed this node: one started after it or restarted,
+            # or (on a fast path, where anyone may publish) a forgery. Only a welcome, on
+            # this node's own connection, tells: hello, at most once per interval.
+            if now - self._unknown_hello_at >= self._broker_heartbeat:
+                self._unknown_hello_at = now
+                self.hello()
+            return
+        silent = now - self._last_beat
+        self._last_beat = now
         lost, self.lost = self.lost, False
-        if isinstance(broker_id, str) and broker_id != self.broker_id:
-            # A broker that has not welcomed this node (restarted, or started after it):
-            # hello; the welcome triggers the resync (and the link logs it).
-            self.hello()
-        elif lost and self.broker_id:
+        if lost:
             # The same broker, heard again: what was published meanwhile may not have come.
             self.resync_all()
             self.connected.set()
@@ -150,6 +199,19 @@ class BrokerSession:
             return
         previous = self.broker_id
         restarted = bool(previous) and broker_id != previous
+        link = transport.link
+        # Values may have been missed: a first or new broker, one lost meanwhile, a new
+        # connection. A welcome that only repeats what this node knows changes nothing.
+        stale = (
+            not previous
+            or restarted
+            or self.lost
+            or self._rejoined
+            or link.state is not LinkState.CONNECTED
+        )
+        self._hello_at = None
+        self._rejoined = False
+        self._unanswered = False
         self.broker_id = broker_id
         beat = payload.get("heartbeat")
         if (type(beat) is float or type(beat) is int) and 0 < beat < 86_400:
@@ -158,10 +220,10 @@ class BrokerSession:
         self._last_beat = time.monotonic()
         if restarted:
             transport.publisher.replay()  # a new broker has an empty cache
-        self.resync_all()
+        if stale:
+            self.resync_all()
         self.connected.set()
         self.lost = False
-        link = transport.link
         if restarted:
             link.connected(broker_id, f": a new broker (was {previous}), resyncing")
         elif link.state is not LinkState.CONNECTED:
@@ -177,6 +239,7 @@ class BrokerSession:
     def resync_all(self) -> None:
         """Ask the broker for the cached values of every prefix that can match ``tag/``."""
         transport = self._transport
+        self.resyncs += 1
         prefixes = [prefix for prefix in transport.bus.prefixes if could_be_tag(prefix)]
         transport.resync.restart(prefixes, time.monotonic(), self.sub_live)
 
@@ -191,6 +254,7 @@ class BrokerSession:
             now = time.monotonic()
             if transport.resync.asked:
                 transport.resync.expire(now)
+            self._check_hello(now)
             if self.broker_id and not self.lost and now - self._last_beat > self.broker_timeout:
                 self.lost = True
                 self.sub_live = False
@@ -198,7 +262,29 @@ class BrokerSession:
                 self.connected.clear()
                 transport.link.lost(self.broker_id, self.broker_timeout)
                 address = transport.address.front
-                transport.bus.deliver(BROKER_LOST, {"broker": self.broker_id, "address": address})
+                news = {"broker": self.broker_id, "address": address}
+                transport.deliver_from(BROKER_LOST, news, None)  # (this node's own news)
+
+    def _check_hello(self, now: float) -> None:
+        """Connect again when a broker is heard (after the hello was sent) but does not
+        answer it: it keeps this node's id to a connection that is gone (see the module
+        docstring)."""
+        asked = self._hello_at
+        if asked is None or self._heard_at <= asked or self._transport.keys is None:
+            return
+        if now - asked < max(WELCOME_WAIT, 2 * self._broker_heartbeat):
+            return
+        level = logging.DEBUG if self._unanswered else logging.WARNING
+        log.log(
+            level,
+            "bus: broker %s is heard but has not answered this node's hello for %.1f s: "
+            "connecting again",
+            self._transport.address.front,
+            now - asked,
+        )
+        self._unanswered = True
+        self._hello_at = None
+        self._transport.reconnect_front()
 
     def _beat(self) -> None:
         transport = self._transport

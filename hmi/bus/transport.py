@@ -5,6 +5,13 @@ through one DEALER whose routing id is the node id, so the broker can answer and
 replies to it. Publications come back through a SUB socket. Each wake-up of the loop
 drains a socket with non-blocking reads until it is empty (one ``await`` per message is
 5x slower). Sockets are created inside the running loop (qasync or plain asyncio).
+
+While a received message is delivered to the local subscribers,
+:attr:`ZmqTransport.current_sender` is the node id it came from (its header's sender,
+which a broker that checks its front has verified: docs/bus-protocol.md, "Who is
+talking"): a subscriber that needs to know who sent a command reads it there. It is a
+context variable, so the tasks a delivery starts (async callbacks, async RPC methods)
+keep it for their whole run.
 """
 
 from __future__ import annotations
@@ -15,13 +22,14 @@ import os
 import time
 import uuid
 from collections import Counter
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 import zmq
 
 from hmi.bus.address import BrokerAddress
-from hmi.bus.discovery import DEFAULT_KEY, DISCOVERY_PORT, resolve
+from hmi.bus.discovery import DISCOVERY_PORT, resolve
 from hmi.bus.frames import (
     MAX_PAYLOAD,
     Flag,
@@ -85,8 +93,13 @@ class ZmqTransport:
         #: snapshot requests, the probes before them, and the live batches held meanwhile
         self.prober = Prober(self)
         self._probe_prefix_b = self.prober.prefix_b
+        #: the node id of the received message being delivered (see current_sender): a
+        #: context variable, one per transport, so that the tasks a delivery starts keep it
+        self.sender_var: ContextVar[str | None] = ContextVar(
+            f"hmi-bus-sender-{self.node_id}", default=None
+        )
         self.resync = Resync(
-            self._request_snapshot, bus.deliver, self.prober.probe, self.prober.unprobe
+            self._request_snapshot, self.deliver_from, self.prober.probe, self.prober.unprobe
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -102,7 +115,7 @@ class ZmqTransport:
         bus: Bus,
         address: str | BrokerAddress | None = None,
         *,
-        discovery_key: str = DEFAULT_KEY,
+        discovery_key: str | None = None,
         discovery_port: int = DISCOVERY_PORT,
         discovery_hosts: tuple[str, ...] = ("127.0.0.1", "255.255.255.255"),
         discover: bool = True,
@@ -110,11 +123,13 @@ class ZmqTransport:
         **options: Any,
     ) -> ZmqTransport:
         """Find the broker (:func:`hmi.bus.discovery.resolve`; ``discover=False``: no UDP
-        probe), connect, say hello, and wait up to ``wait`` seconds for the welcome (then
-        close and raise ConnectionError). ``None``: do not wait, never raise: the node
-        joins whenever the broker answers (:meth:`wait_connected` waits for it, without a
-        timeout as long as it takes); ``math.inf``: wait here as long as it takes. The
-        node keeps trying meanwhile; :attr:`link_state` says how it goes."""
+        probe; ``discovery_key``: the plant's, default ``$HMI_DISCOVERY_KEY``, else the
+        public default, which probes loopback only), connect, say hello, and wait up to
+        ``wait`` seconds for the welcome (then close and raise ConnectionError).
+        ``None``: do not wait, never raise: the node joins whenever the broker answers
+        (:meth:`wait_connected` waits for it, without a timeout as long as it takes);
+        ``math.inf``: wait here as long as it takes. The node keeps trying meanwhile;
+        :attr:`link_state` says how it goes."""
         if not isinstance(address, BrokerAddress):
             keys = options.get("keys")
             address, source = await resolve(
@@ -185,10 +200,29 @@ class ZmqTransport:
         self._ctx.term()
 
     def _connected_again(self) -> None:
-        # Connected anew after a refused handshake: the hello queued on the dropped
-        # connection went with it.
+        # Connected anew (after a refused handshake, a lost connection): a hello queued on
+        # a dropped connection went with it, and the broker may not have taken the new
+        # one for this node's id yet (see BrokerSession.rejoined).
         self._sub_reader.kick()
-        self.session.hello()
+        self.session.rejoined()
+
+    def reconnect_front(self) -> None:
+        """Connect the DEALER to the broker's front again (a new connection; a hello
+        follows once its handshake succeeds)."""
+        self._watch.reconnect_first()
+
+    @property
+    def current_sender(self) -> str | None:
+        """The node id of the received message being delivered (its header's sender, as
+        the broker checked it; ``"$broker"`` for the broker's own), or None: this node's
+        own publications, and outside deliveries.
+
+        Also in what a delivery starts: async callbacks, and a served RPC call (the
+        caller) with the tasks it starts. What a subscriber publishes meanwhile is
+        delivered in the same call (after the message it answers) and sees that sender
+        too: a received message never sees None, which means "this node".
+        """
+        return self.sender_var.get()
 
     @property
     def link_state(self) -> str:
@@ -346,17 +380,30 @@ class ZmqTransport:
         if topic == BROKER_TOPIC:
             self.session.on_beat(payload)
         elif self.resync.asked and topic.startswith("tag/") and self.resync.holds(topic):
-            self.resync.hold(topic, payload)  # until the snapshot asked for has come
+            self.resync.hold(topic, payload, sender)  # until the snapshot asked for has come
             return
-        self.bus.deliver(topic, payload)
+        token = self.sender_var.set(sender)
+        try:
+            self.bus.deliver(topic, payload)
+        finally:
+            self.sender_var.reset(token)
+
+    def deliver_from(self, topic: str, payload: Any, sender: str | None) -> None:
+        """Deliver ``payload`` to the local subscribers with :attr:`current_sender` set to
+        ``sender`` meanwhile (None: this node's own, or its own news)."""
+        token = self.sender_var.set(sender)
+        try:
+            self.bus.deliver(topic, payload)
+        finally:
+            self.sender_var.reset(token)
 
     def deliver_own(self, topic: str, payload: Any) -> None:
         """Deliver this node's own current values of ``topic`` locally again, after any
         live batch held for a snapshot (a node-dead batch of the broker's may be one)."""
         if self.resync.asked and self.resync.holds(topic):
-            self.resync.hold(topic, payload)
+            self.resync.hold(topic, payload, None)
         else:
-            self.bus.deliver(topic, payload)
+            self.deliver_from(topic, payload, None)
 
     def _request_snapshot(self, prefix: str) -> None:
         self.send_control(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
@@ -390,7 +437,7 @@ class ZmqTransport:
                 self.resync.on_end(payload)
                 return
             self.bus.stats.received += 1
-            self.bus.deliver(topic, payload)
+            self.deliver_from(topic, payload, sender)  # (the broker's: its cache)
             own = self.publisher.values(topic)
             if own:  # the broker's copy of this node's own tags may be marked node dead
                 self.bus.deliver(topic, own)

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: the discovery key itself (hmi.bus.discovery.KEY_ENV; not imported: the CLI stays light)
+KEY_ENV = "HMI_DISCOVERY_KEY"
+
 
 def register(commands: Any) -> None:
     """Add ``broker`` to the sub-parsers."""
@@ -15,8 +18,11 @@ def register(commands: Any) -> None:
         help="run the bus broker (routing, last-value cache, statistics, heartbeats)",
         description="Nodes connect to ADDRESS (front, ROUTER) and ADDRESS+1 (back, XPUB). "
         "Bind tcp://*:PORT for other machines, with --secret-key and --clients (CURVE). "
-        "With a project, its bus: section gives the address, heartbeat and keys; flags "
-        "override it.",
+        "With a project, its bus: section gives the address, heartbeat, keys and whether "
+        "to answer discovery probes; flags override it. The discovery key is a secret: "
+        "from --discovery-key-file or $HMI_DISCOVERY_KEY, never the command line; without "
+        "one (the public default) the broker answers probes on loopback only, and refuses "
+        "to start on another address unless discovery is off (--no-beacon).",
     )
     cmd.add_argument(
         "project",
@@ -46,12 +52,25 @@ def register(commands: Any) -> None:
         "interval the node told)",
     )
     cmd.add_argument("--secret-key", type=Path, help="broker key file (NAME.key_secret): CURVE")
-    cmd.add_argument("--clients", type=Path, help="policy YAML: admitted keys, publish rights")
+    cmd.add_argument(
+        "--clients", type=Path, help="policy YAML: admitted keys, their publish and serve rights"
+    )
     cmd.add_argument(
         "--beacon-port", type=int, default=5569, help="UDP discovery port (default 5569)"
     )
-    cmd.add_argument("--no-beacon", action="store_true", help="do not answer discovery probes")
-    cmd.add_argument("--key", default="hmi", help="discovery key shared with the nodes")
+    cmd.add_argument(
+        "--no-beacon",
+        action="store_true",
+        help="do not answer discovery probes (also: bus.discovery: false in the project)",
+    )
+    cmd.add_argument(
+        "--discovery-key-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the plant's discovery key shared with the nodes (its first line); default: "
+        f"${KEY_ENV}, else the public default (loopback only)",
+    )
     cmd.add_argument(
         "--stats",
         choices=("auto", "table", "none"),
@@ -78,9 +97,11 @@ def run(args: argparse.Namespace) -> int:
     from hmi.bus.auth import Policy
     from hmi.bus.broker import BROKER_NICE, Broker
     from hmi.bus.brokerstats import render
+    from hmi.bus.discovery import discovery_key, read_key_file
     from hmi.bus.keys import KeyPair
 
     address, heartbeat = args.address, args.heartbeat
+    beacon = not args.no_beacon
     if args.project is not None:
         from hmi.commands import load
 
@@ -90,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         bus = project.bus
         address = address or bus.broker or None
         heartbeat = heartbeat if heartbeat is not None else bus.heartbeat_interval
+        beacon = beacon and bus.discovery  # nodes that do not probe need no answers
         if bus.curve is not None and args.secret_key is None and args.clients is None:
             if bus.curve.clients is None:
                 where = f"{project.path}:{bus.line}: bus.curve.clients"
@@ -110,14 +132,15 @@ def run(args: argparse.Namespace) -> int:
         print(clear + render(data), flush=True)
 
     try:
+        key = read_key_file(args.discovery_key_file) if args.discovery_key_file else None
         broker = Broker(
             address,
             heartbeat=heartbeat,
             dead_after=args.dead_after,
             secret=KeyPair.load(args.secret_key) if args.secret_key else None,
             policy=Policy.load(args.clients) if args.clients else None,
-            beacon_port=None if args.no_beacon else args.beacon_port,
-            beacon_key=args.key,
+            beacon_port=args.beacon_port if beacon else None,
+            beacon_key=discovery_key(key),
             stats_interval=args.stats_interval,
             fast_path=not args.no_fast_path,
             nice=BROKER_NICE,

@@ -1,4 +1,4 @@
-"""``hmi check project.yaml``: validate a project file."""
+"""``hmi check project.yaml``: validate a project file and lint its screens."""
 
 from __future__ import annotations
 
@@ -10,22 +10,52 @@ from typing import Any
 
 def register(commands: Any) -> None:
     """Add ``check`` to the sub-parsers."""
-    check = commands.add_parser("check", help="validate a project file")
+    check = commands.add_parser(
+        "check",
+        help="validate a project file and its screens",
+        description="Load the project (every error as file:line: field: message), then read "
+        "every screen it shows (its own and the built-in ones it keeps) and check their tags, "
+        "macros and write widgets against it.",
+    )
     check.add_argument("project", type=Path, help="project YAML file")
     check.set_defaults(handler=run)
 
 
+def screen_specs(project: Any) -> list[Any]:
+    """The screens ``project`` shows, as the screen checker reads them."""
+    from hmi.project.screen_check import ScreenSpec
+    from hmi.screens.catalog import DEMO_SCREENS
+
+    specs: dict[str, ScreenSpec] = {}
+    if project.builtin_screens:
+        for entry in DEMO_SCREENS:
+            specs[entry.name] = ScreenSpec(
+                entry.name, entry.file, dict(entry.macros), builtin=True, faceplate=entry.faceplate
+            )
+    for screen in project.screens.values():
+        specs[screen.name] = ScreenSpec(screen.name, screen.file, dict(screen.macros))
+    return list(specs.values())
+
+
 def run(args: argparse.Namespace) -> int:
-    """Load the project and print OK or every error as file:line: field: message."""
+    """Load the project and its screens; print OK (and notes) or every error."""
     from hmi.project import ProjectError, load_project
+    from hmi.project.screen_check import ScreenCheckError, check_screens
 
     try:
         project = load_project(args.project)
     except ProjectError as exc:
         print(exc, file=sys.stderr)
         return 1
+    report = check_screens(project, screen_specs(project))
+    if report.errors:
+        print(ScreenCheckError(report.errors), file=sys.stderr)
+        return 1
     print(
         f"{args.project}: OK: project {project.name!r}: {len(project.devices)} devices, "
-        f"{len(project.tags)} tags, {len(project.screens)} screens, {len(project.users)} users"
+        f"{len(project.tags)} tags, {report.screens} screens "
+        f"({len(project.screens)} of its own), {len(project.users)} users"
     )
+    for note in report.notes:
+        print(f"note: {note}")
     return 0

@@ -1,4 +1,8 @@
-"""``hmi passwd project.yaml USER``: set a user's password (only its scrypt hash is stored)."""
+"""``hmi passwd project.yaml USER``: set a user's password (only its argon2id hash is stored).
+
+A user whose stored hash is of the older scrypt scheme (or older argon2id parameters) can
+still log in; setting the password again here replaces it with a current hash.
+"""
 
 from __future__ import annotations
 

@@ -1,20 +1,63 @@
 """Who is asking: identities and the signed session tokens that prove them across processes.
 
 The security service issues a token at login; a command carries it; the node that performs
-the write (a driver, perhaps on another machine) verifies it with the shared plant key
-before trusting the user and roles the command claims. A crafted ``cmd/`` message without a
-valid token, or with roles its token does not grant, is rejected.
+the write has it verified before trusting the user and roles the command claims. A crafted
+``cmd/`` message without a valid token, or with roles its token does not grant, is rejected.
 
-Token: ``base64url(json claims) "." base64url(HMAC-SHA256(key, claims))``.
+Tokens are JSON Web Tokens (PyJWT), HS256 with the plant key. Header: ``alg`` HS256, ``kid``
+the key's id (:func:`key_id`), so the plant key can be rotated: verifiers hold the current
+key and the previous ones, and pick the one the token names. Claims, all required:
+
+============= =======================================================================
+``sub``       the user
+``roles``     the user's roles (a list of strings)
+``node``      the node the user logged in on
+``sid``       the session's id (logout revokes it; refresh keeps it)
+``iat``       when this token was issued (POSIX seconds)
+``exp``       when it expires: minutes after ``iat`` (:data:`TOKEN_SECONDS`), never absent
+``auth_time`` when the session began (the login): a session is renewed up to a limit
+``aud``       the plant (its project's name): a token of one plant is refused by another
+``iss``       :data:`ISSUER`
+============= =======================================================================
+
+Any other algorithm (``none`` included), a missing ``kid``, a missing claim, a wrong
+audience or issuer: :class:`InvalidToken`; a ``kid`` of none of our keys is a bad
+signature. Time is passed in (``now``), never read.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+#: the only signing algorithm made or accepted
+ALGORITHM = "HS256"
+ISSUER = "hmi-security"
+#: a token lives minutes; the session it belongs to lives a shift and is renewed by refresh
+TOKEN_SECONDS = 15 * 60.0
+#: the audience of tokens when the caller names none: tests and tools. The security service
+#: always names its plant (the project's name), and then refuses tokens of this audience.
+DEFAULT_AUDIENCE = "hmi"
+#: how far in the future ``iat`` may be (clocks of two PCs differ a little)
+CLOCK_SKEW = 60.0
+
+_REQUIRED = ("sub", "roles", "node", "sid", "iat", "exp", "auth_time", "aud", "iss")
+#: signature, audience and issuer checked by PyJWT; the times by us, with ``now``
+_JWT = jwt.PyJWT(
+    {
+        "verify_exp": False,
+        "verify_iat": False,
+        "verify_nbf": False,
+        "require": list(_REQUIRED),
+        "enforce_minimum_key_length": True,  # HS256 keys of 32 bytes or more (RFC 7518)
+        "strict_aud": True,  # one audience, a string, equal to ours
+    }
+)
 
 
 class InvalidToken(ValueError):
@@ -33,52 +76,163 @@ class Identity:
     session: str = ""
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+@dataclass(frozen=True, slots=True)
+class Token:
+    """What a verified token says: who (``identity``) and its times."""
+
+    identity: Identity
+    #: when the token was issued (``iat``)
+    issued: float
+    #: when its session began (``auth_time``)
+    started: float
+    #: the id of the key that signed it
+    key_id: str
+
+    def check_live(self, now: float) -> None:
+        """Raise :class:`InvalidToken` unless the token is live at ``now``: issued (give or
+        take :data:`CLOCK_SKEW`) and not expired."""
+        if now >= self.identity.expires:
+            raise InvalidToken("expired")
+        if self.issued > now + CLOCK_SKEW:
+            raise InvalidToken("issued in the future")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def key_id(key: bytes) -> str:
+    """The short public id of ``key`` (a token's ``kid``): 16 hex digits of its SHA-256."""
+    return hashlib.sha256(key).hexdigest()[:16]
 
 
-def issue_token(identity: Identity, key: bytes) -> str:
-    """Sign ``identity`` with ``key``."""
+def issue_token(
+    identity: Identity,
+    key: bytes,
+    *,
+    audience: str = DEFAULT_AUDIENCE,
+    issued_at: float = 0.0,
+    session_start: float | None = None,
+) -> str:
+    """Sign ``identity`` with ``key`` for ``audience``: a token valid until
+    ``identity.expires``, issued at ``issued_at``, of a session begun at ``session_start``
+    (default: ``issued_at``). Raises ValueError for a key shorter than 32 bytes, an empty
+    audience, or an identity without an expiry.
+
+    The security service gives every argument; the defaults (audience :data:`DEFAULT_AUDIENCE`,
+    issued at 0) are for tokens made elsewhere, in tests and tools.
+    """
+    if not audience:
+        raise ValueError("a token needs an audience (the plant)")
+    if not (math.isfinite(identity.expires) and identity.expires > issued_at):
+        raise ValueError("a token needs an expiry after it is issued")
     claims = {
-        "u": identity.user,
-        "r": sorted(identity.roles),
-        "n": identity.node,
-        "e": identity.expires,
-        "s": identity.session,
+        "sub": identity.user,
+        "roles": sorted(identity.roles),
+        "node": identity.node,
+        "sid": identity.session,
+        "iat": issued_at,
+        "exp": identity.expires,
+        "auth_time": issued_at if session_start is None else session_start,
+        "aud": audience,
+        "iss": ISSUER,
     }
-    body = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    signature = hmac.new(key, body, hashlib.sha256).digest()
-    return f"{_b64(body)}.{_b64(signature)}"
-
-
-def verify_token(token: str, key: bytes, now: float) -> Identity:
-    """The identity ``token`` proves; raises :class:`InvalidToken` otherwise."""
     try:
-        body_text, signature_text = token.split(".")
-        body, signature = _unb64(body_text), _unb64(signature_text)
-    except ValueError:
+        return _JWT.encode(claims, key, algorithm=ALGORITHM, headers={"kid": key_id(key)})
+    except jwt.InvalidKeyError as exc:
+        raise ValueError(f"plant key refused: {exc}") from None
+
+
+def _keys_by_id(keys: bytes | Iterable[bytes]) -> dict[str, bytes]:
+    if isinstance(keys, bytes | bytearray):
+        keys = [bytes(keys)]
+    return {key_id(key): key for key in keys}
+
+
+def read_token(
+    token: str,
+    keys: bytes | Iterable[bytes],
+    *,
+    audience: str = DEFAULT_AUDIENCE,
+    now: float | None = None,
+) -> Token:
+    """The claims of ``token`` signed with one of ``keys`` (the current plant key and the
+    previous ones) for ``audience``; raises :class:`InvalidToken` otherwise.
+
+    With ``now``, the token must also be live (issued, not expired). Without it, an expired
+    token still reads: logout revokes a session whatever its token's age.
+    """
+    by_id = _keys_by_id(keys)
+    if not isinstance(token, str):  # it came off the wire: anything is possible
+        raise InvalidToken("malformed token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
         raise InvalidToken("malformed token") from None
-    expected = hmac.new(key, body, hashlib.sha256).digest()
-    if not hmac.compare_digest(signature, expected):
+    if header.get("alg") != ALGORITHM:
+        # checked before the key lookup so that "none" is named as such
+        raise InvalidToken(f"algorithm {header.get('alg')!r} not accepted")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidToken("token names no key (kid)")
+    key = by_id.get(kid)
+    if key is None:  # none of our keys made it: as forged as a wrong signature
         raise InvalidToken("bad signature")
     try:
-        claims = json.loads(body)
-        identity = Identity(
-            user=str(claims["u"]),
-            roles=frozenset(str(r) for r in claims["r"]),
-            node=str(claims["n"]),
-            expires=float(claims["e"]),
-            session=str(claims["s"]),
-        )
-    except (ValueError, KeyError, TypeError):
+        claims = _JWT.decode(token, key, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER)
+    except jwt.InvalidSignatureError:
+        raise InvalidToken("bad signature") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidToken(f"missing claim {exc.claim}") from None
+    except jwt.InvalidAudienceError:
+        raise InvalidToken("token of another plant (audience)") from None
+    except jwt.InvalidIssuerError:
+        raise InvalidToken("token of another issuer") from None
+    except jwt.PyJWTError:
+        raise InvalidToken("malformed token") from None
+    try:
+        result = _claims(claims, kid)
+    except OverflowError:  # an integer time too large for a float
         raise InvalidToken("malformed claims") from None
-    if identity.expires and now >= identity.expires:
-        raise InvalidToken("expired")
-    return identity
+    if now is not None:
+        result.check_live(now)
+    return result
+
+
+def _claims(claims: Mapping[str, Any], kid: str) -> Token:
+    roles = claims["roles"]
+    strings = (claims["sub"], claims["node"], claims["sid"])
+    times = (claims["iat"], claims["exp"], claims["auth_time"])
+    if (
+        not all(isinstance(s, str) for s in strings)
+        or not isinstance(roles, list)
+        or not all(isinstance(r, str) for r in roles)
+        # bool is an int, and a NaN would compare false to every time
+        or not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times)
+        or not all(math.isfinite(t) for t in times)
+    ):
+        raise InvalidToken("malformed claims")
+    if not claims["sub"]:
+        raise InvalidToken("token names no user")
+    issued, expires, started = (float(t) for t in times)
+    identity = Identity(
+        user=claims["sub"],
+        roles=frozenset(roles),
+        node=claims["node"],
+        expires=expires,
+        session=claims["sid"],
+    )
+    return Token(identity, issued=issued, started=started, key_id=kid)
+
+
+def verify_token(
+    token: str,
+    keys: bytes | Iterable[bytes],
+    now: float,
+    *,
+    audience: str = DEFAULT_AUDIENCE,
+) -> Identity:
+    """The identity a live ``token`` proves; raises :class:`InvalidToken` otherwise.
+
+    ``keys``: the plant key, or the current and previous keys (picked by the token's kid).
+    """
+    return read_token(token, keys, audience=audience, now=now).identity
 
 
 class Unauthorized(PermissionError):
@@ -91,8 +245,9 @@ def authorize_command(
     tag_name: str,
     *,
     write_roles: frozenset[str],
-    key: bytes,
+    key: bytes | Iterable[bytes],
     now: float,
+    audience: str = DEFAULT_AUDIENCE,
 ) -> Identity:
     """Check that ``token`` proves a user allowed to write ``tag_name``; return who it is.
 
@@ -102,7 +257,7 @@ def authorize_command(
     if not token:
         raise Unauthorized("not logged in (command carries no session token)")
     try:
-        identity = verify_token(token, key, now)
+        identity = verify_token(token, key, now, audience=audience)
     except InvalidToken as exc:
         raise Unauthorized(f"invalid session: {exc}") from None
     authorize_write(identity, claimed_user, tag_name, write_roles=write_roles)

@@ -9,22 +9,27 @@ Topics:
   ``tag/<actor name>/calc``.
 
 RPC (target = actor name): ``add_device(device, tags)``, ``update_device(device, tags)``,
-``remove_device(name)``, ``set_tags(tags)``, ``remove_tags(names)``, ``devices()``,
-``status()``. Devices and tags are given as dicts with the fields of the project file.
+``remove_device(name)``, ``set_tags(tags)``, ``remove_tags(names)`` need the
+``edit_devices`` permission (checked at dispatch: the caller passes ``token=``) and are
+audited, allowed or failed, with the old and new definitions; ``devices()`` is for
+anyone. Devices and tags are given as dicts with the fields of the project file.
 
 Writes: a command is carried out only for a session the actor has verified, never for
 what the command claims (see :mod:`hmi.drivers.auth`), so every driver actor is built
-with a :data:`~hmi.drivers.auth.SessionVerifier`. Commands are verified concurrently
-but queued on their lines in the order they arrived.
+with a :data:`~hmi.drivers.auth.SessionVerifier`; only once per command id and while its
+time is recent (:mod:`hmi.drivers.replay`); only from the node its session logged in on;
+and only as the project's grants allow. Commands are verified concurrently but queued on
+their lines in the order they arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -36,10 +41,12 @@ from hmi.bus.topics import CMD, SYS, result_topic, tag_topic
 from hmi.core.command import Command, CommandResult, CommandState
 from hmi.core.expression import Expression
 from hmi.core.identity import Identity
+from hmi.core.permissions import Permission
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
-from hmi.drivers.auth import SessionVerifier, verify_session
+from hmi.drivers.auth import InvalidSession, SessionVerifier, node_refusal, verify_session
 from hmi.drivers.manager import DriverManager
+from hmi.drivers.replay import MAX_AGE, ReplayGuard
 from hmi.drivers.status import DeviceStatus
 from hmi.drivers.writes import Rejected
 from hmi.project.loader import parse_project
@@ -47,13 +54,20 @@ from hmi.project.model import DeviceConfig, Project
 
 log = logging.getLogger(__name__)
 
+#: ``audit(event)``: records an audit event (a dict of :class:`~hmi.services.audit.
+#: AuditEntry` fields); by default the actor publishes it on ``audit/edit``
+AuditSink = Callable[[dict[str, Any]], None]
+
 
 class DriverActor(Actor):
     """Runs the Modbus devices of a project (see the module docstring).
 
     ``verify`` checks the session token of every command (in a plant:
-    :func:`hmi.drivers.auth.remote_verifier` of the bus); ``options`` go to
-    :class:`DriverManager` (timeouts, a link factory, ...).
+    :func:`hmi.drivers.auth.remote_verifier` of the bus); a command's time must be within
+    ``max_command_age`` seconds of ``clock()`` (wall-clock seconds, like the commands'
+    times); ``audit`` records the device edits (default: published on ``audit/edit`` for
+    the backend's audit recorder); ``options`` go to :class:`DriverManager` (timeouts, a
+    link factory, ...).
     """
 
     name = "drivers"
@@ -64,6 +78,9 @@ class DriverActor(Actor):
         name: str | None = None,
         *,
         verify: SessionVerifier,
+        max_command_age: float = MAX_AGE,
+        clock: Callable[[], float] = time.time,
+        audit: AuditSink | None = None,
         **options: Any,
     ) -> None:
         if "authorize" in options:
@@ -73,6 +90,9 @@ class DriverActor(Actor):
         super().__init__(name)
         self.project = project
         self._verify = verify
+        self._replay = ReplayGuard(max_command_age)
+        self._clock = clock
+        self._audit = audit
         self._options = options
         self.manager: DriverManager | None = None
         self._calcs = {
@@ -122,7 +142,9 @@ class DriverActor(Actor):
             return None
         previous, queued = self._queued, asyncio.get_running_loop().create_future()
         self._queued = queued
-        return self._write(manager, tag, command, previous, queued)
+        # The sender is known only while the transport delivers the message: now.
+        sender = self.bus.current_sender
+        return self._write(manager, tag, command, previous, queued, sender=sender)
 
     async def _write(
         self,
@@ -131,10 +153,12 @@ class DriverActor(Actor):
         command: Command,
         previous: asyncio.Future[None] | None,
         queued: asyncio.Future[None],
+        *,
+        sender: str | None,
     ) -> None:
         """Verify ``command``'s session, then write it; publish the result either way."""
         try:
-            verdict = await self._check(tag, command)
+            verdict = await self._check(tag, command, sender)
             if previous is not None:
                 await previous  # the commands that came before this one are queued
             if isinstance(verdict, Identity):
@@ -151,14 +175,29 @@ class DriverActor(Actor):
             result = dataclasses.replace(result, extra={**result.extra, "user": identity.user})
         self.publish(result_topic(tag), encode_result(result))
 
-    async def _check(self, tag: str, command: Command) -> Identity | str:
-        """The verified identity of ``command``'s session, or why it is rejected."""
+    async def _check(self, tag: str, command: Command, sender: str | None) -> Identity | str:
+        """The verified identity of ``command``'s session, or why it is rejected.
+
+        The cheap checks come first; the id is taken before the first ``await``, so two
+        copies of one command delivered together cannot both pass.
+        """
         if command.tag != tag:
             return f"topic and command disagree ({CMD}{tag} carries {command.tag})"
+        if not command.token:
+            return "not logged in (command carries no session token)"
+        replayed = self._replay.admit(command.id, command.time, self._clock())
+        if replayed:
+            return replayed
         try:
-            return await verify_session(command, self._verify)
-        except Rejected as exc:
+            identity = await verify_session(command, self._verify)
+        except InvalidSession as exc:
+            self._replay.release(command.id)  # never acceptable: need not be remembered
             return str(exc)
+        except Rejected as exc:
+            # Kept: a command refused only because the service did not answer must not
+            # be carried out when someone publishes it again later.
+            return str(exc)
+        return node_refusal(identity, sender) or identity
 
     def _log(self, command: Command, identity: Identity | None, result: CommandResult) -> None:
         who = identity.user if identity else f"{command.user or '?'} (unverified)"
@@ -227,40 +266,116 @@ class DriverActor(Actor):
         names = {d.get("name") for d in devices}
         return [d for d in project.devices.values() if d.name in names], list(project.tags.values())
 
-    @expose
-    async def add_device(self, device: dict[str, Any], tags: list[dict[str, Any]]) -> None:
+    @expose(permission=Permission.EDIT_DEVICES)
+    async def add_device(
+        self, device: dict[str, Any], tags: list[dict[str, Any]], *, identity: Identity
+    ) -> None:
         """Add a device and its tags; it starts polling at once."""
-        [config], parsed = self._parse([device], tags)
-        assert self.manager is not None
-        self.manager.add_device(config, parsed)
+        name = _name_of(device)
+        new = {"device": device, "tags": [_name_of(t) for t in tags]}
+        with self._edit(identity, "add_device", name, None, new):
+            [config], parsed = self._parse([device], tags)
+            self._manager.add_device(config, parsed)
 
-    @expose
+    @expose(permission=Permission.EDIT_DEVICES)
     async def update_device(
-        self, device: dict[str, Any], tags: list[dict[str, Any]] | None = None
+        self,
+        device: dict[str, Any],
+        tags: list[dict[str, Any]] | None = None,
+        *,
+        identity: Identity,
     ) -> None:
         """Change a device's settings (and its tags if given)."""
-        [config], parsed = self._parse([device], tags or [])
-        assert self.manager is not None
-        await self.manager.update_device(config, parsed if tags is not None else None)
+        name = _name_of(device)
+        manager = self._manager
+        before = manager.devices.get(name)
+        old: dict[str, Any] | None = None
+        if before is not None:
+            old = {"device": _device_dict(before)}
+            if tags is not None:
+                old["tags"] = [_tag_summary(t) for t in _tags_of(manager, name)]
+        new: dict[str, Any] = {"device": device}
+        if tags is not None:
+            new["tags"] = tags
+        with self._edit(identity, "update_device", name, old, new):
+            [config], parsed = self._parse([device], tags or [])
+            await manager.update_device(config, parsed if tags is not None else None)
 
-    @expose
-    async def remove_device(self, name: str) -> None:
+    @expose(permission=Permission.EDIT_DEVICES)
+    async def remove_device(self, name: str, *, identity: Identity) -> None:
         """Stop polling a device; its tags go BAD (out of service)."""
-        assert self.manager is not None
-        await self.manager.remove_device(name)
+        manager = self._manager
+        before = manager.devices.get(name)
+        old = None
+        if before is not None:
+            names = sorted(t.name for t in _tags_of(manager, name))
+            old = {"device": _device_dict(before), "tags": names}
+        with self._edit(identity, "remove_device", name, old, None):
+            await manager.remove_device(name)
 
-    @expose
-    def set_tags(self, tags: list[dict[str, Any]]) -> None:
+    @expose(permission=Permission.EDIT_DEVICES)
+    def set_tags(self, tags: list[dict[str, Any]], *, identity: Identity) -> None:
         """Add or replace device tags."""
-        _, parsed = self._parse([], tags)
-        assert self.manager is not None
-        self.manager.set_tags(parsed)
+        manager = self._manager
+        names = [_name_of(t) for t in tags]
+        old = {n: _tag_summary(manager.tags[n]) if n in manager.tags else None for n in names}
+        with self._edit(identity, "set_tags", ", ".join(names), old, tags):
+            _, parsed = self._parse([], tags)
+            manager.set_tags(parsed)
 
-    @expose
-    def remove_tags(self, names: list[str]) -> None:
+    @expose(permission=Permission.EDIT_DEVICES)
+    def remove_tags(self, names: list[str], *, identity: Identity) -> None:
         """Stop polling tags; they go BAD (out of service)."""
-        assert self.manager is not None
-        self.manager.remove_tags(names)
+        manager = self._manager
+        old = {n: _tag_summary(manager.tags[n]) for n in names if n in manager.tags}
+        with self._edit(identity, "remove_tags", ", ".join(map(str, names)), old, None):
+            manager.remove_tags(names)
+
+    @property
+    def _manager(self) -> DriverManager:
+        if self.manager is None:
+            raise RuntimeError(f"driver actor {self.name!r} is not running")
+        return self.manager
+
+    @contextlib.contextmanager
+    def _edit(
+        self, identity: Identity, action: str, target: str, old: Any, new: Any
+    ) -> Iterator[None]:
+        """Audit the edit in the block: ``ok``, or ``failed`` with the error (re-raised)."""
+        try:
+            yield
+        except Exception as exc:
+            self._record(identity, action, target, old, new, outcome="failed", reason=str(exc))
+            raise
+        self._record(identity, action, target, old, new, outcome="ok")
+
+    def _record(
+        self,
+        identity: Identity,
+        action: str,
+        target: str,
+        old: Any,
+        new: Any,
+        *,
+        outcome: str,
+        reason: str = "",
+    ) -> None:
+        event = {
+            "time": self._clock(),
+            "user": identity.user,
+            "action": f"{self.name}.{action}",
+            "target": target,
+            "old_value": old,
+            "new_value": new,
+            "outcome": outcome,
+            "reason": reason,
+            "node": identity.node,
+        }
+        log.info("%s by %s: %s %s", event["action"], identity.user, target, outcome)
+        if self._audit is not None:
+            self._audit(event)
+        else:
+            self.publish("audit/edit", event)
 
     @expose
     def devices(self) -> list[str]:
@@ -274,6 +389,29 @@ def _rejected(command: Command, tag: str, why: str) -> asyncio.Future[CommandRes
     result = CommandResult(command.id, tag, CommandState.REJECTED, None, why, time.time())
     future.set_result(result)
     return future
+
+
+def _name_of(definition: Any) -> str:
+    """The name of a device or tag dict as given (the loader says what is wrong with it)."""
+    return str(definition.get("name", "")) if isinstance(definition, Mapping) else ""
+
+
+def _tags_of(manager: DriverManager, device: str) -> list[Tag]:
+    return [t for t in manager.tags.values() if t.source and t.source.device == device]
+
+
+def _tag_summary(tag: Tag) -> dict[str, Any]:
+    """What an auditor needs of a tag's definition: where it is and who may set what."""
+    source = tag.source
+    return {
+        "name": tag.name,
+        "device": source.device if source else None,
+        "address": str(source.address) if source else None,
+        "type": tag.data_type.value,
+        "write_roles": sorted(tag.write_roles),
+        "low": tag.limits.low,
+        "high": tag.limits.high,
+    }
 
 
 def _device_dict(config: DeviceConfig) -> dict[str, Any]:

@@ -6,11 +6,15 @@ proves; in a plant that is :func:`remote_verifier`, the security service's ``ver
 RPC, which also knows about logouts (a token's signature cannot say it was revoked).
 When the session cannot be checked (no token, a forged, expired or revoked one, or the
 security service unreachable) the command is rejected: deny by default, never fall back
-to the command's claims.
+to the command's claims. A session is bound to the node that logged in
+(:func:`node_refusal`): a token seen on the bus and used from another node is refused.
+The composition root's RPC authorizer makes the same checks for RPC calls.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -30,6 +34,11 @@ SessionVerifier = Callable[[str], Awaitable[Identity]]
 
 class SecurityUnavailable(Exception):
     """The session could not be checked (the security service did not answer properly)."""
+
+
+class InvalidSession(Rejected):
+    """The token is bad in itself (forged, expired, revoked, malformed): no later check
+    will accept it, unlike a session that could not be checked."""
 
 
 def remote_verifier(bus: Bus, target: str = "security", timeout: float = 2.0) -> SessionVerifier:
@@ -74,15 +83,51 @@ def _identity(session: Any) -> Identity:
 
 
 async def verify_session(command: Command, verify: SessionVerifier) -> Identity:
-    """The identity ``command``'s token proves; raise :class:`Rejected` saying why not."""
+    """The identity ``command``'s token proves; raise :class:`Rejected` saying why not
+    (:class:`InvalidSession` when the token itself is bad)."""
     if not command.token:
         raise Rejected("not logged in (command carries no session token)")
     try:
         return await verify(command.token)
     except InvalidToken as exc:
-        raise Rejected(f"invalid session: {exc}") from None
+        raise InvalidSession(f"invalid session: {exc}") from None
     except SecurityUnavailable as exc:
         raise Rejected(f"cannot verify the session: {exc}") from None
     except Exception:  # a broken verifier denies too: never trust the command's claims
         log.exception("session verifier failed")
         raise Rejected("cannot verify the session: verifier failed") from None
+
+
+def node_refusal(identity: Identity, sender: str | None) -> str | None:
+    """Why ``identity``'s session may not act for a message from node ``sender``, or None.
+
+    ``sender`` is the verified id of the node a message came from (the transport's
+    ``current_sender``); None for a message of this process, which is not checked. A
+    session belongs to the node that logged in (``Identity.node``): the same token from
+    any other node is one seen on the bus and used by someone else.
+    """
+    if sender is None or identity.node == sender:
+        return None
+    return f"the session belongs to node {identity.node or '(none)'!r}, not to {sender!r}"
+
+
+def claimed_user(token: str) -> str:
+    """The user name ``token`` claims, *unverified*, for the audit of a refusal ("" when
+    it names none). Never a basis for a decision: only to say who someone pretended to be.
+
+    Reads the JSON claims of the token's first segments that decode to an object (our
+    ``body.signature`` tokens and JWTs alike), under the usual user claims.
+    """
+    if not token or len(token) > 8192:  # nothing worth decoding in an oversized one
+        return ""
+    for part in token.split(".")[:2]:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        except (ValueError, TypeError):
+            continue
+        if isinstance(claims, dict):
+            for key in ("u", "sub", "user"):
+                value = claims.get(key)
+                if isinstance(value, str) and value:
+                    return value[:100]
+    return ""

@@ -16,12 +16,20 @@ from typing import Any
 
 from hmi.core.command import Command, CommandResult, CommandState
 from hmi.core.identity import Identity
+from hmi.core.permissions import Grants
 from hmi.core.quality import Quality, Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.drivers.line import Line
 from hmi.drivers.sink import Sink
-from hmi.drivers.writes import Authorizer, Rejected, identity_authorizer, plan_write, role_check
+from hmi.drivers.writes import (
+    DEFAULT_GRANTS,
+    Authorizer,
+    Rejected,
+    plan_write,
+    role_check,
+    session_authorizer,
+)
 from hmi.project.model import DEFAULT_POLL_GROUPS, DeviceConfig, Project
 
 
@@ -41,12 +49,15 @@ class DriverManager:
         poll_groups: Mapping[str, float] = DEFAULT_POLL_GROUPS,
         *,
         authorize: Authorizer = role_check,
+        grants: Grants = DEFAULT_GRANTS,
         write_timeout: float = 5.0,
         **line_options: Any,
     ) -> None:
         self._sink = sink
         self.poll_groups = dict(poll_groups)
         self._authorize = authorize
+        #: who may write what, for commands of a verified session (the project's)
+        self.grants = grants
         self._write_timeout = write_timeout
         self._line_options = line_options
         self.devices: dict[str, DeviceConfig] = {}
@@ -57,7 +68,9 @@ class DriverManager:
 
     @classmethod
     def for_project(cls, project: Project, sink: Sink, **options: Any) -> DriverManager:
-        """A manager for every device of ``project`` (started with :meth:`start`)."""
+        """A manager for every device of ``project`` (started with :meth:`start`), whose
+        verified sessions write under the project's grants."""
+        options.setdefault("grants", project.grants)
         manager = cls(sink, project.poll_groups, **options)
         for device in project.devices.values():
             manager.add_device(device, project.tags_of_device(device.name))
@@ -210,15 +223,18 @@ class DriverManager:
         """Check ``command`` and queue it on its line at once; the future gets the result.
 
         ``identity`` is the verified session the command came with: its user and roles
-        decide (the user the command claims must be the session's), and the write is
-        carried out in that user's name. Without it, the manager's own ``authorize``
-        decides (by default the roles the command claims: for tests and benchmarks).
-        Writes submitted one after another run in that order.
+        decide under :attr:`grants` (the user the command claims must be the session's),
+        and the write is carried out in that user's name. Without it, the manager's own
+        ``authorize`` decides (by default the roles the command claims: for tests and
+        benchmarks). Writes submitted one after another run in that order.
         """
         tag = self.tags.get(command.tag)
         if tag is None or tag.source is None:
             return _done(command, CommandState.REJECTED, f"{command.tag} is not a device tag here")
-        authorize = self._authorize if identity is None else identity_authorizer(identity)
+        if identity is None:
+            authorize = self._authorize
+        else:
+            authorize = session_authorizer(identity, self.grants)
         try:
             plan = plan_write(command, tag, authorize)
         except Rejected as exc:

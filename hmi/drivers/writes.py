@@ -1,8 +1,10 @@
 """Closed-loop writes: check a command against its tag, then write, read back, compare.
 
-The checks are pure (role, limits, encoding); :func:`execute_write` does the I/O on a
+The checks are pure (rights, limits, encoding); :func:`execute_write` does the I/O on a
 link the caller owns, so the line can run it between two scans and never in the middle
-of one.
+of one. Who may write is decided by the project's grants, one rule for every writer and
+the GUI: :meth:`hmi.core.permissions.Grants.authorize` with the ``write`` permission and
+the tag's ``write_roles``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hmi.core.command import Command
-from hmi.core.identity import Identity, Unauthorized, authorize_write
+from hmi.core.identity import Identity, Unauthorized
 from hmi.core.modbus import (
     Block,
     CodecError,
@@ -22,6 +24,7 @@ from hmi.core.modbus import (
     encode_registers,
     set_register_bit,
 )
+from hmi.core.permissions import Grants, Permission
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.drivers.link import ModbusLink
@@ -29,27 +32,34 @@ from hmi.drivers.link import ModbusLink
 #: returns why ``command`` may not write ``tag``, or None when it may
 Authorizer = Callable[[Command, Tag], str | None]
 
+#: the grants of the default roles (a manager built without a project's)
+DEFAULT_GRANTS = Grants()
+
 
 class Rejected(ValueError):
     """The command may not be executed; the message says why, for the operator."""
 
 
-def role_check(command: Command, tag: Tag) -> str | None:
-    """The library default: one of the roles the command claims must be a write role.
-
-    It trusts the command, so it is for tests and benchmarks only; the driver actor
-    checks every command with :func:`identity_authorizer` of its verified session.
-    """
-    if not tag.write_roles:
-        return f"{tag.name} is read-only"
-    if not tag.may_write(command.roles):
-        roles = ", ".join(sorted(command.roles)) or "none"
-        allowed = ", ".join(sorted(tag.write_roles))
-        return f"{command.user or 'user'} (roles: {roles}) may not write {tag.name} ({allowed})"
+def write_refusal(identity: Identity, tag: Tag, grants: Grants) -> str | None:
+    """Why ``identity`` may not write ``tag`` under ``grants``, or None when it may."""
+    try:
+        grants.authorize(identity, Permission.WRITE, tag.name, target_roles=tag.write_roles)
+    except Unauthorized as exc:
+        return str(exc)
     return None
 
 
-def identity_authorizer(identity: Identity) -> Authorizer:
+def role_check(command: Command, tag: Tag) -> str | None:
+    """The library default: the user and roles the command *claims*, under the default
+    grants.
+
+    It trusts the command, so it is for tests and benchmarks only; the driver actor
+    checks every command with :func:`session_authorizer` of its verified session.
+    """
+    return write_refusal(Identity(command.user or "user", command.roles), tag, DEFAULT_GRANTS)
+
+
+def session_authorizer(identity: Identity, grants: Grants = DEFAULT_GRANTS) -> Authorizer:
     """An authorizer for commands of a verified session: its user and roles decide.
 
     The user a command claims must be the session's (or none); the roles the command
@@ -57,11 +67,9 @@ def identity_authorizer(identity: Identity) -> Authorizer:
     """
 
     def authorize(command: Command, tag: Tag) -> str | None:
-        try:
-            authorize_write(identity, command.user, tag.name, write_roles=tag.write_roles)
-        except Unauthorized as exc:
-            return str(exc)
-        return None
+        if command.user and command.user != identity.user:
+            return f"command claims user {command.user!r} but session is {identity.user!r}"
+        return write_refusal(identity, tag, grants)
 
     return authorize
 

@@ -11,6 +11,7 @@ from hmi.core.passwords import is_password_hash
 from hmi.core.tag import Tag
 from hmi.project.errors import ProjectError
 from hmi.project.model import (
+    BUILTIN_SCREENS,
     DEFAULT_POLL_GROUPS,
     DEFAULT_ROLES,
     PROTOCOLS,
@@ -27,6 +28,7 @@ _SECTIONS = (
     "name",
     "description",
     "start_screen",
+    "builtin_screens",
     "roles",
     "permissions",
     "poll_groups",
@@ -92,8 +94,10 @@ class _Loader:
         tags = self._tags(devices, roles, poll_groups)
         screens = self._screens()
         users = self._users(roles)
+        builtin = top.boolean("builtin_screens", True)
         start = top.text("start_screen", "")
-        if start and start not in screens:
+        known = set(screens) | (set(BUILTIN_SCREENS) if builtin else set())
+        if start and start not in known:
             self.ctx.error(top.node_of("start_screen"), "start_screen", f"unknown screen {start!r}")
         bus = read_bus(top, self.path.parent)
         system_alarms = read_system_alarms(top)
@@ -118,7 +122,9 @@ class _Loader:
             bus=bus,
             system_alarms=system_alarms,
             historian=historian,
-            start_screen=start or next(iter(screens), ""),
+            # Unset with the built-in screens kept: the built-in home (hmi.screens.catalog).
+            start_screen=start or ("" if builtin else next(iter(screens), "")),
+            builtin_screens=builtin is not False,
         )
 
     # -- small sections --------------------------------------------------------------------

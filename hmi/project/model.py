@@ -44,6 +44,11 @@ class DeviceConfig:
     line: int = 0
 
 
+#: the screens the application ships (hmi/screens/ui, the demo plant's tag names): a project
+#: keeps them unless it says ``builtin_screens: false``, and may name them in start_screen
+BUILTIN_SCREENS = ("overview", "trends", "alarms", "pump", "valve", "pid", "heater")
+
+
 @dataclass(frozen=True, slots=True)
 class ScreenConfig:
     """An operator screen: a Qt Designer ``.ui`` file and its macros."""
@@ -153,7 +158,11 @@ class Project:
     system_alarms: SystemAlarmsConfig = field(default_factory=SystemAlarmsConfig)
     historian: HistorianConfig = field(default_factory=HistorianConfig)
     description: str = ""
+    #: the screen shown first ("": the built-in home, or the first screen without them)
     start_screen: str = ""
+    #: the built-in demo screens stay beside the project's own (``builtin_screens: false``
+    #: drops them; a project screen of the same name replaces one)
+    builtin_screens: bool = True
 
     @property
     def folder(self) -> Path:

@@ -27,7 +27,7 @@ from PySide6.QtGui import QFont, QPainter, QPixmap
 from hmi.core.alarms import AlarmState, AlarmStatus
 from hmi.qt.alarm_marks import status_mark
 from hmi.qt.alarms import AlarmModel, importance, is_listed, level_text
-from hmi.qt.look import AlarmMark, paint_alarm_mark
+from hmi.qt.look import MARK_SIZE, AlarmMark, paint_alarm_mark
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -253,10 +253,10 @@ class AlarmTableModel(QAbstractTableModel):
         # banner flashes, a table of hundreds would only blink.
         pixmap = self._marks.get(mark)
         if pixmap is None:
-            pixmap = QPixmap(20, 20)
+            pixmap = QPixmap(26, 26)
             pixmap.fill(Qt.GlobalColor.transparent)
             painter = QPainter(pixmap)
-            paint_alarm_mark(painter, QRectF(2, 2, 16, 16), mark)
+            paint_alarm_mark(painter, QRectF(3, 3, MARK_SIZE - 2, MARK_SIZE - 2), mark)
             painter.end()
             self._marks[mark] = pixmap
         return pixmap

@@ -18,6 +18,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from hmi.core.command import Command, CommandResult, CommandState
+from hmi.core.identity import Identity, Unauthorized
+from hmi.core.permissions import Grants, Permission
 from hmi.core.sample import Sample, Value
 from hmi.core.tagstore import TagStore
 from hmi.qt.alarms import AlarmModel
@@ -47,6 +49,10 @@ class RecordingSink:
 class HmiContext(QObject):
     """Store, user, roles, alarms, command sink and pending results of one operator session.
 
+    ``grants`` are the project's (``permissions:``): controls are enabled by the same rule
+    the writers and services check (:meth:`may`, :meth:`write_denied`), so what the GUI
+    offers is what the plant accepts; the plant checks again anyway.
+
     ``navigation_requested(screen, macros, popup)`` is emitted by navigation widgets; the
     screens layer (which widgets may not import) connects its navigator to it.
     """
@@ -65,6 +71,7 @@ class HmiContext(QObject):
         roles: frozenset[str] = frozenset(),
         node: str = "",
         sink: CommandSink | None = None,
+        grants: Grants | None = None,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         parent: QObject | None = None,
@@ -74,6 +81,8 @@ class HmiContext(QObject):
         self.user = user
         self.roles = frozenset(roles)
         self.node = node
+        #: who may do what (the project's grants; the default roles' without a project)
+        self.grants = grants if grants is not None else Grants()
         self.sink: CommandSink = sink if sink is not None else RecordingSink()
         self.timeout = timeout
         self.clock = clock
@@ -91,16 +100,32 @@ class HmiContext(QObject):
         self.user, self.roles = user, frozenset(roles)
         self.session_changed.emit()
 
+    def may(self, permission: Permission) -> bool:
+        """True when the current user's roles have ``permission`` (enables controls)."""
+        return self.grants.allows(self.roles, permission)
+
     def write_denied(self, tag_name: str) -> str:
-        """Why the current user may not write ``tag_name``, or ``""`` when allowed."""
+        """Why the current user may not write ``tag_name``, or ``""`` when allowed.
+
+        The rule is the writers' (:meth:`Grants.authorize` with the ``write`` permission
+        and the tag's write roles); the words are for the operator.
+        """
         tag = self.store.tag(tag_name)
         if tag is None:
             return f"{tag_name} is not a defined tag"
         if not tag.writable:
             return f"{tag_name} is read-only"
-        if not tag.may_write(self.roles):
+        try:
+            self.grants.authorize(
+                Identity(self.user, self.roles),
+                Permission.WRITE,
+                tag_name,
+                target_roles=tag.write_roles,
+            )
+        except Unauthorized:
             who = self.user or "nobody"
-            needed = ", ".join(sorted(tag.write_roles))
+            allowed = self.grants.roles_with(Permission.WRITE) & tag.write_roles
+            needed = ", ".join(sorted(allowed)) or "none has the write permission"
             return f"{who} may not write {tag_name} (needs role: {needed})"
         return ""
 

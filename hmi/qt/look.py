@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+)
 from PySide6.QtWidgets import QWidget
 
 from hmi.core.quality import Quality, Severity
@@ -25,6 +34,9 @@ TEXT = QColor("#1a1a1a")
 #: process values: dark blue-grey, readable on grey, not an alarm colour
 VALUE = QColor("#0d2b45")
 LINE = QColor("#5a5a5a")
+#: the flat field of a readout (ValueLabel, StateIndicator): matches theme.qss
+FIELD = QColor("#e6e6e6")
+FIELD_EDGE = QColor("#b4b4b4")
 #: equipment running / open / energised: dark fill; stopped / closed: light fill
 ACTIVE_FILL = QColor("#3c3c3c")
 IDLE_FILL = QColor("#ececec")
@@ -151,6 +163,37 @@ def _corner_mark(
     painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
 
+#: the side of an alarm mark wherever there is room: its number must read from a metre away
+MARK_SIZE = 22.0
+#: the smallest mark drawn (a cramped widget); below this the number stops being legible
+MARK_MIN = 18.0
+#: the light ring around every mark: it keeps a red mark apart from a red fill, a yellow
+#: one apart from a yellow fill, a black frame apart from a dark (running) symbol
+HALO = QColor("#ffffff")
+
+
+def mark_side(room: float) -> float:
+    """The side of an alarm mark for ``room`` pixels: :data:`MARK_SIZE`, less when cramped."""
+    return max(MARK_MIN, min(MARK_SIZE, room))
+
+
+def _mark_path(priority: int, box: QRectF) -> QPainterPath:
+    """The priority's shape in ``box``: 1 square, 2 triangle, 3 inverted triangle, 4 circle."""
+    path = QPainterPath()
+    c = box.center()
+    if priority == 1:
+        path.addRect(box.adjusted(1, 1, -1, -1))
+    elif priority == 2:
+        path.addPolygon(QPolygonF([QPointF(c.x(), box.top()), box.bottomRight(), box.bottomLeft()]))
+        path.closeSubpath()
+    elif priority == 3:
+        path.addPolygon(QPolygonF([box.topLeft(), box.topRight(), QPointF(c.x(), box.bottom())]))
+        path.closeSubpath()
+    else:
+        path.addEllipse(c, box.width() / 2 - 1, box.height() / 2 - 1)
+    return path
+
+
 def paint_alarm_mark(painter: QPainter, box: QRectF, mark: AlarmMark | int) -> None:
     """Draw the priority shape with its number in ``box``: 1 square, 2 triangle,
     3 inverted triangle, 4 circle (an int is a plain, acknowledged mark of that priority).
@@ -159,6 +202,10 @@ def paint_alarm_mark(painter: QPainter, box: QRectF, mark: AlarmMark | int) -> N
     it, the shape filled while the condition holds, hollow once it returned to normal; in
     the flash's dark half the frame stays and the shape goes hollow (active) or away
     (returned), so the mark blinks without ever leaving its place.
+
+    Every mark has a light halo and a black outline, so it stands out on any fill (a red
+    square on a red LOW-LOW field, a yellow triangle on a yellow INTERLOCK field, a black
+    frame on a running pump); paint it after the quality hatch, never under it.
     """
     if isinstance(mark, int):
         mark = AlarmMark(mark)
@@ -169,45 +216,53 @@ def paint_alarm_mark(painter: QPainter, box: QRectF, mark: AlarmMark | int) -> N
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     if mark.unacknowledged:
-        frame = QPen(QColor("#000000"), 1.6)
-        frame.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
-        painter.setPen(frame)
+        frame = box.adjusted(-1.5, -1.5, 1.5, 1.5)
+        halo = QPen(HALO, 4.0)
+        halo.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        painter.setPen(halo)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(box.adjusted(-1.5, -1.5, 1.5, 1.5))
+        painter.drawRect(frame)
+        pen = QPen(QColor("#000000"), 1.8)
+        pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        painter.setPen(pen)
+        painter.drawRect(frame)
         if mark.returned and mark.dim:
             painter.restore()
             return
     hollow = mark.returned or mark.dim
+    path = _mark_path(priority, box)
+    # The halo first, under the outline: wide and light, it parts the mark from any fill.
+    halo = QPen(HALO, 4.0)
+    halo.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.strokePath(path, halo)
     if hollow:
-        pen = QPen(colour, 2.5)
-        pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        box = box.adjusted(1, 1, -1, -1)
+        # Hollow: the priority's colour as a thick outline (between two black lines, so a
+        # yellow ring reads on a yellow fill), the inside light.
+        painter.fillPath(path, HALO)
+        outline = QPen(QColor("#000000"), 4.0)
+        outline.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        painter.strokePath(path, outline)
+        ring = QPen(colour, 2.4)
+        ring.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        painter.strokePath(path, ring)
     else:
-        painter.setPen(QPen(QColor("#000000"), 1))
-        painter.setBrush(colour)
-    c, w, h = box.center(), box.width(), box.height()
-    if priority == 1:
-        painter.drawRect(box.adjusted(1, 1, -1, -1))
-    elif priority == 2:
-        painter.drawPolygon(
-            QPolygonF([QPointF(c.x(), box.top()), box.bottomRight(), box.bottomLeft()])
-        )
-    elif priority == 3:
-        painter.drawPolygon(
-            QPolygonF([box.topLeft(), box.topRight(), QPointF(c.x(), box.bottom())])
-        )
-    else:
-        painter.drawEllipse(c, w / 2 - 1, h / 2 - 1)
+        painter.fillPath(path, colour)
+        outline = QPen(QColor("#000000"), 1.3)
+        outline.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        painter.strokePath(path, outline)
+    h = box.height()
     font = QFont(painter.font())
-    font.setPixelSize(max(7, int(h * 0.55)))
+    # Triangles have less room for the digit than the square and the circle.
+    font.setPixelSize(max(9, int(h * (0.52 if priority in (2, 3) else 0.64))))
     font.setBold(True)
     painter.setFont(font)
     dark_text = hollow or priority in (2, 3)
     painter.setPen(QColor("#000000") if dark_text else QColor("#ffffff"))
-    text_box = box.adjusted(0, h * 0.15, 0, 0) if priority == 2 else box
-    text_box = box.adjusted(0, 0, 0, -h * 0.25) if priority == 3 else text_box
+    text_box = box
+    if priority == 2:
+        text_box = box.adjusted(0, h * 0.22, 0, 0)
+    elif priority == 3:
+        text_box = box.adjusted(0, 0, 0, -h * 0.3)
     painter.drawText(text_box, Qt.AlignmentFlag.AlignCenter, str(priority))
     painter.restore()
 
@@ -264,11 +319,12 @@ class QualityOverlay(QWidget):
         return False
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        """Draw the alarm mark on the left and the quality mark over the whole widget."""
+        """Draw the quality mark over the whole widget, then the alarm mark on the left
+        (over the hatch: a BAD input must not fade the alarm)."""
         painter = QPainter(self)
         rect = QRectF(self.rect())
-        if self.mark.priority:
-            side = min(16.0, rect.height() - 2)
-            paint_alarm_mark(painter, QRectF(1, (rect.height() - side) / 2, side, side), self.mark)
         paint_quality(painter, rect, self.quality, self.mark_left)
+        if self.mark.priority:
+            side = mark_side(rect.height() - 2)
+            paint_alarm_mark(painter, QRectF(2, (rect.height() - side) / 2, side, side), self.mark)
         painter.end()

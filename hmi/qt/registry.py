@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtWidgets import QWidget
@@ -16,6 +17,8 @@ W = TypeVar("W", bound=type[QWidget])
 
 #: the widget-box group of Qt Designer our widgets appear in
 GROUP = "HMI"
+#: each widget's own icon in Designer's widget box: ``<class name>.svg``
+ICON_DIR = Path(__file__).resolve().parent / "resources" / "icons" / "widgets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class WidgetInfo:
     #: initial properties in Designer's ``<widget>`` XML (geometry, tag placeholder ...)
     xml: str
     container: bool = False
+    #: the widget box icon (an SVG file; "" when the class has none)
+    icon: str = ""
 
 
 _WIDGETS: dict[str, WidgetInfo] = {}
@@ -46,7 +51,10 @@ def register_widget(
             f'<property name="geometry"><rect><x>0</x><y>0</y><width>{width}</width>'
             f"<height>{height}</height></rect></property></widget></ui>"
         )
-        _WIDGETS[name] = WidgetInfo(cls, tool_tip, cls.__module__, xml, container)
+        icon = ICON_DIR / f"{name}.svg"
+        _WIDGETS[name] = WidgetInfo(
+            cls, tool_tip, cls.__module__, xml, container, str(icon) if icon.is_file() else ""
+        )
         return cls
 
     return decorate

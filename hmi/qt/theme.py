@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
@@ -34,3 +35,24 @@ def apply_theme(app: QApplication, path: Path | None = None) -> bool:
     if text:
         app.setStyleSheet(text)
     return bool(text)
+
+
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_FONT_SIZE = re.compile(r"font-size\s*:\s*(\d+(?:\.\d+)?)px")
+
+
+def scaled_fonts(zoom: float, text: str | None = None) -> str:
+    """The theme's font sizes times ``zoom``, as a style sheet of font sizes only.
+
+    Set on a drawing shown larger than designed (hmi.screens.fit), it scales its text with
+    its geometry; every other property still comes from the application's theme.
+    """
+    source = theme_text() if text is None else text
+    source = re.sub(r"/\*.*?\*/", "", source, flags=re.DOTALL)
+    rules = []
+    for selector, body in _RULE.findall(source):
+        size = _FONT_SIZE.search(body)
+        if size is not None:
+            pixels = max(1, round(float(size.group(1)) * zoom))
+            rules.append(f"{selector.strip()} {{ font-size: {pixels}px; }}")
+    return "\n".join(rules)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtCore import QItemSelection, QSize, Qt
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,6 +36,11 @@ from hmi.qt.context import HmiContext
 from hmi.screens.alarm_kpis import AlarmKpiLine
 from hmi.screens.service_dialog import ServiceDialog
 from hmi.screens.shelve_dialog import ShelveDialog
+
+#: widths of the columns before Note (P, Since, State, Level, Tag, Message, Value, By)
+_COLUMN_WIDTHS = (58, 150, 130, 56, 190, 240, 70, 80)
+#: the window's first size: the columns above plus about 400 px of Note
+SUMMARY_SIZE = QSize(1420, 600)
 
 #: life-cycle states an operator may shelve from (and re-shelve a shelved alarm)
 _SHELVABLE = {
@@ -99,11 +104,15 @@ class AlarmSummary(QWidget):
         self.table.verticalHeader().setVisible(False)
         # Fixed row height: with thousands of rows Qt need not measure each one.
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.verticalHeader().setDefaultSectionSize(24)
+        # Rows and icons big enough for a legible priority mark (its number readable).
+        self.table.verticalHeader().setDefaultSectionSize(28)
+        self.table.setIconSize(QSize(24, 24))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((48, 160, 150, 56, 200, 290, 70, 70)):
+        # Note (last, stretching) keeps the most room: "shelved until 14:05: reason" must
+        # read in full; the message is shorter than its column more often than not.
+        for column, width in enumerate(_COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
 
         self.ack_button = QPushButton("Acknowledge selected", self)
@@ -300,7 +309,7 @@ class AlarmSummaryDialog(QDialog):
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("AlarmSummary")
         self.setWindowTitle("Alarm summary")
-        self.resize(1200, 560)
+        self.resize(SUMMARY_SIZE)
         self.summary = AlarmSummary(alarms, self, session=session)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)

@@ -1,4 +1,9 @@
-"""The audit trail as an operator or auditor sees it: a table, and CSV export."""
+"""The audit trail as an operator or auditor sees it: a table, and CSV export.
+
+Export saves the file on this machine (the backend returns the rows; it never writes a
+file a caller names). Refusals (no ``read_audit`` / ``export_audit`` right) and failures
+are shown under the table.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -18,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.qt.alarm_service import reason_of
 from hmi.qt.tasks import OwnedTasks
 
 COLUMNS = (
@@ -34,40 +41,83 @@ COLUMNS = (
 )
 #: fetches the newest audit rows (dicts with COLUMNS) from the backend
 Fetch = Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]]
-#: writes the whole trail as CSV to a path on the backend's machine; returns the row count
+#: gets the trail from the backend and saves it as CSV at a path on *this* machine; returns
+#: the row count
 Export = Callable[[str], Coroutine[Any, Any, int]]
 
 
-class AuditDialog(QDialog):
-    """Lists audit rows, newest first; Refresh and Export CSV."""
+def _always() -> bool:
+    return True
 
-    def __init__(self, fetch: Fetch, export: Export, parent: QWidget | None = None) -> None:
+
+class AuditDialog(QDialog):
+    """Lists audit rows, newest first; Refresh and Export CSV.
+
+    ``may_export()`` says whether the user may export (the export button follows it; the
+    backend decides anyway).
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        export: Export,
+        parent: QWidget | None = None,
+        *,
+        may_export: Callable[[], bool] = _always,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Audit trail")
         self.resize(1100, 500)
         self._fetch = fetch
         self._export = export
+        self._may_export = may_export
         # Tasks this dialog started: owned here, so none is lost or garbage collected.
         self._tasks = OwnedTasks("audit trail")
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels([c.replace("_", " ") for c in COLUMNS])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        #: what the last refresh or export came to (a refusal, a failure, a count)
+        self.message = QLabel("", self)
+        self.message.setWordWrap(True)
         refresh = QPushButton("Refresh", self)
-        export_button = QPushButton("Export CSV ...", self)
+        self.export_button = QPushButton("Export CSV ...", self)
         refresh.clicked.connect(lambda: self._spawn(self.refresh()))
-        export_button.clicked.connect(self._ask_export)
+        self.export_button.clicked.connect(self._ask_export)
         buttons = QHBoxLayout()
         buttons.addWidget(refresh)
-        buttons.addWidget(export_button)
+        buttons.addWidget(self.export_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
+        layout.addWidget(self.message)
         layout.addLayout(buttons)
+        self._follow_rights()
+
+    def _follow_rights(self) -> None:
+        allowed = self._may_export()
+        self.export_button.setEnabled(allowed)
+        self.export_button.setToolTip("" if allowed else "Exporting needs export_audit")
 
     async def refresh(self) -> None:
-        """Load the rows again."""
-        self.show_rows(await self._fetch())
+        """Load the rows again (a refusal is shown, not raised)."""
+        self._follow_rights()
+        try:
+            rows = await self._fetch()
+        except Exception as exc:
+            self.message.setText(f"Could not read the audit trail: {reason_of(exc)}")
+            return
+        self.message.setText("")
+        self.show_rows(rows)
+
+    async def export_to(self, path: str) -> None:
+        """Export the trail to ``path`` on this machine (the outcome is shown)."""
+        try:
+            count = await self._export(path)
+        except Exception as exc:
+            self.message.setText(f"Could not export to {path}: {reason_of(exc)}")
+            return
+        self.message.setText(f"{count} rows exported to {path}")
 
     def show_rows(self, rows: list[dict[str, Any]]) -> None:
         """Fill the table, newest first."""
@@ -87,7 +137,7 @@ class AuditDialog(QDialog):
             self, "Export audit trail", "audit.csv", "CSV (*.csv)"
         )
         if path:
-            self._spawn(self._export(path))
+            self._spawn(self.export_to(path))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._tasks.spawn(coro)

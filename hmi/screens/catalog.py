@@ -1,4 +1,13 @@
-"""Which screens exist: the project's, or the built-in demo plant screens."""
+"""Which screens exist: the built-in demo plant screens and the project's own.
+
+A project's ``screens:`` are added to the built-in ones (a project screen of the same name
+replaces the built-in one); ``builtin_screens: false`` drops the built-in ones. A screen is a
+*faceplate* (opened as a popup by equipment or a NavigationButton, not listed in the
+navigation bar) when its file uses a macro its entry does not define: it cannot be drawn
+until the one who opens it says which device it shows. A screen whose macros are all given
+in the project (``area.ui`` listed twice, as ``area1`` and ``area2``) is a screen like any
+other, with its own navigation button.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +58,16 @@ DEMO_SCREENS = (
         {"LOOP": "area1/lic101", "PV": "area1/t101/level", "NAME": "LIC-101"},
         faceplate=True,
     ),
+    ScreenEntry(
+        "heater",
+        UI_DIR / "heater.ui",
+        "${NAME} heater",
+        {"DEV": "area1/e101", "NAME": "E-101"},
+        faceplate=True,
+    ),
 )
+#: the built-in home screen
+DEMO_HOME = "overview"
 
 
 class ScreenCatalog:
@@ -64,22 +82,47 @@ class ScreenCatalog:
     @classmethod
     def demo(cls) -> ScreenCatalog:
         """The demo plant screens."""
-        return cls(DEMO_SCREENS, "overview")
+        return cls(DEMO_SCREENS, DEMO_HOME)
 
     @classmethod
     def for_project(cls, project: Project | None) -> ScreenCatalog:
-        """The project's screens; the demo screens when it defines none (demo plant)."""
-        if project is None or not project.screens:
+        """The built-in screens (unless ``builtin_screens: false``) and the project's.
+
+        Home is the project's ``start_screen``; unset, the built-in home when the built-in
+        screens are kept, else the project's first screen.
+        """
+        if project is None:
             return cls.demo()
-        entries = [
-            ScreenEntry(s.name, s.file, s.title, dict(s.macros), faceplate=bool(_macros_of(s.file)))
-            for s in project.screens.values()
-        ]
-        return cls(entries, project.start_screen)
+        entries: dict[str, ScreenEntry] = {}
+        if project.builtin_screens:
+            entries.update((entry.name, entry) for entry in DEMO_SCREENS)
+        for screen in project.screens.values():
+            macros = dict(screen.macros)
+            entries[screen.name] = ScreenEntry(
+                screen.name,
+                screen.file,
+                screen.title,
+                macros,
+                faceplate=bool(_macros_of(screen.file) - macros.keys()),
+            )
+        home = project.start_screen
+        if not home:
+            own = [s for s in project.screens if not entries[s].faceplate]
+            home = DEMO_HOME if project.builtin_screens else next(iter(own), "")
+        return cls(list(entries.values()), home)
 
     def get(self, name: str) -> ScreenEntry | None:
         """The screen called ``name``."""
         return self.entries.get(name)
+
+    def title_of(self, entry: ScreenEntry) -> str:
+        """The entry's title with its macros substituted (``Area ${AREA}`` -> ``Area 2``)."""
+        from hmi.qt.loader import ScreenError, substitute_macros
+
+        try:
+            return substitute_macros(entry.title or entry.name, entry.macros)
+        except ScreenError:
+            return entry.title or entry.name
 
     def menu(self) -> list[ScreenEntry]:
         """Screens for the navigation bar (faceplates open from equipment instead)."""

@@ -5,35 +5,35 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QDialog, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QPoint, QRect, QSize, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QStackedWidget, QWidget
 
 import hmi.widgets  # noqa: F401  (registers every widget class with the screen loader)
 from hmi.qt.context import HmiContext
 from hmi.qt.loader import ScreenError, substitute_macros
 from hmi.qt.screen import ScreenView
 from hmi.screens.catalog import ScreenCatalog
+from hmi.screens.faceplate import Faceplate
+from hmi.screens.fit import DrawingFit
+from hmi.screens.placement import place_beside
+from hmi.widgets.base import TagWidget
+from hmi.widgets.origin import navigation_origin
+from hmi.widgets.value_label import ValueLabel
 
 log = logging.getLogger(__name__)
 
 #: a screen with its macros: what the history holds
 Place = tuple[str, tuple[tuple[str, str], ...]]
+#: room for a window manager's title bar above a faceplate (not known before it is shown)
+_TITLE_BAR = 32
+#: faceplates follow the zoom of the drawing they open from, up to this: larger, they
+#: would hide most of the drawing they belong to
+FACEPLATE_MOST = 1.25
 
 
-class Faceplate(QDialog):
-    """A non-modal popup holding one screen (a device's faceplate)."""
-
-    def __init__(self, view: ScreenView, parent: QWidget | None) -> None:
-        super().__init__(parent, Qt.WindowType.Tool)
-        self.view = view
-        self.setObjectName("Faceplate")
-        self.setWindowTitle(view.title)
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(view)
-        # The size drawn in Designer (the scroll area inside would otherwise ask for little).
-        self.resize(view.form.minimumSize().expandedTo(view.form.sizeHint()))
+def _global_rect(widget: QWidget) -> QRect:
+    return QRect(widget.mapToGlobal(QPoint(0, 0)), widget.size())
 
 
 class Navigator(QObject):
@@ -66,6 +66,8 @@ class Navigator(QObject):
         self._forward: list[Place] = []
         self.current: Place | None = None
         self.popups: dict[Place, Faceplate] = {}
+        #: the scaling of each drawing shown in the main area (by place)
+        self.fits: dict[Place, DrawingFit] = {}
         context.navigation_requested.connect(self._on_request)
 
     # -- history -------------------------------------------------------------------------
@@ -124,8 +126,14 @@ class Navigator(QObject):
         return self._views.get(self.current) if self.current is not None else None
 
     # -- popups --------------------------------------------------------------------------
-    def open_popup(self, name: str, macros: dict[str, str] | None = None) -> Faceplate | None:
-        """Open ``name`` as a faceplate (or raise the one already open for these macros)."""
+    def open_popup(
+        self,
+        name: str,
+        macros: dict[str, str] | None = None,
+        origin: QWidget | None = None,
+    ) -> Faceplate | None:
+        """Open ``name`` as a faceplate (or raise the one already open for these macros),
+        beside ``origin`` (the equipment clicked) so it never hides it."""
         place = self._place(name, macros)
         if place is None:
             return None
@@ -137,11 +145,41 @@ class Navigator(QObject):
         view = self._load(place)
         if view is None:
             return None
+        drawing = self.fits.get(self.current) if self.current is not None else None
+        if drawing is not None and drawing.zoom != 1.0 and view.form.layout() is None:
+            # As large as the drawing it was opened from: one text size on the screen.
+            self.fits[place] = DrawingFit(view.form)
+            self.fits[place].scale(min(drawing.zoom, FACEPLATE_MOST))
         popup = Faceplate(view, self.stack.window())
         self.popups[place] = popup
-        popup.destroyed.connect(lambda *_: self.popups.pop(place, None))
+        popup.destroyed.connect(lambda *_: self._closed(place))
+        if origin is not None:
+            popup.move(self._beside(origin, popup))
         popup.show()
         return popup
+
+    def _beside(self, origin: QWidget, popup: Faceplate) -> QPoint:
+        """Where ``popup`` goes: beside ``origin``, on the screen showing it, hiding as
+        little as it can of the other equipment of the drawing."""
+        anchor = _global_rect(origin)
+        screen = QGuiApplication.screenAt(anchor.center()) or self.stack.screen()
+        area = screen.availableGeometry()
+        drawing = origin.parentWidget()
+        # What the operator reads on the drawing: symbols, values, states.
+        shown = (
+            [*drawing.findChildren(TagWidget), *drawing.findChildren(ValueLabel)]
+            if drawing is not None
+            else []
+        )
+        avoid = [_global_rect(w) for w in shown if w is not origin and w.isVisible()]
+        # move() places the frame; its title bar is not known before the first show, so
+        # allow for one: the whole window, not only its contents, clears the equipment.
+        return place_beside(anchor, popup.size() + QSize(0, _TITLE_BAR), area, avoid)
+
+    def _closed(self, place: Place) -> None:
+        self.popups.pop(place, None)
+        if place not in self._views:
+            self.fits.pop(place, None)
 
     def close_popups(self) -> None:
         """Close every faceplate."""
@@ -151,7 +189,7 @@ class Navigator(QObject):
     # -- internals -----------------------------------------------------------------------
     def _on_request(self, name: str, macros: dict[str, str], popup: bool) -> None:
         if popup:
-            self.open_popup(name, macros)
+            self.open_popup(name, macros, navigation_origin())
         else:
             self.go(name, macros)
 
@@ -170,11 +208,15 @@ class Navigator(QObject):
         macros = dict(items)
         try:
             title = substitute_macros(entry.title or name, macros)
-            return ScreenView.open(entry.file, self.context, name=name, title=title, macros=macros)
+            view = ScreenView.open(entry.file, self.context, name=name, title=title, macros=macros)
         except ScreenError as exc:
             log.error("%s", exc)
             self.failed.emit(str(exc))
             return None
+        if not entry.faceplate and view.form.layout() is None:
+            # A drawing (P&ID) uses the window it is shown in: scaled and centred.
+            self.fits[place] = DrawingFit(view.form)
+        return view
 
     def _show(self, place: Place) -> bool:
         view = self._views.get(place)
@@ -204,5 +246,6 @@ class Navigator(QObject):
             if place == self.current:
                 break
             del self._views[place]
+            self.fits.pop(place, None)
             self.stack.removeWidget(view)
             view.deleteLater()

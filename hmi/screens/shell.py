@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -44,8 +45,13 @@ class MainWindow(QMainWindow):
         store: TagStore,
         context: HmiContext | None = None,
         catalog: ScreenCatalog | None = None,
+        *,
+        fill_screen: bool = True,
     ) -> None:
         super().__init__()
+        #: open maximized on the first show (a control-room monitor shows the plant)
+        self.fill_screen = fill_screen
+        self._shown_once = False
         self.project = project
         self.store = store
         self.context = context if context is not None else HmiContext(store, parent=self)
@@ -86,7 +92,7 @@ class MainWindow(QMainWindow):
         nav_layout.addSpacing(16)
         self.screen_buttons: dict[str, QPushButton] = {}
         for entry in self.catalog.menu():
-            button = QPushButton(entry.title or entry.name, nav)
+            button = QPushButton(self.catalog.title_of(entry), nav)
             button.setObjectName("ScreenButton")
             button.setCheckable(True)
             button.clicked.connect(lambda _=False, n=entry.name: self._go(n))
@@ -153,6 +159,25 @@ class MainWindow(QMainWindow):
         self.navigator.home()
         self._update_nav()
         self.context.binder.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The first time: use the whole screen when it is larger than the window.
+
+        A 1920x1080 monitor with a 1280x800 window in its corner wastes a third of the
+        plant's picture. Without a window manager (a kiosk X server) there is nobody to
+        maximize the window, so it also takes the screen's free area itself; the size it
+        was given stays the size it restores to.
+        """
+        if self.fill_screen and not self._shown_once:
+            self._shown_once = True
+            screen = self.screen()
+            area = screen.availableGeometry() if screen is not None else None
+            # Only ever larger: a window that does not fit the screen is left as it was.
+            fits = area is not None and area.contains(QRect(area.topLeft(), self.size()))
+            if area is not None and fits and area.size() != self.size():
+                self.setGeometry(area)
+                self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+        super().showEvent(event)
 
     def open_alarm_summary(self) -> AlarmSummaryDialog:
         """Show the alarm summary window (one per main window), raised to the front."""

@@ -5,7 +5,9 @@ transition's flat dict, see :meth:`hmi.core.alarms.AlarmTransition.to_dict`, plu
 and ``seq``: one sequence over all of this engine's alarm topics, so a client that misses
 one transition, whatever its tag, knows at the next one and reloads the snapshot), so every
 HMI on the bus shows the same state. Requests carry the user: a session token verified with
-``authorize`` (the security service's ``verify``), or, without one (demo, tests), a name.
+``authorize`` (the security service's ``verify``), whose roles must have the request's
+permission in the project's grants (``acknowledge``, ``shelve``, ``service``); a refusal is
+audited. Without ``authorize`` (demo, tests) a request names its user and is not checked.
 Besides the tags' alarms it has the system's own (:mod:`hmi.services.system_alarms`):
 ``system/<device>/comm`` and ``system/<node>/node``, fed from ``$sys/`` topics.
 
@@ -43,7 +45,8 @@ from hmi.core.alarms import (
     Level,
 )
 from hmi.core.expression import Expression
-from hmi.core.identity import Identity
+from hmi.core.identity import Identity, InvalidToken, Unauthorized
+from hmi.core.permissions import Grants, Permission
 from hmi.core.quality import Severity
 from hmi.core.sample import Sample, Value
 from hmi.core.tag import Tag
@@ -57,8 +60,14 @@ log = logging.getLogger(__name__)
 #: seconds after the last transition that its count is published on ALARM_SEQ
 MARK_AFTER = 2.0
 
-OPERATOR_ROLES = frozenset({"operator", "engineer", "admin"})
-ENGINEER_ROLES = frozenset({"engineer", "admin"})
+#: the permission each request needs (its roles come from the project's grants)
+REQUESTS: Mapping[str, Permission] = {
+    "acknowledge": Permission.ACKNOWLEDGE,
+    "shelve": Permission.SHELVE,
+    "unshelve": Permission.SHELVE,
+    "remove_from_service": Permission.SERVICE,
+    "return_to_service": Permission.SERVICE,
+}
 #: ISA-18.2 wants shelving time-limited; longer than a shift needs a new decision
 MAX_SHELVE = 12 * 3600.0
 
@@ -78,6 +87,7 @@ class AlarmEngine(Actor):
         journal: Path | str,
         *,
         authorize: Callable[[str], Identity] | None = None,
+        grants: Grants | None = None,
         audit: AuditLog | None = None,
         max_shelve: float = MAX_SHELVE,
         pattern: str = "tag/#",
@@ -88,6 +98,8 @@ class AlarmEngine(Actor):
         super().__init__(name)
         self.journal_path = journal
         self.authorize = authorize
+        #: who may make which request (the project's ``permissions:``)
+        self.grants = grants if grants is not None else Grants()
         self.audit = audit
         self.max_shelve = max_shelve
         self.pattern = pattern
@@ -134,6 +146,7 @@ class AlarmEngine(Actor):
         history = project.historian.path
         folder = (history if history.is_absolute() else project.folder / history).parent
         options.setdefault("system_alarms", project.system_alarms)
+        options.setdefault("grants", project.grants)
         options.setdefault("devices", [d.name for d in project.devices.values() if d.enabled])
         return cls(project.tags, folder / "alarms.sqlite", **options)
 
@@ -339,15 +352,39 @@ class AlarmEngine(Actor):
             self._timer = self.clock.call_later(when - self.clock.time(), self._on_timer)
 
     # -- requests -------------------------------------------------------------------------
-    def _identify(self, user: str, token: str, roles: frozenset[str]) -> str:
+    def _identify(self, request: str, target: str, user: str, token: str) -> str:
+        """Who makes ``request`` on ``target``: the verified user, if the grants let them;
+        a refusal is audited, then raised (PermissionError, or InvalidToken)."""
         if self.authorize is None:
             if not user:
                 raise PermissionError("a request needs a user")
             return user
-        identity = self.authorize(token)  # raises for forged, expired or revoked tokens
-        if identity.roles.isdisjoint(roles):
-            raise PermissionError(f"{identity.user} may not do this (needs {sorted(roles)})")
+        try:
+            identity = self.authorize(token)  # raises for forged, expired or revoked tokens
+        except InvalidToken as exc:
+            self._refused(request, target, f"{user or '?'} (unverified: {exc})", str(exc))
+            raise
+        try:
+            self.grants.authorize(identity, REQUESTS[request], target)
+        except Unauthorized as exc:
+            self._refused(request, target, identity.user, str(exc), identity.node)
+            raise PermissionError(str(exc)) from None
         return identity.user
+
+    def _refused(self, request: str, target: str, user: str, why: str, node: str = "") -> None:
+        log.warning("alarms: %s of %s by %s refused: %s", request, target, user, why)
+        if self.audit is not None:
+            self.audit.record(
+                AuditEntry(
+                    self.clock.time(),
+                    user,
+                    request,
+                    target,
+                    outcome="denied",
+                    reason=why,
+                    node=node,
+                )
+            )
 
     def _alarm(self, tag: str) -> Alarm:
         alarm = self.alarms.get(tag)
@@ -364,11 +401,12 @@ class AlarmEngine(Actor):
         self, tags: list[str] | str, user: str = "", token: str = "", comment: str = ""
     ) -> list[dict[str, Any]]:
         """Acknowledge one or several alarms; a result per tag (one may fail, not all)."""
-        who = self._identify(user, token, OPERATOR_ROLES)
+        wanted = [tags] if isinstance(tags, str) else list(tags)
+        who = self._identify("acknowledge", ", ".join(map(str, wanted)), user, token)
         now = self.clock.time()
         results: list[dict[str, Any]] = []
         out: list[AlarmTransition] = []
-        for tag in [tags] if isinstance(tags, str) else tags:
+        for tag in wanted:
             try:
                 out += self._alarm(tag).acknowledge(who, now, comment)
                 results.append({"tag": tag, "ok": True, "error": ""})
@@ -382,7 +420,7 @@ class AlarmEngine(Actor):
         self, tag: str, reason: str, duration: float, user: str = "", token: str = ""
     ) -> dict[str, Any]:
         """Shelve ``tag`` for ``duration`` seconds (at most ``max_shelve``) with a reason."""
-        who = self._identify(user, token, OPERATOR_ROLES)
+        who = self._identify("shelve", tag, user, token)
         if not 0 < duration <= self.max_shelve:
             raise AlarmRequestError(f"shelve duration must be 0 < d <= {self.max_shelve:g} s")
         now = self.clock.time()
@@ -393,23 +431,23 @@ class AlarmEngine(Actor):
         self, tag: str, user: str = "", token: str = "", comment: str = ""
     ) -> dict[str, Any]:
         """Unshelve ``tag``; it annunciates again if its condition holds."""
-        who = self._identify(user, token, OPERATOR_ROLES)
+        who = self._identify("unshelve", tag, user, token)
         return self._request(self._alarm(tag).unshelve(who, self.clock.time(), comment))
 
     @expose
     def remove_from_service(
         self, tag: str, reason: str, user: str = "", token: str = ""
     ) -> dict[str, Any]:
-        """Take ``tag``'s alarm out of service (engineers only)."""
-        who = self._identify(user, token, ENGINEER_ROLES)
+        """Take ``tag``'s alarm out of service (the ``service`` permission)."""
+        who = self._identify("remove_from_service", tag, user, token)
         return self._request(self._alarm(tag).remove_from_service(who, reason, self.clock.time()))
 
     @expose
     def return_to_service(
         self, tag: str, user: str = "", token: str = "", comment: str = ""
     ) -> dict[str, Any]:
-        """Put ``tag``'s alarm back in service (engineers only)."""
-        who = self._identify(user, token, ENGINEER_ROLES)
+        """Put ``tag``'s alarm back in service (the ``service`` permission)."""
+        who = self._identify("return_to_service", tag, user, token)
         return self._request(self._alarm(tag).return_to_service(who, self.clock.time(), comment))
 
     @expose
@@ -447,21 +485,19 @@ class AlarmEngine(Actor):
     def limits(self) -> dict[str, Any]:
         """What the engine accepts and who may ask what, so clients need not hard-code it.
 
-        ``roles`` maps each request to the roles allowed to make it; ``checks_roles`` is
-        False when the engine has no authorizer (demo, tests: any named user may).
+        ``roles`` maps each request to the roles allowed to make it (the roles the
+        project's grants give its permission, named in ``permissions``); ``checks_roles``
+        is False when the engine has no authorizer (demo, tests: any named user may).
         """
-        operators, engineers = sorted(OPERATOR_ROLES), sorted(ENGINEER_ROLES)
         kpi = self.kpi
         return {
             "max_shelve": self.max_shelve,
             "checks_roles": self.authorize is not None,
             "roles": {
-                "acknowledge": operators,
-                "shelve": operators,
-                "unshelve": operators,
-                "remove_from_service": engineers,
-                "return_to_service": engineers,
+                request: sorted(self.grants.roles_with(permission))
+                for request, permission in REQUESTS.items()
             },
+            "permissions": {request: p.value for request, p in REQUESTS.items()},
             "kpi": {
                 "chatter_count": kpi.chatter_count,
                 "chatter_window": kpi.chatter_window,

@@ -1,4 +1,5 @@
-"""The audit trail: every write attempt, alarm action, login and logout, in SQLite.
+"""The audit trail: every write attempt, alarm action, login and logout, refused RPC
+call and device edit, in SQLite.
 
 Rows are only ever appended. Values are stored as JSON text so a bool stays a bool and a
 string stays a string in the CSV an auditor exports.
@@ -7,8 +8,9 @@ string stays a string in the CSV an auditor exports.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import IO, Any
@@ -56,6 +58,48 @@ class AuditEntry:
 _COLUMNS = [f.name for f in fields(AuditEntry)]
 
 
+def entry_from_event(event: Mapping[str, Any], now: float) -> AuditEntry:
+    """The entry of an audit event (a dict of :class:`AuditEntry` fields, as published on
+    ``audit/...``); a missing time is ``now``, text fields are made text."""
+
+    def text(name: str) -> str:
+        value = event.get(name)
+        return "" if value is None else str(value)
+
+    when = event.get("time")
+    return AuditEntry(
+        time=float(when) if isinstance(when, int | float) and when else now,
+        user=text("user"),
+        action=text("action"),
+        target=text("target"),
+        old_value=event.get("old_value"),
+        new_value=event.get("new_value"),
+        outcome=text("outcome"),
+        reason=text("reason"),
+        host=text("host"),
+        node=text("node"),
+        screen=text("screen"),
+    )
+
+
+def write_csv(entries: Iterable[AuditEntry], out: IO[str]) -> int:
+    """Write ``entries`` as CSV with a header line; returns how many."""
+    writer = csv.writer(out)
+    writer.writerow(_COLUMNS)
+    count = 0
+    for entry in entries:
+        writer.writerow(["" if v is None else v for v in astuple(entry)])
+        count += 1
+    return count
+
+
+def csv_text(entries: Iterable[AuditEntry]) -> str:
+    """``entries`` as CSV text (what an export returns to the client that saves it)."""
+    out = io.StringIO()
+    write_csv(entries, out)
+    return out.getvalue()
+
+
 class AuditLog:
     """An append-only audit table in an SQLite file (WAL, safe with concurrent readers)."""
 
@@ -77,7 +121,8 @@ class AuditLog:
         row = list(astuple(entry))
         for index, name in enumerate(_COLUMNS):
             if name in ("old_value", "new_value"):
-                row[index] = json.dumps(row[index])
+                # default=str: an odd value (bytes off the wire) is kept as text, not lost
+                row[index] = json.dumps(row[index], default=str)
         placeholders = ", ".join("?" for _ in _COLUMNS)
         with self._db:
             self._db.execute(
@@ -94,6 +139,12 @@ class AuditLog:
     ) -> list[AuditEntry]:
         """Entries in time order, filtered by time range, user and action."""
         return list(self._select(since, until, user, action, limit))
+
+    def newest(self, limit: int) -> list[AuditEntry]:
+        """The newest ``limit`` entries, oldest first (without reading the whole trail)."""
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM audit ORDER BY time DESC, id DESC LIMIT ?"
+        rows = self._db.execute(sql, [max(0, limit)]).fetchall()
+        return [_entry(row) for row in reversed(rows)]
 
     def _select(
         self,
@@ -116,18 +167,16 @@ class AuditLog:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT {', '.join(_COLUMNS)} FROM audit {where} ORDER BY time, id LIMIT ?"
         for row in self._db.execute(sql, [*params, limit]):
-            values = dict(zip(_COLUMNS, row, strict=True))
-            values["old_value"] = json.loads(values["old_value"])
-            values["new_value"] = json.loads(values["new_value"])
-            yield AuditEntry(**values)
+            yield _entry(row)
 
     def export_csv(self, out: IO[str], **filters: Any) -> int:
         """Write the (filtered) entries as CSV with a header; returns the row count."""
-        writer = csv.writer(out)
-        writer.writerow(_COLUMNS)
-        count = 0
-        for entry in self.query(**filters):
-            row = list(astuple(entry))
-            writer.writerow(["" if v is None else v for v in row])
-            count += 1
-        return count
+        return write_csv(self.query(**filters), out)
+
+
+def _entry(row: tuple[Any, ...]) -> AuditEntry:
+    """The entry of a row of ``_COLUMNS``."""
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["old_value"] = json.loads(values["old_value"])
+    values["new_value"] = json.loads(values["new_value"])
+    return AuditEntry(**values)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +65,18 @@ class Series:
 class Buckets:
     """One tag decimated into equal time buckets (one per pixel column), as columns.
 
-    ``t`` is each bucket's start; ``min``/``max``/``avg`` are over its samples with a value
-    (not BAD) and None where it had none; ``count`` counts those, ``bad`` the others. A
-    bucket with ``count == 0`` is a gap; buckets without any row are left out. ``gap`` is 1
-    where *no data* follows the bucket: its last row is followed by no row for longer than
-    the store's rows can be apart while recording (see :meth:`HistoryStore.buckets`).
+    ``t`` is each bucket's start; ``min``/``max``/``avg`` are over its rows with a value
+    (not BAD) and None where it had none; ``count`` counts those, ``bad`` the others.
+    ``first``/``last`` are the values of its first and last row (None for a BAD row) at
+    ``first_t``/``last_t``: the value coming into the bucket and the value it leaves
+    behind, which holds (stored on change) until the next row. A bucket with
+    ``count == 0`` is a gap; buckets without any row are left out. ``gap`` is 1 where
+    *no data* follows the bucket: its last row is followed by no row for longer than the
+    store's rows can be apart while recording (see :meth:`HistoryStore.buckets`).
+
+    When a row precedes the range, the first entry is the value in effect at its start:
+    ``t`` is the range's start, ``first_t == last_t`` the time of that row (before ``t``),
+    ``count == 0`` (no row in the range), ``bad`` 1 if that row is BAD.
     """
 
     t: list[float]
@@ -80,6 +86,10 @@ class Buckets:
     count: list[int]
     bad: list[int]
     gap: list[int]
+    first: list[Value]
+    last: list[Value]
+    first_t: list[float]
+    last_t: list[float]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists, for the bus."""
@@ -91,6 +101,10 @@ class Buckets:
             "count": self.count,
             "bad": self.bad,
             "gap": self.gap,
+            "first": self.first,
+            "last": self.last,
+            "first_t": self.first_t,
+            "last_t": self.last_t,
         }
 
 
@@ -242,14 +256,19 @@ class HistoryStore:
         """``tag`` over ``[start, end)`` in ``width`` equal buckets: min/max/avg per bucket.
 
         The aggregation runs in SQL; nothing but the ``width`` result rows reaches Python.
-        With ``gap_after`` (seconds), a bucket whose last row is followed by no row for
-        longer than that is marked ``gap``: the recorder writes a row at least that often
-        while it runs (store on change, at most ``max_interval`` apart), so a longer silence
-        means nothing was recorded. After the last row the silence is measured up to the
-        next row after ``end``, else up to ``min(end, now)`` (rows not flushed yet are at
-        most a flush old, inside ``gap_after``).
+        The first entry is the value in effect at ``start`` (the last row before it, see
+        :class:`Buckets`), so a trend knows what to draw from its left edge: stored on
+        change, that row may be long before ``start``. Each bucket also carries its first
+        and last row (time and value): the value after a bucket is its last row's, held
+        until the next row, not its average. With ``gap_after`` (seconds), an entry whose
+        last row is followed by no row for longer than that is marked ``gap``: the
+        recorder writes a row at least that often while it runs (store on change, at most
+        ``max_interval`` apart), so a longer silence means nothing was recorded. After the
+        last row the silence is measured up to the next row after ``end``, else up to
+        ``min(end, now)`` (rows not flushed yet are at most a flush old, inside
+        ``gap_after``).
         """
-        out = Buckets([], [], [], [], [], [], [])
+        out = Buckets([], [], [], [], [], [], [], [], [], [], [])
         tag_id = self._ids.get(tag)
         if tag_id is None:
             self._load_ids()
@@ -271,59 +290,85 @@ class HistoryStore:
             "INSERT INTO temp.grid VALUES (?, ?, ?)",
             [(i, lo + i * step, min(hi, lo + (i + 1) * step)) for i in range(n)],
         )
-        # BAD rows hold NULL, so the aggregates skip them and count(*) - count(value) says
-        # how many there were: no CASE per row (that alone costs a third of the time).
-        rows = db.execute(
-            "SELECT g.i, min(s.value), max(s.value), avg(s.value), count(s.value),"
-            " count(*) - count(s.value)"
-            " FROM temp.grid AS g JOIN samples AS s"
-            " ON s.tag_id = ? AND s.t >= g.a AND s.t < g.z"
-            " GROUP BY g.i ORDER BY g.i",
-            (tag_id,),
-        ).fetchall()
+        # One read transaction: the aggregates, the edges and the prior row see the same
+        # rows even while the writer commits.
+        db.execute("BEGIN")
+        try:
+            # BAD rows hold NULL, so the aggregates skip them and count(*) - count(value)
+            # says how many there were: no CASE per row (that alone costs a third).
+            rows = db.execute(
+                "SELECT g.i, min(s.value), max(s.value), avg(s.value), count(s.value),"
+                " count(*) - count(s.value)"
+                " FROM temp.grid AS g JOIN samples AS s"
+                " ON s.tag_id = ? AND s.t >= g.a AND s.t < g.z"
+                " GROUP BY g.i ORDER BY g.i",
+                (tag_id,),
+            ).fetchall()
+            edges = self._edges(tag_id) if rows else {}
+            prior = db.execute(
+                "SELECT t, value, quality FROM samples WHERE tag_id = ? AND t < ? "
+                "ORDER BY t DESC LIMIT 1",
+                (tag_id, lo),
+            ).fetchone()
+        finally:
+            db.execute("COMMIT")
+        if prior is not None:
+            t, value, quality = prior
+            value = None if quality >= BAD else value
+            at = t / 1000.0
+            out.t.append(lo / 1000.0)
+            for column in (out.min, out.max, out.avg, out.first, out.last):
+                column.append(value)
+            out.count.append(0)
+            out.bad.append(int(value is None))
+            out.first_t.append(at)
+            out.last_t.append(at)
         for b, mn, mx, avg, count, bad in rows:
+            first_t, first, last_t, last = edges[b]
             out.t.append((lo + b * step) / 1000.0)
             out.min.append(mn)
             out.max.append(mx)
             out.avg.append(avg)
             out.count.append(count)
             out.bad.append(bad)
-        out.gap.extend([0] * len(rows))
-        if gap_after is not None and rows:
+            out.first.append(first)
+            out.last.append(last)
+            out.first_t.append(first_t / 1000.0)
+            out.last_t.append(last_t / 1000.0)
+        out.gap.extend([0] * len(out.t))
+        if gap_after is not None and out.t:
             until = self._silent_until(tag_id, hi, now)
-            self._mark_silences(out.gap, [r[0] for r in rows], tag_id, to_ms(gap_after), until)
+            self._mark_silences(out, to_ms(gap_after), until)
         return out
 
-    def _mark_silences(
-        self, gap: list[int], buckets: list[int], tag_id: int, limit: int, until: int
-    ) -> None:
-        """Set ``gap[k]`` when bucket ``buckets[k]``'s last row is followed by no row for
-        more than ``limit`` ms (``until``: where the silence after the last bucket ends).
+    def _edges(self, tag_id: int) -> dict[int, tuple[int, Value, int, Value]]:
+        """``{bucket: (first t, its value, last t, its value)}`` of ``temp.grid``'s buckets.
 
-        The first and last row of each bucket of ``temp.grid`` are two key seeks per
-        bucket (5 ms for 2,000 buckets); ``min(t), max(t)`` in the aggregation instead
-        cost 35 ms on a week at 1 s, and correlated in it 100 ms (run once per row).
+        Four key seeks per bucket (~5 ms for 2,000 buckets); ``min(t), max(t)`` in the
+        aggregation instead cost 35 ms on a week at 1 s, and correlated in it 100 ms (run
+        once per row). BAD rows hold NULL: a first or last row that is BAD reads None.
         """
-        edges = {
-            i: (first, last)
-            for i, first, last in self._db.execute(
-                "SELECT g.i,"
-                " (SELECT t FROM samples WHERE tag_id = ?1 AND t >= g.a AND t < g.z"
-                "  ORDER BY t LIMIT 1),"
-                " (SELECT t FROM samples WHERE tag_id = ?1 AND t >= g.a AND t < g.z"
-                "  ORDER BY t DESC LIMIT 1)"
+        in_bucket = "FROM samples WHERE tag_id = ?1 AND t >= g.a AND t < g.z ORDER BY t"
+        return {
+            i: (first_t, first, last_t, last)
+            for i, first_t, first, last_t, last in self._db.execute(
+                f"SELECT g.i, (SELECT t {in_bucket} LIMIT 1), (SELECT value {in_bucket} LIMIT 1),"
+                f" (SELECT t {in_bucket} DESC LIMIT 1), (SELECT value {in_bucket} DESC LIMIT 1)"
                 " FROM temp.grid AS g",
                 (tag_id,),
             )
-            if first is not None
+            if first_t is not None
         }
-        # Matched by bucket index: rows committed between the two queries shift nothing.
-        ends = [edges.get(b) for b in buckets]
-        for k, (here, after) in enumerate(pairwise(ends)):
-            if here is not None and after is not None and after[0] - here[1] > limit:
-                gap[k] = 1
-        if ends[-1] is not None and until - ends[-1][1] > limit:
-            gap[-1] = 1
+
+    @staticmethod
+    def _mark_silences(out: Buckets, limit: int, until: int) -> None:
+        """Set ``gap[k]`` when entry ``k``'s last row is followed by no row for more than
+        ``limit`` ms (``until``: where the silence after the last entry ends)."""
+        lasts = [to_ms(t) for t in out.last_t]
+        following = [*(to_ms(t) for t in out.first_t[1:]), until]
+        for k, (last, after) in enumerate(zip(lasts, following, strict=True)):
+            if after - last > limit:
+                out.gap[k] = 1
 
     def _silent_until(self, tag_id: int, hi: int, now: float | None) -> int:
         """Where a silence after the last row before ``hi`` (ms) ends: the next row, or now."""

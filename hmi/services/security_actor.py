@@ -3,18 +3,26 @@
 RPC::
 
     session = await bus.call("security", "login", "olga", "secret", node="hmi-1")
-    # -> {"token": ..., "user": "olga", "roles": ["operator"], "expires": ...}
+    # -> {"token": ..., "user": "olga", "roles": ["operator"], "node": "hmi-1",
+    #     "issued": ..., "expires": ...}   (expires: minutes after issued)
+    session = await bus.call("security", "refresh", session["token"])  # before it expires
     await bus.call("security", "verify", token)      # the same dict, or RemoteError
     await bus.call("security", "logout", token, reason="idle")
 
 The :class:`AuditRecorder` pairs every ``cmd/<tag>`` with its ``result/<tag>`` and writes
 one audit row per write attempt (confirmed, rejected, failed or timed out), with the user
-the command's token proves, not the one it claims. GUI-side refusals arrive as
-``audit/write`` events and are recorded too.
+the command's token proves, not the one it claims. Events of other nodes arrive on
+``audit/...`` and are recorded too: GUI-side refusals (``audit/write``), RPC calls refused
+on nodes without the audit log (``audit/refused``), device edits (``audit/edit``).
+
+RPC target ``audit``: ``recent(limit=500)`` needs ``read_audit``; ``export(since=None,
+until=None, as_csv=False)`` needs ``export_audit`` and returns the rows (or CSV text) for
+the caller to save on its own machine: the backend never writes a file a caller names.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
@@ -24,28 +32,38 @@ from hmi.bus import Actor, expose
 from hmi.bus.messages import decode_command, decode_result
 from hmi.bus.samples import MalformedPayload
 from hmi.core.command import Command
-from hmi.core.identity import Identity, InvalidToken
-from hmi.services.audit import AuditEntry, AuditLog
+from hmi.core.identity import Identity, InvalidToken, Token
+from hmi.core.passwords import dummy_hash
+from hmi.core.permissions import Permission
+from hmi.services.audit import AuditEntry, AuditLog, csv_text, entry_from_event
 from hmi.services.security import Security
 
 log = logging.getLogger(__name__)
 
 #: a command without a result after this long is audited as timed out
 RESULT_TIMEOUT = 30.0
+#: the most rows ``recent`` returns
+MAX_RECENT = 10_000
+#: the most rows one ``export`` returns (a longer trail is exported in time ranges)
+MAX_EXPORT = 1_000_000
 
 
-def _session(identity: Identity, token: str) -> dict[str, Any]:
+def _session(claims: Token, token: str) -> dict[str, Any]:
+    identity = claims.identity
     return {
         "token": token,
         "user": identity.user,
         "roles": sorted(identity.roles),
-        "expires": identity.expires,
         "node": identity.node,
+        # both from the backend's clock: ``expires - issued`` is the token's life, whatever
+        # the clock of the station that renews it says
+        "issued": claims.issued,
+        "expires": identity.expires,
     }
 
 
 class SecurityActor(Actor):
-    """Logins, logouts and token checks for every node of the plant."""
+    """Logins, token renewals, logouts and token checks for every node of the plant."""
 
     name = "security"
 
@@ -53,16 +71,32 @@ class SecurityActor(Actor):
         super().__init__(name)
         self.security = security
 
+    async def setup(self) -> None:
+        """Make the dummy hash now, off the loop: the first login of an unknown user must
+        not take longer than a wrong password (by the time that making it takes)."""
+        await asyncio.to_thread(dummy_hash)
+
     @expose
-    def login(self, user: str, password: str, node: str = "", host: str = "") -> dict[str, Any]:
-        """A session for ``user``; raises (remotely: RemoteError LoginFailed) when refused."""
-        token = self.security.login(user, password, node=node, host=host)
-        return _session(self.security.verify(token), token)
+    async def login(
+        self, user: str, password: str, node: str = "", host: str = ""
+    ) -> dict[str, Any]:
+        """A session for ``user``; raises (remotely: RemoteError LoginFailed, or
+        LoginThrottled after too many failures) when refused. The password is checked in
+        a worker thread: the bus keeps moving meanwhile."""
+        token = await self.security.login(user, password, node=node, host=host)
+        return _session(self.security.read(token), token)
+
+    @expose
+    def refresh(self, token: str) -> dict[str, Any]:
+        """A new token for the same session (the same dict as login); raises InvalidToken
+        when the session was logged out, is past its end, or its user is gone."""
+        renewed = self.security.refresh(token)
+        return _session(self.security.read(renewed), renewed)
 
     @expose
     def verify(self, token: str) -> dict[str, Any]:
         """The session ``token`` proves; raises InvalidToken when forged, expired or revoked."""
-        return _session(self.security.verify(token), token)
+        return _session(self.security.read(token), token)
 
     @expose
     def logout(self, token: str, reason: str = "") -> None:
@@ -86,7 +120,9 @@ class AuditRecorder(Actor):
         super().__init__(name)
         self.audit = audit
         self.security = security
-        self._pending: dict[str, _Pending] = {}
+        #: command id -> the commands of that id waiting for a result, first come first
+        #: paired (a replayed copy carries the original's id and gets a result of its own)
+        self._pending: dict[str, list[_Pending]] = {}
         self.malformed = 0
 
     async def setup(self) -> None:
@@ -100,22 +136,48 @@ class AuditRecorder(Actor):
         while not self.stopping:
             await self.clock.sleep(RESULT_TIMEOUT / 3)
             now = self.clock.time()
-            for key, pending in list(self._pending.items()):
-                if now - pending.since >= RESULT_TIMEOUT:
-                    del self._pending[key]
+            for key, waiting in list(self._pending.items()):
+                while waiting and now - waiting[0].since >= RESULT_TIMEOUT:
+                    pending = waiting.pop(0)
                     self._record(pending, "timed_out", "no result from the device driver", now)
+                if not waiting:
+                    del self._pending[key]
 
-    @expose
+    @expose(permission=Permission.READ_AUDIT)
     def recent(self, limit: int = 500) -> list[dict[str, Any]]:
-        """The newest ``limit`` audit rows, oldest first, as plain dicts."""
-        rows = self.audit.query(since=None, limit=1_000_000)[-limit:]
+        """The newest ``limit`` audit rows (at most ``MAX_RECENT``), oldest first, as dicts."""
+        rows = self.audit.newest(min(_count(limit, "limit"), MAX_RECENT))
         return [dataclasses.asdict(row) for row in rows]
 
-    @expose
-    def export_csv(self, path: str) -> int:
-        """Write the whole audit trail as CSV to ``path`` (on this node); the row count."""
-        with open(path, "w", newline="", encoding="utf-8") as out:
-            return self.audit.export_csv(out)
+    @expose(permission=Permission.EXPORT_AUDIT)
+    def export(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        as_csv: bool = False,
+        limit: int = MAX_EXPORT,
+        *,
+        identity: Identity,
+    ) -> list[dict[str, Any]] | str:
+        """The audit rows from ``since`` to ``until`` (POSIX seconds; None: open), in time
+        order, at most ``limit``: a list of dicts, or CSV text with ``as_csv``. The caller
+        saves them where it likes, on its own machine; the export itself is audited."""
+        since, until = _time(since, "since"), _time(until, "until")
+        rows = self.audit.query(since, until, limit=min(_count(limit, "limit"), MAX_EXPORT))
+        self.audit.record(
+            AuditEntry(
+                self.clock.time(),
+                identity.user,
+                f"{self.name}.export",
+                target=self.name,
+                new_value={"since": since, "until": until, "rows": len(rows)},
+                outcome="ok",
+                node=identity.node,
+            )
+        )
+        if as_csv:
+            return csv_text(rows)
+        return [dataclasses.asdict(row) for row in rows]
 
     def _on_command(self, topic: str, payload: Any) -> None:
         try:
@@ -128,7 +190,8 @@ class AuditRecorder(Actor):
         except InvalidToken as exc:
             # Keep what it claimed, marked: the driver rejects it; the audit shows who tried.
             user = f"{command.user or '?'} (unverified: {exc})"
-        self._pending[command.id] = _Pending(command, user, self.clock.time())
+        pending = _Pending(command, user, self.clock.time())
+        self._pending.setdefault(command.id, []).append(pending)
 
     def _on_result(self, topic: str, payload: Any) -> None:
         try:
@@ -136,29 +199,20 @@ class AuditRecorder(Actor):
         except MalformedPayload:
             self.malformed += 1
             return
-        pending = self._pending.pop(result.id, None)
-        if pending is not None:
+        waiting = self._pending.get(result.id)
+        if waiting:
+            pending = waiting.pop(0)
+            if not waiting:
+                del self._pending[result.id]
             self._record(pending, result.state.value, result.message, result.time)
 
     def _on_event(self, topic: str, payload: Any) -> None:
+        """An event of another node (``audit/write``, ``audit/refused``, ``audit/edit``)."""
         if not isinstance(payload, dict):
             self.malformed += 1
             return
-        self.audit.record(
-            AuditEntry(
-                time=float(payload.get("time") or self.clock.time()),
-                user=str(payload.get("user", "")),
-                action=str(payload.get("action", topic.removeprefix("audit/"))),
-                target=str(payload.get("target", "")),
-                old_value=payload.get("old_value"),
-                new_value=payload.get("new_value"),
-                outcome=str(payload.get("outcome", "")),
-                reason=str(payload.get("reason", "")),
-                host=str(payload.get("host", "")),
-                node=str(payload.get("node", "")),
-                screen=str(payload.get("screen", "")),
-            )
-        )
+        event = {"action": topic.removeprefix("audit/"), **payload}
+        self.audit.record(entry_from_event(event, self.clock.time()))
 
     def _record(self, pending: _Pending, outcome: str, reason: str, when: float) -> None:
         command = pending.command
@@ -176,3 +230,21 @@ class AuditRecorder(Actor):
                 screen=command.screen,
             )
         )
+
+
+def _count(value: Any, name: str) -> int:
+    """A row count from a caller: a non-negative int, else TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value
+
+
+def _time(value: Any, name: str) -> float | None:
+    """A time bound from a caller: POSIX seconds or None (a path is no time)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be POSIX seconds or None")
+    return float(value)

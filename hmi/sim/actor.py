@@ -13,14 +13,11 @@ control register block (docs/simulated-plant.md) does the same from a Modbus mas
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from hmi.bus import Actor, expose
 from hmi.sim.plant import Value
 from hmi.sim.server import Simulator
-
-log = logging.getLogger(__name__)
 
 
 class SimulatorActor(Actor):
@@ -51,8 +48,7 @@ class SimulatorActor(Actor):
     ) -> list[str]:
         """Inject fault ``kind`` (see ``hmi sim --help``); returns that unit's active faults."""
         faults = self.simulator.faults(unit)
-        faults.inject(kind, duration, **options)
-        log.info("fault injected over RPC: %s %s on unit %s", kind, options or "", unit or 1)
+        faults.inject(kind, duration, **options)  # reported by the faults themselves
         return faults.active
 
     @expose

@@ -1,5 +1,9 @@
 """Fault injection for one simulated plant: the Python API and what the faults do to values.
 
+Every fault is reported (logger ``hmi.sim.faults``, INFO) when it fires and when it ends,
+whichever way it came in: the Python API, ``inject`` (scenarios, ``--fault``, RPC) or the
+control registers.
+
 Communication faults (comm loss, slow answers, exception codes) are applied by the Modbus
 server; instrument faults (frozen or noisy sensor, alarm flood) change the values a master
 reads while the PLC keeps using the true ones; process faults (stuck valve, pump trip) act on
@@ -8,11 +12,14 @@ the model. Durations are in simulated seconds; ``None`` means until cleared.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from hmi.sim.plant import MEASUREMENTS, STATES, Plant, Value
+
+log = logging.getLogger(__name__)
 
 #: sensors that can be frozen or made noisy, in the bit order of the control registers
 SENSORS = tuple(MEASUREMENTS)
@@ -57,6 +64,8 @@ class PlantFaults:
 
     plant: Plant
     seed: int = 0
+    #: who the faults belong to in the lines reporting them ("unit 1")
+    name: str = ""
     comm_loss_active: bool = False
     delay: float = 0.0  # seconds of wall time before each answer
     exception_code: int = 0
@@ -65,6 +74,8 @@ class PlantFaults:
     flood: bool = False
     _expiry: dict[tuple[Fault, str], float] = field(default_factory=dict)
     _rng: random.Random = field(init=False)
+    #: a pump trip injected and not reset yet (its end is reported when the reset comes)
+    _trip_pending: bool = False
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -80,14 +91,14 @@ class PlantFaults:
         if delay < 0:
             raise ValueError("delay must not be negative")
         self.delay = delay
-        self._expire_in(Fault.SLOW, "", duration)
+        self._expire_in(Fault.SLOW, "", duration, f"{delay:g} s")
 
     def exception(self, code: int = 4, duration: float | None = None) -> None:
         """Answer every request (except to the control block) with Modbus exception ``code``."""
         if code != 0 and code not in EXCEPTION_CODES:
             raise ValueError(f"exception code must be one of {EXCEPTION_CODES}, not {code}")
         self.exception_code = code
-        self._expire_in(Fault.EXCEPTION, "", duration)
+        self._expire_in(Fault.EXCEPTION, "", duration, str(code))
 
     def freeze(self, sensor: str, duration: float | None = None) -> None:
         """Hold ``sensor`` at the value it shows now."""
@@ -101,16 +112,23 @@ class PlantFaults:
         if amplitude < 0:
             raise ValueError("amplitude must not be negative")
         self.noisy[sensor] = amplitude
-        self._expire_in(Fault.NOISE, sensor, duration)
+        self._expire_in(Fault.NOISE, sensor, duration, f"{amplitude:.1%} of span")
 
     def stick_valve(self, duration: float | None = None) -> None:
         """FV-101's actuator stops moving where it is."""
         self.plant.process.valve_stuck = True
         self._expire_in(Fault.STUCK_VALVE, "", duration)
 
-    def trip_pump(self) -> None:
-        """Trip P-101 as its motor protection would (latched until reset)."""
+    def trip_pump(self, duration: float | None = None) -> None:
+        """Trip P-101 as its motor protection would: latched until the operator's reset
+        (a ``duration`` does not apply; it is only mentioned in the report)."""
         self.plant.plc.trip_pump()
+        self._trip_pending = True
+        ignored = f"; a duration ({duration:g} s) does not apply" if duration else ""
+        self._report(
+            f"fault pump_trip fired at t={self.plant.time:.1f} s: P-101 tripped, latched "
+            f"until the operator resets it (reset coil){ignored}"
+        )
 
     def alarm_flood(self, duration: float | None = None) -> None:
         """Show every analog value beyond its alarm limits and every switch on."""
@@ -118,7 +136,7 @@ class PlantFaults:
         self._expire_in(Fault.ALARM_FLOOD, "", duration)
 
     def inject(self, kind: Fault | str, duration: float | None = None, **options: object) -> None:
-        """Inject a fault by name (scenarios and the command line use this)."""
+        """Inject a fault by name (scenarios, the command line and RPC use this)."""
         kind = Fault(kind)
         sensor = str(options.get("sensor", "level"))
         if kind is Fault.COMM_LOSS:
@@ -134,18 +152,21 @@ class PlantFaults:
         elif kind is Fault.STUCK_VALVE:
             self.stick_valve(duration)
         elif kind is Fault.PUMP_TRIP:
-            self.trip_pump()
+            self.trip_pump(duration)
         else:
             self.alarm_flood(duration)
 
     def clear(self, kind: Fault | str | None = None, sensor: str | None = None) -> None:
         """Clear one kind of fault (for one sensor, or all), or every fault."""
         kinds = list(Fault) if kind is None else [Fault(kind)]
+        before = set(self.active)
         for k in kinds:
             self._clear(k, sensor)
             for key in [key for key in self._expiry if key[0] is k]:
                 if sensor is None or key[1] == sensor:
                     del self._expiry[key]
+        for name in sorted(before - set(self.active)):
+            self._report(f"fault {name} ended at t={self.plant.time:.1f} s: cleared")
 
     @property
     def active(self) -> list[str]:
@@ -173,6 +194,11 @@ class PlantFaults:
             if now >= until - 1e-9:
                 del self._expiry[(kind, sensor)]
                 self._clear(kind, sensor or None)
+                what = f"{kind.value}({sensor})" if sensor else kind.value
+                self._report(f"fault {what} ended at t={until:.1f} s: its time is over")
+        if self._trip_pending and not self.plant.read("pump_tripped"):
+            self._trip_pending = False
+            self._report(f"fault pump_trip ended at t={now:.1f} s: P-101 was reset")
 
     def remaining(self, kind: Fault, sensor: str = "") -> float | None:
         """Seconds left of a timed fault (None when not timed)."""
@@ -197,13 +223,23 @@ class PlantFaults:
         return values
 
     # -- internals ----------------------------------------------------------------------------
-    def _expire_in(self, kind: Fault, sensor: str, duration: float | None) -> None:
+    def _report(self, text: str) -> None:
+        log.info("%s%s", f"{self.name}: " if self.name else "", text)
+
+    def _expire_in(
+        self, kind: Fault, sensor: str, duration: float | None, detail: str = ""
+    ) -> None:
+        """Arm the fault's end, and report that it fired (every way in comes here)."""
         if duration is None:
             self._expiry.pop((kind, sensor), None)
         elif duration < 0:
             raise ValueError("duration must not be negative")
         else:
             self._expiry[(kind, sensor)] = self.plant.time + duration
+        what = ", ".join(filter(None, (sensor, detail)))
+        what = f"{kind.value}({what})" if what else kind.value
+        until = "until cleared" if duration is None else f"for {duration:g} s"
+        self._report(f"fault {what} fired at t={self.plant.time:.1f} s, {until}")
 
     def _clear(self, kind: Fault, sensor: str | None) -> None:
         if kind is Fault.COMM_LOSS:

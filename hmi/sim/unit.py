@@ -22,7 +22,7 @@ class SimUnit:
     def __init__(self, unit_id: int, plant: Plant | None = None, seed: int = 0) -> None:
         self.unit_id = unit_id
         self.plant = plant or Plant.create()
-        self.faults = PlantFaults(self.plant, seed=seed)
+        self.faults = PlantFaults(self.plant, seed=seed, name=f"unit {unit_id}")
         #: amplitude (fraction of span) used when noise is switched on by register
         self.noise_amplitude = 0.02
         self.image: dict[Table, list[int]] = {t: [0] * n for t, n in TABLE_SIZE.items()}

@@ -8,6 +8,7 @@ from hmi.widgets.alarm_list import AlarmList
 from hmi.widgets.analog_indicator import AnalogIndicator
 from hmi.widgets.command_button import CommandButton
 from hmi.widgets.gauge import Gauge
+from hmi.widgets.heater import Heater
 from hmi.widgets.navigation_button import NavigationButton
 from hmi.widgets.pump import Motor, Pump
 from hmi.widgets.setpoint_entry import SetpointEntry
@@ -23,6 +24,7 @@ __all__ = [
     "AnalogIndicator",
     "CommandButton",
     "Gauge",
+    "Heater",
     "Motor",
     "NavigationButton",
     "Pump",

@@ -13,15 +13,23 @@ from hmi.qt.alarm_feed import AlarmFeed
 from hmi.qt.alarm_marks import status_mark
 from hmi.qt.alarms import level_text
 from hmi.qt.context import HmiContext
-from hmi.qt.look import ALARM_COLOURS, LINE, PANEL, TEXT, paint_alarm_mark
+from hmi.qt.look import ALARM_COLOURS, LINE, PANEL, TEXT, mark_side, paint_alarm_mark
 from hmi.qt.registry import register_widget
 
-_LINE_HEIGHT = 24
+_LINE_HEIGHT = 28
 #: room on the right for the counts and the Ack button
-_COUNTS_WIDTH = 250
+_COUNTS_WIDTH = 300
+#: the side of the count marks on the right
+_COUNT_MARK = 20.0
 #: a darker field while something waits for acknowledgement: seen from across the room
 _WAITING = QColor("#b2b2b2")
 _UNKNOWN = "Alarm state unknown: no answer from the alarm engine"
+#: the states an alarm is hidden from the lines in on purpose, and how the banner says so
+_HIDDEN_WORDS = {
+    AlarmState.SHELVED: "shelved",
+    AlarmState.OUT_OF_SERVICE: "out of service",
+    AlarmState.SUPPRESSED: "suppressed",
+}
 _STATE_WORDS = {
     AlarmState.UNACKNOWLEDGED: "UNACK",
     AlarmState.ACKNOWLEDGED: "ACK",
@@ -48,6 +56,8 @@ class AlarmBanner(QWidget):
         super().__init__(parent)
         self._lines = 2
         self._items: list[AlarmStatus] = []
+        #: alarms hidden from the lines on purpose (shelved, out of service, suppressed)
+        self._hidden: list[AlarmStatus] = []
         self.feed = AlarmFeed(self, self._on_alarms, self._on_flash)
         self.tag_link = self.feed.tag_link
         self.ack_button = QPushButton("Ack", self)
@@ -81,8 +91,10 @@ class AlarmBanner(QWidget):
     def _on_alarms(self, tags: frozenset[str] | None) -> None:
         model = self.feed.model
         items = model.annunciated()
-        if items != self._items:
+        hidden = [s for s in model.listed() if s.state in _HIDDEN_WORDS]
+        if items != self._items or hidden != self._hidden:
             self._items = items
+            self._hidden = hidden
             self.update()
         shown = [a.tag for a in self.shown if a.state.needs_ack]
         self.ack_button.setEnabled(bool(shown) and model.connected)
@@ -118,6 +130,24 @@ class AlarmBanner(QWidget):
                 counts[item.priority] = counts.get(item.priority, 0) + 1
         return counts
 
+    def hidden(self) -> dict[AlarmState, list[AlarmStatus]]:
+        """Alarms not on the lines on purpose, by state (shelved, out of service,
+        suppressed): an operator must know they are there, so the banner counts them."""
+        out: dict[AlarmState, list[AlarmStatus]] = {}
+        for status in self._hidden:
+            out.setdefault(status.state, []).append(status)
+        return out
+
+    def hidden_text(self) -> str:
+        """E.g. ``1 shelved (P1)``, ``2 shelved (P1, P3), 1 out of service``; empty if none."""
+        parts = []
+        for state, word in _HIDDEN_WORDS.items():
+            statuses = self.hidden().get(state, [])
+            if statuses:
+                priorities = ", ".join(f"P{p}" for p in sorted({s.priority for s in statuses}))
+                parts.append(f"{len(statuses)} {word} ({priorities})")
+        return ", ".join(parts)
+
     def acknowledge_shown(self) -> None:
         """Acknowledge the unacknowledged alarms on the banner (refusals are reported)."""
         tags = [a.tag for a in self.shown if a.state.needs_ack]
@@ -137,9 +167,13 @@ class AlarmBanner(QWidget):
 
     def text(self) -> str:
         """What the banner says in one line (the top alarm and how many more wait)."""
+        hidden = self.hidden_text()
         if not self._items:
             # Never "no alarms" when we do not know: an operator would trust it.
-            return "No active alarms" if self.feed.model.synced else _UNKNOWN
+            if not self.feed.model.synced:
+                return _UNKNOWN
+            # Never a bare "no alarms" while one is shelved: it is still there.
+            return f"No active alarms; {hidden}" if hidden else "No active alarms"
         top = self.top
         if top is None:
             return f"No unacknowledged alarms ({len(self._items)} active)"
@@ -166,6 +200,7 @@ class AlarmBanner(QWidget):
         waiting = self.waiting()
         unknown = not self.feed.model.synced
         painter.fillRect(rect, _WAITING if any(waiting.values()) or unknown else PANEL)
+        side = mark_side(_LINE_HEIGHT - 6.0)
         painter.setPen(LINE)
         painter.drawLine(rect.bottomLeft(), rect.bottomRight())
         button_left = float(self.ack_button.geometry().left())
@@ -183,13 +218,12 @@ class AlarmBanner(QWidget):
             )
         for row, item in enumerate(self.shown):
             top = 4.0 + row * _LINE_HEIGHT
-            side = _LINE_HEIGHT - 6.0
             mark = status_mark(item, self.feed.lit)
-            paint_alarm_mark(painter, QRectF(8, top + 3, side, side), mark)
+            paint_alarm_mark(painter, QRectF(8, top + (_LINE_HEIGHT - side) / 2, side, side), mark)
             font.setBold(item.state.needs_ack)
             painter.setFont(font)
             painter.setPen(TEXT)
-            line = QRectF(16 + side, top, text_right - 24 - side, _LINE_HEIGHT)
+            line = QRectF(18 + side, top, text_right - 26 - side, _LINE_HEIGHT)
             text = painter.fontMetrics().elidedText(
                 self.line_text(item), Qt.TextElideMode.ElideRight, int(line.width())
             )
@@ -200,36 +234,41 @@ class AlarmBanner(QWidget):
         painter.end()
 
     def _paint_counts(self, painter: QPainter, box: QRectF, waiting: dict[int, int]) -> None:
-        """Per priority with alarms waiting: its mark and how many; then the totals.
+        """Per priority with alarms waiting: its mark and how many; then the totals and
+        the alarms hidden on purpose (shelved ...).
 
-        Nothing at all while no alarm is active: a calm banner is the normal state.
+        Nothing while no alarm is active (the line on the left says what is hidden): a calm
+        banner is the normal state.
         """
         if not self._items:
             return
+        hidden = self.hidden_text()
         font = QFont(painter.font())
         font.setPixelSize(13)
         font.setBold(True)
         painter.setFont(font)
-        side = 16.0
+        side = _COUNT_MARK
         x = box.left()
-        top = box.top() + 5
+        top = box.top() + 4
         for priority, count in sorted(waiting.items()):
             if count:
-                paint_alarm_mark(painter, QRectF(x, top + 2, side, side), priority)
+                paint_alarm_mark(painter, QRectF(x + 2, top + 2, side, side), priority)
                 painter.setPen(TEXT)
                 painter.drawText(
-                    QRectF(x + side + 4, top, 34, side + 4),
+                    QRectF(x + side + 7, top, 34, side + 4),
                     Qt.AlignmentFlag.AlignVCenter,
                     str(count),
                 )
-                x += side + 40
+                x += side + 44
         font.setBold(False)
         painter.setFont(font)
         painter.setPen(TEXT)
-        total = len(self._items)
         stale = "" if self.feed.model.synced else "  (may be stale)"
-        painter.drawText(
-            QRectF(box.left(), top + _LINE_HEIGHT - 2, box.width(), _LINE_HEIGHT - 4),
-            Qt.AlignmentFlag.AlignVCenter,
-            f"{sum(waiting.values())} unack / {total} active{stale}",
+        lines = [f"{sum(waiting.values())} unack / {len(self._items)} active{stale}"]
+        if hidden:
+            lines.append(hidden)
+        row = QRectF(box.left(), top + _LINE_HEIGHT - 4, box.width(), _LINE_HEIGHT - 4)
+        text = painter.fontMetrics().elidedText(
+            "  |  ".join(lines), Qt.TextElideMode.ElideRight, int(row.width())
         )
+        painter.drawText(row, Qt.AlignmentFlag.AlignVCenter, text)

@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from hmi.core.alarms import AlarmState, AlarmStatus
 from hmi.qt.alarm_feed import AlarmFeed
 from hmi.qt.alarm_marks import status_mark
-from hmi.qt.look import LINE, PANEL, TEXT, paint_alarm_mark
+from hmi.qt.look import LINE, PANEL, TEXT, mark_side, paint_alarm_mark
 from hmi.qt.registry import register_widget
 
-_ROW = 26
+_ROW = 28
 _STRIPE = QColor("#cdcdcd")
 _UNKNOWN = "Alarm state unknown: no answer from the alarm engine"
 _STATE_WORDS = {
@@ -94,7 +94,8 @@ class AlarmList(QWidget):
             if row % 2 == 0:
                 painter.fillRect(QRectF(0, y, width, _ROW), _STRIPE)
             mark = status_mark(item, self.feed.lit)
-            paint_alarm_mark(painter, QRectF(10, y + 4, _ROW - 8, _ROW - 8), mark)
+            side = mark_side(_ROW - 6)
+            paint_alarm_mark(painter, QRectF(10, y + (_ROW - side) / 2, side, side), mark)
             font.setBold(item.state.needs_ack)
             painter.setFont(font)
             painter.setPen(TEXT)

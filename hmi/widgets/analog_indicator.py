@@ -12,7 +12,7 @@ from hmi.qt.look import (
     LINE,
     NORMAL_BAND,
     VALUE,
-    paint_alarm_mark,
+    mark_side,
 )
 from hmi.qt.registry import register_widget
 from hmi.widgets.base import TagWidget
@@ -29,6 +29,11 @@ class AnalogIndicator(TagWidget):
 
     HINT = QSize(70, 160)
     MARKS_ALARMS = True
+
+    def mark_box(self, rect: QRectF) -> QRectF:
+        """Top right, beside the scale (the pointer runs between them)."""
+        side = mark_side(rect.width() - 50)
+        return QRectF(rect.right() - side - 2, rect.top() + 3, side, side)
 
     def paint(self, painter: QPainter, rect: QRectF) -> None:
         """Scale, band, limit ticks, pointer and value text."""
@@ -84,7 +89,4 @@ class AnalogIndicator(TagWidget):
         text_box = QRectF(rect.left(), rect.bottom() - 24, rect.width(), 20)
         painter.drawText(
             text_box, Qt.AlignmentFlag.AlignCenter, format_value(sample.value, tag, with_unit=True)
-        )
-        paint_alarm_mark(
-            painter, QRectF(rect.right() - 17, rect.top() + 2, 15, 15), self.alarm_mark()
         )

@@ -15,8 +15,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from hmi.core.quality import Quality
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
+from hmi.qt.designer_preview import attach_preview
 from hmi.qt.link import TagLink
-from hmi.qt.look import AlarmMark, describe_sample, paint_quality
+from hmi.qt.look import AlarmMark, describe_sample, mark_side, paint_alarm_mark, paint_quality
 
 
 class TagWidget(QWidget):
@@ -35,6 +36,7 @@ class TagWidget(QWidget):
         super().__init__(parent)
         self._tag = ""
         self._quality_shown = Quality()
+        self._zoom = 1.0
         self.tag_link = TagLink(
             self,
             self.tag_names,
@@ -43,6 +45,7 @@ class TagWidget(QWidget):
             on_alarm=self._on_alarm if self.MARKS_ALARMS else None,
         )
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        attach_preview(self.tag_link)
 
     # -- properties ----------------------------------------------------------------------
     def _get_tag(self) -> str:
@@ -123,15 +126,50 @@ class TagWidget(QWidget):
         return self.HINT
 
     def paintEvent(self, event: object) -> None:
-        """Paint the widget, then its quality mark over it."""
+        """Paint the widget, its quality over it, then its alarm mark over both.
+
+        The mark comes last: a BAD input's hatch must never fade an alarm. With a zoom
+        (a drawing scaled to a large window) the painter is scaled, so subclasses draw in
+        the size they were designed for.
+        """
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        self.paint(painter, QRectF(self.rect()))
-        paint_quality(painter, QRectF(self.rect()), self.quality())
+        zoom = self._zoom
+        rect = QRectF(self.rect())
+        if zoom != 1.0:
+            painter.scale(zoom, zoom)
+            rect = QRectF(0, 0, rect.width() / zoom, rect.height() / zoom)
+        self.paint(painter, rect)
+        paint_quality(painter, rect, self.quality())
+        if self.MARKS_ALARMS:
+            mark = self.shown_mark()
+            if mark.priority:
+                paint_alarm_mark(painter, self.mark_box(rect), mark)
         painter.end()
 
     def paint(self, painter: QPainter, rect: QRectF) -> None:
-        """Draw the widget's content (subclasses)."""
+        """Draw the widget's content (subclasses); the alarm mark is drawn after it."""
+
+    def shown_mark(self) -> AlarmMark:
+        """The alarm mark drawn (default: the main tag's)."""
+        return self.alarm_mark()
+
+    def mark_box(self, rect: QRectF) -> QRectF:
+        """Where the alarm mark goes (default: the top left corner)."""
+        side = mark_side(rect.height() - 4)
+        return QRectF(rect.left() + 3, rect.top() + 3, side, side)
+
+    # -- zoom ----------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        """How much larger than designed the widget is drawn (1: as designed)."""
+        return self._zoom
+
+    def set_zoom(self, zoom: float) -> None:
+        """Draw ``zoom`` times the designed size (the screen scales the geometry)."""
+        if zoom != self._zoom:
+            self._zoom = zoom
+            self.update()
 
     def value_font(self, pixels: int, bold: bool = True) -> QFont:
         """The font values are drawn in (tabular digits keep numbers from dancing)."""

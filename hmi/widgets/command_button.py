@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMessageBox, QPushButton, QSizePolicy, QWidget
 
 from hmi.core.command import CommandResult
 from hmi.core.sample import Sample, Value
+from hmi.qt.designer_preview import attach_preview
 from hmi.qt.link import TagLink
 from hmi.qt.look import describe_sample, paint_quality
 from hmi.qt.registry import register_widget
@@ -42,6 +43,7 @@ class CommandButton(QPushButton):
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setText("Command")
         self.clicked.connect(self._on_clicked)
+        attach_preview(self.tag_link)  # Designer's design-time look (no-op elsewhere)
 
     # -- properties ----------------------------------------------------------------------
     def _get_tag(self) -> str:

@@ -11,4 +11,4 @@ from hmi.qt.designer import register_with_designer
 
 def register(recorder: Callable[..., Any] | None = None) -> list[str]:
     """Register all widgets in Designer's "HMI" group; returns their class names."""
-    return register_with_designer(register=recorder)
+    return register_with_designer(add=recorder)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Property, QRectF, Qt
+from PySide6.QtCore import Property, QRect, QRectF, Qt
 from PySide6.QtGui import QMouseEvent, QPainter
 from PySide6.QtWidgets import QWidget
 
-from hmi.qt.look import NO_MARK, TEXT, VALUE, AlarmMark, paint_alarm_mark
+from hmi.qt.look import NO_MARK, TEXT, VALUE, AlarmMark, mark_side
 from hmi.widgets.base import TagWidget
+from hmi.widgets.origin import navigate_from
 
 
 def parse_macros(text: str) -> dict[str, str]:
@@ -26,12 +27,22 @@ class EquipmentWidget(TagWidget):
 
     MARKS_ALARMS = True
 
+    #: the symbol's height at the top of the widget; the caption (state, label) is below
+    SYMBOL_HEIGHT = 58.0
+    #: where process lines meet the symbol: its centre line, the same for every symbol
+    #: (design units from the widget's top), so a pipe drawn at this height runs into a
+    #: pump, a valve or a heater alike, well clear of the alarm mark above and the text below
+    PORT_Y = 34.0
+    #: the caption's height: state text and equipment label
+    CAPTION_HEIGHT = 32.0
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._fault_tag = ""
         self._faceplate = ""
         self._macros = ""
         self._label = ""
+        self._fault_text = "TRIP"
 
     def _get_fault_tag(self) -> str:
         return self._fault_tag
@@ -61,7 +72,17 @@ class EquipmentWidget(TagWidget):
         self._label = text
         self.update()
 
+    def _get_fault_text(self) -> str:
+        return self._fault_text
+
+    def _set_fault_text(self, text: str) -> None:
+        self._fault_text = text
+        self.update()
+
     faultTag = Property(str, _get_fault_tag, _set_fault_tag, doc="tag that is true on a fault/trip")
+    faultText = Property(
+        str, _get_fault_text, _set_fault_text, doc="state text while faulted (TRIP, INTLK ...)"
+    )
     faceplate = Property(
         str, _get_faceplate, _set_faceplate, doc="screen opened as a popup on click"
     )
@@ -72,29 +93,70 @@ class EquipmentWidget(TagWidget):
         """The state tag and the fault tag."""
         return [self._tag, self._fault_tag]
 
+    @property
+    def fault_text(self) -> str:
+        """What the caption says while the fault tag is true."""
+        return self._fault_text
+
     def faulted(self) -> bool:
         """True while the fault tag is true."""
         return bool(self._fault_tag and self.tag_link.sample(self._fault_tag).value)
 
-    def paint_caption(self, painter: QPainter, rect: QRectF, top: float, state: str) -> None:
-        """Below the symbol: the state text, the equipment label; top left: the alarm mark
-        of the fault tag (the engine's; priority 2 when faulted without an alarm definition)."""
+    def symbol_rect(self, rect: QRectF) -> QRectF:
+        """Where the symbol is drawn in ``rect`` (design units)."""
+        return QRectF(rect.left(), rect.top(), rect.width(), self.SYMBOL_HEIGHT)
+
+    def caption_rect(self, rect: QRectF) -> QRectF:
+        """Where the state text and the label are drawn in ``rect`` (design units)."""
+        top = rect.top() + self.SYMBOL_HEIGHT
+        return QRectF(rect.left(), top, rect.width(), self.CAPTION_HEIGHT)
+
+    def symbol_area(self) -> QRect:
+        """The symbol, in widget pixels: process lines may run into it."""
+        return self._pixels(self.symbol_rect(self._design_rect()))
+
+    def caption_area(self) -> QRect:
+        """The caption, in widget pixels: text no process line may cross."""
+        return self._pixels(self.caption_rect(self._design_rect()))
+
+    def _design_rect(self) -> QRectF:
+        return QRectF(0, 0, self.width() / self.zoom, self.height() / self.zoom)
+
+    def _pixels(self, rect: QRectF) -> QRect:
+        z = self.zoom
+        return QRectF(rect.x() * z, rect.y() * z, rect.width() * z, rect.height() * z).toRect()
+
+    def paint_caption(self, painter: QPainter, rect: QRectF, state: str) -> None:
+        """Below the symbol: the state text, then the equipment label."""
+        caption = self.caption_rect(rect)
         painter.setPen(VALUE)
         painter.setFont(self.value_font(11))
         painter.drawText(
-            QRectF(rect.left(), top + 2, rect.width(), 16), Qt.AlignmentFlag.AlignCenter, state
+            QRectF(caption.left(), caption.top() + 1, caption.width(), 16),
+            Qt.AlignmentFlag.AlignCenter,
+            state,
         )
         if self._label:
             painter.setPen(TEXT)
             painter.setFont(self.value_font(10, bold=False))
             painter.drawText(
-                QRectF(rect.left(), top + 18, rect.width(), 14),
+                QRectF(caption.left(), caption.top() + 17, caption.width(), 14),
                 Qt.AlignmentFlag.AlignCenter,
                 self._label,
             )
-        paint_alarm_mark(
-            painter, QRectF(rect.left() + 2, rect.top() + 2, 15, 15), self.fault_mark()
-        )
+
+    def shown_mark(self) -> AlarmMark:
+        """The fault tag's mark (the equipment's state is no alarm by itself)."""
+        return self.fault_mark()
+
+    def mark_box(self, rect: QRectF) -> QRectF:
+        """Top left, above the process line and beside the symbol: never on a pipe."""
+        side = mark_side(self.PORT_Y - 10)
+        return QRectF(rect.left() + 2, rect.top() + 2, side, side)
+
+    def port_y(self) -> int:
+        """The symbol's centre line in widget pixels (where process lines meet it)."""
+        return round(self.PORT_Y * self.zoom)
 
     def fault_mark(self) -> AlarmMark:
         """The fault tag's alarm as the engine sees it (shelved: none); a fault tag with no
@@ -113,5 +175,5 @@ class EquipmentWidget(TagWidget):
             and event.button() == Qt.MouseButton.LeftButton
             and self.rect().contains(event.position().toPoint())
         ):
-            context.navigate(self._faceplate, parse_macros(self._macros), popup=True)
+            navigate_from(self, context, self._faceplate, parse_macros(self._macros), popup=True)
         super().mouseReleaseEvent(event)

@@ -13,7 +13,6 @@ from hmi.qt.look import (
     NORMAL_BAND,
     PANEL,
     VALUE,
-    paint_alarm_mark,
 )
 from hmi.qt.registry import register_widget
 from hmi.widgets.base import TagWidget
@@ -107,6 +106,3 @@ class Gauge(TagWidget):
         scale_box = QRectF(rect.left() + 4, rect.bottom() - 14, rect.width() - 8, 12)
         painter.drawText(scale_box, Qt.AlignmentFlag.AlignLeft, f"{low:g}")
         painter.drawText(scale_box, Qt.AlignmentFlag.AlignRight, f"{high:g}")
-        paint_alarm_mark(
-            painter, QRectF(rect.left() + 2, rect.top() + 2, 16, 16), self.alarm_mark()
-        )

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QPushButton, QWidget
 from hmi.qt.link import TagLink
 from hmi.qt.registry import register_widget
 from hmi.widgets.equipment import parse_macros
+from hmi.widgets.origin import navigate_from
 
 
 @register_widget("Go to a screen, or open a faceplate popup with macros", width=120, height=32)
@@ -52,5 +53,5 @@ class NavigationButton(QPushButton):
         context = self.tag_link.context
         if context is None or not self._screen:
             return False
-        context.navigate(self._screen, parse_macros(self._macros), self._popup)
+        navigate_from(self, context, self._screen, parse_macros(self._macros), self._popup)
         return True

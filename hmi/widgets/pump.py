@@ -14,14 +14,14 @@ from hmi.widgets.equipment import EquipmentWidget
 @register_widget(
     "Pump or motor symbol (tag: running; faultTag: tripped), click for faceplate",
     width=80,
-    height=84,
+    height=92,
 )
 class Pump(EquipmentWidget):
     """Running is a dark symbol, stopped a light one, with RUN / STOP written under it
     (never colour alone); a trip adds the alarm mark and TRIP. ``symbol`` is ``pump``
     or ``motor``."""
 
-    HINT = QSize(80, 84)
+    HINT = QSize(80, 92)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,9 +43,9 @@ class Pump(EquipmentWidget):
 
     def paint(self, painter: QPainter, rect: QRectF) -> None:
         """Symbol, state text and label."""
-        running, faulted = self.running(), self.faulted()
+        running = self.running()
         d = 40.0
-        circle = QRectF(rect.center().x() - d / 2, rect.top() + 4, d, d)
+        circle = QRectF(rect.center().x() - d / 2, rect.top() + self.PORT_Y - d / 2, d, d)
         painter.setPen(QPen(LINE, 1.5))
         painter.setBrush(ACTIVE_FILL if running else IDLE_FILL)
         painter.drawEllipse(circle)
@@ -67,14 +67,19 @@ class Pump(EquipmentWidget):
                     ]
                 )
             )
+        self.paint_caption(painter, rect, self.state_text())
+
+    def state_text(self) -> str:
+        """What the caption says: RUN, STOP, the fault text (TRIP) or ``----``."""
+        running = self.running()
         if running is None:
-            text = "----"
-        else:
-            text = "TRIP" if faulted else ("RUN" if running else "STOP")
-        self.paint_caption(painter, rect, circle.bottom(), text)
+            return "----"
+        if self.faulted():
+            return self.fault_text
+        return "RUN" if running else "STOP"
 
 
-@register_widget("Motor symbol (tag: running; faultTag: tripped)", width=80, height=84)
+@register_widget("Motor symbol (tag: running; faultTag: tripped)", width=80, height=92)
 class Motor(Pump):
     """A :class:`Pump` drawn as a motor (an M in the circle)."""
 

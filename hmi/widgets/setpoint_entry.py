@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QWidg
 
 from hmi.core.command import CommandResult, CommandState
 from hmi.core.sample import Sample
+from hmi.qt.designer_preview import attach_preview
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
 from hmi.qt.look import QualityOverlay, describe_sample
@@ -46,6 +47,7 @@ class SetpointEntry(QWidget):
         self.editor.returnPressed.connect(self.submit)
         self.editor.editingFinished.connect(self._on_editing_finished)
         self._on_session()
+        attach_preview(self.tag_link)  # Designer's design-time look (no-op elsewhere)
 
     # -- properties ----------------------------------------------------------------------
     def _get_tag(self) -> str:

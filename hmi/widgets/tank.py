@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPen
 
 from hmi.qt.format import format_value
@@ -12,7 +12,7 @@ from hmi.qt.look import (
     LINE,
     LIQUID,
     VALUE,
-    paint_alarm_mark,
+    mark_side,
 )
 from hmi.qt.registry import register_widget
 from hmi.widgets.base import TagWidget
@@ -30,11 +30,29 @@ class Tank(TagWidget):
     HINT = QSize(120, 180)
     MARKS_ALARMS = True
 
+    @staticmethod
+    def vessel_rect(rect: QRectF) -> QRectF:
+        """The vessel in ``rect`` (design units): process lines meet its wall."""
+        return rect.adjusted(10, 8, -10, -8)
+
+    def vessel_area(self) -> QRect:
+        """The vessel in widget pixels (a pipe reaching the tank touches this)."""
+        z = self.zoom
+        design = self.vessel_rect(QRectF(0, 0, self.width() / z, self.height() / z))
+        return QRectF(
+            design.x() * z, design.y() * z, design.width() * z, design.height() * z
+        ).toRect()
+
+    def mark_box(self, rect: QRectF) -> QRectF:
+        """Inside the vessel, top left, clear of the rounded corner."""
+        side = mark_side(rect.width() / 3)
+        return QRectF(rect.left() + 16, rect.top() + 16, side, side)
+
     def paint(self, painter: QPainter, rect: QRectF) -> None:
         """Vessel, fill, limit ticks and value."""
         tag, sample = self.tag_def, self.sample
         low, high = display_range(tag, 0.0, 0.0)
-        body = rect.adjusted(10, 8, -10, -8)
+        body = self.vessel_rect(rect)
         path = QPainterPath()
         path.addRoundedRect(body, 14, 14)
         painter.setPen(Qt.PenStyle.NoPen)
@@ -68,7 +86,4 @@ class Tank(TagWidget):
         box = QRectF(body.left(), body.center().y() - 12, body.width(), 24)
         painter.drawText(
             box, Qt.AlignmentFlag.AlignCenter, format_value(sample.value, tag, with_unit=True)
-        )
-        paint_alarm_mark(
-            painter, QRectF(body.left() + 4, body.top() + 6, 16, 16), self.alarm_mark()
         )

@@ -19,9 +19,10 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVB
 
 from hmi.core.quality import Severity
 from hmi.core.sample import Sample
+from hmi.core.tag import Tag
 from hmi.qt.context import HmiContext
+from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
-from hmi.qt.look import describe_sample
 from hmi.qt.registry import register_widget
 
 if TYPE_CHECKING:
@@ -44,8 +45,11 @@ class Trend(QWidget):
 
     Every sample is kept (the store's per-tag watch, not the coalesced frame) in a ring
     buffer per tag and plotted at its *source* time; curves are redrawn at most once per
-    repaint frame, peak-downsampled and clipped to the view. BAD samples break the line;
-    the last GOOD or UNCERTAIN value is held up to now (drivers publish on change).
+    repaint frame, clipped to the view and decimated by time. A value holds until the next
+    sample (drivers publish on change): setpoints and discrete tags are drawn as steps,
+    analog values joined only between close samples. A BAD sample ends the line at its
+    time; the last GOOD or UNCERTAIN value is held up to now. Each unit has its own
+    stacked plot with the unit as its axis title; values read out formatted as the tag's.
     When the session has a history source (:attr:`HmiContext.history`), the trend asks it,
     without blocking, for what the view shows before its live data: on opening, and when
     the operator pans or zooms into the past; a failed request is retried a few times.
@@ -81,15 +85,11 @@ class Trend(QWidget):
 
         self.chart = TrendChart(self)
         self.plot = self.chart.plot
-        self.legend = self.chart.legend
-        self.cursor_line = self.chart.cursor_line
-        self.cursor_line.sigPositionChanged.connect(self._update_readout)
-        viewbox = self.chart.viewbox
-        viewbox.sigXRangeChanged.connect(self._ask_history)
-        viewbox.sigResized.connect(self._ask_history)
-        viewbox.sigRangeChangedManually.connect(self._on_manual_range)
-        if viewbox.menu is not None:
-            viewbox.menu.addAction("Export visible range as CSV ...", self._on_export_clicked)
+        self.chart.cursor_moved.connect(self._update_readout)
+        self.chart.x_range_changed.connect(self._ask_history)
+        self.chart.resized.connect(self._ask_history)
+        self.chart.range_changed_manually.connect(self._on_manual_range)
+        self.chart.add_menu_action("Export visible range as CSV ...", self._on_export_clicked)
 
         self.pause_button = QPushButton("Pause", self)
         self.pause_button.setCheckable(True)
@@ -123,6 +123,9 @@ class Trend(QWidget):
     def _set_tags(self, text: str) -> None:
         self._tags = [name.strip() for name in text.split(",") if name.strip()]
         self.chart.set_tags(self._tags, self._capacity)
+        context = self.tag_link.context
+        if context is not None:
+            self.chart.set_definitions({n: context.store.tag(n) for n in self._tags})
         self.tag_link.refresh()
 
     def _get_span(self) -> float:
@@ -173,6 +176,8 @@ class Trend(QWidget):
         self._loader.query = context.history
         now = self.clock()
         store = context.store
+        # Units (one axis each), steps or lines, formats: from the tags' definitions.
+        self.chart.set_definitions({name: store.tag(name) for name in self._tags})
         for name, series in self.chart.series.items():
             # The store's sample: the value in effect since its source time (drivers
             # publish on change, so a quiet setpoint's may be old). Without it the trend
@@ -226,8 +231,7 @@ class Trend(QWidget):
         # Coalesced: only the tooltip (quality of the newest sample) needs it.
         self.setToolTip(
             "\n\n".join(
-                describe_sample(n, self.tag_link.tag(n), self.tag_link.sample(n))
-                for n in self._tags
+                describe(n, self.tag_link.tag(n), self.tag_link.sample(n)) for n in self._tags
             )
         )
 
@@ -315,6 +319,9 @@ class Trend(QWidget):
         self._loader.retry()  # the operator acts: a failed history request may be retried
         self.pause_button.setText("Live" if paused else "Pause")
         if self._live:
+            # Live is "show me now": a pan or zoom also fixed Y, which would keep a value
+            # that moved since off the plot.
+            self.chart.restore_autoscale()
             self.redraw()
         self._ask_history()
 
@@ -328,24 +335,26 @@ class Trend(QWidget):
     def _on_cursor_toggled(self, shown: bool) -> None:
         if shown:
             x0, x1 = self.chart.view_range()
-            self.cursor_line.setValue((x0 + x1) / 2)
-        self.cursor_line.setVisible(shown)
-        self._update_readout()
+            self.chart.set_cursor((x0 + x1) / 2)
+        self.chart.set_cursor_visible(shown)
 
     def set_cursor(self, t: float) -> None:
         """Show the cursor at time ``t`` and read out every pen there."""
         self.cursor_button.setChecked(True)
-        self.cursor_line.setValue(t)
+        self.chart.set_cursor(t)
 
     def readout_text(self) -> str:
-        """``12:03:44  area1/t101/level = 2.41 | ...`` at the cursor, ``""`` when hidden."""
-        if not self.cursor_line.isVisible():
+        """``12:03:44  area1/t101/level = 2.41 m | ...`` at the cursor, ``""`` when hidden.
+
+        Each value in its tag's format and unit; ``----`` where nothing is known (a gap).
+        """
+        if not self.chart.cursor_visible():
             return ""
-        t = float(self.cursor_line.value())
-        parts = []
-        for name, value in self.chart.readout(t):
-            shown = "----" if value is None or math.isnan(value) else f"{value:.4g}"
-            parts.append(f"{name} = {shown}")
+        t = self.chart.cursor()
+        parts = [
+            f"{name} = {self.chart.series[name].format(value, with_unit=True)}"
+            for name, value in self.chart.readout(t)
+        ]
         return time.strftime("%H:%M:%S", time.localtime(t)) + "  " + " | ".join(parts)
 
     def _update_readout(self, *_: object) -> None:
@@ -368,3 +377,13 @@ class Trend(QWidget):
             self._set_note(f"Export failed: {exc}", str(exc))
             return
         self._set_note(f"{rows} row{'' if rows == 1 else 's'} exported", path)
+
+
+def describe(name: str, tag: Tag | None, sample: Sample) -> str:
+    """Tooltip text of one pen: the tag, its value in its format and unit, its quality."""
+    lines = [name]
+    if tag is not None and tag.description:
+        lines.append(tag.description)
+    lines.append(f"Value: {format_value(sample.value, tag, with_unit=True)}")
+    lines.append(f"Quality: {sample.quality.describe()}")
+    return "\n".join(lines)

@@ -1,106 +1,55 @@
 """What one trend pen shows: live samples in a ring buffer, and history from the historian.
 
-History arrives as the historian's ``buckets`` answer (docs/historian.md): one bucket per
-pixel column with min/max/avg of its GOOD and UNCERTAIN samples and a count of BAD ones.
-It is drawn as a min/max envelope (two points per bucket, as pyqtgraph's peak mode draws
-live data) and *before* the live data only: where live samples exist they are finer.
-A bucket holding BAD samples ends with a NaN, so a comm-loss period is a gap in history
-just as a BAD live sample is a gap in the live curve; so does a bucket the historian marks
-``gap`` (nothing recorded after it for a while: the historian was not running).
+History (:class:`~hmi.widgets.trend_segment.HistorySegment`) is drawn *before* the live
+data only: where live samples exist they are finer. Both are drawn truthfully in time
+(:mod:`hmi.widgets.trend_shape`): a value holds until the next sample, setpoints and
+discrete tags as steps, analog values joined only between close samples; a BAD sample or
+bucket ends the line at its own time, and so does a bucket the historian marks ``gap``
+(nothing recorded after it for a while: the historian was not running).
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import numpy.typing as npt
 
+from hmi.core.tag import DataType, Tag
+from hmi.qt.format import format_value
 from hmi.widgets.trend_buffer import FloatArray, RingBuffer
+from hmi.widgets.trend_segment import HistorySegment, MalformedHistory
+from hmi.widgets.trend_shape import clip, decimate, steps
 
-IntArray = npt.NDArray[np.int64]
+__all__ = [
+    "COLUMNS",
+    "HistorySegment",
+    "MalformedHistory",
+    "TagSeries",
+    "covers",
+    "stepped",
+    "write_csv",
+]
+
 #: a finer history is wanted once a bucket spans more than this many pixels (zoomed in)
 COARSEST_PIXELS_PER_BUCKET = 2.0
 #: the columns of a trend's CSV export (:func:`write_csv`)
-COLUMNS = ("tag", "time", "epoch_s", "source", "value", "min", "max", "bad", "gap")
+COLUMNS = ("tag", "time", "epoch_s", "source", "value", "min", "max", "unit", "bad", "gap")
 
 
-class MalformedHistory(ValueError):
-    """A history answer that is not the historian's ``buckets`` shape."""
+def stepped(tag: Tag | None) -> bool:
+    """True when ``tag`` is drawn as steps: discrete (bool, integer) or written by people.
 
-
-@dataclass(frozen=True, slots=True)
-class HistorySegment:
-    """History of one tag over ``[start, end)`` at ``step`` seconds per bucket."""
-
-    start: float
-    end: float
-    step: float
-    t: FloatArray
-    min: FloatArray
-    max: FloatArray
-    avg: FloatArray
-    count: IntArray
-    bad: IntArray
-    #: 1 where no data follows the bucket (the historian recorded nothing for a while)
-    gap: IntArray
-
-    @classmethod
-    def from_buckets(
-        cls, answer: Mapping[str, Any], start: float, end: float, width: int
-    ) -> HistorySegment:
-        """Columns of a ``buckets(tag, start, end, width)`` answer; None values become NaN.
-
-        ``gap`` may be missing (a historian older than it): then no bucket is marked.
-        """
-        try:
-            columns = [np.asarray(answer[key], dtype=float) for key in ("t", "min", "max", "avg")]
-            count = np.asarray(answer["count"], dtype=np.int64)
-            bad = np.asarray(answer["bad"], dtype=np.int64)
-            gap = np.asarray(answer.get("gap", np.zeros(len(count))), dtype=np.int64)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise MalformedHistory(f"not a buckets answer: {exc!r}") from exc
-        if any(c.ndim != 1 or len(c) != len(count) for c in (*columns, bad, gap)):
-            raise MalformedHistory("buckets columns differ in length")
-        t, mn, mx, avg = columns
-        step = (end - start) / max(1, width)
-        return cls(start, end, step, t, mn, mx, avg, count, bad, gap)
-
-    def ends(self, n: int) -> npt.NDArray[np.bool_]:
-        """For the first ``n`` buckets: True where the line ends after the bucket."""
-        return (self.bad[:n] > 0) | (self.gap[:n] > 0)
-
-    def points(self, before: float = math.inf) -> tuple[FloatArray, FloatArray]:
-        """The envelope to draw, gaps as NaN: buckets drawn (at their middle) before ``before``.
-
-        Times stay increasing up to ``before``, as pyqtgraph's clipping needs.
-        """
-        n = int(np.searchsorted(self.t, before - self.step / 2, side="left"))
-        x = np.repeat(self.t[:n] + self.step / 2, 3)
-        y = np.column_stack([self.min[:n], self.max[:n], np.full(n, np.nan)]).ravel()
-        # The third point of a bucket exists only to break the line after BAD samples or
-        # before a stretch without data.
-        keep = np.ones((n, 3), dtype=bool)
-        keep[:, 2] = self.ends(n)
-        mask = keep.ravel()
-        return x[mask], y[mask]
-
-    def value_at(self, t: float) -> float:
-        """The value in effect at ``t``: its bucket's average, else the last bucket's.
-
-        Store-on-change leaves buckets without rows (the value held); after a bucket with
-        BAD samples or marked ``gap``, or before the first bucket, it is unknown (NaN).
-        """
-        i = int(np.searchsorted(self.t, t, side="right")) - 1
-        if i < 0 or (t >= self.t[i] + self.step and (self.bad[i] > 0 or self.gap[i] > 0)):
-            return math.nan
-        return float(self.avg[i])
+    A setpoint or a command holds exactly the value written until the next write: a line
+    between two writes would show values it never had.
+    """
+    if tag is None:
+        return False
+    return tag.data_type not in (DataType.FLOAT32, DataType.FLOAT64) or tag.writable
 
 
 class Extent(Protocol):
@@ -130,11 +79,23 @@ def covers(have: Extent, start: float, end: float, spp: float) -> bool:
 class TagSeries:
     """One pen: the live ring buffer, the newest history segment, and how they join."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, tag: Tag | None = None) -> None:
         self.live = RingBuffer(capacity)
         self.history: HistorySegment | None = None
         #: when live data started to arrive (attach time); inf while not attached
         self.live_since = math.inf
+        self.tag = tag
+
+    @property
+    def tag(self) -> Tag | None:
+        """The tag's definition (unit, format, type), None until the trend is attached."""
+        return self._tag
+
+    @tag.setter
+    def tag(self, tag: Tag | None) -> None:
+        self._tag = tag
+        #: drawn as steps (see :func:`stepped`)
+        self.stepped = stepped(tag)
 
     def live_start(self) -> float:
         """Where live data takes over from history."""
@@ -155,6 +116,14 @@ class TagSeries:
             return None
         return x0, end, max(1, math.ceil((end - x0) / spp))
 
+    def live_points(self, x0: float, x1: float, pixels: int) -> tuple[FloatArray, FloatArray]:
+        """The live curve for a view of ``[x0, x1]`` on ``pixels`` columns: clipped,
+        decimated by time when dense, with the corners of held values (new arrays)."""
+        times, values = self.live.times, self.live.values
+        keep = clip(times, values, x0, x1)
+        x, y = decimate(times[keep], values[keep], x0, x1, pixels)
+        return steps(x, y, self.stepped)
+
     def history_points(self) -> tuple[FloatArray, FloatArray]:
         """History to draw, joined to the first live point so the line does not break.
 
@@ -169,12 +138,13 @@ class TagSeries:
         if not len(x):
             return x, y
         if len(self.live):
-            return np.append(x, self.live.times[0]), np.append(y, self.live.values[0])
-        # Held no further than the history asked for: beyond it, nothing is known.
-        end, held = min(start, self.history.end), self.history.value_at(x[-1])
-        if math.isfinite(end) and end > x[-1] and not np.isnan(y[-1]) and not math.isnan(held):
-            return np.append(x, end), np.append(y, held)
-        return x, y
+            x, y = np.append(x, self.live.times[0]), np.append(y, self.live.values[0])
+        else:
+            # Held no further than the history asked for: beyond it, nothing is known.
+            end = min(start, self.history.end)
+            if math.isfinite(end) and end > x[-1] and not np.isnan(y[-1]):
+                x, y = np.append(x, end), np.append(y, y[-1])
+        return steps(x, y, self.stepped)
 
     def tail(self, now: float) -> tuple[float, float] | None:
         """``(time, value)`` of the last live sample when it holds up to ``now``, else None.
@@ -191,20 +161,26 @@ class TagSeries:
         return t, value
 
     def value_at(self, t: float) -> float | None:
-        """The value shown at time ``t``: live, else the history bucket's average."""
+        """The value in effect at time ``t``: live, else history's."""
         if len(self.live) and t >= self.live.times[0]:
             return self.live.value_at(t)
         if self.history is None:
             return None
         return self.history.value_at(t)
 
-    def rows(self, name: str, x0: float, x1: float) -> Iterator[tuple[Any, ...]]:
-        """What this pen shows in ``[x0, x1]``: ``(tag, t, source, value, min, max, bad, gap)``.
+    def format(self, value: float | None, with_unit: bool = False) -> str:
+        """``value`` as the operator reads it: the tag's format (and unit), ``----`` for none."""
+        return format_value(value, self.tag, with_unit=with_unit)
 
-        History rows are buckets (time = bucket start, value = average); live rows are
-        samples. A BAD sample or a bucket with BAD samples is marked ``bad = 1``; a bucket
-        after which nothing was recorded for a while (no data follows) ``gap = 1``.
+    def rows(self, name: str, x0: float, x1: float) -> Iterator[tuple[Any, ...]]:
+        """What this pen shows in ``[x0, x1]``, one tuple per :data:`COLUMNS` but ``time``.
+
+        History rows are buckets (time = bucket start, value = average; the first may be
+        the value in effect at the start of the history); live rows are samples. Values
+        carry the tag's format. A BAD sample or a bucket with BAD samples is marked
+        ``bad = 1``; a bucket after which nothing was recorded for a while ``gap = 1``.
         """
+        unit = self.tag.unit if self.tag is not None else ""
         seg = self.history
         if seg is not None:
             first = self.live_start()
@@ -216,9 +192,10 @@ class TagSeries:
                     name,
                     float(seg.t[i]),
                     "history",
-                    _cell(seg.avg[i]) if counted else "",
-                    _cell(seg.min[i]) if counted else "",
-                    _cell(seg.max[i]) if counted else "",
+                    self._cell(seg.avg[i] if counted else seg.last[i]),
+                    self._cell(seg.min[i]) if counted else "",
+                    self._cell(seg.max[i]) if counted else "",
+                    unit,
                     int(seg.bad[i] > 0),
                     int(seg.gap[i] > 0),
                 )
@@ -227,11 +204,14 @@ class TagSeries:
         hi = int(np.searchsorted(times, x1, side="right"))
         for t, v in zip(times[lo:hi].tolist(), values[lo:hi].tolist(), strict=True):
             bad = math.isnan(v)
-            yield name, t, "live", "" if bad else v, "", "", int(bad), 0
+            yield name, t, "live", self._cell(v), "", "", unit, int(bad), 0
 
-
-def _cell(value: float) -> float | str:
-    return "" if math.isnan(value) else float(value)
+    def _cell(self, value: float) -> str:
+        if math.isnan(value):
+            return ""
+        # Numbers in a file: a bool's 0/1 (and a bucket's fraction of time on), not ON/OFF.
+        tag = self.tag if self.tag is None or self.tag.data_type is not DataType.BOOL else None
+        return format_value(float(value), tag)
 
 
 def write_csv(path: Path | str, rows: Iterable[tuple[Any, ...]]) -> int:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Property, QSize, Qt
+from PySide6.QtCore import Property, QEvent, QSize, Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from hmi.core.quality import Quality
 from hmi.core.sample import Sample
+from hmi.qt.designer_preview import attach_preview
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
 from hmi.qt.look import NO_MARK, AlarmMark, QualityOverlay, describe_sample, local_mark
 from hmi.qt.registry import register_widget
+
+#: where the quality mark starts: after the alarm mark (its halo included)
+_MARK_ROOM = 27.0
 
 
 @register_widget(
@@ -48,6 +52,7 @@ class ValueLabel(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setText("----")
         self._fix_size()
+        attach_preview(self.tag_link)
 
     # -- properties ----------------------------------------------------------------------
     def _get_tag(self) -> str:
@@ -125,7 +130,7 @@ class ValueLabel(QLabel):
         if self._overlay is None:
             self._overlay = QualityOverlay(self)
             # Left of the right-aligned digits, after the alarm mark's slot.
-            self._overlay.mark_left = 19.0
+            self._overlay.mark_left = _MARK_ROOM
         self._overlay.set_state(quality, mark)
         self._update_tooltip()
 
@@ -136,5 +141,12 @@ class ValueLabel(QLabel):
     # -- size ----------------------------------------------------------------------------
     def _fix_size(self) -> None:
         metrics = self.fontMetrics()
-        width = metrics.horizontalAdvance("0" * self._chars) + 42  # room for the two marks
+        # Room on the left for the alarm mark and the quality mark, so neither hides digits.
+        width = metrics.horizontalAdvance("0" * self._chars) + int(_MARK_ROOM) + 24
         self.setFixedSize(QSize(width, metrics.height() + 8))
+
+    def changeEvent(self, event: QEvent) -> None:
+        """A new font (a screen drawn larger) keeps the room for ``chars`` characters."""
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fix_size()

@@ -13,14 +13,16 @@ from hmi.widgets.scale import display_range, fraction
 
 
 @register_widget(
-    "Valve symbol (tag: open bool or position %), click for faceplate", width=80, height=74
+    "Valve symbol (tag: open bool or position %), click for faceplate", width=80, height=82
 )
 class Valve(EquipmentWidget):
     """A control or on/off valve. ``tag`` is a position (0-100 % of the tag's range) or a
     boolean open feedback. Open is drawn dark, closed light; in between, the share of
     the symbol that is dark is the opening, and the position is written underneath."""
 
-    HINT = QSize(80, 74)
+    HINT = QSize(80, 82)
+    #: actuator, stem and bow-tie; the process line runs through the bow-tie's middle
+    SYMBOL_HEIGHT = 48.0
 
     def opening(self) -> float | None:
         """0 (closed) .. 1 (open), None without a value."""
@@ -32,7 +34,7 @@ class Valve(EquipmentWidget):
 
     def paint(self, painter: QPainter, rect: QRectF) -> None:
         """Bow-tie, stem, position text and label."""
-        body = QRectF(rect.center().x() - 22, rect.top() + 10, 44, 24)
+        body = QRectF(rect.center().x() - 22, rect.top() + self.PORT_Y - 12, 44, 24)
         c = body.center()
         left = QPolygonF([body.topLeft(), c, body.bottomLeft()])
         right = QPolygonF([body.topRight(), c, body.bottomRight()])
@@ -50,11 +52,12 @@ class Valve(EquipmentWidget):
             for triangle in (left, right):
                 painter.drawPolygon(triangle)
             painter.restore()
-        painter.drawLine(QPointF(c.x(), body.top()), QPointF(c.x(), rect.top() + 2))
-        painter.drawLine(QPointF(c.x() - 7, rect.top() + 2), QPointF(c.x() + 7, rect.top() + 2))
+        stem = body.top() - 10
+        painter.drawLine(QPointF(c.x(), body.top()), QPointF(c.x(), stem))
+        painter.drawLine(QPointF(c.x() - 7, stem), QPointF(c.x() + 7, stem))
         tag, sample = self.tag_def, self.sample
         if isinstance(sample.value, bool) or sample.value is None:
             text = "----" if sample.value is None else ("OPEN" if sample.value else "CLOSED")
         else:
             text = format_value(sample.value, tag, with_unit=True)
-        self.paint_caption(painter, rect, body.bottom(), text)
+        self.paint_caption(painter, rect, text)

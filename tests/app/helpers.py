@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -34,7 +35,9 @@ class Results:
 
 
 def send(bus: Bus, tag: str, value: Any, **fields: Any) -> str:
-    """Publish a command as any node could (or a crafted one); returns its id."""
+    """Publish a command as any node could (or a crafted one), issued now unless ``time``
+    says otherwise; returns its id."""
+    fields.setdefault("time", time.time())
     command = Command(id=uuid.uuid4().hex, tag=tag, value=value, **fields)
     bus.publish(f"cmd/{tag}", encode_command(command))
     return command.id
@@ -51,3 +54,9 @@ async def until_value(store: Any, tag: str, predicate: Any, timeout: float = 5.0
                 await changed.wait()
     finally:
         stop()
+
+
+def node_of(bus: Bus) -> str:
+    """The node id the broker knows ``bus`` by ("" for an in-memory bus): a session must
+    be logged in with it to be used from that node."""
+    return str(getattr(bus.transport, "node_id", ""))

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+
+import pytest
 
 from hmi.app import DEMO_PROJECT
 from hmi.app.plant import Backend
+from hmi.app.session import export_audit
 from hmi.bus import Bus, RemoteError, bind_store
 from hmi.core.command import CommandState
 from hmi.core.identity import Identity, issue_token
@@ -52,7 +56,7 @@ def test_crafted_commands_are_rejected_and_every_attempt_is_audited(tmp_path):
             )
             result = await results.wait(sneaky)
             assert result.state is CommandState.REJECTED
-            assert "lacks a role" in result.message
+            assert "viewer may not write" in result.message
 
             # A token forged with another key.
             forged_token = issue_token(
@@ -91,23 +95,82 @@ def test_crafted_commands_are_rejected_and_every_attempt_is_audited(tmp_path):
     asyncio.run(main())
 
 
-def test_audit_trail_is_served_over_rpc_and_exports_csv(tmp_path):
+def test_audit_trail_is_served_to_its_readers_and_exported_as_rows(tmp_path):
     async def main() -> None:
         bus = Bus.local()
         backend = Backend(load_project(DEMO_PROJECT), bus, tmp_path, simulate=True)
         await backend.start()
         try:
-            await bus.call("security", "login", "engineer", "demo-engineer")
+            engineer = await bus.call("security", "login", "engineer", "demo-engineer")
             with contextlib.suppress(RemoteError):
                 await bus.call("security", "login", "engineer", "guess")
-            rows = await bus.call("audit", "recent", 10)
+            rows = await bus.call("audit", "recent", 10, token=engineer["token"])
             assert [(r["user"], r["outcome"]) for r in rows] == [
                 ("engineer", "ok"),
                 ("engineer", "denied"),
             ]
-            count = await bus.call("audit", "export_csv", str(tmp_path / "audit.csv"))
-            assert count == 2
-            assert "engineer,login" in (tmp_path / "audit.csv").read_text().replace('"', "")
+            # Export is the admin's (engineers read, they do not export, by default).
+            with pytest.raises(RemoteError, match="may not export") as refused:
+                await bus.call("audit", "export", token=engineer["token"])
+            assert refused.value.remote_type == "PermissionError"
+
+            admin = await bus.call("security", "login", "admin", "demo-admin")
+            before = {p.name for p in tmp_path.rglob("*")}
+            exported = await bus.call("audit", "export", token=admin["token"])
+            assert [(r["user"], r["action"]) for r in exported[:2]] == [
+                ("engineer", "login"),
+                ("engineer", "login"),
+            ]
+            text = await bus.call("audit", "export", as_csv=True, token=admin["token"])
+            assert text.splitlines()[0].startswith("time,user,action,target")
+            assert "engineer,login" in text.replace('"', "")
+            # A path is no time bound: the backend never writes a file a caller names.
+            wanted = tmp_path / "stolen.csv"
+            with pytest.raises(RemoteError, match="since must be POSIX seconds"):
+                await bus.call("audit", "export", str(wanted), token=admin["token"])
+            assert not wanted.exists()
+            assert {p.name for p in tmp_path.rglob("*")} == before  # nothing written
+            # Each export is audited, refused or made, by whom and what it took.
+            assert backend.audit is not None
+            exports = backend.audit.query(action="audit.export")
+            assert [(r.user, r.outcome) for r in exports] == [
+                ("engineer", "denied"),
+                ("admin", "ok"),
+                ("admin", "ok"),
+            ]
+            assert "permission export_audit" in exports[0].reason
+            assert exports[1].new_value["rows"] == len(exported)
+        finally:
+            await backend.stop()
+            await bus.close()
+
+    asyncio.run(main())
+
+
+def test_the_station_saves_an_export_on_its_own_machine(tmp_path):
+    async def main() -> None:
+        bus = Bus.local()
+        data = tmp_path / "backend"
+        backend = Backend(load_project(DEMO_PROJECT), bus, data, drivers=False)
+        await backend.start()
+        station = tmp_path / "station"
+        station.mkdir()
+        try:
+            viewer = await bus.call("security", "login", "viewer", "demo-viewer")
+            with pytest.raises(RemoteError, match="may not export"):
+                await export_audit(bus, viewer["token"], station / "refused.csv")
+            assert list(station.iterdir()) == []
+
+            admin = await bus.call("security", "login", "admin", "demo-admin")
+            count = await export_audit(bus, admin["token"], station / "audit.csv")
+            rows = list(csv.DictReader((station / "audit.csv").open(encoding="utf-8")))
+            assert count == len(rows) == 3  # two logins and the refused export
+            assert [(r["user"], r["action"], r["outcome"]) for r in rows] == [
+                ("viewer", "login", "ok"),
+                ("viewer", "audit.export", "denied"),
+                ("admin", "login", "ok"),
+            ]
+            assert not list(data.rglob("*.csv"))  # the backend wrote no file
         finally:
             await backend.stop()
             await bus.close()

@@ -17,7 +17,7 @@ from hmi.core.command import CommandState
 from hmi.core.quality import Severity
 from hmi.core.tagstore import TagStore
 from hmi.project import load_project
-from tests.app.helpers import Results, send, until_value
+from tests.app.helpers import Results, node_of, send, until_value
 from tests.bus.conftest import free_port_pair
 
 SP = "area1/lic101/sp"
@@ -42,7 +42,10 @@ def test_a_write_in_one_client_shows_in_the_other_within_a_second(tmp_path, monk
         try:
             for store in stores.values():
                 await until_value(store, SP, lambda s: s.quality.severity is Severity.GOOD)
-            session = await a.call("security", "login", "operator", "demo-operator")
+            # logged in on a's node: the session is good for commands from a only
+            session = await a.call(
+                "security", "login", "operator", "demo-operator", node=node_of(a)
+            )
             command = send(a, SP, 2.1, user="operator", token=session["token"])
             # The bound: visible in the other client within a second.
             result = await results_b.wait(command, timeout=1.0)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from hmi.bus import Bus
 from hmi.bus.broker import BROKER_NICE
@@ -110,3 +111,44 @@ def test_hmi_broker_routes_and_prints_statistics(address):
     # the topic's rate was shown while it was busy
     rates = [line.split()[-2] for line in out.splitlines() if line.startswith("| tag/line1/plc")]
     assert any(float(rate) > 0 for rate in rates)
+
+
+def test_hmi_broker_reads_the_discovery_key_where_nodes_do():
+    from hmi.bus import discovery
+    from hmi.commands import broker
+
+    assert broker.KEY_ENV == discovery.KEY_ENV  # (the command does not import the bus)
+
+
+def test_hmi_broker_answers_probes_as_the_projects_bus_section_says(tmp_path):
+    """On a network address, with the public default discovery key: a project whose nodes
+    do not use discovery (``bus.discovery: false``) starts its broker without a beacon; one
+    whose nodes do is refused until the plant has a key of its own."""
+    import yaml
+
+    from .conftest import free_port_pair
+
+    demo = Path(__file__).parents[2] / "examples" / "demo-plant.yaml"
+    data = yaml.safe_load(demo.read_text())
+    port = free_port_pair()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HMI_")}
+    env["HMI_STATE_DIR"] = str(tmp_path / "state")
+    for discovery in (True, False):
+        data["bus"] = {"mode": "broker", "broker": f"tcp://0.0.0.0:{port}", "discovery": discovery}
+        project = tmp_path / f"plant-{discovery}.yaml"
+        project.write_text(yaml.safe_dump(data, sort_keys=False))
+        command = [sys.executable, "-m", "hmi", "broker", str(project), "--quiet"]
+        if discovery:
+            done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+            assert done.returncode == 2 and "default discovery key" in done.stderr
+            continue
+        proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            assert proc.stderr is not None
+            for line in proc.stderr:  # (ends when the process does)
+                if f"front tcp://0.0.0.0:{port}" in line:
+                    break
+            assert proc.poll() is None, "the broker did not start"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(30) == 0

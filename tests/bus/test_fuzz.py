@@ -99,7 +99,7 @@ def test_broker_survives_and_counts_mutated_frames():
     messages = valid_messages()
     for _ in range(CASES):
         frames = mutate(rng, rng.choice(messages))
-        broker._on_front([b"ident", *frames], "")
+        broker._on_front([b"n1", *frames], "")
     dropped = sum(broker.stats.drops.values())
     assert dropped > CASES // 3
     assert broker.stats.drops["frame_count"] > 0
@@ -107,7 +107,7 @@ def test_broker_survives_and_counts_mutated_frames():
     assert broker.stats.drops["payload_size"] > 0
     # valid messages still work afterwards
     before = broker.stats.messages
-    broker._on_front([b"ident", *messages[0]], "")
+    broker._on_front([b"n1", *messages[0]], "")
     assert broker.stats.messages == before + 1
     # mutated tag/ batches that reached the cache are checked when merged, never crash it
     assert broker.cache.snapshot("tag/")

@@ -197,17 +197,23 @@ def test_the_roster_gives_a_node_back_its_targets_unless_another_took_them():
     for node in (a, b):
         assert roster.hello(node, {"name": node.sender, "heartbeat": 0.2})
         node.last_seen = 10.0
-    assert roster.expose(b"a", ["pump", True]) and roster.expose(b"a", ["valve", True])
+    assert roster.claim(a, "pump") == "" and roster.claim(a, "valve") == ""
+    assert roster.claim(b, "valve") == "taken"  # a live node serves it: b's claim waits
     assert roster.silent(10.7) == []  # 3.5 x 0.2 s
     b.last_seen = 10.5
     assert roster.silent(10.71) == [a]
-    roster.dead(a)
-    assert roster.targets == {} and roster.silent(10.71) == []
-    assert roster.expose(b"b", ["pump", True])  # taken over meanwhile
+    given = roster.dead(a)
+    assert given == [("valve", b)]  # the claim that waited gets the name
+    assert roster.targets == {"valve": b"b"} and roster.silent(10.71) == []
+    assert roster.claim(b, "pump") == ""  # free meanwhile
     roster.back(a)
-    assert a.alive and roster.targets == {"pump": b"b", "valve": b"a"}
+    assert a.alive and roster.targets == {"pump": b"b", "valve": b"b"}
     assert roster.period(1.0) == 0.2
     assert not roster.hello(NodeInfo(b"c", "c"), ["not", "a", "map"])
+    # a's claims wait now; withdrawing a name it does not serve changes nothing
+    assert roster.withdraw(a, "pump") is None and roster.targets["pump"] == b"b"
+    assert roster.withdraw(b, "valve") is a  # b withdraws it: a (waiting) gets it
+    assert roster.targets == {"pump": b"b", "valve": b"a"}
 
 
 def test_a_replay_holds_every_tag_published_and_leaves_out_what_is_not_a_sample():

@@ -7,7 +7,9 @@ from hmi.bus.resync import PROBE_WAIT, SNAPSHOT_WAIT, Resync
 
 def make():
     requests, delivered = [], []
-    resync = Resync(requests.append, lambda topic, payload: delivered.append((topic, payload)))
+    resync = Resync(
+        requests.append, lambda topic, payload, sender: delivered.append((topic, payload))
+    )
     return resync, requests, delivered
 
 
@@ -72,7 +74,7 @@ def probing():
     requests, delivered, probes, unprobes = [], [], [], []
     resync = Resync(
         requests.append,
-        lambda topic, payload: delivered.append((topic, payload)),
+        lambda topic, payload, sender: delivered.append((topic, payload)),
         probes.append,
         unprobes.append,
     )

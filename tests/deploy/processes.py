@@ -131,9 +131,15 @@ class Station(Command):
 
 
 def start_station(
-    name: str, project: Path, env: dict[str, str], log: Path, password: str, *extra: str
+    name: str,
+    project: Path,
+    env: dict[str, str],
+    log: Path,
+    password: str,
+    *extra: str,
+    user: str = "operator",
 ) -> Station:
-    """``hmi run PROJECT --name NAME --user operator --password-stdin --control stdio``."""
+    """``hmi run PROJECT --name NAME --user USER --password-stdin --control stdio``."""
     station = Station(
         name,
         "run",
@@ -141,7 +147,7 @@ def start_station(
         "--name",
         name,
         "--user",
-        "operator",
+        user,
         "--password-stdin",
         "--control",
         "stdio",

@@ -82,16 +82,19 @@ def test_two_stations_run_a_distributed_plant_through_broker_backend_and_driver_
         sim = hmi("sim", "sim", "--port", str(plc_port), "--fault", "pump_trip")
         node.wait_for("ready")
         backend.wait_for("ready")
+        # An operator at station 1, an engineer (who may read the audit trail) at 2.
         stations = [
-            start_station(name, project, env, logs / f"{name}.log", PASSWORD)
-            for name in ("station", "station-2")
+            start_station("station", project, env, logs / "station.log", PASSWORD),
+            start_station(
+                "station-2", project, env, logs / "station-2.log", "demo-engineer", user="engineer"
+            ),
         ]
         started.extend(stations)
         one, two = stations
 
         # Logged in through the backend; live values through the broker.
-        for station in stations:
-            until(lambda s=station: s.ask("status")["user"] == "operator", 30, "login")
+        for station, user in zip(stations, ("operator", "engineer"), strict=True):
+            until(lambda s=station, u=user: s.ask("status")["user"] == u, 30, "login")
             until(lambda s=station: s.ask("sample", tag=LEVEL)["quality"] == "GOOD", 30, "data")
             assert "connected" in station.ask("status")["bus"]
 
@@ -99,7 +102,9 @@ def test_two_stations_run_a_distributed_plant_through_broker_backend_and_driver_
         result = one.ask("write", tag=SETPOINT, value=2.5)
         assert result["state"] == "confirmed", result
         until(lambda: abs(two.ask("sample", tag=SETPOINT)["value"] - 2.5) < 1e-6, 10, "sp")
-        rows = one.ask("audit", limit=50)
+        with pytest.raises(AssertionError, match="PermissionError"):
+            one.ask("audit", limit=50)  # an operator may not read the audit trail
+        rows = two.ask("audit", limit=50)
         assert any(
             r["target"] == SETPOINT and r["outcome"] == "confirmed" and r["user"] == "operator"
             for r in rows
@@ -110,7 +115,7 @@ def test_two_stations_run_a_distributed_plant_through_broker_backend_and_driver_
             until(lambda s=station: alarm(s, TRIPPED), 20, "trip alarm")
             assert alarm(station, TRIPPED)["state"] == "unacknowledged"
         # An acknowledge in one is seen in the other within a second.
-        answer = one.ask("acknowledge", tags=[TRIPPED])
+        answer = one.ask("acknowledge", tags=[TRIPPED])  # the operator acknowledges
         assert answer[0]["ok"], answer
         until(lambda: alarm(two, TRIPPED)["state"] == "acknowledged", 1.0, "ack seen")
 
@@ -126,7 +131,7 @@ def test_two_stations_run_a_distributed_plant_through_broker_backend_and_driver_
                 r["target"] == SETPOINT
                 and r["outcome"] == "rejected"
                 and "not logged in" in r["reason"]
-                for r in one.ask("audit", limit=50)
+                for r in two.ask("audit", limit=50)
             ),
             10,
             "the tokenless write rejected and audited",

@@ -109,5 +109,6 @@ def test_the_deployment_guide_works_as_written(tmp_path: Path) -> None:
             10,
             "the other station sees the write",
         )
-        audit = one.ask("audit", limit=20)
+        two.ask("login", user="engineer", password="demo-engineer")  # may read the audit
+        audit = two.ask("audit", limit=20)
         assert any(r["target"] == "area1/lic101/sp" and r["user"] == "operator" for r in audit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -81,13 +82,16 @@ async def _log_in_and_write(examples: Path, broker_port: int) -> tuple[str, obje
         store = TagStore(project.tags.values())
         bind_store(bus, store, "tag/#")
         # The backend said it is ready: its services are exposed.
-        session = await bus.call("security", "login", "operator", "demo-operator")
+        session = await bus.call(
+            "security", "login", "operator", "demo-operator", node=bus.transport.node_id
+        )
         write = Write(
             id=uuid.uuid4().hex,
             tag=SETPOINT,
             value=2.25,
             user="operator",
             token=session["token"],
+            time=time.time(),
         )
         bus.publish(f"cmd/{SETPOINT}", encode_command(write))
         await until_value(

@@ -8,6 +8,7 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymodbus.datastore import (
@@ -17,8 +18,12 @@ from pymodbus.datastore import (
 )
 from pymodbus.server import ModbusTcpServer
 
+from hmi.app.plant import rpc_authorizer
+from hmi.bus import Bus
+from hmi.bus.rpc import RpcRequest
 from hmi.core.address import ModbusAddress
 from hmi.core.identity import Identity, issue_token, verify_token
+from hmi.core.permissions import Grants
 from hmi.core.quality import Severity
 from hmi.core.sample import Sample
 from hmi.core.tag import DataType, Limits, Scaling, Source, Tag
@@ -81,10 +86,33 @@ def local_verifier(key: bytes = KEY) -> SessionVerifier:
     return verify
 
 
-def session(user: str, *roles: str, key: bytes = KEY, ttl: float = 3600.0) -> str:
-    """A session token for ``user`` with ``roles``, signed with ``key``."""
-    identity = Identity(user, frozenset(roles), expires=time.time() + ttl, session=f"s-{user}")
+def session(user: str, *roles: str, key: bytes = KEY, ttl: float = 3600.0, node: str = "") -> str:
+    """A session token for ``user`` with ``roles`` logged in on ``node``, signed with
+    ``key``."""
+    identity = Identity(
+        user, frozenset(roles), node=node, expires=time.time() + ttl, session=f"s-{user}"
+    )
     return issue_token(identity, key)
+
+
+@dataclass
+class Refusals:
+    """The RPC refusals an authorizer recorded: ``(where, user, why, node)``."""
+
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def __call__(self, request: RpcRequest, user: str, why: str, node: str) -> None:
+        self.rows.append((f"{request.target}.{request.method}", user, why, node))
+
+
+def install_authorizer(
+    bus: Bus, grants: Grants | None = None, verify: SessionVerifier | None = None
+) -> Refusals:
+    """The composition root's RPC authorizer on ``bus`` (sessions checked with ``verify``,
+    default :func:`local_verifier`); returns what it refuses."""
+    refusals = Refusals()
+    bus.authorizer = rpc_authorizer(grants or Grants(), verify or local_verifier(), refusals)
+    return refusals
 
 
 class RecordingSink:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,14 @@ from hmi.core.command import Command, CommandState
 from hmi.core.quality import Severity
 from hmi.drivers.actor import DriverActor
 from hmi.project import load_project
-from tests.drivers.helpers import datastore, free_port, local_verifier, pymodbus_server, session
+from tests.drivers.helpers import (
+    datastore,
+    free_port,
+    install_authorizer,
+    local_verifier,
+    pymodbus_server,
+    session,
+)
 
 PROJECT = """\
 name: actor test
@@ -47,6 +55,7 @@ def test_actor_publishes_writes_and_manages_devices(tmp_path: Path) -> None:
         path.write_text(PROJECT.format(port=port))
         project = load_project(path)
         bus = Bus.local()
+        refusals = install_authorizer(bus)
         latest: dict[str, Any] = {}
         results: asyncio.Queue[Any] = asyncio.Queue()
         changed = asyncio.Event()
@@ -73,7 +82,8 @@ def test_actor_publishes_writes_and_manages_devices(tmp_path: Path) -> None:
             assert latest["a/t/volume"].value == 42
             assert latest["a/t/volume"].quality.severity is Severity.GOOD
 
-            cmd = Command("c1", "a/v/cmd", 7, user="op", token=session("op", "operator"))
+            token = session("op", "operator")
+            cmd = Command("c1", "a/v/cmd", 7, user="op", token=token, time=time.time())
             bus.publish("cmd/a/v/cmd", encode_command(cmd))
             result = await asyncio.wait_for(results.get(), 3)
             assert result.state is CommandState.CONFIRMED, result
@@ -87,10 +97,12 @@ def test_actor_publishes_writes_and_manages_devices(tmp_path: Path) -> None:
                 "type": "uint16",
                 "poll_group": "fast",
             }
-            await bus.call("drivers", "add_device", device, [tag], timeout=3)
+            engineer = session("eve", "engineer")
+            await bus.call("drivers", "add_device", device, [tag], token=engineer, timeout=3)
             await until(lambda: "b/x/y" in latest)
             assert sorted(await bus.call("drivers", "devices", timeout=3)) == ["plc", "plc2"]
-            await bus.call("drivers", "remove_device", "plc2", timeout=3)
+            await bus.call("drivers", "remove_device", "plc2", token=engineer, timeout=3)
             await until(lambda: latest["b/x/y"].quality.severity is Severity.BAD)
+            assert refusals.rows == []
 
     asyncio.run(main())

@@ -69,6 +69,7 @@ class Plant:
 
     bus: Bus
     context: Any
+    project: Any = None
     results: dict[str, CommandResult] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -100,22 +101,28 @@ class Plant:
 
 @contextlib.asynccontextmanager
 async def running(
-    tmp_path: Path, verify: SessionVerifier, bus: Bus | None = None, *actors: Actor
+    tmp_path: Path,
+    verify: SessionVerifier,
+    bus: Bus | None = None,
+    *actors: Actor,
+    text: str = PROJECT,
+    **options: Any,
 ) -> AsyncIterator[Plant]:
-    """A device, ``actors`` (e.g. the security service) and a driver actor on ``bus``."""
+    """A device, ``actors`` (e.g. the security service) and a driver actor on ``bus``
+    (built with ``options``) for the project ``text`` (``{port}``: the device's)."""
     port = free_port()
     path = tmp_path / "p.yaml"
-    path.write_text(PROJECT.format(port=port))
+    path.write_text(text.format(port=port))
     bus = bus or Bus.local()
     registers = [0] * 200
     registers[10] = INITIAL
-    plant = Plant(bus, datastore(hr=registers))
+    plant = Plant(bus, datastore(hr=registers), load_project(path))
     bus.subscribe("result/#", plant._on_result)
     try:
         async with pymodbus_server(port, plant.context), Supervisor(bus) as sup:
             for actor in actors:
                 await sup.start(actor)
-            await sup.start(DriverActor(load_project(path), verify=verify))
+            await sup.start(DriverActor(plant.project, verify=verify, **options))
             yield plant
     finally:
         await bus.close()
@@ -124,6 +131,7 @@ async def running(
 def operator(command_id: str, value: int, user: str = "olga", **fields: Any) -> Command:
     """A command by a logged-in operator (unless ``fields`` say otherwise)."""
     fields.setdefault("token", session(user, "operator"))
+    fields.setdefault("time", time.time())
     return Command(command_id, TAG, value, user=user, **fields)
 
 
@@ -145,7 +153,7 @@ def test_a_tokenless_command_claiming_roles_is_rejected_and_not_written(tmp_path
     async def main() -> None:
         async with running(tmp_path, local_verifier()) as plant:
             roles = frozenset({"operator", "admin"})
-            crafted = Command("crafted", TAG, 99, user="olga", roles=roles)
+            crafted = Command("crafted", TAG, 99, user="olga", roles=roles, time=time.time())
             result = await plant.result(plant.send(crafted))
             assert result.state is CommandState.REJECTED
             assert result.message == "not logged in (command carries no session token)"
@@ -186,7 +194,13 @@ def test_claims_other_than_the_sessions_are_rejected(tmp_path: Path) -> None:
             )
             result = await plant.result(plant.send(viewer))
             assert result.state is CommandState.REJECTED
-            assert "lacks a role" in result.message
+            assert result.message.startswith("vic may not write a/v/cmd (permission write")
+
+            # an engineer has the write permission, but not a role the tag names
+            engineer = operator("engineer", 99, user="eve", token=session("eve", "engineer"))
+            result = await plant.result(plant.send(engineer))
+            assert result.state is CommandState.REJECTED
+            assert "lacks a role to write a/v/cmd (operator)" in result.message
             assert plant.register() == INITIAL
 
     asyncio.run(main())

@@ -135,34 +135,49 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
                 context.setValues(3, 2, [57])
                 await until(lambda: latest("n/tank/temp").value == 57, timeout=5)
 
-                # a command through the broker, its session verified by the security
-                # service through the broker: written, read back, confirmed
-                token = session("op", "operator")
-                command = Command("n-1", "n/pump/speed", 42, user="op", token=token)
-                for _ in range(50):  # until the node's subscription reached the broker
+                # a command through the broker, its session (logged in on this node)
+                # verified by the security service through the broker: written, read
+                # back, confirmed
+                here = getattr(bus.transport, "node_id", "")
+                token = session("op", "operator", node=here)
+                for attempt in range(50):  # until the node's subscription reached the broker
+                    # a new id each time: a command id is carried out once only
+                    command = Command(
+                        f"n-1-{attempt}",
+                        "n/pump/speed",
+                        42,
+                        user="op",
+                        token=token,
+                        time=time.time(),
+                    )
                     bus.publish("cmd/n/pump/speed", encode_command(command))
                     with contextlib.suppress(TimeoutError):
                         result = await asyncio.wait_for(results.get(), 0.3)
                         break
                 else:
                     raise AssertionError("no result for the command")
-                assert result.id == "n-1"
+                assert result.id.startswith("n-1-")
                 assert result.state is CommandState.CONFIRMED, result
                 assert result.value == 42
                 assert context.getValues(3, 10, 1) == [42]  # the register on the device
                 await until(lambda: latest("n/pump/speed").value == 42, timeout=5)
 
-                # a command the tag's roles refuse
-                viewer = Command("n-2", "n/pump/speed", 1, user="v", token=session("v", "viewer"))
+                # a command the grants refuse (a viewer may not write)
+                viewer_token = session("v", "viewer", node=here)
+                viewer = Command(
+                    "n-2", "n/pump/speed", 1, user="v", token=viewer_token, time=time.time()
+                )
                 bus.publish("cmd/n/pump/speed", encode_command(viewer))
                 refused = await result_of("n-2")
                 assert refused.state is CommandState.REJECTED, refused
-                assert "lacks a role" in refused.message
+                assert "v may not write n/pump/speed" in refused.message
                 assert context.getValues(3, 10, 1) == [42]
 
                 # no session, claiming the operator role: refused, nothing written
                 roles = frozenset({"operator"})
-                crafted = Command("n-3", "n/pump/speed", 2, user="op", roles=roles)
+                crafted = Command(
+                    "n-3", "n/pump/speed", 2, user="op", roles=roles, time=time.time()
+                )
                 bus.publish("cmd/n/pump/speed", encode_command(crafted))
                 refused = await result_of("n-3")
                 assert refused.state is CommandState.REJECTED, refused

@@ -14,7 +14,7 @@ from hmi.core.tagstore import TagStore
 from hmi.qt.alarm_table import NOTE, PRIORITY, STATE, TAG, VALUE
 from hmi.qt.alarms import AlarmModel
 from hmi.qt.binding import Binder
-from hmi.screens.alarm_summary import AlarmSummary, AlarmSummaryDialog
+from hmi.screens.alarm_summary import SUMMARY_SIZE, AlarmSummary, AlarmSummaryDialog
 from hmi.screens.shelve_dialog import ShelveDialog
 from tests.qt.alarm_support import T0, FakeEngine, status, transition
 
@@ -258,7 +258,7 @@ def test_screenshot_of_the_summary(qtbot, tmp_path, theme):
     qtbot.waitUntil(lambda: dialog.summary.count.width() >= dialog.summary.count.sizeHint().width())
     image = dialog.grab()
     assert image.save(str(folder / "alarm-summary.png"))
-    assert image.width() == 1200 and image.height() == 560
+    assert image.size() == SUMMARY_SIZE
 
 
 def test_the_shell_opens_one_summary_from_the_banner_and_the_nav_bar(qtbot):
@@ -279,3 +279,25 @@ def test_the_shell_opens_one_summary_from_the_banner_and_the_nav_bar(qtbot):
     summary.close()
     window.alarms_button.click()
     assert window.alarm_summary is summary and summary.isVisible()  # one, raised again
+
+
+def test_the_shelve_note_reads_in_full_and_marks_are_legible(qtbot, theme, qapp):
+    from hmi.qt.alarm_table import cell_text
+    from hmi.qt.look import MARK_SIZE
+
+    model = AlarmModel()
+    model.service = FakeEngine().service()
+    _plant(model)
+    summary = _summary(qtbot, model)
+    qapp.processEvents()
+    shelved = model.status(TEMP)
+    note = cell_text(shelved, NOTE)
+    assert note.startswith("shelved until ") and note.endswith(": transmitter under repair")
+    # The Note column at the window's first size holds the whole note (no "shelved until ...").
+    width = summary.table.columnWidth(NOTE)
+    needed = summary.table.fontMetrics().horizontalAdvance(note) + 12
+    assert width >= needed, (width, needed)
+    # The priority marks: icons large enough for a number to read.
+    assert summary.table.iconSize().height() >= MARK_SIZE
+    icon = summary.rows.data(summary.rows.index(0, PRIORITY), Qt.ItemDataRole.DecorationRole)
+    assert icon.height() >= MARK_SIZE

@@ -63,11 +63,14 @@ def test_undefined_macro_is_an_error_naming_it():
 def test_designer_plugin_registers_every_widget_in_the_hmi_group():
     from hmi.widgets.designer_plugin import register
 
-    calls = []
-    names = register(lambda cls, **kw: calls.append((cls.__name__, kw)))
+    plugins = []
+    names = register(plugins.append)
     assert sorted(names) == EVERY_WIDGET
-    assert all(kw["group"] == "HMI" and kw["module"].startswith("hmi.widgets.") for _, kw in calls)
-    assert all(f'class="{name}"' in kw["xml"] for name, kw in calls)
+    assert sorted(p.name() for p in plugins) == EVERY_WIDGET
+    for plugin in plugins:
+        assert plugin.group() == "HMI" and plugin.includeFile().startswith("hmi.widgets.")
+        assert f'class="{plugin.name()}"' in plugin.domXml()
+        assert plugin.toolTip() and not plugin.icon().isNull()
 
 
 def test_plugin_file_written_by_hmi_designer_runs(tmp_path, monkeypatch):
@@ -78,8 +81,8 @@ def test_plugin_file_written_by_hmi_designer_runs(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(
         QPyDesignerCustomWidgetCollection,
-        "registerCustomWidget",
-        lambda cls, **kw: calls.append(cls.__name__),
+        "addCustomWidget",
+        lambda plugin: calls.append(plugin.name()),
     )
     env = designer_environment(tmp_path)
     assert env["PYSIDE_DESIGNER_PLUGINS"].split(":")[0] == str(tmp_path)

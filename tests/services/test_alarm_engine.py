@@ -13,11 +13,13 @@ import pytest
 from hmi.bus import Bus, RemoteError, Supervisor, VirtualClock, encode_samples
 from hmi.bus.topics import ALARM_SEQ
 from hmi.core.identity import Identity, InvalidToken
+from hmi.core.permissions import parse_grants
 from hmi.core.quality import Quality, Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import AlarmLimits, Tag
 from hmi.services.alarm_engine import MARK_AFTER, AlarmEngine
 from hmi.services.alarm_journal import AlarmJournal
+from hmi.services.audit import AuditLog
 
 T0 = 1_700_000_000.0
 TAGS = {
@@ -138,23 +140,28 @@ def test_shelve_over_rpc_expires_on_the_bus_clock(tmp_path: Path) -> None:
     assert rows[1]["actor"] == "bob" and rows[1]["comment"] == "flow meter fouled"
 
 
+IDENTITIES = {
+    "op-token": Identity("olga", frozenset({"operator"}), node="hmi-1"),
+    "viewer-token": Identity("vic", frozenset({"viewer"}), node="hmi-2"),
+    "lead-token": Identity("lena", frozenset({"shiftlead"})),
+}
+
+
+def authorize(token: str) -> Identity:
+    """A stand-in for the security service's ``verify``."""
+    if token not in IDENTITIES:
+        raise InvalidToken("bad signature")
+    return IDENTITIES[token]
+
+
 def test_tokens_and_roles_when_an_authorizer_is_given(tmp_path: Path) -> None:
-    identities = {
-        "op-token": Identity("olga", frozenset({"operator"})),
-        "viewer-token": Identity("vic", frozenset({"viewer"})),
-    }
-
-    def authorize(token: str) -> Identity:
-        if token not in identities:
-            raise InvalidToken("bad signature")
-        return identities[token]
-
     async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
         publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
         with pytest.raises(RemoteError, match="bad signature"):
             await bus.call("alarms", "acknowledge", "plant/pump/flow", user="olga", token="x")
-        with pytest.raises(RemoteError, match="vic may not"):
+        with pytest.raises(RemoteError, match="vic may not acknowledge") as refused:
             await bus.call("alarms", "acknowledge", "plant/pump/flow", token="viewer-token")
+        assert refused.value.remote_type == "PermissionError"
         with pytest.raises(RemoteError, match="olga may not"):
             await bus.call(
                 "alarms", "remove_from_service", "plant/pump/flow", "x", token="op-token"
@@ -164,6 +171,59 @@ def test_tokens_and_roles_when_an_authorizer_is_given(tmp_path: Path) -> None:
         assert seen[-1]["actor"] == "olga"
 
     run(tmp_path, scenario, authorize=authorize)
+
+
+def test_a_viewers_acknowledge_and_shelve_are_refused_and_audited(tmp_path: Path) -> None:
+    audit = AuditLog(tmp_path / "audit.sqlite")
+
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
+        viewer = {"token": "viewer-token"}
+        with pytest.raises(RemoteError, match="vic may not acknowledge"):
+            await bus.call("alarms", "acknowledge", ["plant/pump/flow"], **viewer)
+        with pytest.raises(RemoteError, match="vic may not shelve"):
+            await bus.call("alarms", "shelve", "plant/pump/flow", "noisy", 60.0, **viewer)
+        with pytest.raises(RemoteError, match="bad signature"):
+            await bus.call("alarms", "unshelve", "plant/pump/flow", user="mallory", token="x")
+        assert [t["event"] for t in seen] == ["activate"]  # nothing changed
+
+    try:
+        run(tmp_path, scenario, authorize=authorize, audit=audit)
+        rows = audit.query()
+        assert [(r.user, r.action, r.target, r.outcome, r.node) for r in rows] == [
+            ("vic", "acknowledge", "plant/pump/flow", "denied", "hmi-2"),
+            ("vic", "shelve", "plant/pump/flow", "denied", "hmi-2"),
+            ("mallory (unverified: bad signature)", "unshelve", "plant/pump/flow", "denied", ""),
+        ]
+        assert "permission acknowledge" in rows[0].reason
+    finally:
+        audit.close()
+
+
+def test_the_projects_grants_decide_who_may_ask_what(tmp_path: Path) -> None:
+    grants, problems = parse_grants(
+        {"shiftlead": ["acknowledge", "service"], "operator": ["write"]},
+        ["viewer", "operator", "engineer", "admin", "shiftlead"],
+    )
+    assert problems == []
+
+    async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0)
+        limits = await bus.call("alarms", "limits")
+        assert limits["checks_roles"] is True
+        assert limits["roles"]["acknowledge"] == ["admin", "engineer", "shiftlead"]
+        assert limits["roles"]["remove_from_service"] == ["admin", "engineer", "shiftlead"]
+        assert limits["permissions"]["unshelve"] == "shelve"
+        # operators may only write in this plant; a shift lead acknowledges and services
+        with pytest.raises(RemoteError, match="olga may not acknowledge"):
+            await bus.call("alarms", "acknowledge", "plant/pump/flow", token="op-token")
+        await bus.call("alarms", "acknowledge", "plant/pump/flow", token="lead-token")
+        await bus.call("alarms", "remove_from_service", "plant/pump/flow", "x", token="lead-token")
+        with pytest.raises(RemoteError, match="lena may not shelve"):
+            await bus.call("alarms", "shelve", "plant/tank/level", "x", 60.0, token="lead-token")
+        assert [t["actor"] for t in seen[1:]] == ["lena", "lena"]
+
+    run(tmp_path, scenario, authorize=authorize, grants=grants)
 
 
 def test_shelving_and_out_of_service_survive_a_restart(tmp_path: Path) -> None:

@@ -35,11 +35,19 @@ async def _session(path: Path) -> dict[str, object]:
         written = await bus.call("historian", "flush")
         raw = await bus.call("historian", "raw", "a/b/x", T0 + 45, T0 + 65)
         buckets = await bus.call("historian", "buckets", "a/b/x", T0, T0 + 100, 10)
+        later = await bus.call("historian", "buckets", "a/b/x", T0 + 45.5, T0 + 100, 10)
         tags = await bus.call("historian", "tags")
         stats = await bus.call("historian", "stats")
         assert historian.stored == written
     await bus.close()
-    return {"written": written, "raw": raw, "buckets": buckets, "tags": tags, "stats": stats}
+    return {
+        "written": written,
+        "raw": raw,
+        "buckets": buckets,
+        "later": later,
+        "tags": tags,
+        "stats": stats,
+    }
 
 
 def test_samples_from_the_bus_come_back_over_rpc(tmp_path: Path) -> None:
@@ -54,6 +62,11 @@ def test_samples_from_the_bus_come_back_over_rpc(tmp_path: Path) -> None:
     b = out["buckets"]
     assert len(b["t"]) == 10 and b["count"][5] == 0 and b["bad"][5] == 10  # the gap
     assert b["avg"][0] == 4.5
+    assert (b["first"][0], b["last"][0], b["first_t"][0], b["last_t"][0]) == (0, 9, T0, T0 + 9)
+    # A range starting between rows begins with the value in effect at its start
+    later = out["later"]
+    assert (later["t"][0], later["first_t"][0], later["last"][0]) == (T0 + 45.5, T0 + 45, 45.0)
+    assert later["count"][0] == 0 and later["t"][1] == T0 + 45.5  # then the first bucket
     assert out["tags"] == ["a/b/flat", "a/b/x"]
     assert out["stats"]["malformed"] == 1 and out["stats"]["pending"] == 0
 

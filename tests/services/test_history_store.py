@@ -112,3 +112,47 @@ def test_the_silence_after_the_last_row_ends_at_the_next_row_or_now(store: Histo
     # a view ending in the past is measured up to its end, not up to now
     b = store.buckets("a/b/sp", T0, T0 + 380, 38, gap_after=66.0, now=T0 + 9000)
     assert b.gap[-1] == 0
+
+
+def test_buckets_start_with_the_value_in_effect_at_the_start_of_the_range(
+    store: HistoryStore,
+) -> None:
+    # A setpoint stored on change: 3.2 long before the range, 2.0 from T0 + 500.
+    store.insert([("a/b/sp", T0, 3.2, 0), ("a/b/sp", T0 + 500, 2.0, 0)])
+    b = store.buckets("a/b/sp", T0 + 100, T0 + 1000, 9)
+    # first: the row before the range, as a point at its start (no row of the range in it)
+    assert (b.t[0], b.first_t[0], b.last_t[0]) == (T0 + 100, T0, T0)
+    assert (b.last[0], b.avg[0], b.count[0], b.bad[0]) == (3.2, 3.2, 0, 0)
+    # then the buckets with rows: the change, at its own time
+    assert b.t[1:] == [T0 + 500] and b.first_t[1:] == [T0 + 500] and b.first[1:] == [2.0]
+    # a BAD row before the range: nothing is in effect at its start
+    store.insert([("a/b/sp", T0 + 1500, None, 2)])
+    b = store.buckets("a/b/sp", T0 + 1600, T0 + 1700, 10)
+    assert (b.t, b.last, b.bad, b.count) == ([T0 + 1600], [None], [1], [0])
+    # no row before the range: no such point
+    assert store.buckets("a/b/sp", T0 - 100, T0 + 100, 2).t == [T0]
+
+
+def test_each_bucket_carries_its_first_and_last_row(store: HistoryStore) -> None:
+    # one bucket of 10 s: 1.0, 5.0, BAD, 2.0 (the value it leaves behind is 2.0, not 2.67)
+    rows = [(1.0, 0), (5.0, 0), (None, 2), (2.0, 0)]
+    store.insert([("a/b/x", T0 + 2 * i + 1, v, q) for i, (v, q) in enumerate(rows)])
+    b = store.buckets("a/b/x", T0, T0 + 10, 1)
+    assert (b.first, b.last, b.first_t, b.last_t) == ([1.0], [2.0], [T0 + 1], [T0 + 7])
+    assert (b.min, b.max, b.count, b.bad) == ([1.0], [5.0], [3], [1])
+    # a bucket ending on a BAD row: its last value is None (the line ends there)
+    store.insert([("a/b/x", T0 + 9, None, 2)])
+    assert store.buckets("a/b/x", T0, T0 + 10, 1).last == [None]
+
+
+def test_the_value_in_effect_at_the_start_is_no_data_after_a_long_silence(
+    store: HistoryStore,
+) -> None:
+    # the historian was stopped after the row at T0 and restarted at T0 + 600
+    store.insert([("a/b/sp", T0, 2.5, 0), ("a/b/sp", T0 + 600, 2.5, 0)])
+    b = store.buckets("a/b/sp", T0 + 100, T0 + 700, 60, gap_after=66.0, now=T0 + 700)
+    assert b.t[0] == T0 + 100 and b.gap[0] == 1  # not held: nothing was recorded
+    # recorded all along (a heartbeat within the limit): held
+    store.insert([("a/b/sp", T0 + 60, 2.5, 0), ("a/b/sp", T0 + 120, 2.5, 0)])
+    b = store.buckets("a/b/sp", T0 + 100, T0 + 110, 10, gap_after=66.0, now=T0 + 700)
+    assert (b.t, b.last, b.gap) == ([T0 + 100], [2.5], [0])

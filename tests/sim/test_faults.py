@@ -149,3 +149,13 @@ def test_marker_serves_several_free_running_plants(plant: RunningPlant) -> None:
     assert plant.read("pump_running", unit_id=1) is False
     assert float(plant.read("level", unit_id=2)) < 2.5 == plant.read("level", unit_id=1)
     m.client.close()
+
+
+def test_the_plant_fixture_takes_demo_tag_names_as_well_as_signals(plant: RunningPlant) -> None:
+    plant.write("area1/p101/start", True)  # the tag of co:0, signal pump_run
+    plant.advance(2.0)
+    assert plant.read("area1/p101/running") is True
+    assert plant.read("pump_running") is True
+    assert plant.read("area1/t101/level") == plant.read("level")
+    with pytest.raises(KeyError, match="area1/p101/running"):
+        plant.write("area1/p101/running", False)  # a state, not a command

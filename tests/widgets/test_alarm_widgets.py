@@ -138,3 +138,29 @@ def test_banner_lines_property_sets_how_many_alarms_it_shows(qtbot):
     banner.setProperty("lines", 3)  # as Designer's property editor does
     assert [a.tag for a in banner.shown] == [TRIP, FLOW, LEVEL]
     assert banner.sizeHint().height() > short
+
+
+def test_banner_never_says_a_bare_no_alarms_while_a_p1_is_shelved(qtbot, tmp_path):
+    context = make_context(demo_store())
+    banner = AlarmBanner()
+    qtbot.addWidget(banner)
+    banner.resize(1200, banner.sizeHint().height())
+    banner.attach(context)
+    context.alarms.load_snapshot([])
+    context.alarms.apply(transition(TRIP, UNACK, T0, priority=1, level=Level.STATE))
+    context.alarms.apply(
+        transition(TRIP, AlarmState.SHELVED, T0 + 1, previous=UNACK, priority=1, level=Level.STATE)
+    )
+    context.binder.flush()
+    assert banner.items == []
+    assert banner.text() == "No active alarms; 1 shelved (P1)"
+    context.alarms.apply(
+        transition(FLOW, AlarmState.OUT_OF_SERVICE, T0 + 2, previous=UNACK, priority=3)
+    )
+    context.binder.flush()
+    assert banner.text() == "No active alarms; 1 shelved (P1), 1 out of service (P3)"
+    # With something active, the count stays in view under the totals.
+    context.alarms.apply(transition(LEVEL, UNACK, T0 + 3, priority=2))
+    context.binder.flush()
+    assert banner.hidden_text() == "1 shelved (P1), 1 out of service (P3)"
+    assert banner.grab().save(str(tmp_path / "banner-shelved.png"))

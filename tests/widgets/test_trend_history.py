@@ -107,31 +107,59 @@ def open_trend(qtbot, history: Any, tags: str = LEVEL, clock: Any = None) -> tup
     return trend, store
 
 
-def test_segment_draws_min_max_envelope_with_bad_gaps_and_joins_live_data():
+def test_segment_draws_each_bucket_then_holds_its_last_value_and_ends_at_bad_rows():
+    # Rewritten for issue 14: it asserted a min/max envelope at each bucket's middle joined
+    # by straight lines (a ramp across buckets without rows). Now a bucket is drawn from
+    # its first row to its last, whose value holds (a step) until the next row.
     answer = {
-        "t": [0.0, 10.0, 20.0, 40.0],
-        "min": [1.0, 2.0, None, 4.0],
-        "max": [1.5, 2.5, None, 4.5],
-        "avg": [1.2, 2.2, None, 4.2],
-        "count": [3, 2, 0, 1],
-        "bad": [0, 1, 4, 0],
+        # the value in effect at the start (a row at -30), then buckets of 10 s
+        "t": [0.0, 0.0, 10.0, 20.0, 40.0],
+        "first_t": [-30.0, 2.0, 12.0, 21.0, 41.0],
+        "last_t": [-30.0, 8.0, 18.0, 29.0, 41.0],
+        "first": [1.0, 1.0, 2.0, None, 4.0],
+        "last": [1.0, 1.5, 2.5, None, 4.0],
+        "min": [1.0, 1.0, 2.0, None, 4.0],
+        "max": [1.0, 1.5, 2.5, None, 4.0],
+        "avg": [1.0, 1.2, 2.2, None, 4.0],
+        "count": [0, 3, 2, 0, 1],
+        "bad": [0, 0, 1, 4, 0],  # bucket 2 holds a BAD row but ends GOOD; bucket 3 all BAD
+        "gap": [0, 0, 0, 0, 0],
     }
     segment = HistorySegment.from_buckets(answer, 0.0, 50.0, 5)
-    x, y = segment.points()
-    assert list(x) == [5, 5, 15, 15, 15, 25, 25, 25, 45, 45]
-    # bucket 1 held a BAD sample: the line breaks after it; bucket 2 was all BAD
-    assert np.array_equal(y, [1, 1.5, 2, 2.5, np.nan, np.nan, np.nan, np.nan, 4, 4.5], True)
-    series = TagSeries(100)
+    series = TagSeries(100)  # an analog tag: joined only between samples 2 s apart at most
     series.history = segment
     series.live.append(42.0, 9.0)
     x, y = series.history_points()
-    assert list(x) == [5, 5, 15, 15, 15, 25, 25, 25, 42]  # live takes over at 42
-    assert series.value_at(12.0) == 2.2 and series.value_at(43.0) == 9.0
-    assert series.value_at(25.0) is not None and math.isnan(series.value_at(25.0))
+    assert list(x) == [
+        *(0, 0, 0, 0),  # the value in effect at the start, drawn from the start
+        *(2, 8, 8, 8),  # first row, range, last row
+        *(12, 12, 18, 18, 18),  # 1.5 held until the next row at 12, then a step
+        *(21, 21, 29, 29, 29),  # 2.5 held up to the BAD row at 21, then nothing
+        *(41, 41, 41, 41, 42),  # joined to live data (1 s apart: a line)
+    ]
+    assert np.array_equal(
+        y,
+        [
+            *(1, 1, 1, 1),
+            *(1, 1, 1.5, 1.5),
+            *(1.5, 2, 2, 2.5, 2.5),
+            *(2.5, np.nan, np.nan, np.nan, np.nan),
+            *(4, 4, 4, 4, 9),
+        ],
+        equal_nan=True,
+    )
+    assert series.value_at(5.0) == 1.2  # among a bucket's rows: its average
+    assert series.value_at(10.0) == 1.5  # after them: its last value, held
+    assert math.isnan(series.value_at(25.0)) and math.isnan(series.value_at(35.0))  # BAD
+    assert series.value_at(43.0) == 9.0
     quiet = TagSeries(100)  # nothing live yet: the last stored value holds until live data
     quiet.history, quiet.live_since = segment, 60.0
     x, y = quiet.history_points()
-    assert list(x[-3:]) == [45, 45, 50] and list(y[-3:]) == [4, 4.5, 4.2]  # to its end
+    assert list(x[-2:]) == [41, 50] and list(y[-2:]) == [4, 4]  # to its end
+    # an older historian's answer (no first and last rows) still draws, at bucket middles
+    old = {k: answer[k][1:] for k in ("t", "min", "max", "avg", "count", "bad")}
+    x, _ = HistorySegment.from_buckets(old, 0.0, 50.0, 5).points()
+    assert list(x[:4]) == [5, 5, 5, 5]
     with pytest.raises(MalformedHistory):
         HistorySegment.from_buckets({"t": [1.0]}, 0.0, 1.0, 1)
 
@@ -342,7 +370,7 @@ def test_csv_export_holds_every_pen_in_the_visible_range(qtbot, loop, store_file
         table = list(csv.DictReader(file))
     assert len(table) == rows > 0
     assert list(table[0]) == [
-        *("tag", "time", "epoch_s", "source", "value", "min", "max", "bad", "gap")
+        *("tag", "time", "epoch_s", "source", "value", "min", "max", "unit", "bad", "gap")
     ]
     assert {r["tag"] for r in table} == {LEVEL, SP}
     epochs = [float(r["epoch_s"]) for r in table]
@@ -352,6 +380,8 @@ def test_csv_export_holds_every_pen_in_the_visible_range(qtbot, loop, store_file
     assert gaps[-1]["source"] == "live" and gaps[-1]["value"] == ""  # the BAD live sample
     live = [r for r in table if r["source"] == "live"]
     assert [float(r["epoch_s"]) for r in live] == [NOW + 1, NOW + 2]
+    # values in the tag's format (.2f), the unit beside them
+    assert live[0]["value"] == "2.00" and {r["unit"] for r in table} == {"m"}
     history_row = next(r for r in table if r["source"] == "history" and r["bad"] == "0")
     assert float(history_row["min"]) <= float(history_row["value"]) <= float(history_row["max"])
     assert table[0]["time"].startswith("2023-11-1")  # ISO 8601, local time

@@ -48,12 +48,17 @@ def frame(trend: Trend) -> None:
     trend.tag_link.context.binder.flush()
 
 
-def drawn_at(trend: Trend, t: float, value: float) -> bool:
-    """True when the pen's colour is painted at ``(t, value)`` of the plot (a screenshot)."""
+def drawn_at(trend: Trend, t: float, value: float, name: str | None = None) -> bool:
+    """True when the pen's colour is painted at ``(t, value)`` of the plot (a screenshot).
+
+    ``name``: the pen (its colour and its row); default the first.
+    """
     image = trend.plot.grab().toImage()
-    scene = trend.chart.viewbox.mapViewToScene(QPointF(t, value))
+    name = name or trend.tags.split(",")[0].strip()
+    row = trend.chart.row_of(name)
+    scene = row.viewbox.mapViewToScene(QPointF(t, value))
     point = trend.plot.mapFromScene(scene)
-    pen = QColor(PENS[0])
+    pen = QColor(PENS[[n.strip() for n in trend.tags.split(",")].index(name)])
     for dx in range(-2, 3):
         for dy in range(-2, 3):
             c = image.pixelColor(point.x() + dx, point.y() + dy)
@@ -73,10 +78,12 @@ def test_a_quiet_setpoint_is_held_up_to_now_and_the_hold_stops_at_bad(qtbot):
     frame(trend)
     assert chart.tail(SP) == ([], [])  # nothing to hold yet: the sample is now
     clock.t = NOW + 120  # two minutes without a sample: the driver publishes on change
-    live_data = chart._curves[SP][0].xData
     frame(trend)
     assert chart.tail(SP) == ([NOW, NOW + 120], [2.5, 2.5])
-    assert chart._curves[SP][0].xData is live_data  # the live curve was not handed new data
+    # The live curve is the one sample; the tail (two points) holds it, no new array per
+    # frame. (It used to assert the live curve kept its very array: it now recomputes its
+    # few points when the view scrolls, as pyqtgraph re-clipped them before.)
+    assert chart.live(SP) == ([NOW], [2.5])
     assert drawn_at(trend, NOW + 110, 2.5)  # the operator sees the line reach "now"
     clock.t = NOW + 180
     frame(trend)
@@ -86,12 +93,18 @@ def test_a_quiet_setpoint_is_held_up_to_now_and_the_hold_stops_at_bad(qtbot):
     clock.t = NOW + 240
     frame(trend)
     assert chart.tail(SP) == ([NOW + 200, NOW + 240], [2.6, 2.6])
-    # BAD: nothing is known from then on, so nothing is held
+    # BAD: nothing is known from then on, so nothing is held ...
     store.update(SP, Sample(2.6, Quality.bad(Reason.NO_COMMUNICATION), NOW + 250))
     clock.t = NOW + 300
     frame(trend)
     assert chart.tail(SP) == ([], [])
     assert not drawn_at(trend, NOW + 290, 2.6)
+    # ... but up to the BAD sample the value held: the line ends at its time, not at the
+    # last GOOD sample's
+    x, y = chart.live(SP)
+    assert x[-2:] == [NOW + 250] * 2
+    assert y[-2] == 2.6 and np.isnan(y[-1])
+    assert drawn_at(trend, NOW + 245, 2.6)
     trend.set_cursor(NOW + 290)
     assert f"{SP} = ----" in trend.readout_text()
     store.update(SP, Sample(2.7, source_time=NOW + 310))

@@ -1,0 +1,295 @@
+"""The broker's doors: who is talking on its front, and what each may say.
+
+Pure (no sockets, no clock: the broker passes the time in). The broker asks here before
+it acts on a message from its front (docs/bus-protocol.md, "Who is talking"):
+
+- **identity**: the header's sender must be the routing id of the connection the message
+  came on (a node's DEALER sets it to its node id), and with CURVE the key that first
+  used an id keeps it while its node lives: HELLO, HEARTBEAT, BYE, EXPOSE, snapshot
+  requests and RPC for another node's id are refused (:func:`identity_refusal`);
+- **``$sys/`` is the broker's**: a node may publish only under :data:`NODE_SYS` there
+  (drivers' device status; with a policy, only with a right for it), never the broker's
+  heartbeats, statistics, births and deaths (:func:`broker_only`);
+- **RPC replies** answer requests: the broker accepts an ``RPC_REP`` only for a request it
+  routed to that node (:class:`PendingCalls`);
+- **RPC targets**: exposing one needs a ``serve`` right (with a policy), and a name a live
+  node serves cannot be taken (:class:`hmi.bus.roster.Roster` keeps the names).
+
+:class:`Doors` asks all of it for one broker. Every refusal is counted by reason
+(``$sys/stats`` ``refused`` and ``refusals``) and logged at most once per
+:data:`LOG_EVERY` seconds per reason (:class:`Refusals`): an attacker cannot flood the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from hmi.bus.auth import Policy
+from hmi.bus.brokerstats import BrokerStats, NodeInfo
+from hmi.bus.frames import Kind, reply_call_id
+from hmi.bus.roster import SERVE, TAKEN, Roster
+
+log = logging.getLogger(__name__)
+
+#: the broker's own topics start with this
+SYS = b"$sys/"
+#: a node's probes (see hmi.bus.resync): ``$probe/<its id>/...``, allowed whatever its rights
+PROBE_PREFIX = b"$probe/"
+#: ``$sys/`` topics nodes publish (drivers' device status): all others are the broker's
+NODE_SYS = (b"$sys/device/",)
+#: seconds between two log lines about refusals of one reason
+LOG_EVERY = 10.0
+#: seconds a routed request waits for its reply; a later reply is refused (calls time
+#: out after seconds: ``bus.call``'s default is 5)
+REPLY_WITHIN = 120.0
+#: requests of one caller waiting for replies; beyond it its oldest is forgotten
+MAX_PENDING = 10_000
+
+# The reasons of refusals (keys of ``stats.refusals``).
+#: the header's sender is not the connection's routing id
+SENDER = "sender"
+#: the id is bound to another CURVE key (or the key has no rule)
+KEY = "key"
+#: a publication or call outside the key's publish prefixes
+PUBLISH = "publish"
+#: a node publishing on the broker's ``$sys/`` topics
+SYS_TOPIC = "sys"
+#: an RPC_REP for no request the broker routed to that node
+REPLY = "reply"
+#: (an EXPOSE outside the key's serve rights: SERVE; of a name a live node serves: TAKEN)
+REASONS = (SENDER, KEY, PUBLISH, SYS_TOPIC, SERVE, TAKEN, REPLY)
+
+
+def identity_refusal(ident: bytes, sender: str, key: str, node: NodeInfo | None) -> str:
+    """Why a message from connection ``ident`` with header sender ``sender`` and CURVE
+    ``key`` ('' without CURVE) is refused, or '' when it may go on.
+
+    ``node`` is what the broker knows under ``ident`` (its ``sender`` was checked against
+    ``ident`` when it joined). A key other than the node's is refused while the node
+    lives; once it is dead the id is free again (the broker takes it for a new node).
+    """
+    if node is None:
+        return SENDER if sender.encode() != ident else ""
+    if sender != node.sender:
+        return SENDER
+    if key != node.key and node.alive:
+        return KEY
+    return ""
+
+
+def broker_only(topic_b: bytes) -> bool:
+    """True for a ``$sys/`` topic no node may publish (all but :data:`NODE_SYS`)."""
+    return topic_b.startswith(SYS) and not topic_b.startswith(NODE_SYS)
+
+
+class Refusals:
+    """Counts refusals in ``stats`` and logs them, at most once per ``every`` seconds
+    per reason (saying how many were not logged meanwhile)."""
+
+    def __init__(self, stats: BrokerStats, every: float = LOG_EVERY) -> None:
+        self._stats = stats
+        self._every = every
+        #: reason -> (when it was last logged, refusals since then not logged)
+        self._logged: dict[str, tuple[float, int]] = {}
+
+    def refuse(self, reason: str, now: float, detail: str) -> None:
+        """Count one refusal of ``reason``; ``detail`` says who tried what."""
+        stats = self._stats
+        stats.refused += 1
+        stats.refusals[reason] += 1
+        stats.drops["refused"] += 1
+        last, quiet = self._logged.get(reason, (-self._every, 0))
+        if now - last < self._every:
+            self._logged[reason] = (last, quiet + 1)
+            return
+        self._logged[reason] = (now, 0)
+        more = f" (and {quiet} more like it since the last line)" if quiet else ""
+        log.warning("refused (%s): %s%s", reason, detail, more)
+
+
+class PendingCalls:
+    """The RPC requests the broker routed and that wait for their replies.
+
+    Keyed by caller, then (callee, call id): call ids are the caller's own counter, so
+    two callers may use the same one. Each caller's requests are kept in the order they
+    were routed, which is the order they expire in (:data:`REPLY_WITHIN`), and at most
+    :data:`MAX_PENDING` of them (its oldest is forgotten first): one caller flooding a
+    callee that never answers cannot push out the others' requests.
+    """
+
+    def __init__(self, within: float = REPLY_WITHIN, most: int = MAX_PENDING) -> None:
+        self._within = within
+        self._most = most
+        self._by_caller: dict[bytes, OrderedDict[tuple[bytes, int], float]] = {}
+        #: requests forgotten because a caller had too many waiting
+        self.overflow = 0
+
+    def routed(self, caller: bytes, callee: bytes, call_id: int, now: float) -> None:
+        """The broker routed request ``call_id`` of ``caller`` to ``callee``."""
+        waiting = self._by_caller.get(caller)
+        if waiting is None:
+            waiting = self._by_caller[caller] = OrderedDict()
+        key = (callee, call_id)
+        if key in waiting:  # the same id again: it expires from now
+            del waiting[key]
+        waiting[key] = now + self._within
+        if len(waiting) > self._most:
+            waiting.popitem(last=False)
+            self.overflow += 1
+
+    def answered(self, caller: bytes, callee: bytes, call_id: int) -> bool:
+        """True (and forgotten) when ``callee`` was asked ``call_id`` by ``caller``."""
+        waiting = self._by_caller.get(caller)
+        if waiting is None or waiting.pop((callee, call_id), None) is None:
+            return False
+        if not waiting:
+            del self._by_caller[caller]
+        return True
+
+    def expire(self, now: float) -> int:
+        """Forget the requests older than :data:`REPLY_WITHIN`; how many."""
+        expired = 0
+        for caller in list(self._by_caller):
+            waiting = self._by_caller[caller]
+            while waiting:
+                key, deadline = next(iter(waiting.items()))
+                if deadline > now:
+                    break
+                del waiting[key]
+                expired += 1
+            if not waiting:
+                del self._by_caller[caller]
+        return expired
+
+    def forget(self, caller: bytes) -> None:
+        """A caller left: its requests wait for nothing any more."""
+        self._by_caller.pop(caller, None)
+
+    def __len__(self) -> int:
+        return sum(len(waiting) for waiting in self._by_caller.values())
+
+
+class Doors:
+    """The checks of one broker's front, with its ``policy`` (None: no CURVE policy, so
+    no rights to check; identities and ``$sys/`` still are), its ``roster`` and the
+    ``stats`` refusals are counted in. Each method that may refuse counts and logs the
+    refusal itself and answers whether the message may go on."""
+
+    def __init__(self, policy: Policy | None, roster: Roster, stats: BrokerStats) -> None:
+        self.policy = policy
+        self.roster = roster
+        self.refusals = Refusals(stats)
+        #: RPC requests routed and not answered yet (a reply must answer one)
+        self.calls = PendingCalls()
+
+    def refuse(self, reason: str, ident: bytes, now: float, detail: str) -> None:
+        """Count and (at most once per interval) log a refusal of connection ``ident``."""
+        who = ident.decode(errors="replace")
+        self.refusals.refuse(reason, now, f"connection {who!r}: {detail}")
+
+    def identify(  # noqa: PLR0917 - the fields of the message, as the front read them
+        self, ident: bytes, sender: str, key: str, node: NodeInfo | None, kind: int, now: float
+    ) -> NodeInfo | None:
+        """The node a message comes from (joined if new), or None when it is refused: its
+        sender is not its connection's routing id, or (CURVE) its id is bound to a live
+        node's key, or its key has no rule. A dead node's id with another key is a new
+        node. The front calls this only when ``node`` is None or does not match."""
+        reason = identity_refusal(ident, sender, key, node)
+        rule = None
+        if not reason and self.policy is not None:
+            rule = self.policy.rule(key)
+            if rule is None:
+                reason = KEY
+        if reason:
+            what = Kind(kind).name
+            if reason == SENDER:
+                detail = f"{what} with sender {sender!r}"
+            else:
+                detail = f"{what} with an id bound to another key (key {key!r})"
+            self.refuse(reason, ident, now, detail)
+            return None
+        if node is not None:  # dead, and its id comes with another key: a new node
+            log.warning("node %s: its id comes with another key: a new node", node.sender)
+            self.roster.leave(node)
+        return self.roster.join(ident, sender, key, rule)
+
+    def may_publish(self, node: NodeInfo, topic_b: bytes, topic: str, now: float) -> bool:
+        """A publication of ``node`` on ``topic``: never on the broker's ``$sys/`` topics,
+        and with a policy only under the key's prefixes (or its own probes)."""
+        if broker_only(topic_b):
+            self.refuse(SYS_TOPIC, node.ident, now, f"publication on {topic!r}")
+            return False
+        rule = node.rule
+        if rule is not None and not (
+            rule.may_publish(topic) or topic_b.startswith(PROBE_PREFIX + node.ident + b"/")
+        ):
+            self.refuse(PUBLISH, node.ident, now, f"key {rule.name!r} publishing {topic!r}")
+            return False
+        return True
+
+    def may_call(self, node: NodeInfo, topic: str, now: float) -> bool:
+        """An RPC request of ``node`` on ``rpc/<target>``: with a policy, only under the
+        key's publish prefixes."""
+        rule = node.rule
+        if rule is not None and not rule.may_publish(topic):
+            self.refuse(PUBLISH, node.ident, now, f"key {rule.name!r} calling {topic!r}")
+            return False
+        return True
+
+    def routed(self, caller: bytes, callee: bytes, call_id: int, now: float) -> None:
+        """The broker routed request ``call_id`` of ``caller`` to ``callee``."""
+        self.calls.routed(caller, callee, call_id, now)
+
+    def may_reply(self, ident: bytes, topic_b: bytes, payload_b: bytes, now: float) -> bool:
+        """An RPC reply of ``ident`` on ``rpc/<caller>``: only to a request the broker
+        routed to it (which it answers, once)."""
+        call_id = reply_call_id(payload_b)
+        if (
+            topic_b.startswith(b"rpc/")
+            and call_id is not None
+            and self.calls.answered(topic_b[len("rpc/") :], ident, call_id)
+        ):
+            return True
+        self.refuse(REPLY, ident, now, f"a reply on {topic_b.decode()!r} to no request")
+        return False
+
+    def expose(self, node: NodeInfo, payload: Any, now: float) -> bool:
+        """An EXPOSE ``[target, exposed?]``: a claim (refused without a serve right, or
+        while another live node serves the name: it waits), or a withdrawal (which
+        changes nothing unless the node serves the name). False when malformed."""
+        if type(payload) is not list or len(payload) != 2 or not isinstance(payload[0], str):
+            return False
+        name = payload[0]
+        if payload[1]:
+            self.claim(node, name, now)
+            return True
+        heir = self.roster.withdraw(node, name)
+        if heir is not None:
+            log.info("RPC target %r: now served by %s (it waited)", name, heir.sender)
+        return True
+
+    def claim(self, node: NodeInfo, name: str, now: float) -> None:
+        """``node`` exposes ``name`` (an EXPOSE, or a target its HELLO lists)."""
+        reason = self.roster.claim(node, name)
+        if not reason:
+            return
+        if reason == SERVE:
+            rule = node.rule.name if node.rule is not None else "?"
+            detail = f"key {rule!r} may not serve RPC target {name!r}"
+        else:
+            owner = self.roster.nodes.get(self.roster.targets.get(name, b""))
+            held = owner.sender if owner is not None else "?"
+            detail = f"RPC target {name!r} is served by live node {held} (the claim waits)"
+        self.refuse(reason, node.ident, now, detail)
+
+    def gone(self, node: NodeInfo) -> None:
+        """``node`` died or left: its targets go to the nodes waiting for them."""
+        for name, heir in self.roster.dead(node):
+            log.info("RPC target %r: now served by %s (it waited)", name, heir.sender)
+
+    def left(self, node: NodeInfo) -> None:
+        """``node`` said BYE (after :meth:`gone`): forgotten, and its calls' waits."""
+        self.roster.leave(node)
+        self.calls.forget(node.ident)
