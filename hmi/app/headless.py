@@ -113,7 +113,13 @@ async def _serve(
         driver_name=role.driver_name,
     )
     try:
-        await backend.start()
+        try:
+            await backend.start()
+        except (OSError, ValueError) as exc:
+            # A data file it cannot use (a corrupt session state, a plant key too short,
+            # a folder it may not write): one clear line, not a traceback.
+            say(f"{role.command} {deployment.name}: cannot start: {exc}")
+            return 1
         say(f"{role.command} {deployment.name}: {_summary(project, role, data_dir)}; ready")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration)

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 #: the files a plant keeps in its data folder
 KEY_FILE = "plant.key"
 AUDIT_FILE = "audit.sqlite"
+#: logged-out sessions and disabled users, kept across restarts
+SESSIONS_FILE = "sessions.json"
 
 
 def with_simulated_devices(project: Project, host: str, port: int) -> Project:
@@ -171,7 +173,12 @@ class Backend:
             self.key = load_or_create_key(self.data_dir / KEY_FILE)
             self.audit = AuditLog(self.data_dir / AUDIT_FILE)
             self.security = Security(
-                project.users, self.key, self.audit, clock=clock, audience=project.name
+                project.users,
+                self.key,
+                self.audit,
+                clock=clock,
+                audience=project.name,
+                state=self.data_dir / SESSIONS_FILE,
             )
             await self._start(SecurityActor(self.security))
             await self._start(AuditRecorder(self.audit, self.security))

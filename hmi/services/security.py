@@ -41,6 +41,7 @@ from hmi.core.identity import (
 from hmi.core.passwords import PasswordHashError, dummy_hash, verify_password
 from hmi.project.model import UserConfig
 from hmi.services.audit import AuditEntry, AuditLog
+from hmi.services.sessions import Disabled, SessionLedger
 
 #: a session lasts a shift at most; the GUI logs out earlier after idle time
 SESSION_SECONDS = 12 * 3600.0
@@ -208,6 +209,7 @@ class Security:
         session_seconds: float = SESSION_SECONDS,
         token_seconds: float = TOKEN_SECONDS,
         limits: LoginLimits | None = None,
+        state: Path | None = None,
     ) -> None:
         if not audience:
             raise ValueError("the security service needs an audience (the plant's name)")
@@ -223,8 +225,8 @@ class Security:
         self._token_seconds = token_seconds
         self._throttle = _Throttle(limits or LoginLimits())
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
-        #: revoked session -> when it may be forgotten (no token of it is live after that)
-        self._revoked: dict[str, float] = {}
+        #: revoked sessions and disabled users, kept across restarts in ``state``
+        self._ledger = SessionLedger(state)
         #: tokens whose signature and claims were checked: every command and checked RPC
         #: of a session brings the same token, and decoding it again costs ~60 us a time
         self._checked: dict[str, Token] = {}
@@ -283,6 +285,8 @@ class Security:
         finally:
             # cancelled or not, the attempt counts; a success clears the user's record
             locked = self._throttle.end(keys, self._clock(), ok)
+        if ok and user in self._ledger.disabled:
+            ok, why = False, "user disabled"  # after the check: costs what a refusal costs
         if not ok or config is None:
             reason = f"{why}; {locked}" if locked else why
             self._record(user, "login", "denied", node, reason=reason, host=host)
@@ -324,8 +328,10 @@ class Security:
         session = claims.identity.session
         if not session:
             raise InvalidToken("token of no session")  # it could never be revoked
-        if session in self._revoked:
+        if self._ledger.is_revoked(session):
             raise InvalidToken("logged out")
+        if claims.identity.user in self._ledger.disabled:
+            raise InvalidToken("user disabled")
         return claims
 
     def verify(self, token: str) -> Identity:
@@ -364,18 +370,34 @@ class Security:
             self._record("", "logout", "denied", "", reason=f"invalid token: {exc}")
             return
         who = claims.identity
-        if not who.session or who.session in self._revoked:
+        if not who.session or self._ledger.is_revoked(who.session):
             why = "logged out already" if who.session else "token of no session"
             self._record(who.user, "logout", "denied", who.node, reason=why)
             return
-        for session, until in list(self._revoked.items()):
-            if until < now:
-                del self._revoked[session]
         # Kept until no token of the session can be live: the end of the session, or the
         # token's expiry for tokens not made here.
-        self._revoked[who.session] = max(who.expires, claims.started + self._session_seconds)
+        until = max(who.expires, claims.started + self._session_seconds)
+        self._ledger.revoke(who.session, until, now)
         self._record(who.user, "logout", "ok", who.node, reason=reason)
 
     def is_revoked(self, session: str) -> bool:
         """True when the session was logged out (writers consult this through RPC)."""
-        return session in self._revoked
+        return self._ledger.is_revoked(session)
+
+    def disable(self, user: str, by: str, reason: str = "") -> None:
+        """Refuse ``user`` at once: logins, renewals and every live token of theirs (each
+        writer verifies every command here, so the next one is refused). Audited."""
+        if user not in self._users:
+            raise KeyError(f"no user {user!r}")
+        self._ledger.disable(user, Disabled(by, self._clock(), reason))
+        self._record(user, "disable user", "ok", "", reason=f"by {by}: {reason}".strip(": "))
+
+    def enable(self, user: str, by: str) -> bool:
+        """Let a disabled ``user`` log in again; False when they were not disabled."""
+        done = self._ledger.enable(user)
+        self._record(user, "enable user", "ok" if done else "unchanged", "", reason=f"by {by}")
+        return done
+
+    def disabled_users(self) -> dict[str, Disabled]:
+        """The users disabled now, and by whom, since when and why."""
+        return dict(self._ledger.disabled)

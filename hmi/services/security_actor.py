@@ -83,8 +83,29 @@ class SecurityActor(Actor):
         """A session for ``user``; raises (remotely: RemoteError LoginFailed, or
         LoginThrottled after too many failures) when refused. The password is checked in
         a worker thread: the bus keeps moving meanwhile."""
-        token = await self.security.login(user, password, node=node, host=host)
+        # The session is bound to the node the broker says the call came from, never the
+        # one the caller names (which only counts for this process's own calls).
+        sender = self.bus.current_sender
+        token = await self.security.login(
+            user, password, node=sender if sender is not None else node, host=host
+        )
         return _session(self.security.read(token), token)
+
+    @expose(permission=Permission.MANAGE_USERS)
+    def disable_user(self, user: str, reason: str = "", *, identity: Identity) -> None:
+        """Refuse ``user`` at once everywhere: logins, renewals, every live session's next
+        command (writers verify each one here). Needs ``manage_users``."""
+        self.security.disable(user, identity.user, reason)
+
+    @expose(permission=Permission.MANAGE_USERS)
+    def enable_user(self, user: str, *, identity: Identity) -> bool:
+        """Let a disabled ``user`` log in again. Needs ``manage_users``."""
+        return self.security.enable(user, identity.user)
+
+    @expose(permission=Permission.MANAGE_USERS)
+    def disabled_users(self, *, identity: Identity) -> dict[str, dict[str, Any]]:
+        """The users disabled now: ``{user: {by, since, reason}}``."""
+        return {user: dataclasses.asdict(d) for user, d in self.security.disabled_users().items()}
 
     @expose
     def refresh(self, token: str) -> dict[str, Any]:
