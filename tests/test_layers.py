@@ -40,6 +40,11 @@ def tree_copy(tmp_path: Path) -> Path:
         ("hmi/project/leak.py", "from PySide6 import QtWidgets", "backend layers never import Qt"),
         ("hmi/screens/leak.py", "import zmq", "GUI layers never import zmq"),
         ("hmi/screens/leak.py", "import pymodbus", "GUI layers never import zmq"),
+        ("hmi/bus/leak.py", "import hmi.app.plant", "the whole package, deny by default"),
+        ("hmi/services/leak.py", "import hmi.drivers.auth", "the whole package, deny by default"),
+        ("hmi/app/leak.py", "import hmi.commands", "the whole package, deny by default"),
+        # a new top-level part must be placed in the layers before it may exist
+        ("hmi/newpart.py", "import hmi.core", "the whole package, deny by default"),
     ],
 )
 def test_a_forbidden_import_breaks_the_contracts(tree_copy, module, forbidden, contract):
