@@ -6,13 +6,26 @@
 2. Batches of 100 samples into a TagStore: raw (same pipeline, hand-written decode into
    Samples) vs ours (``bind_store``).
 3. RPC between two processes through the broker: sequential latency and 100 in flight.
+4. The checked path (docs/security.md): a broker with CURVE and a client policy (keys
+   made in a temporary folder, a policy admitting the bench's nodes), so that every
+   publication passes the broker's doors on its front: pub/sub as in 1, against 1's
+   figure in the same run (``checked_ratio``, target >= 0.5); and RPC through it to a
+   method declared ``@expose(permission=...)`` on a node whose bus has an authorizer
+   (a local one, as the composition root's: the JWT verified with
+   ``hmi.core.identity.verify_token``, the node it was issued for, the grants): the
+   issue's "rpc_p50_us with authorization on" is ``checked_rpc_p50_us`` (target
+   <= 250 us); ``checked_rpc_plain_p50_us`` is a plain method on the same path, so the
+   cost of the check shows in the same run. ``rpc_p50_us`` stays the default path's
+   (direct routes, no CURVE), comparable with earlier runs.
 
 Prints one JSON line last with raw_msgs_per_s, hmi_msgs_per_s, ratio,
-raw_batched_updates_per_s, hmi_batched_updates_per_s, batched_ratio, rpc_seq_calls_per_s,
-rpc_p50_us, rpc_p99_us, rpc_concurrent_calls_per_s, and the CPU seconds the broker
-process used in each pub/sub run (broker_cpu_s_single, broker_cpu_s_batched: start-up,
-then 200,000 messages or 20,000 batches forwarded with cache and statistics kept). Roles
-other than the main one are the child processes (``--role``).
+raw_batched_updates_per_s, hmi_batched_updates_per_s, batched_ratio, checked_msgs_per_s,
+checked_ratio, rpc_seq_calls_per_s, rpc_p50_us, rpc_p99_us, rpc_concurrent_calls_per_s,
+checked_rpc_p50_us, checked_rpc_p99_us, checked_rpc_plain_p50_us, and the CPU seconds
+the broker process used in each pub/sub run (broker_cpu_s_single, broker_cpu_s_batched,
+broker_cpu_s_checked: start-up, then 200,000 messages or 20,000 batches forwarded with
+cache and statistics kept). Roles other than the main one are the child processes
+(``--role``).
 """
 
 from __future__ import annotations
@@ -25,7 +38,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -67,6 +82,76 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+# -- the checked path: keys, policy, session token -----------------------------------------
+#: the bench's nodes and what the broker's policy lets each do
+POLICY = """\
+clients:
+  - {name: bench-pub, key_file: keys/bench-pub.key, publish: ["tag/"]}
+  - {name: bench-sub, key_file: keys/bench-sub.key}
+  - {name: bench-rpc, key_file: keys/bench-rpc.key, serve: ["echo"]}
+  - {name: bench-client, key_file: keys/bench-client.key, publish: ["rpc/echo"]}
+"""
+#: the caller's node id (its session token names it: the authorizer checks it)
+CLIENT_ID = "bench-client"
+
+
+def make_plant(folder: Path) -> None:
+    """CURVE keys of the broker and each node, the policy, the key sessions are signed with."""
+    from hmi.bus.keys import create_keys
+
+    for name in ("broker", "bench-pub", "bench-sub", "bench-rpc", "bench-client"):
+        create_keys(folder / "keys", name)
+    (folder / "clients.yaml").write_text(POLICY)
+    (folder / "plant.key").write_bytes(os.urandom(32))
+
+
+def client_keys(folder: str, name: str) -> Any:
+    """What node ``name`` needs to reach the checked broker (None: no folder, no CURVE)."""
+    from hmi.bus.keys import ClientKeys, KeyPair, public_key_of
+
+    if not folder:
+        return None
+    keys = Path(folder) / "keys"
+    pair = KeyPair.load(keys / f"{name}.key_secret")
+    return ClientKeys(pair, public_key_of(str(keys / "broker.key")))
+
+
+def session_token(folder: str) -> str:
+    """An engineer's session on the client's node, as the security service issues one."""
+    from hmi.core.identity import Identity, issue_token
+
+    now = time.time()
+    who = Identity("bench", frozenset({"engineer"}), CLIENT_ID, now + 3600, "session-1")
+    return issue_token(who, (Path(folder) / "plant.key").read_bytes(), issued_at=now)
+
+
+def local_authorizer(folder: str) -> Any:
+    """The bus's check of methods with a permission, as ``hmi.app.plant.rpc_authorizer``
+    makes it, with the token verified here rather than by the security service's RPC."""
+    from hmi.bus.rpc import RpcRequest
+    from hmi.core.identity import Identity, InvalidToken, Unauthorized, verify_token
+    from hmi.core.permissions import Grants
+
+    key = (Path(folder) / "plant.key").read_bytes()
+    grants = Grants()
+
+    async def authorize(request: RpcRequest) -> Identity:
+        where = f"{request.target}.{request.method}"
+        try:
+            identity = verify_token(request.token, key, time.time())
+        except InvalidToken as exc:
+            raise PermissionError(f"{where} refused: invalid session: {exc}") from None
+        if request.sender is not None and identity.node != request.sender:
+            raise PermissionError(f"{where} refused: a session of another node")
+        try:
+            grants.authorize(identity, request.permission, request.target)
+        except Unauthorized as exc:
+            raise PermissionError(f"{where} refused: {exc}") from None
+        return identity
+
+    return authorize
+
+
 def sample_entries(i: int, n: int) -> list[list[Any]]:
     t = time.time()
     return [[f"line1/dev{j // 10}/p{j}", float(i + j), 0, t] for j in range(n)]
@@ -102,11 +187,12 @@ def role_raw_pub(port: int, n: int, batch: int) -> None:
     ctx.term()
 
 
-def role_hmi_pub(address: str, n: int, batch: int) -> None:
+def role_hmi_pub(address: str, n: int, batch: int, folder: str = "") -> None:
     from hmi.bus import Bus
 
     async def main() -> None:
-        bus = await Bus.connect(address, name="bench-pub", hwm=HWM)
+        keys = client_keys(folder, "bench-pub")
+        bus = await Bus.connect(address, name="bench-pub", hwm=HWM, keys=keys)
         await asyncio.sleep(1.0)
         payloads = [sample_entries(i, batch) for i in range(16)]
         publish = bus.publish
@@ -123,18 +209,27 @@ def role_hmi_pub(address: str, n: int, batch: int) -> None:
     asyncio.run(main())
 
 
-def role_broker(address: str) -> None:
+def role_broker(address: str, folder: str = "") -> None:
+    from hmi.bus.auth import Policy
     from hmi.bus.broker import BROKER_NICE, Broker
+    from hmi.bus.keys import KeyPair
 
     async def main() -> None:
-        # as `hmi broker` runs it (a process of its own: nice=BROKER_NICE)
-        await Broker(address, write_state_file=False, hwm=HWM, nice=BROKER_NICE).serve()
+        # as `hmi broker` runs it (a process of its own: nice=BROKER_NICE); with a folder,
+        # as `hmi broker --secret-key ... --clients ...` (CURVE and a policy: checked path)
+        secret = KeyPair.load(Path(folder) / "keys" / "broker.key_secret") if folder else None
+        policy = Policy.load(Path(folder) / "clients.yaml") if folder else None
+        broker = Broker(
+            address, write_state_file=False, hwm=HWM, nice=BROKER_NICE, secret=secret, policy=policy
+        )
+        await broker.serve()
 
     asyncio.run(main())
 
 
-def role_rpc_server(address: str) -> None:
+def role_rpc_server(address: str, folder: str = "") -> None:
     from hmi.bus import Actor, Bus, Supervisor, expose
+    from hmi.core.permissions import Permission
 
     class Echo(Actor):
         name = "echo"
@@ -143,8 +238,14 @@ def role_rpc_server(address: str) -> None:
         def echo(self, value: Any) -> Any:
             return value
 
+        @expose(permission=Permission.EDIT_DEVICES)
+        def checked_echo(self, value: Any) -> Any:
+            return value
+
     async def main() -> None:
-        bus = await Bus.connect(address, name="bench-rpc")
+        bus = await Bus.connect(address, name="bench-rpc", keys=client_keys(folder, "bench-rpc"))
+        if folder:
+            bus.authorizer = local_authorizer(folder)
         sup = Supervisor(bus)
         await sup.start(Echo())
         await asyncio.Event().wait()
@@ -208,11 +309,12 @@ async def raw_subscriber(port: int, n: int, batched: bool) -> float:
     return units / (last - first) if last > first else 0.0
 
 
-async def hmi_subscriber(address: str, n: int, batched: bool) -> float:
+async def hmi_subscriber(address: str, n: int, batched: bool, folder: str = "") -> float:
     from hmi.bus import Actor, Bus, Supervisor, bind_store
     from hmi.core import TagStore
 
-    bus = await Bus.connect(address, name="bench-sub", hwm=HWM)
+    keys = client_keys(folder, "bench-sub")
+    bus = await Bus.connect(address, name="bench-sub", hwm=HWM, keys=keys)
     state = {"got": 0, "first": 0.0, "last": 0.0}
     done = asyncio.Event()
     store = TagStore()
@@ -262,7 +364,9 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def pubsub(kind: str, batched: bool) -> float:
+def pubsub(kind: str, batched: bool, folder: str = "") -> float:
+    """``raw``, ``hmi`` (the default broker: fast path) or ``checked`` (``folder``: CURVE
+    keys and the policy)."""
     port = free_pair()
     n, batch = (N_BATCHED, BATCH) if batched else (N_SINGLE, 1)
     if kind == "raw":
@@ -271,37 +375,51 @@ def pubsub(kind: str, batched: bool) -> float:
         sub_coro = raw_subscriber(port, n, batched)
     else:
         address = f"tcp://127.0.0.1:{port}"
-        mid = child("broker", address)
+        extra = [folder] if kind == "checked" else []
+        mid = child("broker", address, *extra)
         time.sleep(0.5)
-        pub = child("hmi-pub", address, str(n), str(batch))
-        sub_coro = hmi_subscriber(address, n, batched)
+        pub = child("hmi-pub", address, str(n), str(batch), *extra)
+        sub_coro = hmi_subscriber(address, n, batched, *extra)
     try:
         rate = float(qasync_run(sub_coro))
-        if kind == "hmi":
-            BROKER_CPU["batched" if batched else "single"] = cpu_seconds(mid.pid)
+        if kind != "raw":
+            name = "checked" if kind == "checked" else "batched" if batched else "single"
+            BROKER_CPU[name] = cpu_seconds(mid.pid)
         return rate
     finally:
         stop(pub)
         stop(mid)
 
 
-async def rpc_client(address: str) -> dict[str, float]:
-    from hmi.bus import Bus
-
-    bus = await Bus.connect(address, name="bench-client")
-    for _ in range(200):
-        try:
-            await bus.call("echo", "echo", 1, timeout=1.0)
-            break
-        except Exception:
-            await asyncio.sleep(0.05)
+async def sequential(bus: Any, method: str, **kwargs: Any) -> tuple[float, list[float]]:
+    """N_RPC_SEQ calls one after the other: calls/s and the latencies (us), sorted."""
     lat = []
     t0 = time.perf_counter()
     for i in range(N_RPC_SEQ):
         s = time.perf_counter()
-        await bus.call("echo", "echo", i)
+        await bus.call("echo", method, i, **kwargs)
         lat.append((time.perf_counter() - s) * 1e6)
-    seq_rate = N_RPC_SEQ / (time.perf_counter() - t0)
+    rate = N_RPC_SEQ / (time.perf_counter() - t0)
+    lat.sort()
+    return rate, lat
+
+
+async def first_call(bus: Any, method: str, **kwargs: Any) -> None:
+    """Until the server is there (it connects and exposes its target meanwhile)."""
+    for _ in range(200):
+        try:
+            await bus.call("echo", method, 1, timeout=1.0, **kwargs)
+            return
+        except Exception:
+            await asyncio.sleep(0.05)
+
+
+async def rpc_client(address: str) -> dict[str, float]:
+    from hmi.bus import Bus
+
+    bus = await Bus.connect(address, name="bench-client")
+    await first_call(bus, "echo")
+    seq_rate, lat = await sequential(bus, "echo")
     per_worker = N_RPC_CONC // IN_FLIGHT
 
     async def worker() -> None:
@@ -312,7 +430,6 @@ async def rpc_client(address: str) -> dict[str, float]:
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
     conc_rate = per_worker * IN_FLIGHT / (time.perf_counter() - t0)
     await bus.close()
-    lat.sort()
     return {
         "rpc_seq_calls_per_s": round(seq_rate),
         "rpc_p50_us": round(statistics.median(lat), 1),
@@ -332,6 +449,36 @@ def rpc() -> dict[str, float]:
         stop(broker)
 
 
+async def checked_rpc_client(address: str, folder: str) -> dict[str, float]:
+    """Calls through a broker with CURVE and a policy: a method with a permission (checked
+    by the server's authorizer at every call), then a plain one."""
+    from hmi.bus import Bus
+
+    keys = client_keys(folder, "bench-client")
+    bus = await Bus.connect(address, name="bench-client", keys=keys, node_id=CLIENT_ID)
+    token = session_token(folder)
+    await first_call(bus, "checked_echo", token=token)
+    _, checked = await sequential(bus, "checked_echo", token=token)
+    _, plain = await sequential(bus, "echo")
+    await bus.close()
+    return {
+        "checked_rpc_p50_us": round(statistics.median(checked), 1),
+        "checked_rpc_p99_us": round(checked[int(len(checked) * 0.99)], 1),
+        "checked_rpc_plain_p50_us": round(statistics.median(plain), 1),
+    }
+
+
+def checked_rpc(folder: str) -> dict[str, float]:
+    address = f"tcp://127.0.0.1:{free_pair()}"
+    broker = child("broker", address, folder)
+    server = child("rpc-server", address, folder)
+    try:
+        return asyncio.run(checked_rpc_client(address, folder))
+    finally:
+        stop(server)
+        stop(broker)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--role")
@@ -340,18 +487,27 @@ def main() -> None:
     roles = {
         "proxy": lambda a: role_proxy(int(a[0])),
         "raw-pub": lambda a: role_raw_pub(int(a[0]), int(a[1]), int(a[2])),
-        "hmi-pub": lambda a: role_hmi_pub(a[0], int(a[1]), int(a[2])),
-        "broker": lambda a: role_broker(a[0]),
-        "rpc-server": lambda a: role_rpc_server(a[0]),
+        "hmi-pub": lambda a: role_hmi_pub(a[0], int(a[1]), int(a[2]), *a[3:]),
+        "broker": lambda a: role_broker(*a),
+        "rpc-server": lambda a: role_rpc_server(*a),
     }
     if ns.role:
         roles[ns.role](ns.args)
         return
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory(prefix="hmi-bench-") as folder:
+        make_plant(Path(folder))
+        run(folder)
+
+
+def run(folder: str) -> None:
+    """Every measurement, in one run (``folder``: the checked path's keys and policy)."""
     result: dict[str, Any] = {}
     raw = pubsub("raw", batched=False)
     ours = pubsub("hmi", batched=False)
+    checked = pubsub("checked", batched=False, folder=folder)
     print(f"single: raw {raw:,.0f} msgs/s, hmi {ours:,.0f} msgs/s", flush=True)
+    print(f"checked: {checked:,.0f} msgs/s (CURVE, policy: through the broker)", flush=True)
     raw_b = pubsub("raw", batched=True)
     ours_b = pubsub("hmi", batched=True)
     print(f"batched: raw {raw_b:,.0f} updates/s, hmi {ours_b:,.0f} updates/s", flush=True)
@@ -364,8 +520,12 @@ def main() -> None:
         batched_ratio=round(ours_b / raw_b, 3) if raw_b else 0.0,
         broker_cpu_s_single=round(BROKER_CPU.get("single", 0.0), 2),
         broker_cpu_s_batched=round(BROKER_CPU.get("batched", 0.0), 2),
+        checked_msgs_per_s=round(checked),
+        checked_ratio=round(checked / ours, 3) if ours else 0.0,
+        broker_cpu_s_checked=round(BROKER_CPU.get("checked", 0.0), 2),
     )
     result.update(rpc())
+    result.update(checked_rpc(folder))
     print(json.dumps(result))
 
 

@@ -123,7 +123,7 @@ class RunningBackend:
 
     def write(self, tag: str, value: Value, *, token: str, user: str = "") -> CommandResult:
         """Write ``tag`` as the session ``token`` would from a screen; the final result
-        (confirmed, rejected with the reason, failed, timed out)."""
+        (confirmed, overridden by the device, rejected with the reason, failed, timed out)."""
         return self.run(self._parts.write(tag, value, token, user))
 
     # -- internals ---------------------------------------------------------------------------

@@ -3,23 +3,26 @@
 Front: a ROUTER that every node's DEALER talks to (RPC, hello, heartbeats, snapshot
 requests, and publications that must be checked). Back: an XPUB that nodes' SUB sockets
 subscribe to; ZeroMQ does the prefix matching in C. Publications reach the back through
-:class:`hmi.bus.forwarder.Forwarder`, libzmq's proxy in a thread of its own.
+:class:`hmi.bus.forwarder.Forwarder`.
 
 Two paths for publications (docs/bus-protocol.md, "Fast path"):
 
 - *fast* (a broker without a client policy, the default): nodes publish straight into
-  the proxy; the broker reads a tap of the back behind it and keeps the last-value cache,
-  the statistics and the sequence checks from there, without being in the way.
+  libzmq's proxy (a C thread of its own); the broker reads a tap of the back behind it and
+  keeps the last-value cache, the statistics and the sequence checks from there, without
+  being in the way.
 - *checked* (a CURVE broker with a policy, or ``fast_path=False``): every publication
   comes through the front, where its header, sizes and the sender's publish rights are
-  checked before it is handed to the proxy; refused and malformed ones never go further.
+  checked before the broker sends it on the back itself; refused and malformed ones never
+  go further.
 
 The broker never decodes publications on the way: ``tag/`` batches are decoded later, in
-bulk, when merged into the last-value cache (see :mod:`hmi.bus.lvc`); control messages
-(hello, snapshot requests, RPC requests, ...) are decoded and checked. Which nodes are
-alive and which RPC targets they serve is kept by :class:`hmi.bus.roster.Roster`; who may
-say what on the front (a sender is its connection's routing id, with CURVE its key's;
-``$sys/`` is the broker's; replies answer routed requests) by :mod:`hmi.bus.doors`.
+bulk, when merged into the last-value cache (see :mod:`hmi.bus.lvc`). Control messages
+(hello, snapshot requests, RPC, ...) are decoded into their typed messages and acted on
+by :class:`hmi.bus.brokercontrol.ControlPlane`. Which nodes are alive and which RPC
+targets they serve is kept by :class:`hmi.bus.roster.Roster`; who may say what on the
+front (a sender is its connection's routing id, with CURVE its key's; ``$sys/`` is the
+broker's; replies answer routed requests) by :mod:`hmi.bus.doors`.
 """
 
 from __future__ import annotations
@@ -31,34 +34,26 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
 import zmq
 
 from hmi.bus.address import BrokerAddress, remove_state, write_state
 from hmi.bus.auth import Policy, ZapHandler, user_key
+from hmi.bus.brokercontrol import SENDER, ControlPlane
 from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
+from hmi.bus.control import BrokerBeat, pack_control
 from hmi.bus.discovery import DEFAULT_KEY, Beacon, check_beacon, front_is_local
 from hmi.bus.doors import Doors
 from hmi.bus.forwarder import Forwarder, fast_bind, lower_priority
-from hmi.bus.frames import (
-    MAX_PAYLOAD,
-    MAX_TOPIC,
-    Flag,
-    Kind,
-    check_header,
-    pack_header,
-)
+from hmi.bus.frames import MAX_PAYLOAD, MAX_TOPIC, Kind, check_header, pack_header, pack_payload
 from hmi.bus.keys import KeyPair
 from hmi.bus.ledger import Ledger
 from hmi.bus.lvc import LastValueCache
-from hmi.bus.roster import Roster, about_node
+from hmi.bus.roster import Roster
 from hmi.bus.zmqio import BatchReader, Reader, open_context, send_frames
 
 log = logging.getLogger(__name__)
 
-SENDER = "$broker"
-_PUB, _HELLO, _HEARTBEAT, _SNAP_REQ = Kind.PUB, Kind.HELLO, Kind.HEARTBEAT, Kind.SNAPSHOT_REQ
-_RPC_REQ, _RPC_REP, _BYE, _EXPOSE = Kind.RPC_REQ, Kind.RPC_REP, Kind.BYE, Kind.EXPOSE
+_PUB, _BYE = Kind.PUB, Kind.BYE
 #: the tap is read this often (s): behind the proxy, in batches (snapshots catch up first)
 TAP_PERIOD = 0.005
 #: how much ``hmi broker`` lowers the priority (nice) of its Python thread on the fast path
@@ -67,8 +62,6 @@ BROKER_NICE = 5
 #: and closes one silent for ZMTP_TIMEOUT_MS: a node id held by a connection that is
 #: gone is free again for its node's new one (see start(): no handover)
 ZMTP_HEARTBEAT_MS, ZMTP_TIMEOUT_MS = 1000, 5000
-_unpack = msgpack.unpackb
-_pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
 
 class Broker:
@@ -129,6 +122,8 @@ class Broker:
         self.targets: dict[str, bytes] = self.roster.targets
         #: who may say what on the front: refusals counted (stats.refused, .refusals)
         self.doors = Doors(policy, self.roster, self.stats)
+        #: what the broker does for control messages and RPC (hmi.bus.brokercontrol)
+        self._control = ControlPlane(self)
         self.last_report: dict[str, Any] = {}
         self.beacon: Beacon | None = None
         self.zap: ZapHandler | None = None
@@ -137,7 +132,8 @@ class Broker:
         self._tap_reader: BatchReader | None = None
         #: where nodes publish straight into the proxy (told in the welcome), or ''
         self.fast_endpoint = ""
-        self._now = time.monotonic()
+        #: the time (monotonic) of the message or tick being handled
+        self.now = time.monotonic()
 
     # -- life -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -250,12 +246,12 @@ class Broker:
 
     # -- front: everything nodes send -------------------------------------------------------
     def _on_front_plain(self, frames: list[bytes]) -> None:
-        self._now = time.monotonic()
+        self.now = time.monotonic()
         self._on_front(frames, "")
 
     def _on_front_secure(self, parts: list[zmq.Frame]) -> None:
         # The CURVE key ZAP admitted, read per message: a routing id could change hands.
-        self._now = time.monotonic()
+        self.now = time.monotonic()
         key = user_key(parts[-1]) or "?"
         self._on_front([p.bytes for p in parts], key)
 
@@ -289,58 +285,31 @@ class Broker:
         node = self.nodes.get(ident)
         if node is None or sender != node.sender or key != node.key:
             # (two comparisons per message for a known node; the doors only when they fail)
-            node = self.doors.identify(ident, sender, key, node, kind, self._now)
+            node = self.doors.identify(ident, sender, key, node, kind, self.now)
             if node is None:
                 return
-        node.last_seen = self._now
+        node.last_seen = self.now
         if kind != _PUB or self._tap_reader is None:
             node.messages += 1  # (the tap counts publications when there is one)
         if not node.alive and node.said_hello and kind != _BYE:
-            self._on_back(node)
+            self._control.back(node)
         if kind == _PUB:
             if (node.rule is not None or topic_b.startswith(b"$sys/")) and not (
-                self.doors.may_publish(node, topic_b, topic, self._now)
+                self.doors.may_publish(node, topic_b, topic, self.now)
             ):
                 return
-            # Checked: on to the proxy. Cache and statistics are kept here, or by the tap
-            # (which sees it pass like every publication) when there is one.
+            # Checked: on to the subscribers. Cache and statistics are kept here, or by the
+            # tap (which sees it pass like every publication) when there is one.
             if self._tap_reader is None:
                 self.ledger.record(topic_b, topic, sender, seq, flags, payload_b)
             self._forward([topic_b, header_b, payload_b])
             return
-        if kind == _RPC_REP:
-            if self.doors.may_reply(ident, topic_b, payload_b, self._now):
-                self._route(topic_b[len("rpc/") :], [topic_b, header_b, payload_b])
-            return
-        if kind == _RPC_REQ and not self.doors.may_call(node, topic, self._now):
-            return
-        try:
-            payload = _unpack(payload_b)
-        except Exception:
-            self._drop("payload_msgpack")
-            return
-        if kind == _RPC_REQ:
-            self._route_request(ident, topic, header_b, payload_b, payload)
-        elif kind == _HEARTBEAT:
-            self.roster.beat(node, payload)
-        elif kind == _HELLO:
-            self._on_hello(node, payload)
-        elif kind == _SNAP_REQ:
-            if isinstance(payload, str):
-                self._send_snapshot(ident, payload)
-            else:
-                self._drop("snapshot_request")
-        elif kind == _EXPOSE:
-            if not self.doors.expose(node, payload, self._now):
-                self._drop("expose")
-        elif kind == _BYE:
-            self._on_gone(node, "stopped")
-            self.doors.left(node)
-        else:
-            self._drop("kind")
+        # Control kinds: the payload is decoded into its typed message (hmi.bus.control)
+        # in one pass; one that does not fit is counted and dropped, nothing of it applied.
+        self._control.handle(node, ident, topic_b, topic, kind, header_b, payload_b)
 
     def _on_tap(self, messages: list[list[bytes]]) -> None:
-        self.ledger.record_read(messages, self._now)
+        self.ledger.record_read(messages, self.now)
 
     def _catch_up(self) -> None:
         """Account for what the tap holds now: the cache then has everything forwarded."""
@@ -363,82 +332,12 @@ class Broker:
             self._front_reader.kick()
         return True
 
-    def _route_request(
-        self, ident: bytes, topic: str, header_b: bytes, payload_b: bytes, payload: Any
-    ) -> None:
-        if type(payload) is not list or not payload or type(payload[0]) is not int:
-            self._drop("rpc_request")
-            return
-        target = topic[len("rpc/") :]
-        dest = self.targets.get(target)
-        if dest is not None and self._route(dest, [topic.encode(), header_b, payload_b]):
-            self.doors.routed(ident, dest, payload[0], self._now)
-            node = self.nodes.get(dest)
-            if node is not None and node.rpc and self.policy is None:
-                # Tell the caller where the target takes calls directly (two hops fewer);
-                # with a policy every call must pass here to be checked.
-                header = pack_header(Kind.ROUTE, SENDER, 0, time.time())
-                self._route(ident, [topic.encode(), header, _pack([target, node.rpc])])
-            return
-        caller = self.nodes[ident].sender
-        error = [payload[0], False, ["LookupError", f"no RPC target {target!r}"]]
-        header = pack_header(Kind.RPC_REP, SENDER, 0, time.time())
-        self._route(ident, [f"rpc/{caller}".encode(), header, _pack(error)])
-
-    def _on_hello(self, node: NodeInfo, payload: Any) -> None:
-        # A node says hello again on every new connection, and when it hears a broker id
-        # it does not know (on the fast path anyone can publish such heartbeats): only its
-        # first hello is news for the others.
-        first = not node.said_hello
-        if not self.roster.hello(node, payload, direct=self.policy is None):
-            self._drop("hello")
-            return
-        for name in self.roster.hello_targets(payload):
-            self.doors.claim(node, name, self._now)
-        welcome = pack_header(Kind.HELLO, SENDER, 0, time.time())
-        answer = {"id": self.id, "pub": self.fast_endpoint, "heartbeat": self.heartbeat}
-        self._route(node.ident, [b"$sys/broker", welcome, _pack(answer)])
-        if first:
-            about = about_node(node, self.roster.served(node))
-            self._publish(f"$sys/node/{node.sender}/alive", about)
-
-    def _send_snapshot(self, ident: bytes, prefix: str) -> None:
-        self._catch_up()
-        flags = int(Flag.FULL | Flag.REPLAY)
-        for topic, entries in self.cache.snapshot(prefix):
-            header = pack_header(Kind.SNAPSHOT, SENDER, 0, time.time(), flags)
-            self._route(ident, [topic.encode(), header, _pack(entries)])
-        # The end of the answer (also of an empty one): the node holds live batches of
-        # these topics until here, so none older than the snapshot is applied after it.
-        header = pack_header(Kind.SNAPSHOT, SENDER, 0, time.time(), int(Flag.REPLAY))
-        self._route(ident, [b"$sys/snapshot", header, _pack(prefix)])
-
-    def _on_gone(self, node: NodeInfo, why: str) -> None:
-        """A node died or left: withdraw its RPC targets, mark its tags, tell everyone."""
-        self.doors.gone(node)
-        self._catch_up()
-        for topic, entries in self.cache.degrade(node.sender, f"{node.sender} {why}"):
-            self._publish(topic, entries)
-        # with the targets it served until now (withdrawn): what a "node dead" alarm names
-        about = about_node(node, sorted({*node.withdrawn, *node.served}))
-        self._publish(f"$sys/node/{node.sender}/dead", {**about, "why": why})
-
-    def _on_back(self, node: NodeInfo) -> None:
-        """A node declared dead is heard again (it had only paused): it gets its RPC
-        targets back and is asked to republish its values, which the cache and every
-        subscriber hold marked node dead (a node that never publishes them anew would
-        otherwise stay so)."""
-        log.warning("node %s heard again: asking it to republish", node.sender)
-        self.roster.back(node)
-        header = pack_header(Kind.REPUBLISH, SENDER, 0, time.time())
-        self._route(node.ident, [b"$sys/broker", header, _pack(None)])
-        self._publish(f"$sys/node/{node.sender}/alive", about_node(node, self.roster.served(node)))
-
-    def _publish(self, topic: str, payload: Any) -> None:
+    def _publish(self, topic: str, payload_b: bytes) -> None:
+        """Publish the broker's own message (``payload_b``: its encoded payload)."""
         seq = self._my_seq.get(topic, 0) + 1
         self._my_seq[topic] = seq
         header = pack_header(Kind.PUB, SENDER, seq, time.time())
-        self._forward([topic.encode(), header, _pack(payload)])
+        self._forward([topic.encode(), header, payload_b])
 
     # -- periodic: heartbeats, deaths, statistics -------------------------------------------
     def limit(self, node: NodeInfo) -> float:
@@ -450,14 +349,14 @@ class Broker:
         last_stats = time.monotonic()
         next_beat = 0.0
         while True:
-            now = self._now = time.monotonic()
+            now = self.now = time.monotonic()
             if now >= next_beat:
-                beat = {"id": self.id, "time": time.time(), "heartbeat": self.heartbeat}
-                self._publish("$sys/broker", beat)
+                beat = BrokerBeat(self.id, time.time(), self.heartbeat)
+                self._publish("$sys/broker", pack_control(beat))
                 next_beat = now + min(self.heartbeat, self.stats_interval) - 0.001
             for node in self.roster.silent(now):
                 log.warning("node %s silent for %.1f s: dead", node.sender, self.limit(node))
-                self._on_gone(node, "silent")
+                self._control.gone(node, "silent")
             self.doors.calls.expire(now)
             if now >= next_stats:
                 self.stats.roll(max(1e-3, now - last_stats))
@@ -474,7 +373,7 @@ class Broker:
                     "zap": dict(self.zap.counts) if self.zap is not None else {},
                 }
                 self.last_report = report(self.stats, list(self.nodes.values()), self.id, extra)
-                self._publish("$sys/stats", self.last_report)
+                self._publish("$sys/stats", pack_payload(self.last_report))
                 if self.on_stats is not None:
                     self.on_stats(self.last_report)
             # deaths are looked for at least as often as the fastest node beats

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any
 
 from hmi.bus.auth import Policy
 from hmi.bus.brokerstats import BrokerStats, NodeInfo
-from hmi.bus.frames import Kind, reply_call_id
+from hmi.bus.control import Expose
+from hmi.bus.frames import Kind
 from hmi.bus.roster import SERVE, TAKEN, Roster
+from hmi.bus.throttle import LOG_EVERY, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ SYS = b"$sys/"
 PROBE_PREFIX = b"$probe/"
 #: ``$sys/`` topics nodes publish (drivers' device status): all others are the broker's
 NODE_SYS = (b"$sys/device/",)
-#: seconds between two log lines about refusals of one reason
-LOG_EVERY = 10.0
 #: seconds a routed request waits for its reply; a later reply is refused (calls time
 #: out after seconds: ``bus.call``'s default is 5)
 REPLY_WITHIN = 120.0
@@ -90,9 +89,7 @@ class Refusals:
 
     def __init__(self, stats: BrokerStats, every: float = LOG_EVERY) -> None:
         self._stats = stats
-        self._every = every
-        #: reason -> (when it was last logged, refusals since then not logged)
-        self._logged: dict[str, tuple[float, int]] = {}
+        self._throttle = Throttle(every)
 
     def refuse(self, reason: str, now: float, detail: str) -> None:
         """Count one refusal of ``reason``; ``detail`` says who tried what."""
@@ -100,13 +97,9 @@ class Refusals:
         stats.refused += 1
         stats.refusals[reason] += 1
         stats.drops["refused"] += 1
-        last, quiet = self._logged.get(reason, (-self._every, 0))
-        if now - last < self._every:
-            self._logged[reason] = (last, quiet + 1)
-            return
-        self._logged[reason] = (now, 0)
-        more = f" (and {quiet} more like it since the last line)" if quiet else ""
-        log.warning("refused (%s): %s%s", reason, detail, more)
+        more = self._throttle(reason, now)
+        if more is not None:
+            log.warning("refused (%s): %s%s", reason, detail, more)
 
 
 class PendingCalls:
@@ -242,33 +235,26 @@ class Doors:
         """The broker routed request ``call_id`` of ``caller`` to ``callee``."""
         self.calls.routed(caller, callee, call_id, now)
 
-    def may_reply(self, ident: bytes, topic_b: bytes, payload_b: bytes, now: float) -> bool:
-        """An RPC reply of ``ident`` on ``rpc/<caller>``: only to a request the broker
-        routed to it (which it answers, once)."""
-        call_id = reply_call_id(payload_b)
-        if (
-            topic_b.startswith(b"rpc/")
-            and call_id is not None
-            and self.calls.answered(topic_b[len("rpc/") :], ident, call_id)
+    def may_reply(self, ident: bytes, topic_b: bytes, call_id: int, now: float) -> bool:
+        """An RPC reply of ``ident`` (to call ``call_id``) on ``rpc/<caller>``: only to a
+        request the broker routed to it (which it answers, once)."""
+        if topic_b.startswith(b"rpc/") and self.calls.answered(
+            topic_b[len("rpc/") :], ident, call_id
         ):
             return True
         self.refuse(REPLY, ident, now, f"a reply on {topic_b.decode()!r} to no request")
         return False
 
-    def expose(self, node: NodeInfo, payload: Any, now: float) -> bool:
-        """An EXPOSE ``[target, exposed?]``: a claim (refused without a serve right, or
-        while another live node serves the name: it waits), or a withdrawal (which
-        changes nothing unless the node serves the name). False when malformed."""
-        if type(payload) is not list or len(payload) != 2 or not isinstance(payload[0], str):
-            return False
-        name = payload[0]
-        if payload[1]:
-            self.claim(node, name, now)
-            return True
-        heir = self.roster.withdraw(node, name)
+    def expose(self, node: NodeInfo, expose: Expose, now: float) -> None:
+        """An EXPOSE: a claim (refused without a serve right, or while another live node
+        serves the name: it waits), or a withdrawal (which changes nothing unless the
+        node serves the name)."""
+        if expose.exposed:
+            self.claim(node, expose.target, now)
+            return
+        heir = self.roster.withdraw(node, expose.target)
         if heir is not None:
-            log.info("RPC target %r: now served by %s (it waited)", name, heir.sender)
-        return True
+            log.info("RPC target %r: now served by %s (it waited)", expose.target, heir.sender)
 
     def claim(self, node: NodeInfo, name: str, now: float) -> None:
         """``node`` exposes ``name`` (an EXPOSE, or a target its HELLO lists)."""

@@ -64,11 +64,13 @@ class Flag(IntEnum):
 
 
 class FrameError(ValueError):
-    """A malformed message; ``reason`` is a short key for the drop counters."""
+    """A malformed message; ``reason`` is a short key for the drop counters, ``detail``
+    what is wrong with it ('' when the reason says it all)."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,50 +192,6 @@ def parse(frames: list[bytes]) -> Message:
     if len(payload) > MAX_PAYLOAD:
         raise FrameError("payload_size", f"{len(payload)} bytes")
     return Message(parse_topic(topic), parse_header(header), payload)
-
-
-#: MessagePack: a fixarray of 3, array 16 / array 32 headers of 3
-_ARRAY_OF_3 = (b"\x93", b"\xdc\x00\x03", b"\xdd\x00\x00\x00\x03")
-#: MessagePack integer formats after the array header: marker -> (width, signed)
-_INT_FORMATS = {
-    0xCC: (1, False),
-    0xCD: (2, False),
-    0xCE: (4, False),
-    0xCF: (8, False),
-    0xD0: (1, True),
-    0xD1: (2, True),
-    0xD2: (4, True),
-    0xD3: (8, True),
-}
-
-
-def reply_call_id(data: bytes) -> int | None:
-    """The call id of an ``RPC_REP`` payload ``[call_id, ok, result]`` without decoding the
-    result (which may be large), or None when it does not start that way.
-
-    The broker needs only the id to match a reply to the request it routed; the result
-    is checked by the caller that decodes it.
-    """
-    for head in _ARRAY_OF_3:
-        if data.startswith(head):
-            at = len(head)
-            break
-    else:
-        return None
-    if len(data) <= at:
-        return None
-    marker = data[at]
-    if marker <= 0x7F:  # positive fixint
-        return marker
-    if marker >= 0xE0:  # negative fixint
-        return marker - 0x100
-    width_signed = _INT_FORMATS.get(marker)
-    if width_signed is None:
-        return None
-    width, signed = width_signed
-    if len(data) < at + 1 + width:
-        return None
-    return int.from_bytes(data[at + 1 : at + 1 + width], "big", signed=signed)
 
 
 def unpack_payload(data: bytes) -> Any:

@@ -1,9 +1,11 @@
 """RPC of a node on ZeroMQ: the calls it makes, the calls it serves, direct routes.
 
 Requests and replies travel as ``RPC_REQ`` / ``RPC_REP`` messages through the broker's
-front (docs/bus-protocol.md). Without CURVE, on one machine, a node also binds a ROUTER
-of its own and the broker tells callers about it (``ROUTE``): further calls go there
-directly, two hops fewer. Timeouts follow the bus clock, on one timer for all calls.
+front (docs/bus-protocol.md), their payloads decoded into :class:`hmi.bus.control.Call`
+and :class:`hmi.bus.control.Reply` in one pass (a malformed one is counted and dropped).
+Without CURVE, on one machine, a node also binds a ROUTER of its own and the broker tells
+callers about it (``ROUTE``): further calls go there directly, two hops fewer. Timeouts
+follow the bus clock, on one timer for all calls.
 
 A served call runs with the transport's ``current_sender`` set to the caller's node id
 (checked by the broker, or on the direct endpoint against the caller's routing id), so a
@@ -25,15 +27,25 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import zmq
 
+from hmi.bus.control import (
+    CALL,
+    REPLY,
+    Call,
+    Fault,
+    Reply,
+    Route,
+    convert,
+    decode,
+    pack_call,
+    pack_reply,
+)
 from hmi.bus.frames import (
     MAX_PAYLOAD,
     FrameError,
     Kind,
     header_fields,
     pack_header,
-    pack_payload,
     parse_topic,
-    unpack_payload,
 )
 from hmi.bus.rpc import RemoteError, RpcTimeout
 from hmi.bus.zmqio import Reader, send_frames
@@ -173,7 +185,7 @@ class NodeRpc:
             frames = [
                 f"rpc/{target}".encode(),
                 pack_header(_RPC_REQ, self._transport.node_id, 0, time.time()),
-                pack_payload([call_id, method, list(args), kwargs]),
+                pack_call(call_id, method, list(args), kwargs),
             ]
             endpoint = self.routes.get(target)
             direct = self._send_direct(endpoint, frames) if endpoint is not None else None
@@ -227,20 +239,14 @@ class NodeRpc:
             self._timer_at = heap[0][0]
             self._timer = self._bus.clock.call_later(heap[0][0] - now, self._on_timer)
 
-    def on_route(self, payload: Any) -> None:
+    def on_route(self, route: Route) -> None:
         """The broker told where a target takes calls directly (``ROUTE``)."""
         if self._transport.keys is not None:
             return  # never go around a broker that checks calls
-        if (
-            type(payload) is not list
-            or len(payload) != 2
-            or type(payload[0]) is not str
-            or type(payload[1]) is not str
-            or not payload[1].startswith(("tcp://", "ipc://"))
-        ):
-            self._transport.drop("route")
+        if not route.endpoint.startswith(("tcp://", "ipc://")):
+            self._transport.drop("route", f"not an endpoint: {route.endpoint!r}")
             return
-        self.routes[payload[0]] = payload[1]
+        self.routes[route.target] = route.endpoint
 
     def _send_direct(self, endpoint: str, frames: list[bytes]) -> _Direct | None:
         """Send on the connection to ``endpoint``; None if it cannot take the call now."""
@@ -280,32 +286,29 @@ class NodeRpc:
             return
         try:
             _, kind, _, _, _, _ = header_fields(frames[1])
-            payload = unpack_payload(frames[2])
+            if kind != _RPC_REP:
+                raise FrameError("kind")
+            reply = decode(REPLY, frames[2], "rpc_reply")
         except FrameError as exc:
-            self._transport.drop(exc.reason)
+            self._transport.drop(exc.reason, exc.detail)
             return
-        if kind != _RPC_REP:
-            self._transport.drop("kind")
-            return
-        self.on_reply(payload)
+        self.on_reply(reply)
 
-    def on_reply(self, payload: Any) -> None:
-        """An ``RPC_REP`` payload: resolve the call it answers."""
-        if type(payload) is not list or len(payload) != 3 or type(payload[0]) is not int:
-            self._transport.drop("rpc_reply")
-            return
-        call_id, ok, value = payload
-        call = self._calls.get(call_id)
+    def on_reply(self, reply: Reply[Any]) -> None:
+        """An ``RPC_REP``: resolve the call it answers."""
+        call = self._calls.get(reply.call_id)
         if call is None or call.future.done():
             return  # timed out already
-        if ok is True:
-            call.future.set_result(value)
-        elif type(value) is list and len(value) == 2 and all(type(v) is str for v in value):
-            call.future.set_exception(RemoteError(value[0], value[1], call.target, call.method))
-        else:
-            call.future.set_exception(
-                RemoteError("ProtocolError", "malformed reply", call.target, call.method)
-            )
+        if reply.ok:
+            call.future.set_result(reply.value)
+            return
+        try:
+            fault = convert(reply.value, Fault, "rpc_reply")
+        except FrameError as exc:
+            # The call it answers is known: it fails now rather than at its timeout.
+            self._transport.drop(exc.reason, exc.detail)
+            fault = Fault("ProtocolError", f"malformed reply: {exc.detail}")
+        call.future.set_exception(RemoteError(fault.type, fault.message, call.target, call.method))
 
     # -- serving --------------------------------------------------------------------------
     def _on_server(self, frames: list[bytes]) -> None:
@@ -316,35 +319,23 @@ class NodeRpc:
         try:
             topic = parse_topic(topic_b)
             _, kind, sender, _, _, _ = header_fields(header_b)
-            payload = unpack_payload(payload_b)
+            if kind != _RPC_REQ or not topic.startswith("rpc/"):
+                raise FrameError("kind")
+            if sender.encode() != ident:
+                # As at the broker's front: a caller is the routing id of its connection.
+                raise FrameError("sender")
+            call = decode(CALL, payload_b, "rpc_request")
         except FrameError as exc:
-            self._transport.drop(exc.reason)
+            self._transport.drop(exc.reason, exc.detail)
             return
-        if kind != _RPC_REQ or not topic.startswith("rpc/"):
-            self._transport.drop("kind")
-            return
-        if sender.encode() != ident:
-            # As at the broker's front: a caller is the routing id of its connection.
-            self._transport.drop("sender")
-            return
-        self.on_request(topic, sender, payload, ident)
+        self.on_request(topic, sender, call, ident)
 
     def on_request(
-        self, topic: str, caller: str, payload: Any, reply_to: bytes | None = None
+        self, topic: str, caller: str, call: Call[Any], reply_to: bytes | None = None
     ) -> None:
         """An ``RPC_REQ``: run it on the local target and reply (to ``reply_to`` on the
         direct endpoint, else through the broker)."""
-        if (
-            type(payload) is not list
-            or len(payload) != 4
-            or type(payload[0]) is not int
-            or type(payload[1]) is not str
-            or type(payload[2]) is not list
-            or type(payload[3]) is not dict
-        ):
-            self._transport.drop("rpc_request")
-            return
-        call_id, method, args, kwargs = payload
+        call_id, method = call.call_id, call.method
         target = topic[len("rpc/") :]
         methods = self._bus.target_methods(target)
         if methods is None:
@@ -360,7 +351,7 @@ class NodeRpc:
         token = self._transport.sender_var.set(caller)
         try:
             try:
-                result = func(*args, **kwargs)
+                result = func(*call.args, **call.kwargs)
             except Exception as exc:
                 self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
                 return
@@ -384,12 +375,8 @@ class NodeRpc:
     def _reply(
         self, caller: str, call_id: int, ok: bool, value: Any, reply_to: bytes | None = None
     ) -> None:
-        try:
-            data = pack_payload([call_id, ok, value])
-        except (TypeError, ValueError, OverflowError) as exc:
-            data = pack_payload([call_id, False, ["TypeError", f"result not serializable: {exc}"]])
         header = pack_header(_RPC_REP, self._transport.node_id, 0, time.time())
-        frames = [f"rpc/{caller}".encode(), header, data]
+        frames = [f"rpc/{caller}".encode(), header, pack_reply(call_id, ok, value)]
         if reply_to is None or self._server is None or self._server_reader is None:
             self._transport.send_front(frames)
             return

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from hmi.bus.brokerstats import NodeInfo
+from hmi.bus.control import Heartbeat, Hello, NodeAlive
 from hmi.bus.frames import DEAD_AFTER_BEATS
 
 #: the heartbeat intervals (s) the broker accepts from nodes (others are clamped to these)
@@ -59,43 +60,27 @@ class Roster:
         self.senders.setdefault(sender, node)
         return node
 
-    def hello(self, node: NodeInfo, payload: Any, *, direct: bool = True) -> bool:
-        """Take what a HELLO tells (name, host, pid, heartbeat, rpc); False when it is not
-        a map (dropped). Its ``targets`` are claimed by the caller (:meth:`claim`, each
-        with its own answer). ``direct=False``: the node's direct RPC endpoint is not
-        kept (a broker that checks every call never tells callers about it)."""
-        if not isinstance(payload, dict):
-            return False
-        node.name = str(payload.get("name", ""))
-        node.host = str(payload.get("host", ""))
-        pid = payload.get("pid", 0)
-        node.pid = pid if type(pid) is int else 0
-        node.heartbeat = _interval(payload.get("heartbeat"), 0.0)
+    def hello(self, node: NodeInfo, hello: Hello, *, direct: bool = True) -> None:
+        """Take what a HELLO tells (name, host, pid, heartbeat, rpc). Its ``targets`` are
+        claimed by the caller (:meth:`claim`, each with its own answer). ``direct=False``:
+        the node's direct RPC endpoint is not kept (a broker that checks every call never
+        tells callers about it)."""
+        node.name = hello.name
+        node.host = hello.host
+        node.pid = hello.pid
+        node.heartbeat = _interval(hello.heartbeat, 0.0)
         node.alive = True
         node.said_hello = True
-        rpc = payload.get("rpc", "")
-        node.rpc = (
-            rpc
-            if direct and isinstance(rpc, str) and rpc.startswith(_DIRECT) and len(rpc) < 256
-            else ""
-        )
-        return True
+        rpc = hello.rpc
+        # (a plain socket on this machine or the network; anything else is not dialled)
+        node.rpc = rpc if direct and rpc.startswith(_DIRECT) and len(rpc) < 256 else ""
 
     @staticmethod
-    def hello_targets(payload: Any) -> list[str]:
-        """The RPC target names a HELLO's payload lists."""
-        targets = payload.get("targets", []) if isinstance(payload, dict) else []
-        if not isinstance(targets, list):
-            return []
-        return [target for target in targets if isinstance(target, str)]
-
-    @staticmethod
-    def beat(node: NodeInfo, payload: Any) -> None:
-        """Take what a HEARTBEAT tells (pid, heartbeat interval)."""
-        if isinstance(payload, dict):
-            if type(payload.get("pid")) is int:
-                node.pid = payload["pid"]
-            node.heartbeat = _interval(payload.get("heartbeat"), node.heartbeat)
+    def beat(node: NodeInfo, beat: Heartbeat) -> None:
+        """Take what a HEARTBEAT tells (pid, heartbeat interval; 0: not told)."""
+        if beat.pid is not None:
+            node.pid = beat.pid
+        node.heartbeat = _interval(beat.heartbeat, node.heartbeat)
 
     def claim(self, node: NodeInfo, name: str) -> str:
         """``node`` exposes RPC target ``name``: '' when it serves it now; ``serve`` when
@@ -199,14 +184,15 @@ class Roster:
         ]
 
 
-def about_node(node: NodeInfo, targets: list[str]) -> dict[str, Any]:
-    """The payload of ``$sys/node/<id>/alive`` and ``/dead`` (docs/bus-protocol.md): the
-    node's id, its bus name and host (from its HELLO), and RPC ``targets``."""
-    return {"id": node.sender, "name": node.name, "host": node.host, "targets": targets}
+def about_node(node: NodeInfo, targets: list[str]) -> NodeAlive:
+    """The payload of ``$sys/node/<id>/alive`` (docs/bus-protocol.md): the node's id, its
+    bus name and host (from its HELLO), and RPC ``targets``."""
+    return NodeAlive(node.sender, node.name, node.host, targets)
 
 
-def _interval(value: Any, default: float) -> float:
-    """A heartbeat interval a node told (seconds, clamped), or ``default``."""
-    if (type(value) is not float and type(value) is not int) or not value > 0:
+def _interval(value: float, default: float) -> float:
+    """A heartbeat interval a node told (seconds, clamped), or ``default`` when it told
+    none (0; a negative or NaN one is taken for none too)."""
+    if not value > 0:
         return default
-    return min(MAX_HEARTBEAT, max(MIN_HEARTBEAT, float(value)))
+    return min(MAX_HEARTBEAT, max(MIN_HEARTBEAT, value))

@@ -40,7 +40,8 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from hmi.bus.frames import DEAD_AFTER_BEATS, Kind
+from hmi.bus.control import BrokerBeat, Heartbeat, Hello, Welcome, convert
+from hmi.bus.frames import DEAD_AFTER_BEATS, FrameError, Kind
 from hmi.bus.link import LinkState
 from hmi.bus.resync import could_be_tag
 from hmi.bus.topics import BROKER_LOST, BROKER_TOPIC
@@ -106,18 +107,15 @@ class BrokerSession:
         if self._hello_at is None:
             self._hello_at = time.monotonic()
         transport = self._transport
-        transport.send_control(
-            BROKER_TOPIC,
-            Kind.HELLO,
-            {
-                "name": transport.bus.name,
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "targets": transport.bus.targets,
-                "rpc": transport.rpc.endpoint,
-                "heartbeat": self.heartbeat,
-            },
+        hello = Hello(
+            name=transport.bus.name,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            targets=transport.bus.targets,
+            rpc=transport.rpc.endpoint,
+            heartbeat=self.heartbeat,
         )
+        transport.send_control(BROKER_TOPIC, Kind.HELLO, hello)
 
     async def join(self, wait: float) -> None:
         """Wait up to ``wait`` seconds (``math.inf``: as long as it takes) for the welcome,
@@ -164,12 +162,14 @@ class BrokerSession:
         self.hello()
 
     def on_beat(self, payload: Any) -> None:
-        """A ``$sys/broker`` heartbeat came through the SUB."""
+        """A ``$sys/broker`` heartbeat came through the SUB (unpacked: its subscribers
+        get it too)."""
         now = time.monotonic()
         self.sub_live = True
-        broker_id = payload.get("id") if isinstance(payload, dict) else None
-        if not isinstance(broker_id, str) or not broker_id:
-            self._transport.drop("broker_beat")
+        try:
+            broker_id = convert(payload, BrokerBeat, "broker_beat").id
+        except FrameError as exc:
+            self._transport.drop(exc.reason, exc.detail)
             return
         self._heard_at = now
         if broker_id != self.broker_id:
@@ -190,13 +190,10 @@ class BrokerSession:
             note = f": heard again after {silent:.1f} s, resyncing"
             self._transport.link.connected(self.broker_id, note)
 
-    def on_welcome(self, payload: Any) -> None:
+    def on_welcome(self, welcome: Welcome) -> None:
         """The broker answered a hello."""
         transport = self._transport
-        broker_id = payload.get("id") if isinstance(payload, dict) else None
-        if not isinstance(broker_id, str):
-            transport.drop("welcome")
-            return
+        broker_id = welcome.id
         previous = self.broker_id
         restarted = bool(previous) and broker_id != previous
         link = transport.link
@@ -213,10 +210,9 @@ class BrokerSession:
         self._rejoined = False
         self._unanswered = False
         self.broker_id = broker_id
-        beat = payload.get("heartbeat")
-        if (type(beat) is float or type(beat) is int) and 0 < beat < 86_400:
-            self._broker_heartbeat = float(beat)
-        transport.publisher.follow(payload.get("pub"))
+        if 0 < welcome.heartbeat < 86_400:  # (0: not told)
+            self._broker_heartbeat = welcome.heartbeat
+        transport.publisher.follow(welcome.pub)
         self._last_beat = time.monotonic()
         if restarted:
             transport.publisher.replay()  # a new broker has an empty cache
@@ -289,19 +285,16 @@ class BrokerSession:
     def _beat(self) -> None:
         transport = self._transport
         stats = transport.bus.stats
-        transport.send_control(
-            BROKER_TOPIC,
-            Kind.HEARTBEAT,
-            {
-                "pid": os.getpid(),
-                "heartbeat": self.heartbeat,
-                "published": stats.published,
-                "received": stats.received,
-                "malformed": stats.malformed,
-                "gaps": stats.gaps,
-                "dropped": stats.dropped,
-            },
+        beat = Heartbeat(
+            pid=os.getpid(),
+            heartbeat=self.heartbeat,
+            published=stats.published,
+            received=stats.received,
+            malformed=stats.malformed,
+            gaps=stats.gaps,
+            dropped=stats.dropped,
         )
+        transport.send_control(BROKER_TOPIC, Kind.HEARTBEAT, beat)
 
 
 # (the topics are defined in hmi.bus.topics; importers of this module find them here too)

@@ -29,6 +29,7 @@ import msgpack
 import zmq
 
 from hmi.bus.address import BrokerAddress
+from hmi.bus.control import ANY, CALL, PREFIX, REPLY, ROUTE, WELCOME, Expose, decode, pack_control
 from hmi.bus.discovery import DISCOVERY_PORT, resolve
 from hmi.bus.frames import (
     MAX_PAYLOAD,
@@ -38,7 +39,7 @@ from hmi.bus.frames import (
     check_header,
     header_fields,
     pack_header,
-    pack_payload,
+    parse_topic,
     unpack_payload,
 )
 from hmi.bus.link import HandshakeWatch, Link, LinkListener
@@ -47,6 +48,7 @@ from hmi.bus.probes import Prober
 from hmi.bus.publisher import Publisher
 from hmi.bus.resync import Resync, could_be_tag
 from hmi.bus.session import BROKER_TOPIC, BrokerSession
+from hmi.bus.throttle import Throttle
 from hmi.bus.zmqio import Reader, node_socket, open_context, send_frames
 
 if TYPE_CHECKING:
@@ -89,6 +91,7 @@ class ZmqTransport:
         self.keys = keys
         self.hwm = hwm
         self.drops: Counter[str] = Counter()
+        self._drop_log = Throttle()
         self._seqs: dict[tuple[str, str], int] = {}
         #: snapshot requests, the probes before them, and the live batches held meanwhile
         self.prober = Prober(self)
@@ -247,7 +250,7 @@ class ZmqTransport:
         frames = [
             topic.encode(),
             pack_header(kind, self.node_id, seq, time.time(), flags),
-            pack_payload(payload),
+            pack_control(payload),
         ]
         self.send_front(frames)
 
@@ -323,17 +326,22 @@ class ZmqTransport:
 
     def expose(self, name: str) -> None:
         """Register RPC target ``name`` with the broker."""
-        self.send_control(BROKER_TOPIC, Kind.EXPOSE, [name, True])
+        self.send_control(BROKER_TOPIC, Kind.EXPOSE, Expose(name, True))
 
     def unexpose(self, name: str) -> None:
         """Withdraw RPC target ``name``."""
-        self.send_control(BROKER_TOPIC, Kind.EXPOSE, [name, False])
+        self.send_control(BROKER_TOPIC, Kind.EXPOSE, Expose(name, False))
 
     # -- receiving ------------------------------------------------------------------------
-    def drop(self, reason: str) -> None:
-        """Count a malformed message."""
+    def drop(self, reason: str, detail: str = "") -> None:
+        """Count a malformed message; ``detail`` (what is wrong with it) is logged, at
+        most one line per reason every 10 s (see hmi.bus.throttle)."""
         self.bus.stats.malformed += 1
         self.drops[reason] += 1
+        if detail:
+            more = self._drop_log(reason, time.monotonic())
+            if more is not None:
+                log.warning("bus: dropped a malformed message (%s): %s%s", reason, detail, more)
 
     def _on_sub(self, frames: list[bytes]) -> None:
         # The hot path of a subscriber: frame count, sizes and frames.check_header.
@@ -415,37 +423,45 @@ class ZmqTransport:
             self.resync.on_probe(n, time.monotonic())
 
     def _on_dealer(self, frames: list[bytes]) -> None:
+        # What the broker sends this node alone: its control messages and RPC, each
+        # payload decoded into its typed message (hmi.bus.control) in one pass, and
+        # snapshots, whose sample batches subscribers get unpacked, as live ones.
         if len(frames) != 3:
             self.drop("frame_count")
             return
+        topic_b, header_b, payload_b = frames
         try:
-            topic = frames[0].decode()
-            _, kind, sender, _, _, _ = header_fields(frames[1])
-            payload = unpack_payload(frames[2])
+            topic = parse_topic(topic_b)
+            _, kind, sender, _, _, _ = header_fields(header_b)
+            if len(payload_b) > MAX_PAYLOAD:
+                raise FrameError("payload_size", f"{len(payload_b)} bytes")
+            if kind == Kind.RPC_REP:
+                self.rpc.on_reply(decode(REPLY, payload_b, "rpc_reply"))
+            elif kind == Kind.RPC_REQ:
+                if not topic.startswith("rpc/"):  # (the target is the rest of the topic)
+                    raise FrameError("rpc_request", f"a request on {topic!r}")
+                self.rpc.on_request(topic, sender, decode(CALL, payload_b, "rpc_request"))
+            elif kind == Kind.SNAPSHOT:
+                if topic == SNAPSHOT_TOPIC:
+                    self.resync.on_end(decode(PREFIX, payload_b, "snapshot_end"))
+                else:
+                    self._on_snapshot(topic, sender, unpack_payload(payload_b))
+            elif kind == Kind.HELLO:
+                self.session.on_welcome(decode(WELCOME, payload_b, "welcome"))
+            elif kind == Kind.ROUTE:
+                self.rpc.on_route(decode(ROUTE, payload_b, "route"))
+            elif kind == Kind.REPUBLISH:
+                decode(ANY, payload_b, "republish")
+                self.session.on_republish()
+            else:
+                self.drop("kind")
         except FrameError as exc:
-            self.drop(exc.reason)
-            return
-        except UnicodeDecodeError:
-            self.drop("topic_utf8")
-            return
-        if kind == Kind.RPC_REP:
-            self.rpc.on_reply(payload)
-        elif kind == Kind.RPC_REQ:
-            self.rpc.on_request(topic, sender, payload)
-        elif kind == Kind.SNAPSHOT:
-            if topic == SNAPSHOT_TOPIC:
-                self.resync.on_end(payload)
-                return
-            self.bus.stats.received += 1
-            self.deliver_from(topic, payload, sender)  # (the broker's: its cache)
-            own = self.publisher.values(topic)
-            if own:  # the broker's copy of this node's own tags may be marked node dead
-                self.bus.deliver(topic, own)
-        elif kind == Kind.HELLO:
-            self.session.on_welcome(payload)
-        elif kind == Kind.ROUTE:
-            self.rpc.on_route(payload)
-        elif kind == Kind.REPUBLISH:
-            self.session.on_republish()
-        else:
-            self.drop("kind")
+            self.drop(exc.reason, exc.detail)
+
+    def _on_snapshot(self, topic: str, sender: str, payload: Any) -> None:
+        """A cached batch of the snapshot this node asked for."""
+        self.bus.stats.received += 1
+        self.deliver_from(topic, payload, sender)  # (the broker's: its cache)
+        own = self.publisher.values(topic)
+        if own:  # the broker's copy of this node's own tags may be marked node dead
+            self.bus.deliver(topic, own)

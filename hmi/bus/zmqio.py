@@ -179,6 +179,8 @@ class Reader:
         self._period = period or FALLBACK_PERIOD
         self._polling = period is not None
         self._closed = False
+        #: handling messages between reads (see kick)
+        self._reading = False
 
     def start(self) -> None:
         """Begin watching the socket."""
@@ -190,8 +192,14 @@ class Reader:
         self.kick()
 
     def kick(self, soon: bool = False) -> None:
-        """Drain soon (after a send on this socket, which may have eaten the signal)."""
-        if not self._scheduled and not self._closed:
+        """Drain soon (after a send on this socket, which may have eaten the signal).
+
+        Nothing to do while the reader hands a message over between two reads (a handler
+        that answers on the socket it was read from: a broker routing, a node replying):
+        the read after it drains until the socket is empty, which re-arms the signal.
+        That spares a turn of the loop per message answered (~50 us of a call's latency
+        through the broker, measured on 2 cores)."""
+        if not self._scheduled and not self._closed and not self._reading:
             self._scheduled = True
             if self._polling and not soon:
                 self._loop.call_later(self._period, self._on_ready)
@@ -221,17 +229,21 @@ class Reader:
         sock = self.sock
         handle = self.handle
         receive = self._receive
-        for _ in range(limit):
-            try:
-                frames = receive(sock)
-            except zmq.Again:
-                return False
-            try:
-                handle(frames)
-            except Exception:
-                self.errors += 1
-                log.exception("failed to handle a message")
-        return True
+        self._reading = True  # (each message handled is followed by a read: see kick)
+        try:
+            for _ in range(limit):
+                try:
+                    frames = receive(sock)
+                except zmq.Again:
+                    return False
+                try:
+                    handle(frames)
+                except Exception:
+                    self.errors += 1
+                    log.exception("failed to handle a message")
+            return True
+        finally:
+            self._reading = False
 
     def drain(self) -> None:
         """Handle every message waiting now (the caller needs them handled first)."""
@@ -252,7 +264,9 @@ class BatchReader(Reader):
     """A :class:`Reader` whose ``handle`` gets every message of a wake-up in one list.
 
     For readers whose per-message work is small (the broker's tap): one call per batch
-    instead of one per message, and the handler keeps its lookups in locals.
+    instead of one per message, and the handler keeps its lookups in locals. (The batch
+    is handled after the read that found the socket empty: a handler that sends on the
+    socket kicks it, as any sender outside a read.)
     """
 
     def _read(self, limit: int) -> bool:

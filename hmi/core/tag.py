@@ -141,6 +141,10 @@ class Source:
     length: int = 1
     #: publish only changes larger than this (engineering units)
     deadband: float = 0.0
+    #: seconds a write is watched after its read-back before it counts as confirmed (the
+    #: device's logic may override it: a controller in AUTO, an interlock); 0: only the
+    #: read-back (a pulse the device clears itself); None: the device's, else the default
+    settle: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

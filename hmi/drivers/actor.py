@@ -426,6 +426,8 @@ def _device_dict(config: DeviceConfig) -> dict[str, Any]:
         "reconnect_max": config.reconnect_max,
         "enabled": config.enabled,
     }
+    if config.settle is not None:
+        data["settle"] = config.settle
     if config.protocol == "modbus-rtu":
         data |= {
             "serial_port": config.serial_port,

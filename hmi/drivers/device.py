@@ -129,6 +129,15 @@ class DeviceState:
             for read in group.reads:
                 read.data = None
 
+    def forget_data_of(self, tag: str) -> None:
+        """Make the next good answer of the block holding ``tag`` be decoded again (its
+        last answer predates a write to it)."""
+        point = self.points.get(tag)
+        group = self.groups.get(point.poll_group) if point is not None else None
+        for read in group.reads if group is not None else ():
+            if tag in read.block.names:
+                read.data = None
+
     def degrade(
         self, tags: Iterable[str], detail: str, never_read: Reason, now: float
     ) -> dict[str, Sample]:

@@ -13,6 +13,15 @@ the poll periods of the units that do answer.
 Quality on loss of communication: a failed scan turns the group's GOOD tags UNCERTAIN at
 once (last value kept); the :class:`~hmi.drivers.watchdog.Watchdog` turns every tag not
 read successfully for ``2 * period + timeout`` BAD, whatever the retries.
+
+A write read back as written *settles*: the line reads the point again between scans
+(every poll period of its tag, at least four times over the settle time) until its settle
+time is over. If the device's value moves away meanwhile (its logic overrode the command)
+the write is OVERRIDDEN, with the value the device holds; else CONFIRMED. A watch cut
+short (link lost, driver stopped, a later write to the point) ends CONFIRMED with a note:
+the device did hold the value when it was read back. Every read-back
+and settle read is published, and the written point's block is decoded afresh at its
+next scan, so what the operator sees is always the device's value, never the one written.
 """
 
 from __future__ import annotations
@@ -34,10 +43,22 @@ from hmi.drivers.scan import scan_group
 from hmi.drivers.sink import ScanHook, Sink
 from hmi.drivers.status import DeviceStats
 from hmi.drivers.watchdog import Watchdog
-from hmi.drivers.writes import ReadBackMismatch, WritePlan, execute_write
+from hmi.drivers.writes import (
+    ReadBackMismatch,
+    WritePlan,
+    execute_write,
+    holds,
+    overridden_message,
+    pulse_message,
+    read_point,
+)
 from hmi.project.model import DeviceConfig
 
 log = logging.getLogger(__name__)
+
+
+#: the shortest interval between two reads of a settling write (s)
+SETTLE_READ_MIN = 0.05
 
 
 @dataclass
@@ -46,8 +67,24 @@ class _Write:
     plan: WritePlan
     command: Command
     future: asyncio.Future[CommandResult]
+    #: the tag written (for the words of an override), and how long to watch it (s)
+    tag: Tag | None = None
+    settle: float = 0.0
+    timeout: float = 5.0
     #: the write's timeout
     timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Settling:
+    """A write read back as written, watched until ``deadline`` (loop time)."""
+
+    write: _Write
+    deadline: float
+    interval: float
+    next_read: float
+    #: the device's value as last read (the read-back, then each settle read)
+    sample: Sample
 
 
 class Line:
@@ -78,6 +115,7 @@ class Line:
         #: progress iterates a consistent list while devices change
         self._schedule: list[tuple[DeviceState, PollGroup]] = []
         self._writes: list[_Write] = []
+        self._settling: list[_Settling] = []
         self._wake: asyncio.Future[None] | None = None
         self._status_timer: asyncio.TimerHandle | None = None
         self._watchdog: Watchdog | None = None
@@ -117,6 +155,8 @@ class Line:
         self._reschedule()
         for write in [w for w in self._writes if w.device == name]:
             self._finish(write, CommandState.FAILED, "device removed")
+        for settling in [s for s in self._settling if s.write.device == name]:
+            self._end_watch(settling, "the device was removed before it settled")
         return list(device.points)
 
     def last_samples(self, device: str) -> Mapping[str, Sample]:
@@ -149,6 +189,8 @@ class Line:
                         continue
                     if self._writes:
                         await self._do_writes(link)
+                    if self._settling:
+                        await self._watch_settling(link, loop)
                     await self._poll(link, loop)
                 except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                     raise
@@ -163,6 +205,8 @@ class Line:
                 group.disarm()
             for write in list(self._writes):
                 self._finish(write, CommandState.FAILED, "driver stopped")
+            for settling in list(self._settling):
+                self._end_watch(settling, "the driver stopped before it settled")
 
     async def _poll(self, link: ModbusLink, loop: asyncio.AbstractEventLoop) -> None:
         """Scan every due group once, or sleep until one is due.
@@ -241,7 +285,8 @@ class Line:
         return None, 0.0
 
     def _next_due(self, loop: asyncio.AbstractEventLoop) -> float:
-        return min((g.next_due for _, g in self._schedule), default=loop.time() + 3600.0)
+        due = [g.next_due for _, g in self._schedule] + [s.next_read for s in self._settling]
+        return min(due, default=loop.time() + 3600.0)
 
     async def _sleep_until(self, deadline: float) -> None:
         """Sleep until ``deadline`` or until something (a write, a change) wakes us."""
@@ -272,6 +317,9 @@ class Line:
         while not self._stopping:
             for write in list(self._writes):
                 self._finish(write, CommandState.FAILED, "device not connected")
+            for settling in list(self._settling):
+                # Confirmed as far as anyone can tell; the tag's quality says the rest.
+                self._end_watch(settling, "the link was lost before it settled")
             try:
                 await link.connect()
             except NotConnected as exc:
@@ -322,14 +370,23 @@ class Line:
 
     # -- writes ----------------------------------------------------------------------------------
     def submit(
-        self, device: str, plan: WritePlan, command: Command, timeout: float
+        self,
+        device: str,
+        plan: WritePlan,
+        command: Command,
+        timeout: float,
+        *,
+        tag: Tag | None = None,
+        settle: float = 0.0,
     ) -> asyncio.Future[CommandResult]:
         """Queue a checked write at once; the line runs it between two scans, in order.
 
-        The future always gets a result (never an exception): TIMED_OUT after ``timeout``.
+        The future always gets a result (never an exception): TIMED_OUT when the device
+        has not answered the write within ``timeout``. A write read back as written is
+        watched for ``settle`` seconds more (see the module docstring).
         """
         loop = asyncio.get_running_loop()
-        write = _Write(device, plan, command, loop.create_future())
+        write = _Write(device, plan, command, loop.create_future(), tag, settle, timeout)
         write.timer = loop.call_later(
             timeout, self._finish, write, CommandState.TIMED_OUT, f"no result within {timeout:g} s"
         )
@@ -344,11 +401,21 @@ class Line:
             if device is None or write.future.done():
                 self._finish(write, CommandState.FAILED, "device removed")
                 continue
+            self._supersede(write)
             try:
                 sample = await execute_write(link, device.config.unit_id, write.plan, self._wall())
             except ReadBackMismatch as exc:
+                # Accepted, but the device holds another value: shown, never the written one.
                 device.stats.answered()
-                self._finish(write, CommandState.FAILED, str(exc))
+                self._publish_device_value(device, write, exc.sample)
+                if write.settle > 0:
+                    message = overridden_message(exc.sample, write.tag)
+                    self._finish(write, CommandState.OVERRIDDEN, message, exc.sample)
+                else:
+                    # settle 0: a pulse the device takes and clears itself; a PLC scan
+                    # between the write and its read-back has cleared it already.
+                    message = pulse_message(exc.sample, write.tag)
+                    self._finish(write, CommandState.CONFIRMED, message, exc.sample)
             except DeviceException as exc:
                 device.stats.error("exception", str(exc), self._wall())
                 self._finish(write, CommandState.FAILED, f"device refused: {exc}")
@@ -361,10 +428,95 @@ class Line:
                 self._finish(write, state, f"no answer from {device.name}: {exc}")
             else:
                 device.stats.answered()
-                changed = device.filter.changed({write.command.tag: sample})
-                if changed:
-                    self._sink.samples(changed)
+                self._publish_device_value(device, write, sample)
+                if write.settle > 0:
+                    self._start_settling(device, write, sample)
+                else:
+                    self._finish(write, CommandState.CONFIRMED, "", sample)
+            self._report(device)
+
+    def _publish_device_value(self, device: DeviceState, write: _Write, sample: Sample) -> None:
+        """Publish what the device holds now, and have the written point's block decoded
+        at its next scan: its last raw answer predates the write, so an unchanged answer
+        would not be decoded and the value read back would stay on the screens."""
+        device.forget_data_of(write.command.tag)
+        changed = device.filter.changed({write.command.tag: sample})
+        if changed:
+            self._sink.samples(changed)
+
+    def _supersede(self, write: _Write) -> None:
+        """A write to a point whose earlier write still settles: that one held until now
+        (the value it will read next is this command's, not the device's own)."""
+        for settling in [s for s in self._settling if s.write.device == write.device]:
+            if settling.write.command.tag == write.command.tag:
+                self._finish(
+                    settling.write,
+                    CommandState.CONFIRMED,
+                    "held until the next write to it",
+                    settling.sample,
+                )
+
+    def _end_watch(self, settling: _Settling, why: str) -> None:
+        """Stop watching a write before its settle time is over: it was read back as
+        written, so it is confirmed, and the note says what could not be checked."""
+        message = f"read back as written; {why}"
+        self._finish(settling.write, CommandState.CONFIRMED, message, settling.sample)
+
+    def _start_settling(self, device: DeviceState, write: _Write, sample: Sample) -> None:
+        """Watch ``write`` for its settle time; its own timeout now bounds the watch."""
+        self._writes.remove(write)  # written: the next write may go while this one settles
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        point = device.points.get(write.command.tag)
+        group = device.groups.get(point.poll_group) if point is not None else None
+        period = group.period if group is not None else write.settle
+        interval = max(SETTLE_READ_MIN, min(period, write.settle / 4))
+        self._settling.append(
+            _Settling(write, now + write.settle, interval, now + interval, sample)
+        )
+        if write.timer is not None:
+            write.timer.cancel()
+        write.timer = loop.call_later(
+            write.settle + write.timeout,
+            self._finish,
+            write,
+            CommandState.TIMED_OUT,
+            f"no result within {write.settle + write.timeout:g} s",
+        )
+
+    async def _watch_settling(self, link: ModbusLink, loop: asyncio.AbstractEventLoop) -> None:
+        """Read every settling write that is due; decide those whose settle time is over."""
+        for settling in [s for s in self._settling if s.next_read <= loop.time()]:
+            write = settling.write
+            device = self._devices.get(write.device)
+            if write.future.done():
+                continue  # timed out, or superseded during an earlier read of this loop
+            if device is None:
+                self._end_watch(settling, "the device was removed before it settled")
+                continue
+            point = write.plan.point
+            try:
+                data, sample = await read_point(link, device.config.unit_id, point, self._wall())
+            except (DeviceException, CommError) as exc:
+                # Read back as written before: confirmed, with what could not be checked.
+                if isinstance(exc, DeviceException):
+                    kind = "exception"
+                else:
+                    kind = "timeout" if link.connected else "connection"
+                device.stats.error(kind, str(exc), self._wall())
+                self._end_watch(settling, f"could not read it while it settled: {exc}")
+                self._report(device)
+                continue
+            device.stats.answered()
+            self._publish_device_value(device, write, sample)
+            settling.sample = sample
+            if not holds(write.plan, data, sample):
+                message = overridden_message(sample, write.tag)
+                self._finish(write, CommandState.OVERRIDDEN, message, sample)
+            elif loop.time() >= settling.deadline:
                 self._finish(write, CommandState.CONFIRMED, "", sample)
+            else:
+                settling.next_read = min(loop.time() + settling.interval, settling.deadline)
             self._report(device)
 
     def _finish(
@@ -372,6 +524,7 @@ class Line:
     ) -> None:
         if write in self._writes:
             self._writes.remove(write)
+        self._settling = [s for s in self._settling if s.write is not write]
         if write.timer is not None:
             write.timer.cancel()
         if write.future.done():

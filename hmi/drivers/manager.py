@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hmi.core.command import Command, CommandResult, CommandState
+from hmi.core.command import Command, CommandResult, CommandState, settle_time
 from hmi.core.identity import Identity
 from hmi.core.permissions import Grants
 from hmi.core.quality import Quality, Reason
@@ -226,7 +226,10 @@ class DriverManager:
         decide under :attr:`grants` (the user the command claims must be the session's),
         and the write is carried out in that user's name. Without it, the manager's own
         ``authorize`` decides (by default the roles the command claims: for tests and
-        benchmarks). Writes submitted one after another run in that order.
+        benchmarks). Writes submitted one after another run in that order. A write read
+        back as written is watched for its settle time (the tag's ``settle``, else its
+        device's, else two poll periods: :func:`hmi.core.command.settle_time`) before
+        it is confirmed; a device that overrides it answers OVERRIDDEN.
         """
         tag = self.tags.get(command.tag)
         if tag is None or tag.source is None:
@@ -245,7 +248,9 @@ class DriverManager:
         line = self._lines.get(line_key(config))
         if line is None or not config.enabled or line_key(config) not in self._tasks:
             return _done(command, CommandState.FAILED, f"device {config.name} is not running")
-        return line.submit(config.name, plan, command, self._write_timeout)
+        period = self.poll_groups.get(tag.source.poll_group, 1.0)
+        settle = settle_time(tag.source.settle, config.settle, period)
+        return line.submit(config.name, plan, command, self._write_timeout, tag=tag, settle=settle)
 
 
 def _link_settings(config: DeviceConfig) -> DeviceConfig:

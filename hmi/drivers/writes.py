@@ -2,17 +2,23 @@
 
 The checks are pure (rights, limits, encoding); :func:`execute_write` does the I/O on a
 link the caller owns, so the line can run it between two scans and never in the middle
-of one. Who may write is decided by the project's grants, one rule for every writer and
+of one. A read-back that matches is not the end: the device's logic may override the
+command a scan later (a controller in AUTO writes its own output), so the line keeps
+reading the point for the tag's settle time (:func:`read_point`, :func:`holds`) before
+it calls the write confirmed; a value that moved away is *overridden*.
+
+Who may write is decided by the project's grants, one rule for every writer and
 the GUI: :meth:`hmi.core.permissions.Grants.authorize` with the ``write`` permission and
 the tag's ``write_roles``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hmi.core.command import Command
+from hmi.core.format import format_value
 from hmi.core.identity import Identity, Unauthorized
 from hmi.core.modbus import (
     Block,
@@ -132,13 +138,44 @@ def plan_write(
 
 
 class ReadBackMismatch(Exception):
-    """The device accepted the write but reads back something else."""
+    """The device accepted the write but reads back something else (``sample``)."""
+
+    def __init__(self, message: str, sample: Sample) -> None:
+        super().__init__(message)
+        self.sample = sample
+
+
+def overridden_message(sample: Sample, tag: Tag | None) -> str:
+    """What an operator reads when the device holds another value than the one written."""
+    return f"overridden by device: reads {format_value(sample.value, tag, with_unit=True)}"
+
+
+def pulse_message(sample: Sample, tag: Tag | None) -> str:
+    """A pulse (``settle: 0``) the device took and cleared before its read-back."""
+    return f"a pulse: the device reads {format_value(sample.value, tag, with_unit=True)} again"
+
+
+def holds(plan: WritePlan, data: Sequence[int] | Sequence[bool], sample: Sample) -> bool:
+    """True when the device's ``data`` (its ``sample``) is what ``plan`` wrote."""
+    if plan.registers:
+        return tuple(int(v) for v in data[: plan.point.size]) == plan.registers
+    return sample.value == plan.state
+
+
+async def read_point(
+    link: ModbusLink, unit: int, point: Point, now: float
+) -> tuple[list[int] | list[bool], Sample]:
+    """Read one point: its raw registers (bits) and its decoded sample."""
+    data = await link.read(unit, point.table, point.start, point.size)
+    block = Block(point.table, point.start, point.size, (point,))
+    return data, decode_block(block, data, now)[point.tag]
 
 
 async def execute_write(link: ModbusLink, unit: int, plan: WritePlan, now: float) -> Sample:
     """Write, read back, and return the read-back sample; raise on mismatch or errors.
 
-    Raises :class:`ReadBackMismatch`, or the link's DeviceException / CommError.
+    Raises :class:`ReadBackMismatch` (the device holds another value), or the link's
+    DeviceException / CommError.
     """
     point = plan.point
     address = point.start
@@ -155,13 +192,7 @@ async def execute_write(link: ModbusLink, unit: int, plan: WritePlan, now: float
         await link.write_register(unit, address, plan.registers[0])
     else:
         await link.write_registers(unit, address, plan.registers)
-    data = await link.read(unit, point.table, address, point.size)
-    block = Block(point.table, address, point.size, (point,))
-    sample = decode_block(block, data, now)[point.tag]
-    if plan.registers:
-        ok = tuple(int(v) for v in data[: point.size]) == plan.registers
-    else:
-        ok = sample.value == plan.state
-    if not ok:
-        raise ReadBackMismatch(f"wrote {plan.describe()}, read back {sample.value!r}")
+    data, sample = await read_point(link, unit, point, now)
+    if not holds(plan, data, sample):
+        raise ReadBackMismatch(f"wrote {plan.describe()}, read back {sample.value!r}", sample)
     return sample

@@ -21,7 +21,7 @@ from hmi.project.model import (
     UserConfig,
 )
 from hmi.project.sections import read_bus, read_historian, read_permissions, read_system_alarms
-from hmi.project.tag_reader import TagReader, check_roles
+from hmi.project.tag_reader import TagReader, check_roles, settle_problem
 from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose
 
 _SECTIONS = (
@@ -192,12 +192,18 @@ class _Loader:
         if values["timeout"] is not None and values["timeout"] <= 0:
             self.ctx.error(f.node_of("timeout"), f"{f.path}.timeout", "must be above 0 seconds")
             return None
+        # Optional (None: the default), so not among the values that must not be None.
+        settle = f.number("settle", None)
+        problem = settle_problem(settle)
+        if problem:
+            self.ctx.error(f.node_of("settle"), f"{f.path}.settle", problem)
+            return None
         if protocol == "modbus-rtu" and not values["serial_port"]:
             self.ctx.error(f.node, f"{f.path}.serial_port", "modbus-rtu needs a serial_port")
             return None
         if name is None or protocol is None or any(v is None for v in values.values()):
             return None
-        return DeviceConfig(name=name, protocol=protocol, line=f.line, **values)
+        return DeviceConfig(name=name, protocol=protocol, line=f.line, settle=settle, **values)
 
     # -- tags --------------------------------------------------------------------------------
     def _tags(

@@ -38,6 +38,9 @@ class DeviceConfig:
     retries: int = 1
     #: longest wait between reconnect attempts (exponential backoff with jitter)
     reconnect_max: float = 10.0
+    #: how long a write to this device is watched after its read-back (seconds; a tag's
+    #: own ``settle`` wins); None: :func:`hmi.core.command.settle_time`'s default
+    settle: float | None = None
     enabled: bool = True
     description: str = ""
     #: line of the definition, for later runtime errors that point back into the file

@@ -8,6 +8,7 @@ makes the tag ``None`` (so the loader reports all errors at once and builds noth
 from __future__ import annotations
 
 from hmi.core.address import AddressError, ModbusAddress
+from hmi.core.command import SETTLE_MAX
 from hmi.core.expression import Expression, ExpressionError
 from hmi.core.tag import (
     TAG_NAME,
@@ -103,7 +104,11 @@ class TagReader:
         word_order = f.choice("word_order", _ORDERS, "big")
         length = f.integer("length", 1, 1, 123)
         deadband = f.number("deadband", 0.0)
+        settle = f.number("settle", None)
         if device is None and address_text is None:
+            if settle is not None:
+                self._error("settle", "only a device tag is written and read back")
+                return False
             return None
         ok = True
         if device is None:
@@ -136,9 +141,13 @@ class TagReader:
         if deadband is not None and deadband < 0:
             self._error("deadband", "must not be negative")
             ok = False
+        problem = settle_problem(settle)
+        if problem:
+            self._error("settle", problem)
+            ok = False
         if not ok or None in (group, byte_order, word_order, length, deadband):
             return False
-        return Source(device, address, group, byte_order, word_order, length, deadband)
+        return Source(device, address, group, byte_order, word_order, length, deadband, settle)
 
     def _scaling(self) -> Scaling | bool | None:
         section = self.f.mapping("scaling")
@@ -203,6 +212,16 @@ def _fits(address: ModbusAddress, data_type: DataType) -> bool:
     # A bool may also be a whole register (non-zero = true); numbers never fit one bit.
     is_bit = address.table.is_bits or address.bit is not None
     return data_type is DataType.BOOL or not is_bit
+
+
+def settle_problem(settle: float | None) -> str:
+    """Why ``settle`` (a tag's or device's, seconds) is wrong, or ``""``."""
+    if settle is not None and not 0.0 <= settle <= SETTLE_MAX:
+        return (
+            f"must be 0 .. {SETTLE_MAX:g} seconds (a write's result must come before the "
+            f"station stops waiting for it), found {settle:g}"
+        )
+    return ""
 
 
 def check_roles(

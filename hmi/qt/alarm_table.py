@@ -31,9 +31,28 @@ from hmi.qt.look import MARK_SIZE, AlarmMark, paint_alarm_mark
 
 Index = QModelIndex | QPersistentModelIndex
 
-#: "Note" last: it is the one that stretches with the window
-COLUMNS = ("P", "Since", "State", "Level", "Tag", "Message", "Value", "By", "Note")
-PRIORITY, SINCE, STATE, LEVEL, TAG, MESSAGE, VALUE, BY, NOTE = range(len(COLUMNS))
+#: "Since" is when the alarm came (its activation), never when it was acknowledged or
+#: shelved: those have their own columns. "Note" last: it stretches with the window.
+COLUMNS = (
+    "P",
+    "Since",
+    "State",
+    "Level",
+    "Tag",
+    "Message",
+    "Value",
+    "Acked",
+    "Shelved",
+    "By",
+    "Note",
+)
+PRIORITY, SINCE, STATE, LEVEL, TAG, MESSAGE, VALUE, ACKED, SHELVED, BY, NOTE = range(len(COLUMNS))
+#: the time of each time column
+_TIMES: dict[int, Callable[[AlarmStatus], float | None]] = {
+    SINCE: lambda s: s.alarm_time,
+    ACKED: lambda s: s.acked_at,
+    SHELVED: lambda s: s.shelved_at if s.shelved else None,
+}
 
 STATE_TEXT = {
     AlarmState.NORMAL: "Normal",
@@ -81,8 +100,8 @@ def cell_text(status: AlarmStatus, column: int) -> str:
     """What the table shows in ``column`` for ``status`` (also what CSV would hold)."""
     if column == PRIORITY:
         return str(status.priority)
-    if column == SINCE:
-        return _stamp(status.since)
+    if column in _TIMES:
+        return _stamp(_TIMES[column](status))
     if column == STATE:
         return STATE_TEXT.get(status.state, status.state.value)
     if column == LEVEL:
@@ -105,8 +124,9 @@ def sort_key(status: AlarmStatus, column: int) -> Any:
     """A Python value to order ``column`` by (priority sorts like the banner)."""
     if column == PRIORITY:
         return importance(status)
-    if column == SINCE:
-        return status.since
+    if column in _TIMES:
+        when = _TIMES[column](status)
+        return (when is None, when or 0.0)  # alarms without that time last
     if column == STATE:
         return (list(STATE_TEXT).index(status.state), status.priority)
     if column == VALUE:
@@ -244,7 +264,17 @@ class AlarmTableModel(QAbstractTableModel):
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
             who = f"\nlast action by {status.user}" if status.user else ""
-            return f"{status.tag}: {status.message}\n{cell_text(status, STATE)} {note(status)}{who}"
+            times = "".join(
+                f"\n{label} {cell_text(status, column)}"
+                for label, column in (
+                    ("active since", SINCE),
+                    ("acknowledged", ACKED),
+                    ("shelved", SHELVED),
+                )
+                if cell_text(status, column)
+            )
+            state = f"{cell_text(status, STATE)} {note(status)}".rstrip()
+            return f"{status.tag}: {status.message}\n{state}{times}{who}"
         return None
 
     def _mark(self, mark: AlarmMark) -> QPixmap:

@@ -379,8 +379,16 @@ def is_listed(status: AlarmStatus) -> bool:
 
 
 def importance(status: AlarmStatus) -> tuple[bool, int, float]:
-    """Sort key, most important first: waiting for ack, then priority, then newest."""
-    return (not status.state.needs_ack, status.priority, -status.since)
+    """Sort key, most important first: waiting for ack, then priority, then the newest
+    alarm (by its activation: acknowledging or shelving one does not make it newer)."""
+    return (not status.state.needs_ack, status.priority, -alarm_time(status))
+
+
+def alarm_time(status: AlarmStatus) -> float:
+    """When the alarm came (:attr:`AlarmStatus.alarm_time`), for display and ordering;
+    its last change for one that was never active (out of service while normal)."""
+    when = status.alarm_time
+    return status.since if when is None else when
 
 
 def level_text(level: Level) -> str:

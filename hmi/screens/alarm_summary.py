@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelection, QSize, Qt
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtGui import QFont, QFontMetrics, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,17 +30,29 @@ from PySide6.QtWidgets import (
 )
 
 from hmi.core.alarms import AlarmState, AlarmStatus
-from hmi.qt.alarm_table import PRIORITY, STATE_FILTERS, AlarmFilter, AlarmTableModel
+from hmi.qt.alarm_table import (
+    ACKED,
+    PRIORITY,
+    SHELVED,
+    SINCE,
+    STATE,
+    STATE_FILTERS,
+    STATE_TEXT,
+    AlarmFilter,
+    AlarmTableModel,
+)
 from hmi.qt.alarms import AlarmModel
 from hmi.qt.context import HmiContext
 from hmi.screens.alarm_kpis import AlarmKpiLine
 from hmi.screens.service_dialog import ServiceDialog
 from hmi.screens.shelve_dialog import ShelveDialog
 
-#: widths of the columns before Note (P, Since, State, Level, Tag, Message, Value, By)
-_COLUMN_WIDTHS = (58, 150, 130, 56, 190, 240, 70, 80)
-#: the window's first size: the columns above plus about 400 px of Note
-SUMMARY_SIZE = QSize(1420, 600)
+#: widths of the columns before Note (P, Since, State, Level, Tag, Message, Value, Acked,
+#: Shelved, By): the three times in full (date and time), so none is cut
+_COLUMN_WIDTHS = (58, 150, 130, 56, 190, 240, 70, 150, 150, 80)
+#: the window's first size: the columns above (times and states as wide as their bold
+#: text needs) plus about 360 px of Note
+SUMMARY_SIZE = QSize(1760, 640)
 
 #: life-cycle states an operator may shelve from (and re-shelve a shelved alarm)
 _SHELVABLE = {
@@ -114,6 +126,7 @@ class AlarmSummary(QWidget):
         # read in full; the message is shorter than its column more often than not.
         for column, width in enumerate(_COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
+        self._fit_text_columns()
 
         self.ack_button = QPushButton("Acknowledge selected", self)
         self.shelve_button = QPushButton("Shelve selected ...", self)
@@ -157,6 +170,19 @@ class AlarmSummary(QWidget):
             session.session_changed.connect(self._on_roles)
         self._on_roles()
         self._after_change()
+
+    def _fit_text_columns(self) -> None:
+        """The times and states in full, in the bold of an unacknowledged row: a cut
+        "2026-12-03 ..." is no alarm time."""
+        self.table.ensurePolished()  # the theme's font size
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
+        stamp = metrics.horizontalAdvance("2026-12-31 23:59:59")
+        state = max(metrics.horizontalAdvance(text) for text in STATE_TEXT.values())
+        for column, needed in ((SINCE, stamp), (ACKED, stamp), (SHELVED, stamp), (STATE, state)):
+            width = max(self.table.columnWidth(column), needed + 16)
+            self.table.setColumnWidth(column, width)
 
     # -- following the model -------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:

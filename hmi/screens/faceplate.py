@@ -2,13 +2,18 @@
 
 Framed, so it never blends into the drawing, and with its own close button: a kiosk X
 server (no window manager) draws no title bar to close it with (Esc closes it too).
+
+A faceplate is a dialog, and a dialog clicks its default button on Enter: Enter in a
+setpoint field would also have switched the controller to AUTO. So no button of a
+faceplate is a default button, and Enter that reaches the faceplate does nothing: every
+command is one explicit action.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QPen, QResizeEvent
-from PySide6.QtWidgets import QDialog, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent, QPen, QResizeEvent
+from PySide6.QtWidgets import QDialog, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from hmi.qt.look import LINE
 from hmi.qt.screen import ScreenView
@@ -31,6 +36,9 @@ class Faceplate(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(FRAME, FRAME, FRAME, FRAME)
         layout.addWidget(view)
+        for button in view.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
         self.close_button = QToolButton(self)
         self.close_button.setObjectName("FaceplateClose")
         self.close_button.setText("\u2715")
@@ -40,6 +48,13 @@ class Faceplate(QDialog):
         # The size drawn in Designer (the scroll area inside would otherwise ask for little).
         frame = QSize(2 * FRAME, 2 * FRAME)
         self.resize(view.form.minimumSize().expandedTo(view.form.sizeHint()) + frame)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter clicks nothing here (QDialog would click a default button); Esc closes."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Keep the close button in the top right corner, over the drawing."""

@@ -123,7 +123,8 @@ class AlarmEngine(Actor):
                 self._inputs.setdefault(source, []).append(tag)
         self._latest: dict[str, Sample] = {}
         #: acknowledged alarms from the journal: tag -> (level, user), until decided
-        self._acked_before: dict[str, tuple[Level, str]] = {}
+        #: tag -> (level, user, when) of an acknowledgement from before a restart
+        self._acked_before: dict[str, tuple[Level, str, float | None]] = {}
         self._journal: AlarmJournal | None = None
         self.kpi = KpiTracker(start=0.0)
         self._deadlines: list[tuple[float, str]] = []
@@ -175,6 +176,10 @@ class AlarmEngine(Actor):
         restart confirm the same condition, the ack is re-applied in the name of the same
         user (journalled), so a server restart does not make operators re-acknowledge
         every standing alarm. A different (e.g. worse) condition annunciates as new.
+        The times stay the operator's: an alarm active before the restart that the first
+        values confirm at the same level keeps its activation time, a re-applied ack its
+        acknowledge time, a restored shelving its shelve time (all in the journal's last
+        status of the tag).
         """
         assert self._journal is not None
         out: list[AlarmTransition] = []
@@ -187,14 +192,17 @@ class AlarmEngine(Actor):
             if alarm is None:
                 continue
             user = status.user or "system"
+            alarm.recall(status.level, status.alarm_time if status.active else None)
             if status.state is AlarmState.ACKNOWLEDGED:
-                self._acked_before[tag] = (status.level, user)
+                self._acked_before[tag] = (status.level, user, status.acked_at)
             try:
                 if status.out_of_service:
                     out += alarm.remove_from_service(user, "restored after restart", now)
                 if status.shelved and status.shelved_until and status.shelved_until > now:
                     reason = status.shelve_reason or "restored after restart"
-                    out += alarm.shelve(user, reason, status.shelved_until, now)
+                    out += alarm.shelve(
+                        user, reason, status.shelved_until, now, at=status.shelved_at
+                    )
             except AlarmRequestError:
                 log.warning("alarms: could not restore the state of %s", tag)
         for reading in standing:
@@ -279,10 +287,10 @@ class AlarmEngine(Actor):
         """Re-apply an ack from before the restart once the first values decide the alarm."""
         if not changed and alarm.next_deadline() is not None:
             return []  # an on-delay is running: not decided yet
-        level, user = self._acked_before.pop(alarm.tag)
+        level, user, when = self._acked_before.pop(alarm.tag)
         status = alarm.status
         if status.state is AlarmState.UNACKNOWLEDGED and status.level is level:
-            return alarm.acknowledge(user, now, "acknowledged before restart")
+            return alarm.acknowledge(user, now, "acknowledged before restart", at=when)
         return []
 
     def _suppressed(self, tag: str, now: float) -> bool:
@@ -301,7 +309,13 @@ class AlarmEngine(Actor):
                 due.add(tag)
         out: list[AlarmTransition] = []
         for tag in sorted(due):
-            out += self.alarms[tag].tick(now)
+            alarm = self.alarms[tag]
+            changed = alarm.tick(now)
+            if tag in self._acked_before:
+                # Confirmed after its on-delay: an ack from before a restart applies now,
+                # not at the tag's next sample.
+                changed += self._reacknowledge(alarm, changed, now)
+            out += changed
         self._emit(out, touched=due)
 
     def _emit(self, transitions: list[AlarmTransition], touched: Iterable[str] = ()) -> None:

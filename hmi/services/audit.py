@@ -47,7 +47,8 @@ class AuditEntry:
     target: str = ""
     old_value: Any = None
     new_value: Any = None
-    #: ``accepted``, ``confirmed``, ``rejected``, ``failed``, ``timed_out``, ``ok``, ``denied``
+    #: ``accepted``, ``confirmed``, ``overridden`` (written, but the device holds another
+    #: value: ``reason`` says which), ``rejected``, ``failed``, ``timed_out``, ``ok``, ``denied``
     outcome: str = ""
     reason: str = ""
     host: str = ""

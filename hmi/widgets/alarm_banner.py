@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSizePolicy, QWidget
 from hmi.core.alarms import AlarmState, AlarmStatus
 from hmi.qt.alarm_feed import AlarmFeed
 from hmi.qt.alarm_marks import status_mark
-from hmi.qt.alarms import level_text
+from hmi.qt.alarms import alarm_time, level_text
 from hmi.qt.context import HmiContext
 from hmi.qt.look import ALARM_COLOURS, LINE, PANEL, TEXT, mark_side, paint_alarm_mark
 from hmi.qt.registry import register_widget
@@ -58,6 +58,8 @@ class AlarmBanner(QWidget):
         self._items: list[AlarmStatus] = []
         #: alarms hidden from the lines on purpose (shelved, out of service, suppressed)
         self._hidden: list[AlarmStatus] = []
+        #: whether the model was in step with the engine when last painted
+        self._synced = False
         self.feed = AlarmFeed(self, self._on_alarms, self._on_flash)
         self.tag_link = self.feed.tag_link
         self.ack_button = QPushButton("Ack", self)
@@ -92,9 +94,13 @@ class AlarmBanner(QWidget):
         model = self.feed.model
         items = model.annunciated()
         hidden = [s for s in model.listed() if s.state in _HIDDEN_WORDS]
-        if items != self._items or hidden != self._hidden:
+        # "Alarm state unknown" turning into "No active alarms" (or back) changes no item:
+        # it must be repainted all the same, or the banner goes on saying "unknown".
+        synced = model.synced
+        if items != self._items or hidden != self._hidden or synced != self._synced:
             self._items = items
             self._hidden = hidden
+            self._synced = synced
             self.update()
         shown = [a.tag for a in self.shown if a.state.needs_ack]
         self.ack_button.setEnabled(bool(shown) and model.connected)
@@ -158,7 +164,8 @@ class AlarmBanner(QWidget):
     # -- text ------------------------------------------------------------------------------
     def line_text(self, item: AlarmStatus) -> str:
         """One line, e.g. ``12:03:44  UNACK  HI  Tank level high  [area1/t101/level]``."""
-        stamp = time.strftime("%H:%M:%S", time.localtime(item.since)) if item.since else "--:--"
+        when = alarm_time(item)  # when it came: an ack or a shelve does not change it
+        stamp = time.strftime("%H:%M:%S", time.localtime(when)) if when else "--:--"
         state = _STATE_WORDS.get(item.state, item.state.value.upper())
         level = level_text(item.level)
         level = f"{level}  " if level else ""

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from hmi.core.alarms import AlarmState, AlarmStatus
 from hmi.qt.alarm_feed import AlarmFeed
 from hmi.qt.alarm_marks import status_mark
+from hmi.qt.alarms import alarm_time
 from hmi.qt.look import LINE, PANEL, TEXT, mark_side, paint_alarm_mark
 from hmi.qt.registry import register_widget
 
@@ -36,14 +37,19 @@ class AlarmList(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.items: list[AlarmStatus] = []
+        #: whether the model was in step with the engine when last painted
+        self._synced = False
         self.feed = AlarmFeed(self, self._on_alarms, self._on_flash)
         self.tag_link = self.feed.tag_link
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def _on_alarms(self, tags: frozenset[str] | None) -> None:
         items = self.feed.model.annunciated()
-        if items != self.items:
-            self.items = items
+        # "Alarm state unknown" turning into "No active alarms" changes no item: the
+        # engine's answer must be repainted all the same.
+        synced = self.feed.model.synced
+        if items != self.items or synced != self._synced:
+            self.items, self._synced = items, synced
             self.update()
 
     def _on_flash(self) -> None:
@@ -99,9 +105,8 @@ class AlarmList(QWidget):
             font.setBold(item.state.needs_ack)
             painter.setFont(font)
             painter.setPen(TEXT)
-            stamp = (
-                time.strftime("%H:%M:%S", time.localtime(item.since)) if item.since else "--:--:--"
-            )
+            when = alarm_time(item)  # when it came: an ack does not change it
+            stamp = time.strftime("%H:%M:%S", time.localtime(when)) if when else "--:--:--"
             state = _STATE_WORDS.get(item.state, item.state.value.upper())
             message = item.message or item.tag
             for text, (_, x) in zip((stamp, state, message, item.tag), columns[1:], strict=True):

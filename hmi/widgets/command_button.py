@@ -1,4 +1,9 @@
-"""CommandButton: start/stop, open/close, reset: a momentary, toggle or set-value write."""
+"""CommandButton: start/stop, open/close, reset: a momentary, toggle or set-value write.
+
+One click, one command: the button is never a dialog's default (Enter in a faceplate's
+setpoint field must not click it), and a ``set`` button does not write the value its tag
+already holds (a mode button pressed again, or by accident, sends nothing and says so).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QMessageBox, QPushButton, QSizePolicy, QWidget
 
 from hmi.core.command import CommandResult
+from hmi.core.quality import Severity
 from hmi.core.sample import Sample, Value
 from hmi.qt.designer_preview import attach_preview
 from hmi.qt.link import TagLink
 from hmi.qt.look import describe_sample, paint_quality
 from hmi.qt.registry import register_widget
-from hmi.widgets.write import WriteStatus, coerce_value
+from hmi.widgets.status_line import StatusLine
+from hmi.widgets.write import WriteStatus, coerce_value, same_value
 
 _MODES = ("set", "toggle", "momentary")
 
@@ -23,10 +30,13 @@ _MODES = ("set", "toggle", "momentary")
 class CommandButton(QPushButton):
     """Writes ``tag`` when clicked.
 
-    ``mode``: ``set`` writes ``value``; ``toggle`` writes the opposite of the tag's value;
-    ``momentary`` writes ``value`` on press and its opposite on release. With ``confirm``
-    the operator confirms first. While the command is pending the button shows a dotted
-    frame; a refusal or failure a red one, with the reason in the tooltip.
+    ``mode``: ``set`` writes ``value`` (nothing when the tag, GOOD, holds it already);
+    ``toggle`` writes the opposite of the tag's value; ``momentary`` writes ``value`` on
+    press and its opposite on release. With ``confirm`` the operator confirms first. The
+    outcome is said in words on the status line under the button (pending, confirmed,
+    rejected, failed, timed out, overridden by the device, with the reason); the button
+    also has a dotted frame while pending, a red one after a refusal or failure, an orange
+    one when the device overrode the command.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -37,10 +47,14 @@ class CommandButton(QPushButton):
         self._confirm = False
         self._confirm_text = ""
         self.status = WriteStatus()
+        self._line: StatusLine | None = None
         #: answers the confirmation dialog in tests (None: ask the operator)
         self.auto_confirm: bool | None = None
         self.tag_link = TagLink(self, lambda: [self._tag], self._on_sample, self._update_tooltip)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        # Never a dialog's default button: Enter elsewhere in a faceplate must not click it.
+        self.setAutoDefault(False)
+        self.setDefault(False)
         self.setText("Command")
         self.clicked.connect(self._on_clicked)
         attach_preview(self.tag_link)  # Designer's design-time look (no-op elsewhere)
@@ -88,6 +102,14 @@ class CommandButton(QPushButton):
         """Fixed: a pending marker never changes the size."""
         return QSize(max(100, super().sizeHint().width()), 32)
 
+    @property
+    def status_line(self) -> StatusLine:
+        """The line under the button that says how its last command went."""
+        if self._line is None:
+            self._line = StatusLine(self)
+            self._line.faded.connect(self._on_faded)
+        return self._line
+
     # -- data ----------------------------------------------------------------------------
     def _on_sample(self, name: str, sample: Sample) -> None:
         self.update()
@@ -113,20 +135,37 @@ class CommandButton(QPushButton):
             return not bool(self.tag_link.sample(self._tag).value)
         return self._set_point()
 
+    def holds(self, value: Value) -> bool:
+        """True when the tag's GOOD value is ``value`` already (writing it changes nothing).
+
+        The store's latest sample, not the last one painted: a frame may be 30 ms old.
+        """
+        context = self.tag_link.context
+        if context is None:
+            return False
+        sample = context.store.get(self._tag)
+        if sample.quality.severity is not Severity.GOOD or sample.value is None:
+            return False
+        return same_value(sample.value, value)
+
     def send(self, value: Value) -> bool:
         """Write ``value`` (after confirmation); False when nothing was sent."""
         if self.tag_link.write_denied(self._tag):
             self._update_tooltip()
             return False
+        if self._mode == "set" and self.holds(value):
+            self.status_line.show_note(f"{self._what()} already in effect: nothing sent")
+            return False
         if self._confirm and not self._confirmed(value):
             return False
-        self.status.pending()
+        self.status.pending(self._what())
+        self._show_status()
         command = self.tag_link.write(self._tag, value, on_result=self._on_result)
-        if command is None:
-            return False
-        self._update_tooltip()
-        self.update()
-        return True
+        return command is not None
+
+    def _what(self) -> str:
+        """What the operator asked for, in the button's words (``Manual``, ``Open``)."""
+        return self.text().replace("&", "") or self._tag
 
     def _confirmed(self, value: Value) -> bool:
         if self.auto_confirm is not None:
@@ -137,6 +176,15 @@ class CommandButton(QPushButton):
 
     def _on_result(self, result: CommandResult) -> None:
         self.status.done(result)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        self.status_line.show_outcome(self.status.state, self.status.line)
+        self._update_tooltip()
+        self.update()
+
+    def _on_faded(self) -> None:
+        self.status.clear()
         self._update_tooltip()
         self.update()
 

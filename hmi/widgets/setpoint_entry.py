@@ -1,29 +1,56 @@
-"""SetpointEntry: type a new value, see it go pending -> confirmed / rejected / failed."""
+"""SetpointEntry: type a new value, see it go pending -> confirmed / rejected / failed /
+timed out / overridden, in words on its status line."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Property, QRectF, QSize, Qt
-from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtCore import Property, QEvent, QObject, QRectF, QSize, Qt
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QWidget
 
 from hmi.core.command import CommandResult, CommandState
-from hmi.core.sample import Sample
+from hmi.core.sample import Sample, Value
 from hmi.qt.designer_preview import attach_preview
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
 from hmi.qt.look import QualityOverlay, describe_sample
 from hmi.qt.registry import register_widget
+from hmi.widgets.status_line import StatusLine
 from hmi.widgets.write import WriteStatus, check_limits, coerce_value
+
+_ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+#: events by which the operator takes the field (from then on, values wait)
+_TAKES_THE_FIELD = (
+    QEvent.Type.FocusIn,
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.KeyPress,
+)
+
+
+class SetpointEditor(QLineEdit):
+    """The entry's text field: Enter writes, and goes no further.
+
+    QLineEdit passes Enter on to its window after ``returnPressed``; in a faceplate (a
+    dialog) that would click the dialog's default button as well: one key, two commands.
+    """
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter is the entry's own: accepted here, never passed to the window."""
+        super().keyPressEvent(event)
+        if event.key() in _ENTER:
+            event.accept()
 
 
 @register_widget("Setpoint entry with limits and write feedback", width=170, height=30)
 class SetpointEntry(QWidget):
-    """An entry showing the tag's value; Enter writes the typed value.
+    """An entry showing the tag's value; Enter writes the typed value (and nothing else).
 
-    Input is checked against the tag's type and limits before anything is sent. While
-    the command is pending the entry keeps the typed value in a dotted frame; when it is
-    confirmed it follows the tag again; a rejection, failure or timeout shows a red frame,
-    the reason in ``status_text`` (and the tooltip), and the tag's real value returns.
+    Input is checked against the tag's type and limits before anything is sent; a value
+    refused here says why on the status line ("Not sent: 9 is outside 0.5 .. 4.5 m").
+    While the command is pending the entry keeps the typed value in a dotted frame and its
+    status line says so; once answered it shows the device's value again (never the value
+    written) and the line says how it went: confirmed, or rejected, failed, timed out (a
+    red frame) or overridden by the device (an orange frame), with the reason. Between
+    writes the entry follows the tag, unless the operator is typing in it.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -31,8 +58,12 @@ class SetpointEntry(QWidget):
         self._tag = ""
         self._format = ""
         self.status = WriteStatus()
+        self._line: StatusLine | None = None
+        #: the operator is at work in the field (clicked, focused, typed) since it last
+        #: showed the tag's value: new values wait, or they would scramble the typing
+        self._typing = False
         self.tag_link = TagLink(self, lambda: [self._tag], self._on_sample, self._on_session)
-        self.editor = QLineEdit(self)
+        self.editor = SetpointEditor(self)
         self.editor.setObjectName("SetpointEditor")
         self.editor.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.unit = QLabel(self)
@@ -44,7 +75,9 @@ class SetpointEntry(QWidget):
         layout.addWidget(self.unit)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self._overlay = QualityOverlay(self.editor)
+        self.editor.installEventFilter(self)
         self.editor.returnPressed.connect(self.submit)
+        self.editor.textEdited.connect(self._on_typed)
         self.editor.editingFinished.connect(self._on_editing_finished)
         self._on_session()
         attach_preview(self.tag_link)  # Designer's design-time look (no-op elsewhere)
@@ -72,21 +105,42 @@ class SetpointEntry(QWidget):
 
     @property
     def status_text(self) -> str:
-        """The last command's state in words, ``""`` when confirmed or none."""
+        """The last command's state in words (``confirmed``, ``failed: ...``), ``""`` when
+        there is none or its line has cleared."""
         return self.status.text
+
+    @property
+    def status_line(self) -> StatusLine:
+        """The line under the entry that says how the last write went."""
+        if self._line is None:
+            self._line = StatusLine(self)
+            self._line.faded.connect(self._on_faded)
+        return self._line
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The operator takes the field (a click, the focus, a key): values wait."""
+        if watched is self.editor and event.type() in _TAKES_THE_FIELD:
+            self._typing = True
+        return False
 
     # -- data ----------------------------------------------------------------------------
     def _on_sample(self, name: str, sample: Sample) -> None:
-        # Never overwrite what the operator is typing or what is waiting for an answer.
-        if not self.editor.hasFocus() and self.status.state is not CommandState.PENDING:
+        # Never overwrite what the operator is typing or what is waiting for an answer;
+        # otherwise (after an answer too, though the field keeps the focus) the entry
+        # shows the device's value.
+        if not self._typing and self.status.state is not CommandState.PENDING:
             self._show_value(sample)
         if sample.quality != self._overlay.quality:
             self._update_tooltip()
         self.update()
 
     def _show_value(self, sample: Sample) -> None:
+        self._show(sample.value)
+
+    def _show(self, value: Value) -> None:
         tag = self.tag_link.tag(self._tag)
-        self.editor.setText(format_value(sample.value, tag, self._format))
+        self._typing = False
+        self.editor.setText(format_value(value, tag, self._format))
         self.unit.setText(tag.unit if tag is not None else "")
 
     def _on_session(self) -> None:
@@ -124,29 +178,53 @@ class SetpointEntry(QWidget):
         problem = check_limits(value, tag)
         if problem:
             return self._refuse(problem)
-        self.status.pending()
+        self.status.pending(format_value(value, tag, self._format, with_unit=True))
+        self._show_status()
         self.tag_link.write(self._tag, value, on_result=self._on_result)
-        self._update_tooltip()
-        self.update()
         return True
 
     def _refuse(self, message: str) -> bool:
         self.status.local_reject(message)
-        self._update_tooltip()
         self._show_value(self.tag_link.sample(self._tag))
-        self.update()
+        self._show_status()
         return False
 
     def _on_result(self, result: CommandResult) -> None:
-        self.status.done(result)
-        self._show_value(self.tag_link.sample(self._tag))
-        if result.state is CommandState.CONFIRMED and result.value is not None:
+        # The device's value, never the one written: the driver's read-back (what the
+        # device holds after its settle time, or instead of the value written), else the
+        # tag's latest sample. A confirmation names the value the device confirmed.
+        device = result.state in (CommandState.CONFIRMED, CommandState.OVERRIDDEN)
+        if device and result.value is not None:
             tag = self.tag_link.tag(self._tag)
-            self.editor.setText(format_value(result.value, tag, self._format))
+            self.status.done(result, format_value(result.value, tag, self._format, with_unit=True))
+            self._show(result.value)
+        else:
+            self.status.done(result)
+            self._show_value(self.tag_link.sample(self._tag))
+        self._show_status()
+
+    def _show_status(self) -> None:
+        self.status_line.show_outcome(self.status.state, self.status.line)
         self._update_tooltip()
         self.update()
 
+    def _on_faded(self) -> None:
+        self.status.clear()
+        self._update_tooltip()
+        self.update()
+
+    def _on_typed(self, text: str) -> None:
+        """The next entry begins: a finished outcome has been read, its line clears."""
+        self._typing = True
+        if self.status.state is not None and self.status.state is not CommandState.PENDING:
+            self.status.clear()
+            self.status_line.clear()
+            self._update_tooltip()
+            self.update()
+
     def _on_editing_finished(self) -> None:
+        # Left without Enter (focus elsewhere): the typed text was not sent, so the
+        # device's value comes back rather than a number that looks written.
         if not self.editor.hasFocus() and self.status.state is not CommandState.PENDING:
             self._show_value(self.tag_link.sample(self._tag))
 

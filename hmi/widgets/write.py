@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 
@@ -12,12 +14,23 @@ from hmi.core.tag import DataType, Tag
 _TRUE = {"1", "true", "on", "yes", "open", "start", "run"}
 _FALSE = {"0", "false", "off", "no", "close", "closed", "stop"}
 
-#: the colour of a command's outcome (pending is neutral: the plant has not answered yet)
+#: the colour of a command's outcome (pending is neutral: the plant has not answered yet;
+#: confirmed draws no frame, only its status line)
 OUTCOME_COLOURS = {
     CommandState.PENDING: QColor("#4a4a4a"),
     CommandState.REJECTED: QColor("#d40000"),
     CommandState.FAILED: QColor("#d40000"),
     CommandState.TIMED_OUT: QColor("#d40000"),
+    CommandState.OVERRIDDEN: QColor("#c86400"),
+}
+#: an outcome in words (the state's own name is an identifier)
+STATE_WORDS = {
+    CommandState.PENDING: "pending",
+    CommandState.CONFIRMED: "confirmed",
+    CommandState.REJECTED: "rejected",
+    CommandState.FAILED: "failed",
+    CommandState.TIMED_OUT: "timed out",
+    CommandState.OVERRIDDEN: "overridden",
 }
 
 
@@ -44,6 +57,16 @@ def coerce_value(text: str, tag: Tag | None) -> Value:
     return int(number)
 
 
+def same_value(a: Value, b: Value) -> bool:
+    """True when ``a`` and ``b`` are the same value of a tag (a float32 register's 2.5 is
+    the 2.5 typed; a bool is its 0/1)."""
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, int | float) and isinstance(b, int | float):
+            return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
+        return False
+    return a == b
+
+
 def check_limits(value: Value, tag: Tag | None) -> str:
     """Why ``value`` is outside the tag's limits, or ``""`` when it is inside."""
     if tag is None or isinstance(value, bool | str) or value is None:
@@ -56,34 +79,79 @@ def check_limits(value: Value, tag: Tag | None) -> str:
 
 
 class WriteStatus:
-    """The outcome of a widget's last command, drawn as a frame and told in the tooltip."""
+    """The outcome of a widget's last command: a frame around the widget, its status line
+    (:class:`~hmi.widgets.status_line.StatusLine`) and the tooltip's last line.
+
+    ``what`` names what was written, as the operator knows it (``2.50 m``, ``Manual``).
+    """
 
     def __init__(self) -> None:
         self.state: CommandState | None = None
         self.message = ""
+        self.what = ""
+        #: the command was refused here, before it was sent (bad input, outside limits)
+        self.local = False
 
-    def pending(self) -> None:
+    def pending(self, what: str = "") -> None:
         """A command was sent."""
-        self.state, self.message = CommandState.PENDING, "sent, waiting for the plant"
+        self.state, self.message, self.what, self.local = (
+            CommandState.PENDING,
+            "sent, waiting for the plant",
+            what,
+            False,
+        )
 
-    def done(self, result: CommandResult) -> None:
-        """The result came back."""
+    def done(self, result: CommandResult, shown: str = "") -> None:
+        """The result came back; ``shown`` is the device's value as the widget shows it
+        (what a confirmation names), ``""`` to keep naming what was sent."""
         self.state = result.state
-        self.message = result.message or result.state.value.replace("_", " ")
+        self.message = result.message
+        self.local = False
+        if shown:
+            self.what = shown
 
     def local_reject(self, message: str) -> None:
         """Refused before sending (bad input, outside limits)."""
-        self.state, self.message = CommandState.REJECTED, message
+        self.state, self.message, self.what, self.local = CommandState.REJECTED, message, "", True
+
+    def clear(self) -> None:
+        """Nothing to say any more (the line faded, or the operator types again)."""
+        self.state, self.message, self.what, self.local = None, "", "", False
 
     @property
     def text(self) -> str:
-        """``"pending: sent, ..."`` / ``"rejected: ..."``; ``""`` when nothing to say."""
-        if self.state is None or self.state is CommandState.CONFIRMED:
+        """``"pending: sent, ..."`` / ``"rejected: ..."`` / ``"confirmed"``; ``""`` when none."""
+        if self.state is None:
             return ""
-        return f"{self.state.value.replace('_', ' ')}: {self.message}"
+        words = STATE_WORDS[self.state]
+        return f"{words}: {self.message}" if self.message else words
+
+    @property
+    def line(self) -> str:
+        """What the status line beside the widget says, e.g. ``2.50 m sent, waiting for
+        the plant``, ``2.50 m confirmed``, ``Overridden by device: reads 0.0 %``,
+        ``Failed: device refused: ...``, ``Not sent: 9 is outside 0.5 .. 4.5 m``; ``""``
+        when there is nothing to say. The line sits under the control that sent the
+        command, so it names the control's value only where that says more."""
+        state = self.state
+        if state is None:
+            return ""
+        if self.local:
+            return f"Not sent: {self.message}"
+        if state is CommandState.PENDING:
+            return f"{self.what} sent, waiting for the plant" if self.what else "Sent, waiting"
+        if state is CommandState.CONFIRMED:
+            note = f" ({self.message})" if self.message else ""
+            return f"{self.what} confirmed{note}" if self.what else f"Confirmed{note}"
+        words = STATE_WORDS[state]
+        if self.message.startswith(words):
+            return self.message[0].upper() + self.message[1:]  # "overridden by device: ..."
+        text = f"{words}: {self.message}" if self.message else words
+        return text[0].upper() + text[1:]
 
     def paint(self, painter: QPainter, rect: QRectF) -> None:
-        """A dotted frame while pending, a solid red one after a refusal or failure."""
+        """A dotted frame while pending, a solid red one after a refusal or failure, an
+        orange one when the device overrode the command."""
         colour = OUTCOME_COLOURS.get(self.state) if self.state is not None else None
         if colour is None:
             return

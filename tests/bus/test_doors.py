@@ -12,8 +12,9 @@ import pytest
 
 from hmi.bus.auth import ClientRule, Policy
 from hmi.bus.brokerstats import BrokerStats, NodeInfo
+from hmi.bus.control import REPLY_RAW, decode
 from hmi.bus.doors import PendingCalls, Refusals, broker_only, identity_refusal
-from hmi.bus.frames import reply_call_id
+from hmi.bus.frames import FrameError
 from hmi.bus.keys import KeyPair
 
 
@@ -82,13 +83,28 @@ def test_refusals_are_counted_each_and_logged_once_per_interval(caplog):
 
 @pytest.mark.parametrize("call_id", [0, 1, 127, 128, 65_536, 2**40, -1, -100, -(2**40)])
 def test_the_call_id_of_a_reply_is_read_without_decoding_its_result(call_id):
-    assert reply_call_id(msgpack.packb([call_id, True, {"big": "x" * 1000}])) == call_id
+    reply = decode(REPLY_RAW, msgpack.packb([call_id, True, {"big": "x" * 1000}]), "rpc_reply")
+    assert reply.call_id == call_id and reply.ok is True
+    # the result is skipped (its bytes kept as they are), never built
+    assert bytes(reply.value) == msgpack.packb({"big": "x" * 1000})
 
 
-def test_what_does_not_start_like_a_reply_has_no_call_id():
-    for data in (b"", b"\x93", b"\x93\xcd\x01", msgpack.packb([1, True]), msgpack.packb("x")):
-        assert reply_call_id(data) is None
-    assert reply_call_id(msgpack.packb([1.0, True, None])) is None
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x93",
+        b"\x93\xcd\x01",
+        msgpack.packb([1, True]),
+        msgpack.packb("x"),
+        msgpack.packb([1.0, True, None]),
+        msgpack.packb([1, 1, None]),
+        msgpack.packb([1, True, None, "more"]),
+    ],
+)
+def test_what_is_not_a_reply_is_malformed_at_the_broker(data):
+    with pytest.raises(FrameError) as raised:
+        decode(REPLY_RAW, data, "rpc_reply")
+    assert raised.value.reason in ("rpc_reply", "payload_msgpack")
 
 
 def test_serve_rights_are_names_or_prefixes_ending_in_a_star():

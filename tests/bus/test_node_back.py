@@ -13,7 +13,7 @@ import pytest
 
 from hmi.bus import Bus, bind_store, expose
 from hmi.bus.broker import Broker
-from hmi.bus.brokerstats import NodeInfo
+from hmi.bus.control import Hello
 from hmi.bus.publisher import Publisher
 from hmi.bus.roster import Roster
 from hmi.bus.samples import encode_samples
@@ -195,7 +195,7 @@ def test_the_roster_gives_a_node_back_its_targets_unless_another_took_them():
     roster = Roster(heartbeat=0.1, dead_after=None, senders={})
     a, b = roster.join(b"a", "a"), roster.join(b"b", "b")
     for node in (a, b):
-        assert roster.hello(node, {"name": node.sender, "heartbeat": 0.2})
+        roster.hello(node, Hello(name=node.sender, heartbeat=0.2))
         node.last_seen = 10.0
     assert roster.claim(a, "pump") == "" and roster.claim(a, "valve") == ""
     assert roster.claim(b, "valve") == "taken"  # a live node serves it: b's claim waits
@@ -209,7 +209,6 @@ def test_the_roster_gives_a_node_back_its_targets_unless_another_took_them():
     roster.back(a)
     assert a.alive and roster.targets == {"pump": b"b", "valve": b"b"}
     assert roster.period(1.0) == 0.2
-    assert not roster.hello(NodeInfo(b"c", "c"), ["not", "a", "map"])
     # a's claims wait now; withdrawing a name it does not serve changes nothing
     assert roster.withdraw(a, "pump") is None and roster.targets["pump"] == b"b"
     assert roster.withdraw(b, "valve") is a  # b withdraws it: a (waiting) gets it

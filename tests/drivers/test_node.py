@@ -120,7 +120,8 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
 
             bus.subscribe("tag/#", on_tags)
             bus.subscribe("result/#", lambda t, p: results.put_nowait(decode_result(p)))
-            bus.subscribe("$sys/device/#", lambda t, p: statuses.append(p))
+            # wakes `until` too: a stable plant publishes no tag batch to wake it
+            bus.subscribe("$sys/device/#", lambda t, p: (statuses.append(p), got.set()))
             security = Supervisor(bus)
             await security.start(SecurityActor(Security({}, KEY, None, clock=time.time)))
             try:

@@ -221,3 +221,43 @@ def test_alarm_suppression_errors_name_line_and_field(tmp_path):
     )
     policy = HEAD + "tags:\n  - name: a/b/c\n    alarms: {hi: 1, bad_quality: clear}\n"
     assert "tags[0].alarms.bad_quality: expected one of hold, alarm" in one_error(policy, tmp_path)
+
+
+def test_settle_times_of_tags_and_devices(tmp_path):
+    """How long a write is watched after its read-back: a tag's, else its device's."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        HEAD
+        + "    settle: 1.5\n"
+        + textwrap.dedent(
+            """\
+            tags:
+              - {name: a/b/pulse, type: bool, device: plc1, address: "co:1", settle: 0,
+                 write_roles: [operator]}
+              - {name: a/b/sp, type: float32, device: plc1, address: "hr:0",
+                 write_roles: [operator]}
+            """
+        )
+    )
+    project = load_project(path)
+    assert project.devices["plc1"].settle == 1.5
+    assert project.tags["a/b/pulse"].source.settle == 0.0
+    assert project.tags["a/b/sp"].source.settle is None  # the device's applies
+    demo = load_project(EXAMPLES / "demo-plant.yaml")
+    assert demo.tags["area1/p101/reset"].source.settle == 0.0  # a pulse the PLC clears
+
+
+def test_settle_time_errors_name_line_and_field(tmp_path):
+    too_long = one_error(
+        HEAD
+        + """\
+tags:
+  - {name: a/b/sp, device: plc1, address: "hr:0", settle: 30}
+""",
+        tmp_path,
+    )
+    assert too_long.startswith("bad.yaml:7: tags[0].settle: must be 0 .. 5 seconds")
+    memory = one_error(HEAD + "tags:\n  - {name: a/b/m, settle: 1}\n", tmp_path)
+    assert memory == "bad.yaml:7: tags[0].settle: only a device tag is written and read back"
+    device = one_error(HEAD + "    settle: -1\n", tmp_path)
+    assert device.startswith("bad.yaml:6: devices[0].settle: must be 0 .. 5 seconds")

@@ -31,7 +31,15 @@ def status(
     fields.setdefault("level", Level.NONE if state is AlarmState.NORMAL else Level.HI)
     fields.setdefault("message", f"{tag} high")
     fields.setdefault("since", t)
+    if fields["level"] is not Level.NONE:
+        # Active since ``t`` unless told otherwise (the engine's activation time).
+        fields.setdefault("active_since", t)
+    if state is not AlarmState.NORMAL:
+        fields.setdefault("activated_at", fields.get("active_since", t))
+    if state is AlarmState.ACKNOWLEDGED:
+        fields.setdefault("acked_at", t)
     if state is AlarmState.SHELVED:
+        fields.setdefault("shelved_at", t)
         fields.setdefault("shelved", True)
         fields.setdefault("shelved_until", t + 3600)
         fields.setdefault("shelve_reason", "transmitter under repair")

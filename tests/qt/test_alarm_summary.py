@@ -301,3 +301,57 @@ def test_the_shelve_note_reads_in_full_and_marks_are_legible(qtbot, theme, qapp)
     assert summary.table.iconSize().height() >= MARK_SIZE
     icon = summary.rows.data(summary.rows.index(0, PRIORITY), Qt.ItemDataRole.DecorationRole)
     assert icon.height() >= MARK_SIZE
+
+
+def _engine_transitions() -> list[dict]:
+    """What the engine publishes (its own alarm machine): LEVEL active at T0+10 and
+    acknowledged at T0+70; FLOW active at T0+20 and shelved at T0+130."""
+    from hmi.core.alarms import Alarm
+    from hmi.core.sample import Sample
+    from hmi.core.tag import AlarmLimits
+
+    level = Alarm(LEVEL, AlarmLimits(hi=4.5, priority=1, message="T-101 level high"), now=T0)
+    flow = Alarm(FLOW, AlarmLimits(lo=1.0, priority=3, message="Feed flow low"), now=T0)
+    out = [
+        *level.update(Sample(4.8, source_time=T0 + 10), T0 + 10),
+        *flow.update(Sample(0.4, source_time=T0 + 20), T0 + 20),
+        *level.acknowledge("al", T0 + 70),
+        *flow.shelve("bo", "transmitter fouled", T0 + 3600, T0 + 130),
+    ]
+    return [t.to_dict() for t in out]
+
+
+def test_since_is_when_the_alarm_came_ack_and_shelve_have_their_own_columns(qtbot):
+    import time
+
+    from hmi.qt.alarm_table import ACKED, COLUMNS, SHELVED, SINCE
+
+    def stamp(when: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+
+    model = AlarmModel()
+    for payload in _engine_transitions():
+        model.apply(payload)
+    summary = _summary(qtbot, model)
+    headers = [summary.rows.headerData(c, Qt.Orientation.Horizontal) for c in range(len(COLUMNS))]
+    assert headers[SINCE] == "Since" and headers[ACKED] == "Acked"
+    assert headers[SHELVED] == "Shelved"
+
+    def cells(tag: str) -> tuple[str, str, str]:
+        row = _shown(summary).index(tag)
+        return tuple(summary.rows.index(row, c).data() for c in (SINCE, ACKED, SHELVED))
+
+    # Acknowledged a minute later: "Since" still says when it came.
+    assert cells(LEVEL) == (stamp(T0 + 10), stamp(T0 + 70), "")
+    # Shelved: the shelve time in its own column; the activation time stays.
+    assert cells(FLOW) == (stamp(T0 + 20), "", stamp(T0 + 130))
+    # Sorting by "Since" orders by activation, not by the last change of state.
+    summary.table.sortByColumn(SINCE, Qt.SortOrder.AscendingOrder)
+    assert _shown(summary) == [LEVEL, FLOW]
+    # Each time reads in full, in the bold of an unacknowledged row (not "2026-12-03 ...").
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    bold = QFont(summary.table.font())
+    bold.setBold(True)
+    needed = QFontMetrics(bold).horizontalAdvance(stamp(T0 + 10)) + 8
+    assert all(summary.table.columnWidth(c) >= needed for c in (SINCE, ACKED, SHELVED))

@@ -352,3 +352,34 @@ def test_the_count_of_transitions_follows_the_last_one(tmp_path: Path) -> None:
         assert len(counts) == 1  # once per quiet spell, not a heartbeat
 
     run(tmp_path, scenario)
+
+
+def test_activation_ack_and_shelve_times_survive_a_restart(tmp_path: Path) -> None:
+    """The journal keeps each alarm's times; a restarted engine shows the operator's,
+    not the restart's (issue 14: "alarm times change")."""
+    times: dict[str, dict[str, Any]] = {}
+
+    async def first(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0, plant__tank__level=85.0)
+        await clock.run_for(5.0)  # the level's on-delay
+        await clock.run_for(10.0)
+        await bus.call("alarms", "acknowledge", ["plant/tank/level"], user="al")
+        await clock.run_for(10.0)
+        await bus.call("alarms", "shelve", "plant/pump/flow", "fouled", 3600.0, user="bob")
+        times.update({s["tag"]: s for s in await bus.call("alarms", "snapshot")})
+
+    async def second(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        await clock.run_for(60.0)  # the engine was down a minute; then the same values
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0, plant__tank__level=85.0)
+        await clock.run_for(5.0)
+        after = {s["tag"]: s for s in await bus.call("alarms", "snapshot")}
+        level, flow = after["plant/tank/level"], after["plant/pump/flow"]
+        assert level["state"] == "acknowledged"
+        assert level["activated_at"] == times["plant/tank/level"]["activated_at"] == T0 + 5.0
+        assert level["acked_at"] == times["plant/tank/level"]["acked_at"] == T0 + 15.0
+        assert flow["state"] == "shelved"
+        assert flow["shelved_at"] == times["plant/pump/flow"]["shelved_at"] == T0 + 25.0
+        assert flow["activated_at"] == times["plant/pump/flow"]["activated_at"] == T0
+
+    run(tmp_path, first)
+    run(tmp_path, second)

@@ -164,3 +164,65 @@ def test_banner_never_says_a_bare_no_alarms_while_a_p1_is_shelved(qtbot, tmp_pat
     context.binder.flush()
     assert banner.hidden_text() == "1 shelved (P1), 1 out of service (P3)"
     assert banner.grab().save(str(tmp_path / "banner-shelved.png"))
+
+
+def test_the_banner_time_is_when_the_alarm_came_not_when_it_was_acknowledged(qtbot):
+    import time
+
+    from hmi.core.alarms import Alarm
+    from hmi.core.sample import Sample
+    from hmi.core.tag import AlarmLimits
+
+    context = make_context(demo_store())
+    banner = AlarmBanner()
+    qtbot.addWidget(banner)
+    banner.attach(context)
+    trip = Alarm(TRIP, AlarmLimits(state=True, priority=1, message="Pump P-101 tripped"), now=T0)
+    level = Alarm(LEVEL, AlarmLimits(hi=4.5, priority=2, message="Tank level high"), now=T0)
+    for t in [
+        *trip.update(Sample(True, source_time=T0 + 10), T0 + 10),
+        *level.update(Sample(4.8, source_time=T0 + 20), T0 + 20),
+        *trip.acknowledge("al", T0 + 600),  # ten minutes later
+    ]:
+        context.alarms.apply(t.to_dict())
+    context.binder.flush()
+    came = time.strftime("%H:%M:%S", time.localtime(T0 + 10))
+    acked = time.strftime("%H:%M:%S", time.localtime(T0 + 600))
+    line = next(banner.line_text(a) for a in banner.shown if a.tag == TRIP)
+    assert line.startswith(f"{came}  ACK  ") and acked not in line
+    # The acknowledged P1 stays below the waiting P2 (unacknowledged first), and an ack
+    # does not make it "newer" than alarms that came after it.
+    assert [a.tag for a in banner.shown] == [LEVEL, TRIP]
+
+
+def test_the_banner_and_list_repaint_when_the_engine_first_answers_with_no_alarms(qtbot, qapp):
+    """The engine's first answer "no alarms" changes no line: the banner used to keep
+    painting "Alarm state unknown" on screen (a grab repaints, the screen did not)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                Paints.count += 1
+            return False
+
+    context = make_context(demo_store())
+    banner, alarms = AlarmBanner(), AlarmList()
+    paints = Paints()
+    for widget in (banner, alarms):
+        qtbot.addWidget(widget)
+        widget.resize(800, 120)
+        widget.tag_link.attach(context)
+        widget.show()
+        qtbot.waitExposed(widget)
+    qapp.processEvents()
+    for widget in (banner, alarms):
+        widget.installEventFilter(paints)
+    Paints.count = 0
+    context.alarms.load_snapshot([])
+    context.binder.flush()
+    qapp.processEvents()
+    assert banner.text() == "No active alarms"
+    assert Paints.count >= 2  # both painted the engine's answer

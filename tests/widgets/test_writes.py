@@ -32,7 +32,8 @@ def test_setpoint_goes_pending_then_confirmed(qtbot):
     context.binder.flush()
     assert entry.editor.text() == "3.1"
     context.deliver(CommandResult(command.id, command.tag, CommandState.CONFIRMED, 3.1))
-    assert entry.status_text == "" and entry.editor.text() == "3.10"
+    assert entry.status_text == "confirmed" and entry.editor.text() == "3.10"
+    assert entry.status_line.text == "3.10 m confirmed"
 
 
 def test_setpoint_outside_limits_is_refused_before_sending(qtbot):
@@ -79,6 +80,7 @@ def test_command_button_set_toggle_confirm_and_denied(qtbot):
     button.tag_link.attach(context)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert [c.value for c in context.sink.commands] == [True]
+    store.update("area1/p101/start", Sample(True))  # the plant took it
     button.mode = "set"
     button.value = "0"
     button.confirm = True

@@ -37,6 +37,8 @@ class Alarm:
         self._raw = Level.NONE
         self._pending: Level | None = None
         self._pending_since = 0.0
+        #: the level and activation time this alarm had before a restart (see recall)
+        self._recalled: tuple[Level, float] | None = None
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -93,7 +95,7 @@ class Alarm:
         until = self._status.shelved_until
         if until is not None and now >= until:
             self._status = replace(
-                self._status, shelved=False, shelved_until=None, shelve_reason=""
+                self._status, shelved=False, shelved_until=None, shelve_reason="", shelved_at=None
             )
             out.append(self._record(Event.SHELVE_EXPIRED, self._resume_event(), now))
         return out
@@ -107,20 +109,47 @@ class Alarm:
             return [self._record(Event.SUPPRESS, Event.SUPPRESS, now)]
         return [self._record(Event.UNSUPPRESS, self._resume_event(), now)]
 
+    def recall(self, level: Level, activated_at: float | None) -> None:
+        """Before a restart this alarm was active at ``level`` since ``activated_at`` (the
+        journal's last status): if the first values after the restart confirm the same
+        level, that stays its activation time, so a standing alarm does not look new (nor
+        its standing time start again). The first decision, either way, uses it up."""
+        if level is Level.NONE or activated_at is None:
+            self._recalled = None
+        else:
+            self._recalled = (level, activated_at)
+
     # -- from people -----------------------------------------------------------------------
-    def acknowledge(self, user: str, now: float, comment: str = "") -> list[AlarmTransition]:
-        """An operator acknowledges; raises :class:`AlarmRequestError` if nothing to ack."""
+    def acknowledge(
+        self, user: str, now: float, comment: str = "", *, at: float | None = None
+    ) -> list[AlarmTransition]:
+        """An operator acknowledges; raises :class:`AlarmRequestError` if nothing to ack.
+
+        ``at``: when it was acknowledged, if not ``now`` (an acknowledgement re-applied
+        after a restart keeps the operator's time).
+        """
+        next_state(self.state, Event.ACKNOWLEDGE)  # refuse before changing anything
+        self._status = replace(self._status, acked_at=now if at is None else at)
         return [self._record(Event.ACKNOWLEDGE, Event.ACKNOWLEDGE, now, user=user, comment=comment)]
 
-    def shelve(self, user: str, reason: str, until: float, now: float) -> list[AlarmTransition]:
-        """Hide the alarm until ``until`` (absolute time); a reason is required (ISA-18.2)."""
+    def shelve(
+        self, user: str, reason: str, until: float, now: float, *, at: float | None = None
+    ) -> list[AlarmTransition]:
+        """Hide the alarm until ``until`` (absolute time); a reason is required (ISA-18.2).
+
+        ``at``: when it was shelved, if not ``now`` (a shelving restored after a restart).
+        """
         if not reason.strip():
             raise AlarmRequestError("shelving needs a reason")
         if until <= now:
             raise AlarmRequestError("shelving needs an expiry in the future")
         next_state(self.state, Event.SHELVE)  # refuse before changing anything
         self._status = replace(
-            self._status, shelved=True, shelved_until=until, shelve_reason=reason
+            self._status,
+            shelved=True,
+            shelved_until=until,
+            shelve_reason=reason,
+            shelved_at=now if at is None else at,
         )
         return [self._record(Event.SHELVE, Event.SHELVE, now, user=user, comment=reason)]
 
@@ -128,7 +157,9 @@ class Alarm:
         """Bring a shelved alarm back; it annunciates again if its condition holds."""
         if not self._status.shelved:
             raise AlarmRequestError("cannot unshelve an alarm that is not shelved")
-        self._status = replace(self._status, shelved=False, shelved_until=None, shelve_reason="")
+        self._status = replace(
+            self._status, shelved=False, shelved_until=None, shelve_reason="", shelved_at=None
+        )
         return [self._record(Event.UNSHELVE, self._resume_event(), now, user=user, comment=comment)]
 
     def remove_from_service(self, user: str, reason: str, now: float) -> list[AlarmTransition]:
@@ -161,6 +192,7 @@ class Alarm:
         raw = self._raw
         if raw is confirmed:
             self._pending = None
+            self._recalled = None  # decided: nothing to confirm (a recall is not for later)
             return []
         if self._pending is not raw:
             # Staying abnormal while the level moves (HI -> HIHI during an on-delay) keeps
@@ -176,11 +208,17 @@ class Alarm:
         self._pending = None
         event = _level_event(confirmed, raw)
         active_since = self._status.active_since
+        activated_at = self._status.activated_at
         if raw is Level.NONE:
-            active_since = None
+            active_since = None  # activated_at stays: a returned alarm keeps its time
         elif active_since is None:
-            active_since = now
-        self._status = replace(self._status, level=raw, active_since=active_since)
+            recalled = self._recalled
+            active_since = recalled[1] if recalled is not None and recalled[0] is raw else now
+            activated_at = active_since
+        self._recalled = None
+        self._status = replace(
+            self._status, level=raw, active_since=active_since, activated_at=activated_at
+        )
         return [self._record(event, event, now)]
 
     def _delay(self, target: Level) -> float:
@@ -218,6 +256,8 @@ class Alarm:
         changes: dict[str, object] = {"state": target, "time": now}
         if target is not previous:
             changes["since"] = now
+        if target is AlarmState.UNACKNOWLEDGED:
+            changes["acked_at"] = None  # annunciated (again): this occurrence waits
         if user:
             changes["user"] = user
         if value is not None:

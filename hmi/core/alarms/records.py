@@ -28,10 +28,19 @@ class AlarmStatus:
     #: 1 (most urgent) .. 4
     priority: int = 3
     message: str = ""
-    #: when the state last changed
+    #: when the state last changed (an acknowledge or a shelve changes it too: not the
+    #: alarm's time for an operator; that is ``activated_at``)
     since: float = 0.0
     #: when the condition became active, None while clear (for standing-alarm KPIs)
     active_since: float | None = None
+    #: when this occurrence became active: kept once the condition clears (a returned,
+    #: unacknowledged alarm still shows when it came), replaced by the next activation;
+    #: None for an alarm never active. What the banner and the summary show as its time.
+    activated_at: float | None = None
+    #: when this occurrence was acknowledged; None while it waits for an acknowledgement
+    acked_at: float | None = None
+    #: when it was shelved (the last shelve); None while not shelved
+    shelved_at: float | None = None
     shelved: bool = False
     shelved_until: float | None = None
     shelve_reason: str = ""
@@ -46,6 +55,12 @@ class AlarmStatus:
         """True while the condition holds (whatever the state)."""
         return self.level is not Level.NONE
 
+    @property
+    def alarm_time(self) -> float | None:
+        """The alarm's time for an operator: when it became active (``activated_at``;
+        from an engine that does not send it, ``active_since``); None if never active."""
+        return self.activated_at if self.activated_at is not None else self.active_since
+
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, for MessagePack and SQLite."""
         return {
@@ -58,6 +73,9 @@ class AlarmStatus:
             "message": self.message,
             "since": self.since,
             "active_since": self.active_since,
+            "activated_at": self.activated_at,
+            "acked_at": self.acked_at,
+            "shelved_at": self.shelved_at,
             "shelved": self.shelved,
             "shelved_until": self.shelved_until,
             "shelve_reason": self.shelve_reason,
@@ -80,6 +98,9 @@ class AlarmStatus:
             message=str(data.get("message", "")),
             since=float(data.get("since", 0.0)),
             active_since=_opt_float(data.get("active_since")),
+            activated_at=_opt_float(data.get("activated_at")),
+            acked_at=_opt_float(data.get("acked_at")),
+            shelved_at=_opt_float(data.get("shelved_at")),
             shelved=bool(data.get("shelved", False)),
             shelved_until=_opt_float(data.get("shelved_until")),
             shelve_reason=str(data.get("shelve_reason", "")),
