@@ -158,8 +158,13 @@ def run(args: argparse.Namespace) -> int:
 
         task = asyncio.current_task()
         assert task is not None
-        with contextlib.suppress(NotImplementedError):  # Windows' proactor loop
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        # Ctrl-C too, through the same orderly path: without this, asyncio's own SIGINT
+        # handling raises KeyboardInterrupt wherever the loop is, which could leave the
+        # proxy thread's context to be terminated with sockets still open.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):  # Windows' proactor loop
+                loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await broker.serve()
 
