@@ -355,6 +355,7 @@ class Lines:
     def __init__(self, stream) -> None:
         self.queue: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
+        self._taken: set[int] = set()
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream) -> None:
@@ -362,12 +363,18 @@ class Lines:
             self.queue.put(line.rstrip("\n"))
 
     def expect(self, pattern: str, timeout: float = 30.0) -> str:
+        """The first line matching ``pattern`` not taken by an earlier expect, whenever it
+        came: two children's lines arrive in either order."""
         deadline = time.monotonic() + timeout
+        taken = self._taken
+        index = 0
         while True:
-            line = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            self.seen.append(line)
-            if re.search(pattern, line):
-                return line
+            while index < len(self.seen):
+                if index not in taken and re.search(pattern, self.seen[index]):
+                    taken.add(index)
+                    return self.seen[index]
+                index += 1
+            self.seen.append(self.queue.get(timeout=max(0.0, deadline - time.monotonic())))
 
 
 def test_hmi_launch_stops_everything_on_ctrl_c(tmp_path):
