@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,9 +116,10 @@ async def _serve(
     try:
         try:
             await backend.start()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, sqlite3.Error) as exc:
             # A data file it cannot use (a corrupt session state, a plant key too short,
-            # a folder it may not write): one clear line, not a traceback.
+            # a folder it may not write, an audit trail or alarm journal it cannot open:
+            # without them nothing could be done fail-closed): one clear line.
             say(f"{role.command} {deployment.name}: cannot start: {exc}")
             return 1
         say(f"{role.command} {deployment.name}: {_summary(project, role, data_dir)}; ready")

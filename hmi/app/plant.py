@@ -12,6 +12,11 @@ device edits, the audit trail) run only for a caller whose session token the sec
 service verifies, from the node it logged in on, with a role the project grants the
 permission. Every refusal is audited: into the audit log on the backend's node, as an
 ``audit/refused`` event for the backend's recorder elsewhere.
+
+The services share one :class:`~hmi.services.health.StoreHealth`: the audit log, the
+alarm journal, the historian, the session state and the :class:`~hmi.services.
+disk_watch.DiskWatch` of the data folder report to it, and the alarm engine alarms what
+it hears (docs/security.md, "Fail-closed rules").
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from hmi.bus import Actor, Bus, Supervisor
+from hmi.bus.clock import Clock
 from hmi.bus.rpc import Authorizer, RpcRequest
+from hmi.bus.verdicts import VERDICT_SECONDS, CachedAuthorizer
 from hmi.core.identity import Identity, InvalidToken, Unauthorized
 from hmi.core.permissions import Grants
 from hmi.drivers.actor import DriverActor
@@ -37,6 +44,9 @@ from hmi.drivers.auth import (
 )
 from hmi.project import Project
 from hmi.services.audit import AuditLog, entry_from_event
+from hmi.services.audit_intent import remote_intent
+from hmi.services.disk_watch import DiskLimits, DiskWatch, history_check
+from hmi.services.health import StoreHealth
 from hmi.services.security import Security, load_or_create_key
 from hmi.services.security_actor import AuditRecorder, SecurityActor
 
@@ -65,14 +75,31 @@ def with_simulated_devices(project: Project, host: str, port: int) -> Project:
 Refusals = Callable[[RpcRequest, str, str, str], None]
 
 
-def rpc_authorizer(grants: Grants, verify: SessionVerifier, refused: Refusals) -> Authorizer:
+def rpc_authorizer(
+    grants: Grants,
+    verify: SessionVerifier,
+    refused: Refusals,
+    *,
+    clock: Clock | None = None,
+    seconds: float = VERDICT_SECONDS,
+) -> CachedAuthorizer:
     """The bus's check of methods that declare a permission (see :mod:`hmi.bus.rpc`).
 
     In order, each a refusal (recorded with ``refused``, then PermissionError): the call
     carries a token; ``verify`` accepts it (signature, expiry, logout: the security
     service); the session belongs to the node the call came from, when the transport
     tells; a role of the session has the permission in ``grants``.
+
+    An accepted verdict is kept ``seconds`` of ``clock`` (0.5 s; never past the token's
+    expiry) for the same token, node and method (:mod:`hmi.bus.verdicts`): a burst of
+    calls is verified once, and a logout or a disabled user still reaches this door
+    within 1 s (docs/security.md). Refusals are never kept.
     """
+    return CachedAuthorizer(_checks(grants, verify, refused), clock=clock, seconds=seconds)
+
+
+def _checks(grants: Grants, verify: SessionVerifier, refused: Refusals) -> Authorizer:
+    """The checks of :func:`rpc_authorizer`, made at every call it does not keep."""
 
     async def authorize(request: RpcRequest) -> Identity:
         where = f"{request.target}.{request.method}"
@@ -148,6 +175,10 @@ class Backend:
         self.audit: AuditLog | None = None
         self.security: Security | None = None
         self.key = b""
+        #: what is wrong with the services' storage now (the engine alarms it)
+        self.health = StoreHealth()
+        #: when the data disk is nearly full: the project's ``data:`` section, if any
+        self.disk = DiskLimits.of(getattr(project, "data", None))
 
     async def start(self) -> Project:
         """Start every actor; returns the project as run (device addresses of the sim)."""
@@ -171,7 +202,7 @@ class Backend:
         clock = self.bus.clock.time
         if self.services:
             self.key = load_or_create_key(self.data_dir / KEY_FILE)
-            self.audit = AuditLog(self.data_dir / AUDIT_FILE)
+            self.audit = AuditLog(self.data_dir / AUDIT_FILE, health=self.health)
             self.security = Security(
                 project.users,
                 self.key,
@@ -179,7 +210,9 @@ class Backend:
                 clock=clock,
                 audience=project.name,
                 state=self.data_dir / SESSIONS_FILE,
+                health=self.health,
             )
+            await self._start(DiskWatch(self.data_dir, self.health, self.disk))
             await self._start(SecurityActor(self.security))
             await self._start(AuditRecorder(self.audit, self.security))
             await self._start_history_and_alarms(project)
@@ -193,6 +226,8 @@ class Backend:
                     name=self.driver_name,
                     verify=verify,
                     audit=lambda event: self.record("edit", event),
+                    # nothing is written that the audit did not store first
+                    intend=remote_intent(self.bus),
                 )
             )
         return project
@@ -206,10 +241,18 @@ class Backend:
         path = config.path if config.path.is_absolute() else self.data_dir / config.path.name
         located = dataclasses.replace(project, historian=dataclasses.replace(config, path=path))
         if config.enabled:
-            await self._start(Historian.for_project(located))
+            await self._start(
+                Historian.for_project(
+                    located,
+                    health=self.health,
+                    disk_check=history_check(self.disk, path.parent),
+                )
+            )
         assert self.security is not None
         await self._start(
-            AlarmEngine.for_project(located, authorize=self.security.verify, audit=self.audit)
+            AlarmEngine.for_project(
+                located, authorize=self.security.verify, audit=self.audit, health=self.health
+            )
         )
 
     async def _start(self, actor: Actor) -> Any:
@@ -217,9 +260,10 @@ class Backend:
 
     def record(self, kind: str, event: dict[str, Any]) -> None:
         """Audit ``event`` (a dict of AuditEntry fields): into the audit log when this
-        node has it, else on ``audit/<kind>`` for the backend's audit recorder."""
+        node has it (it happened: a row the store cannot take now waits there), else on
+        ``audit/<kind>`` for the backend's audit recorder."""
         if self.audit is not None:
-            self.audit.record(entry_from_event(event, self.bus.clock.time()))
+            self.audit.note(entry_from_event(event, self.bus.clock.time()))
         else:
             self.bus.publish(f"audit/{kind}", event)
 

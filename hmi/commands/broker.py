@@ -51,6 +51,22 @@ def register(commands: Any) -> None:
         help="silent seconds before any node is dead (default: 3.5 of the heartbeat "
         "interval the node told)",
     )
+    cmd.add_argument(
+        "--max-cache-entries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="tag values the last-value cache keeps at most (and topics); new ones beyond "
+        "are not cached and counted (drops: cache_full); default 250000",
+    )
+    cmd.add_argument(
+        "--forget-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="forget a node gone (dead, or silent without a hello) for this long, and the "
+        "cached values of a publisher gone that long (default 3600)",
+    )
     cmd.add_argument("--secret-key", type=Path, help="broker key file (NAME.key_secret): CURVE")
     cmd.add_argument(
         "--clients", type=Path, help="policy YAML: admitted keys, their publish and serve rights"
@@ -131,6 +147,17 @@ def run(args: argparse.Namespace) -> int:
         clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
         print(clear + render(data), flush=True)
 
+    bounds: dict[str, Any] = {}
+    if args.max_cache_entries is not None:
+        if args.max_cache_entries < 1:
+            print("hmi broker: --max-cache-entries: at least 1", file=sys.stderr)
+            return 2
+        bounds["max_cache_entries"] = args.max_cache_entries
+    if args.forget_after is not None:
+        if not args.forget_after > 0:
+            print("hmi broker: --forget-after: a number of seconds above 0", file=sys.stderr)
+            return 2
+        bounds["forget_after"] = args.forget_after
     try:
         key = read_key_file(args.discovery_key_file) if args.discovery_key_file else None
         broker = Broker(
@@ -145,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
             fast_path=not args.no_fast_path,
             nice=BROKER_NICE,
             on_stats=show if mode == "table" else None,
+            **bounds,
         )
     except (OSError, ValueError) as exc:
         print(f"hmi broker: {exc}", file=sys.stderr)

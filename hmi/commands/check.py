@@ -38,12 +38,30 @@ def screen_specs(project: Any) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the project and its screens; print OK (and notes) or every error."""
+    """Load the project and its screens; print OK (and notes) or every error.
+
+    Exit status 1 for a file with errors; 2 if checking it failed in a way the checks do
+    not foresee (a bug): still one line, not a traceback, since the file is the user's
+    and the answer must say which one and that it was not checked.
+    """
+    try:
+        return _check(args.project)
+    except Exception as exc:
+        what = " ".join(str(exc).split())[:200]
+        print(
+            f"{args.project}:1: (check): could not be checked: {type(exc).__name__}: {what} "
+            "(a bug in hmi check: please report it with the file)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _check(path: Path) -> int:
     from hmi.project import ProjectError, load_project
     from hmi.project.screen_check import ScreenCheckError, check_screens
 
     try:
-        project = load_project(args.project)
+        project = load_project(path)
     except ProjectError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -52,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(ScreenCheckError(report.errors), file=sys.stderr)
         return 1
     print(
-        f"{args.project}: OK: project {project.name!r}: {len(project.devices)} devices, "
+        f"{path}: OK: project {project.name!r}: {len(project.devices)} devices, "
         f"{len(project.tags)} tags, {report.screens} screens "
         f"({len(project.screens)} of its own), {len(project.users)} users"
     )

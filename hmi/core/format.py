@@ -9,6 +9,7 @@ noise (``3.200000047683716`` is ``3.2``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from hmi.core.sample import Value
 from hmi.core.tag import DataType, Tag
@@ -53,6 +54,48 @@ def format_value(value: Value, tag: Tag | None, fmt: str = "", with_unit: bool =
     if with_unit and tag is not None and tag.unit:
         return f"{text} {tag.unit}"
     return text
+
+
+#: turns one value into its display text (see :func:`formatter`)
+Formatter = Callable[[Value], str]
+#: the types whose values a float tag's formatter may format at once: a float stays a
+#: float for these (only bool and integer tags turn an integral float into another type)
+_FLOAT_KINDS = frozenset({DataType.FLOAT32, DataType.FLOAT64, DataType.STRING})
+
+
+def formatter(tag: Tag | None, fmt: str = "", with_unit: bool = False) -> Formatter:
+    """:func:`format_value` with the tag, format and unit decided once: ``f(value) -> text``.
+
+    A label shows the same tag with the same format many times a second: the spec, the
+    unit's suffix and what the tag's type does to a float are looked up here once, so the
+    common value (a float, or an int, with a spec that formats it) costs one ``format``
+    call. Every other value (None, NaN, a bool, text, a spec that does not fit) goes
+    through :func:`format_value`: the text is always the one it gives.
+    """
+    spec = fmt or (tag.format if tag is not None else "")
+    suffix = f" {tag.unit}" if with_unit and tag is not None and tag.unit else ""
+
+    def general(value: Value) -> str:
+        return format_value(value, tag, fmt, with_unit)
+
+    if not spec:
+        return general
+    # A float of a bool or integer tag may stand for another type (``_typed``): only the
+    # float kinds (and no tag) keep a float a float.
+    floats = tag is None or tag.data_type in _FLOAT_KINDS
+
+    def fast(value: Value) -> str:
+        kind = value.__class__  # exact classes: a bool is an int, and is shown ON/OFF
+        # ``value == value`` is False only for NaN, which reads NO_VALUE (cheaper than
+        # math.isnan, and this runs for every label of every frame).
+        if (kind is float and floats and value == value) or kind is int:  # noqa: PLR0124
+            try:
+                return format(value, spec) + suffix
+            except (ValueError, TypeError, OverflowError):
+                pass  # the spec does not fit this value (``d`` and a float): say it as always
+        return general(value)
+
+    return fast
 
 
 def _typed(value: Value, tag: Tag | None) -> Value:

@@ -29,7 +29,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 #: ``audit(event)``: records an audit event (a dict of :class:`~hmi.services.audit.
 #: AuditEntry` fields); by default the actor publishes it on ``audit/edit``
 AuditSink = Callable[[dict[str, Any]], None]
+#: ``await intend(command)``: the write's audit row is stored (the backend's
+#: ``audit.intend``); raises, its text for the operator, when the write must not be made
+WriteIntent = Callable[[Command], Awaitable[None]]
 
 
 class DriverActor(Actor):
@@ -81,6 +84,7 @@ class DriverActor(Actor):
         max_command_age: float = MAX_AGE,
         clock: Callable[[], float] = time.time,
         audit: AuditSink | None = None,
+        intend: WriteIntent | None = None,
         **options: Any,
     ) -> None:
         if "authorize" in options:
@@ -93,6 +97,7 @@ class DriverActor(Actor):
         self._replay = ReplayGuard(max_command_age)
         self._clock = clock
         self._audit = audit
+        self._intend = intend
         self._options = options
         self.manager: DriverManager | None = None
         self._calcs = {
@@ -162,7 +167,14 @@ class DriverActor(Actor):
             if previous is not None:
                 await previous  # the commands that came before this one are queued
             if isinstance(verdict, Identity):
-                answer = manager.submit(command, verdict)
+                prepared = manager.prepare(command, verdict)
+                if isinstance(prepared, asyncio.Future):
+                    answer = prepared  # refused by rights, limits or encoding
+                else:
+                    refusal = await self._record_intent(command)
+                    answer = (
+                        manager.queue(prepared) if not refusal else _rejected(command, tag, refusal)
+                    )
             else:
                 answer = _rejected(command, tag, verdict)
         finally:
@@ -197,7 +209,22 @@ class DriverActor(Actor):
             # Kept: a command refused only because the service did not answer must not
             # be carried out when someone publishes it again later.
             return str(exc)
-        return node_refusal(identity, sender) or identity
+        refusal = node_refusal(identity, sender)
+        if refusal:
+            return refusal
+        return identity
+
+    async def _record_intent(self, command: Command) -> str:
+        """Record the write before it is sent (nothing is written that is not recorded);
+        why it may not be sent, or ``""``. Called once every other check passed, in the
+        order commands arrived, so the audit's ``requested`` row means 'sent'."""
+        if self._intend is None:
+            return ""
+        try:
+            await self._intend(command)
+        except Exception as exc:
+            return str(exc) or "audit unavailable"
+        return ""
 
     def _log(self, command: Command, identity: Identity | None, result: CommandResult) -> None:
         who = identity.user if identity else f"{command.user or '?'} (unverified)"

@@ -19,6 +19,9 @@ from hmi.core.tag import Tag
 from hmi.drivers.status import DeviceStats
 from hmi.project.model import DeviceConfig
 
+#: the reasons of a loss of communication (a device's refusal or a wrong answer is not one)
+_COMM_LOSS = frozenset({Reason.LAST_KNOWN_VALUE, Reason.NO_COMMUNICATION, Reason.NOT_CONNECTED})
+
 
 @dataclass(eq=False, slots=True)
 class BlockRead:
@@ -144,20 +147,32 @@ class DeviceState:
         """Samples (not yet filtered) that degrade ``tags`` after a failure.
 
         GOOD values become UNCERTAIN (last known value, kept); tags without a value
-        yet become BAD ``never_read``; UNCERTAIN and BAD ones stay as they are (the
-        watchdog turns them BAD in time).
+        yet become BAD ``never_read``; UNCERTAIN and BAD ones keep their severity (the
+        watchdog turns them BAD in time), but take ``detail`` when they were degraded by
+        a loss of communication with another one: each outage says its own cause. The
+        watchdog degrades a silent device's tags before its request fails ("no
+        answer"), and without this the failure's real cause would never reach them.
         """
         self.forget_data()
         last = self.filter.last
         samples: dict[str, Sample] = {}
         for name in tags:
             previous = last.get(name)
-            if previous is None or previous.value is None:
-                if previous is None or previous.quality.reason is Reason.WAITING_FOR_INITIAL_DATA:
-                    samples[name] = Sample(None, Quality.bad(never_read, detail), now, now)
-            elif previous.quality.severity is Severity.GOOD:
+            if previous is None:
+                samples[name] = Sample(None, Quality.bad(never_read, detail), now, now)
+                continue
+            quality = previous.quality
+            if quality.severity is Severity.GOOD:
                 lkv = Quality.uncertain(Reason.LAST_KNOWN_VALUE, detail)
                 samples[name] = previous.degraded(lkv, now)
+            elif quality.reason is Reason.WAITING_FOR_INITIAL_DATA:
+                samples[name] = Sample(None, Quality.bad(never_read, detail), now, now)
+            elif quality.reason in _COMM_LOSS and quality.detail != detail:
+                again = Quality(quality.severity, quality.reason, detail)
+                samples[name] = previous.degraded(again, now)
+            elif quality.reason is Reason.DEVICE_FAILURE:
+                # a wrong answer (or a device failure) before, and now no answer at all
+                samples[name] = previous.degraded(Quality.bad(never_read, detail), now)
         return samples
 
     def refused(self, read: BlockRead, quality: Quality, now: float) -> dict[str, Sample]:

@@ -38,7 +38,9 @@ from hmi.core.quality import Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.drivers.device import DeviceState, PollGroup
-from hmi.drivers.link import CommError, DeviceException, ModbusLink, NotConnected
+from hmi.drivers.errlog import ErrorLog
+from hmi.drivers.errors import CommError, DeviceException, MalformedReply, NotConnected
+from hmi.drivers.link import ModbusLink
 from hmi.drivers.scan import scan_group
 from hmi.drivers.sink import ScanHook, Sink
 from hmi.drivers.status import DeviceStats
@@ -101,6 +103,7 @@ class Line:
         status_interval: float = 1.0,
         reconnect_base: float = 0.1,
         on_scan: ScanHook | None = None,
+        log_interval: float = 60.0,
     ) -> None:
         self.key = key
         self._sink = sink
@@ -110,6 +113,8 @@ class Line:
         self._status_interval = status_interval
         self._reconnect_base = reconnect_base
         self._on_scan = on_scan
+        #: device errors in the log: one line per device and kind per ``log_interval``
+        self.errors = ErrorLog(log, log_interval)
         self._devices: dict[str, DeviceState] = {}
         #: every (device, group) of the line; replaced, never mutated, so a scan in
         #: progress iterates a consistent list while devices change
@@ -134,7 +139,9 @@ class Line:
 
     def set_device(self, config: DeviceConfig, tags: Iterable[Tag]) -> list[str]:
         """Add a device, or replace its tags; returns the names of tags it no longer has."""
-        device = self._devices.get(config.name) or DeviceState(config, DeviceStats(config.name))
+        device = self._devices.get(config.name) or DeviceState(
+            config, DeviceStats(config.name, self.errors.report)
+        )
         removed = device.plan(config, tags, self._poll_groups)
         self._devices[config.name] = device
         self._reschedule()
@@ -150,6 +157,7 @@ class Line:
         if device is None:
             return []
         device.removed = True
+        self.errors.forget(name)
         for group in device.groups.values():
             group.disarm()
         self._reschedule()
@@ -365,6 +373,7 @@ class Line:
     def _publish_status(self) -> None:
         loop = asyncio.get_running_loop()
         self._status_timer = loop.call_later(self._status_interval, self._publish_status)
+        self.errors.flush()
         for device in self._devices.values():
             self._sink.status(device.stats.snapshot(self._wall(), loop.time()))
 
@@ -417,15 +426,17 @@ class Line:
                     message = pulse_message(exc.sample, write.tag)
                     self._finish(write, CommandState.CONFIRMED, message, exc.sample)
             except DeviceException as exc:
-                device.stats.error("exception", str(exc), self._wall())
-                self._finish(write, CommandState.FAILED, f"device refused: {exc}")
+                device.stats.error(exc.kind, str(exc), self._wall())
+                self._finish(write, CommandState.FAILED, f"refused: {exc}")
             except CommError as exc:
-                kind = "timeout" if link.connected else "connection"
-                device.stats.error(kind, str(exc), self._wall())
-                state = (
-                    CommandState.FAILED if isinstance(exc, NotConnected) else CommandState.TIMED_OUT
+                device.stats.error(
+                    exc.kind if link.connected else "connection", str(exc), self._wall()
                 )
-                self._finish(write, state, f"no answer from {device.name}: {exc}")
+                # No answer in time: the write may or may not have been carried out. A
+                # wrong answer or a lost link: it was not, as far as anyone can tell.
+                failed = isinstance(exc, NotConnected | MalformedReply)
+                state = CommandState.FAILED if failed else CommandState.TIMED_OUT
+                self._finish(write, state, str(exc))
             else:
                 device.stats.answered()
                 self._publish_device_value(device, write, sample)
@@ -499,11 +510,8 @@ class Line:
                 data, sample = await read_point(link, device.config.unit_id, point, self._wall())
             except (DeviceException, CommError) as exc:
                 # Read back as written before: confirmed, with what could not be checked.
-                if isinstance(exc, DeviceException):
-                    kind = "exception"
-                else:
-                    kind = "timeout" if link.connected else "connection"
-                device.stats.error(kind, str(exc), self._wall())
+                connected = link.connected or isinstance(exc, DeviceException)
+                device.stats.error(exc.kind if connected else "connection", str(exc), self._wall())
                 self._end_watch(settling, f"could not read it while it settled: {exc}")
                 self._report(device)
                 continue

@@ -1,24 +1,36 @@
 """The one place pymodbus is used: a connection to a Modbus TCP device or an RTU line.
 
 pymodbus' API changes between minor versions (``slave=`` became ``device_id=`` in 3.10),
-so everything version-specific is here, behind :class:`ModbusLink`. Errors come out as
-our own exceptions: :class:`DeviceException` (the device answered with an exception
-code), :class:`CommError` (no answer, garbage, connection lost) and
+so everything version-specific is here and in :mod:`hmi.drivers.replies`, behind
+:class:`ModbusLink`. Errors come out as our own exceptions (:mod:`hmi.drivers.errors`),
+each naming the device in plain words: :class:`DeviceException` (the device answered
+with an exception code), :class:`CommError` (no answer in time),
+:class:`MalformedReply` (an answer that is not the answer to this request) and
 :class:`NotConnected`.
+
+Every reply is checked against its request (function code, byte count, a write's echo;
+pymodbus checks unit and transaction id): :mod:`hmi.drivers.replies` says what pymodbus
+checks and what is added here. A read's check is one compound condition on the hot path.
 
 pymodbus' own reconnect is disabled (``reconnect_delay=0``): the driver reconnects with
 its own capped, jittered backoff and knows at every moment whether the link is up. On an
 RTU line pymodbus must not close the port after a few unanswered requests either (its
 default for TCP): there, silence is one dead unit, and the others on the line still
 answer.
+
+pymodbus' log lines name no device and are written per request ("No response received
+after 1 retries, continue with next request" at ERROR, which an operator station shows in
+its status bar): the driver reports every failure itself (device status, tag quality, one
+log line per kind and device per interval: :mod:`hmi.drivers.errlog`), so a link quiets
+the ``pymodbus`` logger unless someone set its level on purpose.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -26,42 +38,19 @@ from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
 from hmi.core.address import Table
+from hmi.core.modbus import READ_FUNCTION, FunctionCode
+from hmi.drivers.errors import CommError, MalformedReply, NotConnected
+from hmi.drivers.replies import FRAME, failure, install, read_fault, write_fault
 from hmi.project.model import DeviceConfig
 
 log = logging.getLogger(__name__)
 
-EXCEPTION_NAMES = {
-    1: "illegal function",
-    2: "illegal data address",
-    3: "illegal data value",
-    4: "device failure",
-    5: "acknowledge",
-    6: "device busy",
-    8: "memory parity error",
-    10: "gateway path unavailable",
-    11: "gateway target failed to respond",
-}
 
-
-class LinkError(Exception):
-    """Any failure of a request."""
-
-
-class CommError(LinkError):
-    """No valid answer: timeout, garbage, a wrong transaction id, the connection lost."""
-
-
-class NotConnected(CommError):
-    """The link is down; the driver reconnects on its own schedule."""
-
-
-class DeviceException(LinkError):
-    """The device answered with a Modbus exception code."""
-
-    def __init__(self, code: int, request: str) -> None:
-        self.code = code
-        name = EXCEPTION_NAMES.get(code, "unknown exception")
-        super().__init__(f"exception {code} ({name}) for {request}")
+def quiet_pymodbus() -> None:
+    """Raise the ``pymodbus`` logger to CRITICAL unless its level was set on purpose."""
+    logger = logging.getLogger("pymodbus")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.CRITICAL)
 
 
 class ModbusLink:
@@ -103,13 +92,18 @@ class ModbusLink:
             )
         if device.protocol == "modbus-rtu":
             client.set_max_no_responses(_NEVER)
+        quiet_pymodbus()
         self._client = client
-        #: per table: the pymodbus read method, and whether it answers bits
-        self._readers: dict[Table, tuple[Callable[..., Awaitable[ModbusPDU]], bool]] = {
-            Table.HOLDING_REGISTER: (client.read_holding_registers, False),
-            Table.INPUT_REGISTER: (client.read_input_registers, False),
-            Table.COIL: (client.read_coils, True),
-            Table.DISCRETE_INPUT: (client.read_discrete_inputs, True),
+        self._watch = install(client)
+        #: per table: the pymodbus read method, whether it answers bits, its function code
+        self._readers: dict[Table, tuple[Callable[..., Awaitable[ModbusPDU]], bool, int]] = {
+            table: (method, table.is_bits, int(READ_FUNCTION[table]))
+            for table, method in (
+                (Table.HOLDING_REGISTER, client.read_holding_registers),
+                (Table.INPUT_REGISTER, client.read_input_registers),
+                (Table.COIL, client.read_coils),
+                (Table.DISCRETE_INPUT, client.read_discrete_inputs),
+            )
         }
 
     @property
@@ -122,9 +116,9 @@ class ModbusLink:
         try:
             ok = await self._client.connect()
         except (OSError, ModbusException, RuntimeError) as exc:
-            raise NotConnected(f"cannot connect: {exc}") from None
+            raise NotConnected(f"{self.name}: cannot connect to {self._where()}: {exc}") from None
         if not ok:
-            raise NotConnected(f"cannot connect to {self._where()}")
+            raise NotConnected(f"{self.name}: cannot connect to {self._where()}")
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -139,74 +133,114 @@ class ModbusLink:
     async def read(self, unit: int, table: Table, start: int, count: int) -> list[int] | list[bool]:
         """Read ``count`` registers (or bits) of ``table`` from ``start``.
 
-        The hot path of polling: one lookup and one await on top of pymodbus; the
+        The hot path of polling: one lookup, one await on top of pymodbus and one
+        compound check of the reply (function code, byte count, frame length); the
         request's description is formatted only when it fails.
         """
-        method, bits = self._readers[table]
+        method, bits, function = self._readers[table]
+        watch = self._watch
+        if watch.seen:
+            watch.clear()
         try:
             response = await method(start, count=count, device_id=unit)
         except ConnectionException:
             # pymodbus raises this at once when the transport is down (it would not
             # wait for an answer); we reconnect on our own schedule.
-            raise NotConnected(f"not connected to {self._where()}") from None
+            raise NotConnected(f"{self.name}: not connected to {self._where()}") from None
         except ModbusException as exc:
             _reraise_cancel()
-            what = _what(table, start, count)
-            raise CommError(_short(str(exc)) or f"no valid answer to {what}") from None
+            raise self._failure(str(exc), _what(table, start, count)) from None
+        except OSError as exc:  # the transport failed under pymodbus
+            raise NotConnected(f"{self.name}: connection to {self._where()} lost: {exc}") from None
         except _DECODE_ERRORS as exc:
-            raise CommError(f"malformed answer to {_what(table, start, count)}: {exc!r}") from None
-        if response.isError():
-            raise DeviceException(response.exception_code, _what(table, start, count))
-        return response.bits if bits else response.registers
+            raise self._undecodable(exc, _what(table, start, count)) from None
+        frame: bytes | None = getattr(response, FRAME, None)
+        size = (count + 7) >> 3 if bits else count << 1
+        if (
+            response.function_code == function
+            and frame is not None
+            and len(frame) == size + 2
+            and frame[1] == size
+        ):
+            return response.bits if bits else response.registers
+        what = _what(table, start, count)
+        raise read_fault(self.name, response, function=function, count=count, bits=bits, what=what)
 
     async def write_coil(self, unit: int, address: int, state: bool) -> None:
         """FC 5."""
-        await self._execute(f"write co:{address}", self._client.write_coil, address, state, unit)
+        request = self._client.write_coil(address, state, device_id=unit)
+        await self._execute(FunctionCode.WRITE_SINGLE_COIL, f"co:{address}", address, None, request)
 
     async def write_coils(self, unit: int, address: int, states: Sequence[bool]) -> None:
         """FC 15."""
-        what = f"write co:{address}+{len(states)}"
-        await self._execute(what, self._client.write_coils, address, list(states), unit)
+        request = self._client.write_coils(address, list(states), device_id=unit)
+        what = f"co:{address}+{len(states)}"
+        await self._execute(FunctionCode.WRITE_MULTIPLE_COILS, what, address, len(states), request)
 
     async def write_register(self, unit: int, address: int, value: int) -> None:
         """FC 6."""
-        what = f"write hr:{address}"
-        await self._execute(what, self._client.write_register, address, value, unit)
+        request = self._client.write_register(address, value, device_id=unit)
+        await self._execute(
+            FunctionCode.WRITE_SINGLE_REGISTER, f"hr:{address}", address, None, request
+        )
 
     async def write_registers(self, unit: int, address: int, values: Sequence[int]) -> None:
         """FC 16."""
-        what = f"write hr:{address}+{len(values)}"
-        await self._execute(what, self._client.write_registers, address, list(values), unit)
+        request = self._client.write_registers(address, list(values), device_id=unit)
+        what = f"hr:{address}+{len(values)}"
+        count = len(values)
+        await self._execute(FunctionCode.WRITE_MULTIPLE_REGISTERS, what, address, count, request)
 
     async def _execute(
         self,
-        what: str,
-        method: Callable[..., Awaitable[ModbusPDU]],
+        function: FunctionCode,
+        where: str,
         address: int,
-        value: Any,
-        unit: int,
+        count: int | None,
+        request: Awaitable[ModbusPDU],
     ) -> ModbusPDU:
+        """Await a write ``request`` and check its answer: the function code, and the
+        echo of ``address`` (and of ``count`` for FC 15/16)."""
+        what = f"write {where}"
+        if self._watch.seen:
+            self._watch.clear()
         try:
-            response = await method(address, value, device_id=unit)
+            response = await request
         except ConnectionException:
-            raise NotConnected(f"not connected to {self._where()}") from None
+            raise NotConnected(f"{self.name}: not connected to {self._where()}") from None
         except ModbusException as exc:
             _reraise_cancel()
-            raise CommError(_short(str(exc)) or f"no valid answer to {what}") from None
+            raise self._failure(str(exc), what) from None
+        except OSError as exc:  # the transport failed under pymodbus
+            raise NotConnected(f"{self.name}: connection to {self._where()} lost: {exc}") from None
         except _DECODE_ERRORS as exc:
-            raise CommError(f"malformed answer to {what}: {exc!r}") from None
+            raise self._undecodable(exc, what) from None
         if response is None:
-            raise CommError(f"no answer to {what}")
-        if response.isError():
-            raise DeviceException(int(getattr(response, "exception_code", 0)), what)
+            raise CommError(f"{self.name}: no answer to {what}")
+        fault = write_fault(
+            self.name, response, function=function, address=address, count=count, what=what
+        )
+        if fault is not None:
+            raise fault
         return response
+
+    def _failure(self, text: str, what: str) -> CommError:
+        device = self.device
+        return failure(
+            self.name, text, what, watch=self._watch, timeout=device.timeout, retries=device.retries
+        )
+
+    def _undecodable(self, exc: Exception, what: str) -> MalformedReply:
+        return MalformedReply(
+            f"{self.name}: wrong reply to {what}: cannot be decoded ({type(exc).__name__})"
+        )
 
 
 #: unanswered requests in a row after which pymodbus would close an RTU line: never
 _NEVER = 2**31
 
 #: pymodbus' decoders raise plain Python errors on malformed frames
-_DECODE_ERRORS = (OSError, ValueError, IndexError, KeyError, TypeError, AttributeError)
+_DECODE_ERRORS = (ValueError, IndexError, KeyError, TypeError, AttributeError, struct.error)
 
 
 def _what(table: Table, start: int, count: int) -> str:
@@ -220,8 +254,3 @@ def _reraise_cancel() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
-
-
-def _short(text: str) -> str:
-    # pymodbus prefixes its messages with "Modbus Error: [Input/Output] ".
-    return text.rsplit("] ", 1)[-1].strip()

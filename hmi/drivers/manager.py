@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,11 +27,14 @@ from hmi.drivers.writes import (
     DEFAULT_GRANTS,
     Authorizer,
     Rejected,
+    WritePlan,
     plan_write,
     role_check,
     session_authorizer,
 )
 from hmi.project.model import DEFAULT_POLL_GROUPS, DeviceConfig, Project
+
+log = logging.getLogger(__name__)
 
 
 def line_key(config: DeviceConfig) -> str:
@@ -231,6 +235,15 @@ class DriverManager:
         device's, else two poll periods: :func:`hmi.core.command.settle_time`) before
         it is confirmed; a device that overrides it answers OVERRIDDEN.
         """
+        prepared = self.prepare(command, identity)
+        return prepared if isinstance(prepared, asyncio.Future) else self.queue(prepared)
+
+    def prepare(
+        self, command: Command, identity: Identity | None = None
+    ) -> PreparedWrite | asyncio.Future[CommandResult]:
+        """Every check of :meth:`submit` (rights, limits, encoding, device running): what
+        to queue, or the future of its refusal. Between the two a caller may record the
+        write (the driver actor's audit intent: nothing is written that is not recorded)."""
         tag = self.tags.get(command.tag)
         if tag is None or tag.source is None:
             return _done(command, CommandState.REJECTED, f"{command.tag} is not a device tag here")
@@ -242,6 +255,12 @@ class DriverManager:
             plan = plan_write(command, tag, authorize)
         except Rejected as exc:
             return _done(command, CommandState.REJECTED, str(exc))
+        except Exception as exc:
+            # A bug in checking it: the operator still gets an answer (never a write
+            # left without one), and the log gets the traceback.
+            log.exception("write %s = %r could not be checked", command.tag, command.value)
+            why = f"{command.tag}: the write could not be checked ({type(exc).__name__})"
+            return _done(command, CommandState.REJECTED, why)
         if identity is not None:
             command = dataclasses.replace(command, user=identity.user, roles=identity.roles)
         config = self.devices[tag.source.device]
@@ -250,7 +269,30 @@ class DriverManager:
             return _done(command, CommandState.FAILED, f"device {config.name} is not running")
         period = self.poll_groups.get(tag.source.poll_group, 1.0)
         settle = settle_time(tag.source.settle, config.settle, period)
-        return line.submit(config.name, plan, command, self._write_timeout, tag=tag, settle=settle)
+        return PreparedWrite(line, config.name, plan, command, tag, settle)
+
+    def queue(self, prepared: PreparedWrite) -> asyncio.Future[CommandResult]:
+        """Queue a prepared write on its line; the future gets the result."""
+        return prepared.line.submit(
+            prepared.device,
+            prepared.plan,
+            prepared.command,
+            self._write_timeout,
+            tag=prepared.tag,
+            settle=prepared.settle,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """A write that passed every check, ready for its line."""
+
+    line: Line
+    device: str
+    plan: WritePlan
+    command: Command
+    tag: Tag
+    settle: float
 
 
 def _link_settings(config: DeviceConfig) -> DeviceConfig:

@@ -14,7 +14,8 @@ from hmi.core.modbus import ResponseError, decode_block
 from hmi.core.quality import Quality, Reason
 from hmi.core.sample import Sample
 from hmi.drivers.device import DeviceState, PollGroup
-from hmi.drivers.link import CommError, DeviceException, ModbusLink
+from hmi.drivers.errors import CommError, DeviceException, MalformedReply
+from hmi.drivers.link import ModbusLink
 
 #: exception codes that mean "this address", worth splitting a block to find it
 ADDRESS_EXCEPTIONS = (2, 3)
@@ -32,11 +33,15 @@ async def scan_group(
     Returns the scan's samples (not yet filtered) and the communication failure that
     cut the scan short ("" when none). A block answered with exception 2 or 3 is split
     in halves until the refused tags stand alone; only those go BAD, and the split is
-    kept so later scans do not search again. ``clock`` is monotonic (latency,
-    freshness), ``wall`` gives the samples' timestamps.
+    kept so later scans do not search again. A block answered wrongly (another function
+    code, a wrong byte count: :class:`MalformedReply`) goes BAD at once, never GOOD with
+    data that is not its own, and the scan goes on with the next block; the device then
+    ends the scan not communicating. ``clock`` is monotonic (latency, freshness),
+    ``wall`` gives the samples' timestamps.
     """
     unit, stats, reads = device.config.unit_id, device.stats, group.reads
     samples: dict[str, Sample] = {}
+    wrong = ""
     i = 0
     while i < len(reads):
         read = reads[i]
@@ -55,9 +60,14 @@ async def scan_group(
             samples.update(device.refused(read, Quality.bad(reason, str(exc)), wall()))
             i += 1
             continue
+        except MalformedReply as exc:
+            wrong = str(exc)
+            stats.error(exc.kind, wrong, wall())
+            samples.update(device.refused(read, Quality.bad(Reason.DEVICE_FAILURE, wrong), wall()))
+            i += 1
+            continue
         except CommError as exc:
-            kind = "timeout" if link.connected else "connection"
-            stats.error(kind, str(exc), wall())
+            stats.error(exc.kind if link.connected else "connection", str(exc), wall())
             return samples, str(exc)
         done = clock()
         stats.ok(done - sent)
@@ -67,10 +77,13 @@ async def scan_group(
             continue
         try:
             decoded = decode_block(block, data, wall())
-        except ResponseError as exc:
-            stats.error("response", str(exc), wall())
-            samples.update(device.degrade(block.names, str(exc), Reason.DEVICE_FAILURE, wall()))
+        except ResponseError as exc:  # what the link's check lets through, the decoder does not
+            wrong = f"{device.name}: wrong reply to {exc}"
+            stats.error("response", wrong, wall())
+            samples.update(device.refused(read, Quality.bad(Reason.DEVICE_FAILURE, wrong), wall()))
             continue
         samples.update(decoded)
         read.data, read.last_ok = data, done
+    if wrong:
+        stats.still_failing(wrong, wall())
     return samples, ""

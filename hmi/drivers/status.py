@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+
+#: where each failure is reported besides the counters: ``(device, kind, message)``
+ErrorReport = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,9 +19,11 @@ class DeviceStatus:
     #: the device answered its last request (a Modbus exception response is an answer);
     #: False while the link is down or after a timeout, a lost connection or garbage
     communicating: bool = False
-    #: what went wrong in the current outage, e.g. "cannot connect: ...", "no answer to
-    #: hr:0+10", or a refusal ("exception 2 (illegal data address) for hr:100+1") since
-    #: the device last came back; "" when none
+    #: what went wrong in the current outage, in plain words with the device's name,
+    #: e.g. "plc1: cannot connect to 10.0.0.5:502", "plc1: no answer to hr:0+10 (timeout
+    #: 0.5 s)", "plc1: wrong reply to hr:0+10: function code 4, expected 3", or a refusal
+    #: ("plc1: exception 2 (illegal data address) for hr:100+1") since the device last
+    #: came back; "" when none
     last_error: str = ""
     last_error_time: float = 0.0
     #: requests answered per second over the last status interval
@@ -45,8 +51,10 @@ class DeviceStats:
     known within a request's timeout, not a status interval later.
     """
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, report: ErrorReport | None = None) -> None:
         self.device = device
+        #: each failure also goes here (the line's rate-limited log)
+        self.report = report
         self.connected = False
         self.communicating = False
         self.last_error = ""
@@ -58,13 +66,18 @@ class DeviceStats:
         self._window_latency = 0.0
         self._window_max = 0.0
         self._window_start = 0.0
-        #: (connected, communicating) of the last status published; None: none yet
-        self._published: tuple[bool, bool] | None = None
+        #: (connected, communicating, failing) of the last status published; None: none
+        self._published: tuple[bool, bool, bool] | None = None
 
     @property
     def changed(self) -> bool:
-        """True when connected or communicating changed since the last snapshot."""
-        return (self.connected, self.communicating) != self._published
+        """True when connected or communicating changed since the last snapshot, or a
+        device that does not communicate got its first error (until then its status
+        means "not asked yet", and with it "failing": the comm alarm must not wait)."""
+        return self._state() != self._published
+
+    def _state(self) -> tuple[bool, bool, bool]:
+        return self.connected, self.communicating, not self.communicating and bool(self.last_error)
 
     @property
     def outage(self) -> str:
@@ -84,14 +97,29 @@ class DeviceStats:
         """One failed request (or connection attempt) of ``kind``.
 
         Kinds: ``exception`` (the device answered with an exception code: it
-        communicates), ``timeout``, ``connection``, ``response`` (a malformed answer),
-        ``connect`` (a failed connection attempt).
+        communicates), ``timeout``, ``connection``, ``response`` (an answer that is not
+        the answer to the request: wrong function code, unit, transaction id, byte
+        count), ``connect`` (a failed connection attempt).
         """
         if kind == "exception":  # an answer: the device refused, but it communicates
             self.answered()
         else:
             self.communicating = False
         self.errors[kind] = self.errors.get(kind, 0) + 1
+        self.last_error = message
+        self.last_error_time = now
+        if self.report is not None:
+            self.report(self.device, kind, message)
+
+    def still_failing(self, message: str, now: float) -> None:
+        """A scan that got valid answers too ends with ``message``'s failure: the device
+        is not communicating (without counting the failure again).
+
+        A device with one block it always answers wrongly would otherwise flip between
+        communicating (a good block) and not (the bad one) within every scan, and its
+        status would depend on which block came last.
+        """
+        self.communicating = False
         self.last_error = message
         self.last_error_time = now
 
@@ -126,7 +154,7 @@ class DeviceStats:
             overruns=self.overruns,
             time=now,
         )
-        self._published = (self.connected, self.communicating)
+        self._published = self._state()
         if not window:
             return status
         self._window_requests = 0

@@ -79,8 +79,9 @@ class Watchdog:
         period, timeout = group.period, device.config.timeout
         last = device.last
         # The current outage's error; a device that answered its last request and is
-        # silent now has none yet (its read is still in flight): "no answer".
-        detail = device.stats.outage or "no answer"
+        # silent now has none yet (its read is still in flight): "no answer", until
+        # the read fails and its cause replaces it (DeviceState.degrade).
+        detail = device.stats.outage or f"{device.name}: no answer"
         asker, sent = self._asking()
         if asker is not None and asker is not device and not device.misses:
             # busy with another unit: not this one's silence; look again after that read

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from hmi.project.yamlnode import compose
+from hmi.project.source import SourceError, read_source
+from hmi.project.yamlnode import YamlSyntaxError, compose
 
 
 class EditError(ValueError):
@@ -20,13 +21,19 @@ class EditError(ValueError):
 
 def set_password_hash(path: Path, user: str, password_hash: str) -> None:
     """Set (or add) ``password_hash`` of ``user`` in the project file at ``path``."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_source(path)  # a regular file of sane size: never blocks on a FIFO
+    except SourceError as exc:
+        raise EditError(exc.error.message) from None
     path.write_text(with_password_hash(text, user, password_hash, str(path)), encoding="utf-8")
 
 
 def with_password_hash(text: str, user: str, password_hash: str, file: str = "<project>") -> str:
     """``text`` with the user's ``password_hash`` set; raises :class:`EditError`."""
-    root = compose(text, file)
+    try:
+        root = compose(text, file)
+    except YamlSyntaxError as exc:
+        raise EditError(f"cannot edit it: {exc.error}") from None
     mapping = _user_mapping(root, user)
     quoted = json.dumps(password_hash)  # a JSON string is a valid YAML double-quoted scalar
     for key, value in mapping.value:

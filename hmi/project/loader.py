@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -20,9 +21,23 @@ from hmi.project.model import (
     ScreenConfig,
     UserConfig,
 )
-from hmi.project.sections import read_bus, read_historian, read_permissions, read_system_alarms
+from hmi.project.paths import resolve_file
+from hmi.project.sections import (
+    read_bus,
+    read_data,
+    read_historian,
+    read_permissions,
+    read_system_alarms,
+)
+from hmi.project.source import SourceError, read_source
 from hmi.project.tag_reader import TagReader, check_roles, settle_problem
 from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose
+
+#: RTU frames over TCP: a serial-to-Ethernet converter's address
+_TCP_SERIAL = re.compile(
+    r"^tcp://[^\s:/]+:(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}"
+    r"|655[0-2][0-9]|6553[0-5])$"
+)
 
 _SECTIONS = (
     "name",
@@ -34,6 +49,7 @@ _SECTIONS = (
     "poll_groups",
     "bus",
     "system_alarms",
+    "data",
     "historian",
     "devices",
     "tags",
@@ -43,18 +59,16 @@ _SECTIONS = (
 
 
 def load_project(path: str | Path) -> Project:
-    """Read, parse and validate a project file; raise :class:`ProjectError` on any problem."""
+    """Read, parse and validate a project file; raise :class:`ProjectError` on any problem.
+
+    The file must be a regular file of at most 10 MB (:mod:`hmi.project.source`): a FIFO,
+    a device or a huge file is refused before it is read.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        ctx = Context(str(path))
-        ctx.error(None, "(file)", f"cannot read: {exc.strerror or exc}")
-        raise ProjectError(ctx.errors) from None
-    except UnicodeDecodeError as exc:
-        ctx = Context(str(path))
-        ctx.error(None, "(file)", f"not UTF-8 text: {exc.reason}")
-        raise ProjectError(ctx.errors) from None
+        text = read_source(path)
+    except SourceError as exc:
+        raise ProjectError([exc.error]) from None
     return parse_project(text, path)
 
 
@@ -65,11 +79,16 @@ def parse_project(text: str, path: str | Path = "<project>") -> Project:
     try:
         root = compose(text, str(path))
     except YamlSyntaxError as exc:
-        raise ProjectError([exc.error]) from None
+        raise ProjectError(exc.errors) from None
     top = Fields.of(root, "", ctx)
     if top is None:
         raise ProjectError(ctx.errors)
-    project = _Loader(top, ctx, path).project()
+    try:
+        project = _Loader(top, ctx, path).project()
+    except RecursionError:
+        # compose() bounds the nesting, so this is a bug; still an answer, not a traceback
+        ctx.error(None, "(file)", "too deeply nested to be read")
+        raise ProjectError(ctx.errors) from None
     if ctx.errors or project is None:
         raise ProjectError(ctx.errors)
     return project
@@ -101,13 +120,14 @@ class _Loader:
             self.ctx.error(top.node_of("start_screen"), "start_screen", f"unknown screen {start!r}")
         bus = read_bus(top, self.path.parent)
         system_alarms = read_system_alarms(top)
+        data = read_data(top)
         historian = read_historian(top)
         top.finish()
-        sections = (name, bus, historian, system_alarms, grants)
+        sections = (name, bus, historian, system_alarms, grants, data)
         if any(section is None for section in sections):
             return None
         assert name is not None and bus is not None and historian is not None
-        assert system_alarms is not None and grants is not None
+        assert system_alarms is not None and grants is not None and data is not None
         return Project(
             name=name,
             path=self.path,
@@ -121,6 +141,7 @@ class _Loader:
             poll_groups=MappingProxyType(poll_groups),
             bus=bus,
             system_alarms=system_alarms,
+            data=data,
             historian=historian,
             # Unset with the built-in screens kept: the built-in home (hmi.screens.catalog).
             start_screen=start or ("" if builtin else next(iter(screens), "")),
@@ -200,6 +221,15 @@ class _Loader:
             return None
         if protocol == "modbus-rtu" and not values["serial_port"]:
             self.ctx.error(f.node, f"{f.path}.serial_port", "modbus-rtu needs a serial_port")
+            return None
+        port = values["serial_port"] or ""
+        if port.startswith("tcp://") and not _TCP_SERIAL.match(port):
+            # the link would fail to start on it (int() of the port), long after `hmi check`
+            self.ctx.error(
+                f.node_of("serial_port"),
+                f"{f.path}.serial_port",
+                f"expected tcp://HOST:PORT (a port 1..65535), found {port!r}",
+            )
             return None
         if name is None or protocol is None or any(v is None for v in values.values()):
             return None
@@ -295,9 +325,9 @@ class _Loader:
             f.finish()
             if name is None or file is None or macros is None:
                 continue
-            resolved = (self.path.parent / file).resolve()
-            if not resolved.is_file():
-                self.ctx.error(f.node_of("file"), f"{field}.file", f"no such file: {resolved}")
+            resolved, problem = resolve_file(self.path.parent / file)
+            if problem:
+                self.ctx.error(f.node_of("file"), f"{field}.file", problem)
                 continue
             if name in screens:
                 self.ctx.error(node, f"{field}.name", f"duplicate screen name {name!r}")

@@ -119,6 +119,21 @@ class BusConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DataConfig:
+    """The backend's data disk: when to warn, and the space kept for audit and journal."""
+
+    #: warn below this share of the disk free (percent), or below ``warn_mb``
+    warn_percent: float = 10.0
+    warn_mb: float = 0.0
+    #: the historian stops writing below this share free (or ``history_reserve_mb``), so
+    #: the last space goes to the audit trail and the alarm journal
+    history_reserve_percent: float = 2.0
+    history_reserve_mb: float = 0.0
+    #: seconds between two looks at the disk
+    interval: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class SystemAlarmsConfig:
     """Alarms the system raises about itself: a device that stops answering, a driver node
     or the backend declared dead by the broker."""
@@ -159,6 +174,7 @@ class Project:
     poll_groups: MappingProxyType[str, float] = field(default_factory=lambda: DEFAULT_POLL_GROUPS)
     bus: BusConfig = field(default_factory=BusConfig)
     system_alarms: SystemAlarmsConfig = field(default_factory=SystemAlarmsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     historian: HistorianConfig = field(default_factory=HistorianConfig)
     description: str = ""
     #: the screen shown first ("": the built-in home, or the first screen without them)

@@ -32,6 +32,7 @@ from xml.parsers import expat
 from hmi.core.tag import Tag
 from hmi.project.errors import ConfigError, FileErrors
 from hmi.project.model import Project
+from hmi.project.source import SourceError, read_source
 
 _MACRO = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: the most (screen, macros) pairs checked: faceplates opening faceplates cannot run away
@@ -279,10 +280,13 @@ class _Checker:
 
     # -- reading ---------------------------------------------------------------------------
     def _read(self, spec: ScreenSpec) -> UiFile | None:
+        # The project file's own care: a regular file of at most 10 MB, read without
+        # blocking (a FIFO, /dev/zero), UTF-8 with the line of a bad byte.
         try:
-            text = spec.file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self._error(spec.builtin, str(spec.file), 1, "(file)", f"cannot read: {exc}")
+            text = read_source(spec.file)
+        except SourceError as exc:
+            error = exc.error
+            self._error(spec.builtin, error.file, error.line, error.field, error.message)
             return None
         try:
             return parse_ui(text, spec.file)

@@ -10,7 +10,14 @@ import re
 from pathlib import Path
 
 from hmi.core.permissions import Grants, parse_grants
-from hmi.project.model import BusConfig, CurveConfig, HistorianConfig, SystemAlarmsConfig
+from hmi.project.model import (
+    BusConfig,
+    CurveConfig,
+    DataConfig,
+    HistorianConfig,
+    SystemAlarmsConfig,
+)
+from hmi.project.paths import safe_resolve
 from hmi.project.yamlnode import Fields
 
 #: what a broker address looks like (hmi.bus.address parses it; the project may not import
@@ -83,10 +90,15 @@ def _read_curve(section: Fields, folder: Path) -> CurveConfig | bool | None:
             "expected a key pair file NAME.key_secret ({name} stands for the node's name)",
         )
         return False
+    broker_path, problem = safe_resolve(folder / broker_key)
+    clients_path, clients_problem = safe_resolve(folder / clients) if clients else (None, "")
+    for key, why in (("broker_key", problem), ("clients", clients_problem)):
+        if why:
+            curve.ctx.error(curve.node_of(key), f"{curve.path}.{key}", why)
+    if problem or clients_problem:
+        return False
     return CurveConfig(
-        broker_key=(folder / broker_key).resolve(),
-        node_key=str(folder / node_key),
-        clients=(folder / clients).resolve() if clients else None,
+        broker_key=broker_path, node_key=str(folder / node_key), clients=clients_path
     )
 
 
@@ -147,3 +159,28 @@ def read_permissions(top: Fields, roles: tuple[str, ...]) -> Grants | None:
     for role, message in problems:
         section.ctx.error(section.node_of(role), f"{section.path}.{role}", message)
     return None if problems else grants
+
+
+def read_data(top: Fields) -> DataConfig | None:
+    """The ``data`` section: thresholds of the backend's data disk."""
+    section = top.mapping("data")
+    if section is None:
+        return DataConfig()
+    default = DataConfig()
+    values = {}
+    for name in ("warn_percent", "warn_mb", "history_reserve_percent", "history_reserve_mb"):
+        value = section.number(name, getattr(default, name))
+        if value is not None and not 0 <= value <= (100 if name.endswith("percent") else 1e9):
+            section.ctx.error(section.node_of(name), f"{section.path}.{name}", "out of range")
+            value = None
+        values[name] = value
+    interval = section.number("interval", default.interval)
+    if interval is not None and not 1 <= interval <= 3600:
+        section.ctx.error(
+            section.node_of("interval"), f"{section.path}.interval", "expected 1..3600 seconds"
+        )
+        interval = None
+    section.finish()
+    if interval is None or any(v is None for v in values.values()):
+        return None
+    return DataConfig(interval=interval, **values)

@@ -62,7 +62,9 @@ class TagReader:
                 self._error("expression", str(exc))
                 expression_ok = False
         source = self._source(data_type)
-        if source is not None and expression is not None:
+        both = source is not None and expression is not None
+        if both:
+            # Tag() refuses the pair with a ValueError: reported here, the tag not built
             self._error("expression", "a tag has either a device or an expression, not both")
         parts = {
             "unit": f.text("unit", ""),
@@ -72,7 +74,7 @@ class TagReader:
             "limits": self._limits(),
             "alarms": self._alarms(),
         }
-        if name is None or data_type is None or write_roles is None or source is False:
+        if name is None or data_type is None or write_roles is None or source is False or both:
             return None
         if not expression_ok:
             return None
@@ -133,6 +135,9 @@ class TagReader:
                 "register bits are bool",
             )
             ok = False
+        if data_type is not None and length is not None and _beyond(address, data_type, length):
+            self._error("address", f"{data_type.value} at {address} runs past register 65535")
+            ok = False
         if group is not None and group not in self.groups:
             self._error(
                 "poll_group", f"unknown poll group {group!r} (known: {', '.join(self.groups)})"
@@ -156,6 +161,10 @@ class TagReader:
         values = [section.number(k) for k in ("raw_min", "raw_max", "eng_min", "eng_max")]
         section.finish()
         if None in values:
+            return False
+        if values[2] == values[3]:
+            # no engineering span: a write could not be scaled back (division by zero)
+            self._error("scaling", "eng_min and eng_max must differ")
             return False
         try:
             return Scaling(*values)
@@ -206,6 +215,14 @@ class TagReader:
         except ValueError as exc:
             self._error("alarms", str(exc))
             return False
+
+
+def _beyond(address: ModbusAddress, data_type: DataType, length: int) -> bool:
+    """True when the registers of a value at ``address`` run past the last one."""
+    if address.table.is_bits or address.bit is not None:
+        return False
+    size = length if data_type is DataType.STRING else data_type.register_count
+    return address.offset + size > 65536
 
 
 def _fits(address: ModbusAddress, data_type: DataType) -> bool:

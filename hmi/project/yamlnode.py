@@ -4,40 +4,293 @@ The file is composed into PyYAML nodes (which carry their position), never const
 with arbitrary tags: only the safe scalar types exist. :class:`Fields` reads one mapping,
 records a :class:`ConfigError` for each missing, mistyped or unknown field, and returns
 ``None`` for a field it could not read so the loader can go on and report everything.
+
+:func:`compose` reads hostile text without a traceback and without running away: control
+characters, tags other than plain YAML's (``!!python/name:...``), nesting deeper than
+:data:`MAX_DEPTH`, aliases that refer to themselves or expand to more than
+:data:`MAX_NODES` values are each a ``file:line`` error (:class:`YamlSyntaxError`). Its
+resolver reads numbers as YAML 1.2 does (``1e+06``, ``1E6``, ``1.5e-3`` are floats;
+YAML 1.1, PyYAML's, reads the first two as text), and has no dates, merge keys (``<<``)
+or value keys (``=``): in a project file those are text.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
+import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from hmi.project.errors import ConfigError
 
 _REQUIRED: Any = object()
 
+#: the deepest nesting of lists and mappings read (a project file needs about 6)
+MAX_DEPTH = 64
+#: the most values (nodes) a file may hold, aliases counted each time they are used
+MAX_NODES = 1_000_000
+#: the most errors of one kind (control characters, tags) listed for one file
+_MOST_LISTED = 20
+
+_TAG = "tag:yaml.org,2002:"
+#: the node tags a project file may hold: plain YAML
+_ALLOWED_TAGS = frozenset(
+    f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
+)
+#: characters PyYAML's reader refuses (its NON_PRINTABLE): reported here, each with its line
+_NOT_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+#: control characters in a text value (from escapes such as "\0" in double quotes)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: YAML 1.2's floats (an exponent without a dot: 1e+06, 1E6) and YAML 1.1's (1.5e+3,
+#: sexagesimal 1:30.5, .inf, .nan)
+_FLOAT = re.compile(
+    r"""^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)
+    |[-+]?[0-9][0-9_]*\.[0-9_]*
+    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _Resolver(Resolver):
+    """PyYAML's YAML 1.1 resolver with YAML 1.2 floats, and without dates, ``<<``, ``=``."""
+
+    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+
+
+def _build_resolvers() -> None:
+    dropped = {f"{_TAG}{name}" for name in ("float", "timestamp", "merge", "value", "yaml")}
+    table: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    for first, resolvers in Resolver.yaml_implicit_resolvers.items():
+        kept = [(tag, regexp) for tag, regexp in resolvers if tag not in dropped]
+        if kept:
+            table[first] = kept
+    _Resolver.yaml_implicit_resolvers = table
+    _Resolver.add_implicit_resolver(f"{_TAG}float", _FLOAT, list("-+0123456789."))
+
+
+_build_resolvers()
+
+
+class _Composer(
+    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _Resolver
+):
+    """PyYAML's composer with a depth limit, an expansion budget and no alias loops.
+
+    PyYAML composes recursively (a few frames per level: 300 levels of ``[`` raised
+    RecursionError) and expands nothing itself, but every alias of a big node makes the
+    loader read that node again (a "billion laughs" file of a few lines).
+    """
+
+    def __init__(self, text: str) -> None:
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Resolver.__init__(self)
+        self._depth = 0
+        self._nodes = 0
+        self._open: set[str] = set()
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent):
+            anchor = str(event.anchor)
+            if anchor in self._open:
+                raise _composer_error(f"alias *{anchor} is inside its own anchor (a loop)", event)
+            target = self.anchors.get(anchor)
+            if target is not None:
+                self._count(self._size(target), event)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _composer_error(f"nested deeper than {MAX_DEPTH} levels", event)
+        self._count(1, event)
+        anchor = event.anchor
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open.discard(anchor)
+
+    def _count(self, nodes: int, event: Any) -> None:
+        self._nodes += nodes
+        if self._nodes > MAX_NODES:
+            raise _composer_error(
+                f"more than {MAX_NODES:,} values (aliases counted each time they are used)", event
+            )
+
+    def _size(self, node: Node) -> int:
+        """Values in ``node``, aliases expanded (memoised: every alias target was complete,
+        and so measured, before anything could refer to it)."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        size = 1
+        if isinstance(node, SequenceNode):
+            size += sum(self._size(item) for item in node.value)
+        elif isinstance(node, MappingNode):
+            size += sum(self._size(k) + self._size(v) for k, v in node.value)
+        self._sizes[id(node)] = size
+        return size
+
+
+def _composer_error(problem: str, event: Any) -> ComposerError:
+    """A composer error at ``event``'s position (reported with its line)."""
+    return ComposerError(None, None, problem, event.start_mark)
+
 
 def compose(text: str, file: str) -> Node | None:
-    """Parse YAML text into a node tree (None for an empty document)."""
+    """Parse YAML text into a node tree (None for an empty document).
+
+    Raises :class:`YamlSyntaxError` listing every problem that stops the file from
+    being read at all: control characters, a syntax error, nesting or aliases beyond
+    the limits, tags other than plain YAML's, a scalar its tag cannot read.
+    """
+    errors = _unprintable(text, file)
+    if errors:
+        raise YamlSyntaxError(errors[0], errors)
+    composer = _Composer(text)
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        root = composer.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         raise YamlSyntaxError(ConfigError(file, line, "(syntax)", str(exc.problem))) from None
+    except yaml.YAMLError as exc:  # a reader or emitter error without a mark
+        raise YamlSyntaxError(ConfigError(file, 1, "(syntax)", str(exc))) from None
+    finally:
+        composer.dispose()
+    errors = _check_nodes(root, file)
+    if errors:
+        raise YamlSyntaxError(errors[0], errors)
+    return root
 
 
 class YamlSyntaxError(Exception):
-    """The file is not YAML at all; carries the one error there is."""
+    """The file cannot be read as YAML; carries the first error there is and all of them."""
 
-    def __init__(self, error: ConfigError) -> None:
+    def __init__(self, error: ConfigError, errors: list[ConfigError] | None = None) -> None:
         super().__init__(str(error))
         self.error = error
+        self.errors = errors or [error]
+
+
+def _unprintable(text: str, file: str) -> list[ConfigError]:
+    """An error for each character PyYAML refuses (NUL, other control characters)."""
+    errors: list[ConfigError] = []
+    for match in _NOT_PRINTABLE.finditer(text):
+        start = match.start()
+        line = text.count("\n", 0, start) + 1
+        column = start - (text.rfind("\n", 0, start) + 1) + 1
+        errors.append(
+            ConfigError(
+                file,
+                line,
+                "(text)",
+                f"{_describe(match.group())} at column {column} is not allowed",
+            )
+        )
+        if len(errors) >= _MOST_LISTED:
+            break
+    return errors
+
+
+def _describe(char: str) -> str:
+    """``control character U+0000 (NUL)``, ``character U+FFFE``: how errors name one."""
+    code = ord(char)
+    if unicodedata.category(char) == "Cc":
+        short = _CONTROL_NAMES.get(code)
+        return f"control character U+{code:04X}" + (f" ({short})" if short else "")
+    return f"character U+{code:04X}"
+
+
+_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "BS", 0x0B: "VT", 0x0C: "FF", 0x1B: "ESC", 0x7F: "DEL"}
+
+
+def _check_nodes(root: Node | None, file: str) -> list[ConfigError]:
+    """Every node's tag is plain YAML's, and every scalar reads as its tag says."""
+    errors: list[ConfigError] = []
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack and len(errors) < _MOST_LISTED:
+        node = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: checked where its anchor is
+        seen.add(id(node))
+        if node.tag not in _ALLOWED_TAGS:
+            errors.append(
+                ConfigError(
+                    file,
+                    line_of(node),
+                    "(syntax)",
+                    f"tag {_short_tag(node.tag)} is not allowed: only plain YAML is read "
+                    "(text, numbers, true/false, null, lists and mappings)",
+                )
+            )
+            continue
+        if isinstance(node, ScalarNode):
+            if node.tag != f"{_TAG}str":
+                problem = _unreadable(node)
+                if problem:
+                    errors.append(ConfigError(file, line_of(node), "(syntax)", problem))
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return errors
+
+
+def _unreadable(node: ScalarNode) -> str:
+    """Why a scalar does not read as its tag says (``!!int abc``), or ``""``."""
+    try:
+        SafeConstructor().construct_object(node)
+    except Exception:  # ValueError, KeyError (!!bool maybe), ConstructorError ...
+        what = _KINDS.get(node.tag, _short_tag(node.tag))
+        return f"{node.value!r} is not {what} (tagged {_short_tag(node.tag)})"
+    return ""
+
+
+_KINDS = {
+    f"{_TAG}int": "an integer",
+    f"{_TAG}float": "a number",
+    f"{_TAG}bool": "true or false",
+    f"{_TAG}null": "null",
+}
+
+
+def _short_tag(tag: str) -> str:
+    return f"!!{tag[len(_TAG) :]}" if tag.startswith(_TAG) else tag
+
+
+def control_problem(value: Any) -> str:
+    """Why text ``value`` is refused (a control character from an escape such as "\\0"
+    in double quotes: a NUL in a file name raised ValueError deep in pathlib), or ``""``.
+    Tabs and line breaks are text."""
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        if found:
+            return f"{_describe(found.group())} in text is not allowed"
+    return ""
 
 
 def line_of(node: Node) -> int:
@@ -132,10 +385,15 @@ class Fields:
         if not isinstance(node, ScalarNode):
             return _Bad, node
         try:
-            return scalar_value(node), node
-        except ConstructorError as exc:
+            value = scalar_value(node)
+        except ConstructorError as exc:  # compose() checked every scalar: defence only
             self.ctx.error(node, self._name(key), str(exc.problem))
             return None, None
+        problem = control_problem(value)
+        if problem:
+            self.ctx.error(node, self._name(key), problem)
+            return None, None
+        return value, node
 
     def _expect(self, key: str, node: Node, what: str) -> None:
         self.ctx.error(node, self._name(key), f"expected {what}, found {type_name(node)}")
@@ -152,14 +410,23 @@ class Fields:
         return value
 
     def number(self, key: str, default: Any = _REQUIRED) -> Any:
-        """An int or float field (not a bool)."""
+        """A finite int or float field (not a bool), as a float."""
         value, node = self._scalar(key, default)
-        if node is not None and (
-            value is _Bad or isinstance(value, bool) or not isinstance(value, int | float)
-        ):
+        if node is None:
+            return value
+        if value is _Bad or isinstance(value, bool) or not isinstance(value, int | float):
             self._expect(key, node, "a number")
             return None
-        return float(value) if node is not None else value
+        try:
+            number = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            number = math.inf
+        if not math.isfinite(number):
+            # .inf, .nan or 1e999: no setting of ours means that, and NaN compares false
+            # with every bound a later check would put on it
+            self.ctx.error(node, self._name(key), f"expected a finite number, found {node.value}")
+            return None
+        return number
 
     def integer(
         self, key: str, default: Any = _REQUIRED, low: int | None = None, high: int | None = None
@@ -215,6 +482,10 @@ class Fields:
                 return None
             return default
         if isinstance(node, ScalarNode) and isinstance(scalar_value(node), str):
+            problem = control_problem(scalar_value(node))
+            if problem:
+                self.ctx.error(node, self._name(key), problem)
+                return None
             return [scalar_value(node)]
         if not isinstance(node, SequenceNode):
             self._expect(key, node, "a list of text")
@@ -222,10 +493,13 @@ class Fields:
         items: list[str] = []
         for index, item in enumerate(node.value):
             value = scalar_value(item) if isinstance(item, ScalarNode) else None
+            where = f"{self._name(key)}[{index}]"
             if not isinstance(value, str):
-                self.ctx.error(
-                    item, f"{self._name(key)}[{index}]", f"expected text, found {type_name(item)}"
-                )
+                self.ctx.error(item, where, f"expected text, found {type_name(item)}")
+                continue
+            problem = control_problem(value)
+            if problem:
+                self.ctx.error(item, where, problem)
                 continue
             items.append(value)
         return items

@@ -11,6 +11,7 @@ leaves nothing behind (the binder never keeps a widget alive).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from functools import partial
@@ -25,6 +26,8 @@ Apply = Callable[[str, Sample], None]
 
 #: ~33 Hz: faster than the eye follows a number, slow enough to cost little
 DEFAULT_INTERVAL_MS = 30
+#: fewer changed tags than one in this many bound ones: sort them rather than walk all
+_SPARSE = 8
 
 
 class Binder(QObject):
@@ -45,6 +48,13 @@ class Binder(QObject):
         super().__init__(parent)
         self.store = store
         self._by_tag: dict[str, dict[int, Apply]] = {}
+        #: the calls of each tag as a tuple, made when bindings change, not per frame: a
+        #: frame iterates it as is (and a binding made or dropped meanwhile cannot upset it).
+        #: In the order the tags were first bound: a frame updates widgets in that order.
+        self._calls: dict[str, tuple[Apply, ...]] = {}
+        #: each bound tag's place in that order (to sort a few changed tags into it)
+        self._rank: dict[str, int] = {}
+        self._ranks = itertools.count()
         self._by_owner: dict[int, set[str]] = {}
         self._hooks: dict[int, Callable[[], None]] = {}
         self._watched: set[int] = set()
@@ -81,7 +91,11 @@ class Binder(QObject):
         on a quiet tag shows its value (or its BAD 'waiting for initial data') immediately.
         """
         key = self._track(owner)
-        self._by_tag.setdefault(name, {})[key] = apply
+        owners = self._by_tag.setdefault(name, {})
+        owners[key] = apply
+        if name not in self._rank:
+            self._rank[name] = next(self._ranks)
+        self._calls[name] = tuple(owners.values())
         self._by_owner.setdefault(key, set()).add(name)
         if initial:
             apply(name, self.store.get(name))
@@ -120,8 +134,12 @@ class Binder(QObject):
             owners = self._by_tag.get(name)
             if owners is not None:
                 owners.pop(key, None)
-                if not owners:
+                if owners:
+                    self._calls[name] = tuple(owners.values())
+                else:
                     del self._by_tag[name]
+                    del self._calls[name]
+                    del self._rank[name]
         self._hooks.pop(key, None)
 
     # -- frames --------------------------------------------------------------------------
@@ -129,19 +147,28 @@ class Binder(QObject):
         """Run one frame now; returns how many widget updates it made."""
         started = time.perf_counter()
         changed = self.store.take_changed()
-        by_tag = self._by_tag
-        # Iterate the smaller side: 10,000 changed tags on a 50-tag screen cost 50 lookups.
-        if len(changed) > len(by_tag):
+        by_tag = self._calls
+        # Widgets are updated in the order they were bound (a screen binds in its own
+        # order), never in the changed set's hash order: Qt gathers the regions to repaint
+        # in the order widgets ask, and 500 labels asking in scattered order cost 4 us more
+        # each to repaint than in order (measured, offscreen; the repaint manager is
+        # Qt's, not the platform's). Many changes: walk the bound tags (10,000 changed
+        # tags on a 50-tag screen cost 50 lookups); a few: sort them into that order.
+        if len(changed) * _SPARSE >= len(by_tag):
             names = [name for name in by_tag if name in changed]
         else:
             names = [name for name in changed if name in by_tag]
+            names.sort(key=self._rank.__getitem__)
         calls = 0
         get = self.store.get
+        no_calls: tuple[Apply, ...] = ()
         for name in names:
+            # Looked up now, not before the loop: a call may unbind a later tag's widget.
+            applies = by_tag.get(name, no_calls)
             sample = get(name)
-            for apply in list(by_tag[name].values()):
+            for apply in applies:
                 apply(name, sample)
-                calls += 1
+            calls += len(applies)
         for hook in list(self._hooks.values()):
             hook()
         if calls:

@@ -6,6 +6,6 @@ by device: reads 0.0 %"), and they may not import Qt glue.
 
 from __future__ import annotations
 
-from hmi.core.format import NO_VALUE, SIGNIFICANT, format_value
+from hmi.core.format import NO_VALUE, SIGNIFICANT, Formatter, format_value, formatter
 
-__all__ = ["NO_VALUE", "SIGNIFICANT", "format_value"]
+__all__ = ["NO_VALUE", "SIGNIFICANT", "Formatter", "format_value", "formatter"]

@@ -20,6 +20,7 @@ from hmi.qt.registry import registered_widgets
 
 _MACRO = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CUSTOM_CLASS = re.compile(r"<customwidget>\s*<class>\s*([A-Za-z_][A-Za-z0-9_]*)\s*</class>")
+_WIDGET_CLASS = re.compile(r"<widget\s+class=\"([A-Za-z_][A-Za-z0-9_]*)\"")
 
 
 class ScreenError(Exception):
@@ -40,11 +41,36 @@ def substitute_macros(text: str, macros: Mapping[str, str], *, source: str = "")
     return _MACRO.sub(lambda match: escape(macros[match.group(1)], {'"': "&quot;"}), text)
 
 
-def _loader() -> QUiLoader:
-    loader = QUiLoader()
-    for info in registered_widgets():
-        loader.registerCustomWidget(info.cls)
-    return loader
+class _SharedLoader:
+    """One QUiLoader for every screen, each widget class registered with it once.
+
+    ``registerCustomWidget`` costs about 1.7 ms a class (PySide inspects it): a loader
+    made per screen with every class registered cost 25 ms a screen, a third of the
+    demo's first screen. Here a screen registers only the classes its file names, and
+    only the first time.
+    """
+
+    def __init__(self) -> None:
+        self.loader: QUiLoader | None = None
+        self.classes: dict[str, type[QWidget]] = {}
+
+    def get(self, text: str) -> QUiLoader:
+        """The loader, with every registered class ``text`` names registered."""
+        wanted = set(_CUSTOM_CLASS.findall(text)) | set(_WIDGET_CLASS.findall(text))
+        infos = [info for info in registered_widgets() if info.cls.__name__ in wanted]
+        if self.loader is None or any(
+            self.classes.get(info.cls.__name__, info.cls) is not info.cls for info in infos
+        ):
+            # First use, or a class registered again under its name: start afresh.
+            self.loader, self.classes = QUiLoader(), {}
+        for info in infos:
+            if info.cls.__name__ not in self.classes:
+                self.loader.registerCustomWidget(info.cls)
+                self.classes[info.cls.__name__] = info.cls
+        return self.loader
+
+
+_shared = _SharedLoader()
 
 
 def load_ui_text(
@@ -66,7 +92,7 @@ def load_ui_text(
     data = QByteArray(substitute_macros(text, macros or {}, source=source).encode("utf-8"))
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-    loader = _loader()
+    loader = _shared.get(text)
     widget = loader.load(buffer, parent)
     buffer.close()
     if widget is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
@@ -101,8 +102,22 @@ class ScreenView(QWidget):
         return names
 
     def bind(self) -> None:
-        """Attach every widget to the context (done on show)."""
-        for link in self._links:
+        """Attach every widget to the context (done on show), top to bottom, left to right.
+
+        The binder updates widgets in the order they were bound, and Qt repaints a frame's
+        widgets cheapest when they asked in screen order (their regions then append; in a
+        scattered order 500 labels cost 4 us more each, see hmi.qt.binding). A drawing's
+        file lists widgets in the order they were drawn: sort them by where they are.
+        """
+        form, origin = self.form, QPoint(0, 0)
+
+        def place(link: TagLink) -> tuple[int, int]:
+            at = link.owner.mapTo(form, origin)
+            return at.y(), at.x()
+
+        # A laid-out form not yet shown has every widget at 0,0: the stable sort then
+        # keeps the file's order, which a layout's grid follows anyway.
+        for link in sorted(self._links, key=place):
             link.attach(self.context)
         if not self._stock and self._stock_widgets:
             self._stock = [

@@ -6,6 +6,7 @@ navigation bar: they exist whatever screens a project draws."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QShowEvent
@@ -24,11 +25,14 @@ from hmi import __version__
 from hmi.core.tagstore import TagStore
 from hmi.project import Project
 from hmi.qt.context import HmiContext
-from hmi.screens.alarm_history import AlarmHistoryDialog
-from hmi.screens.alarm_summary import AlarmSummaryDialog
 from hmi.screens.catalog import ScreenCatalog
 from hmi.screens.navigation import Navigator
 from hmi.widgets.alarm_banner import AlarmBanner
+
+if TYPE_CHECKING:
+    # Opened on demand: imported then, not before the window's first frame.
+    from hmi.screens.alarm_history import AlarmHistoryDialog
+    from hmi.screens.alarm_summary import AlarmSummaryDialog
 
 
 class MainWindow(QMainWindow):
@@ -182,6 +186,8 @@ class MainWindow(QMainWindow):
     def open_alarm_summary(self) -> AlarmSummaryDialog:
         """Show the alarm summary window (one per main window), raised to the front."""
         if self.alarm_summary is None:
+            from hmi.screens.alarm_summary import AlarmSummaryDialog
+
             self.alarm_summary = AlarmSummaryDialog(self.context.alarms, self, session=self.context)
             self.alarm_summary.summary.on_history = self.open_alarm_history
         self.alarm_summary.show()
@@ -192,6 +198,8 @@ class MainWindow(QMainWindow):
     def open_alarm_history(self) -> AlarmHistoryDialog:
         """Show the alarm history window and load the last day (up to now)."""
         if self.alarm_history is None:
+            from hmi.screens.alarm_history import AlarmHistoryDialog
+
             self.alarm_history = AlarmHistoryDialog(self.context.alarms.history, self)
         dialog = self.alarm_history
         dialog.show_last(86400.0)

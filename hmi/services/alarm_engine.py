@@ -9,7 +9,17 @@ HMI on the bus shows the same state. Requests carry the user: a session token ve
 permission in the project's grants (``acknowledge``, ``shelve``, ``service``); a refusal is
 audited. Without ``authorize`` (demo, tests) a request names its user and is not checked.
 Besides the tags' alarms it has the system's own (:mod:`hmi.services.system_alarms`):
-``system/<device>/comm`` and ``system/<node>/node``, fed from ``$sys/`` topics.
+``system/<device>/comm`` and ``system/<node>/node``, fed from ``$sys/`` topics, and with
+a :class:`~hmi.services.health.StoreHealth` one per storage item (audit, journal,
+history, sessions, disk).
+
+Records and state go together (docs/alarms.md, "When the journal or the audit fails"): an
+operator's request changes an alarm only if its journal rows and its audit rows are
+stored; otherwise the alarm is put back as it was and the request raises
+:class:`~hmi.services.alarm_journal.JournalUnavailable` or
+:class:`~hmi.services.audit.AuditUnavailable`. What the process does cannot be refused:
+those transitions are published at once and their rows wait in the journal's bounded
+buffer until the store takes them.
 
 RPC target ``alarms`` (see docs/alarms.md)::
 
@@ -26,6 +36,7 @@ RPC target ``alarms`` (see docs/alarms.md)::
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import uuid
@@ -38,6 +49,7 @@ from hmi.bus.clock import TimerHandle
 from hmi.bus.topics import ALARM_SEQ
 from hmi.core.alarms import (
     Alarm,
+    AlarmMemento,
     AlarmRequestError,
     AlarmState,
     AlarmTransition,
@@ -51,8 +63,9 @@ from hmi.core.quality import Severity
 from hmi.core.sample import Sample, Value
 from hmi.core.tag import Tag
 from hmi.project.model import Project, SystemAlarmsConfig
-from hmi.services.alarm_journal import AlarmJournal
-from hmi.services.audit import AuditEntry, AuditLog
+from hmi.services.alarm_journal import AlarmJournal, JournalUnavailable
+from hmi.services.audit import AuditEntry, AuditLog, AuditUnavailable
+from hmi.services.health import ITEMS, StoreHealth
 from hmi.services.system_alarms import SystemAlarms
 
 log = logging.getLogger(__name__)
@@ -70,13 +83,16 @@ REQUESTS: Mapping[str, Permission] = {
 }
 #: ISA-18.2 wants shelving time-limited; longer than a shift needs a new decision
 MAX_SHELVE = 12 * 3600.0
+#: seconds between attempts to write journal rows that wait (the store failed)
+JOURNAL_RETRY = 10.0
 
 
 class AlarmEngine(Actor):
     """Evaluates the alarms of ``tags``, journals and publishes every transition.
 
     With ``system_alarms`` (enabled), it also has a communication alarm per device of
-    ``devices`` and an alarm per dead node (see :mod:`hmi.services.system_alarms`).
+    ``devices`` and an alarm per dead node (see :mod:`hmi.services.system_alarms`), and
+    with ``health`` an alarm per storage item; its journal reports to ``health`` too.
     """
 
     name = "alarms"
@@ -94,9 +110,11 @@ class AlarmEngine(Actor):
         name: str | None = None,
         system_alarms: SystemAlarmsConfig | None = None,
         devices: Iterable[str] = (),
+        health: StoreHealth | None = None,
     ) -> None:
         super().__init__(name)
         self.journal_path = journal
+        self.health = health
         self.authorize = authorize
         #: who may make which request (the project's ``permissions:``)
         self.grants = grants if grants is not None else Grants()
@@ -108,8 +126,14 @@ class AlarmEngine(Actor):
             for key, tag in tags.items()
             if tag.alarms is not None
         }
-        self.system = SystemAlarms(system_alarms, devices, taken=self.alarms.keys())
+        self.system = SystemAlarms(
+            system_alarms,
+            devices,
+            taken=self.alarms.keys(),
+            stores=ITEMS if health is not None else (),
+        )
         self.alarms.update(self.system.device_alarms())
+        self.alarms.update(self.system.store_alarms())
         #: tag -> its ``suppress_when`` expression: the alarm is hidden while it is true
         #: (suppression by design, e.g. low flow while the pump is stopped)
         self.suppression = {
@@ -139,6 +163,9 @@ class AlarmEngine(Actor):
         #: the sequence number of the last transition published (1, 2, ... per epoch)
         self.seq = 0
         self._mark_timer: TimerHandle | None = None
+        self._retry_timer: TimerHandle | None = None
+        self._unlisten: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def for_project(cls, project: Project, **options: Any) -> AlarmEngine:
@@ -155,18 +182,28 @@ class AlarmEngine(Actor):
     async def setup(self) -> None:
         now = self.clock.time()
         self.kpi = KpiTracker(start=now)
-        self._journal = AlarmJournal(self.journal_path)
+        self._journal = AlarmJournal(self.journal_path, health=self.health)
         self._emit(self._restore(now))
         self.subscribe(self.pattern, self._on_samples)
         for pattern in self.system.patterns:
             self.subscribe(pattern, self._on_system)
+        if self.health is not None:
+            self._loop = asyncio.get_running_loop()
+            self._unlisten = self.health.listen(self._on_health)
+            # Every item decided now (an alarm standing before a restart is cleared or
+            # confirmed, as a device's is by its next status).
+            problems = self.health.problems()
+            self._feed_health({item: problems.get(item) for item in ITEMS})
 
     async def teardown(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._mark_timer is not None:
-            self._mark_timer.cancel()
+        if self._unlisten is not None:
+            self._unlisten()
+        for timer in (self._timer, self._mark_timer, self._retry_timer):
+            if timer is not None:
+                timer.cancel()
         if self._journal is not None:
+            if not self._journal.retry():  # a last chance for rows that wait
+                log.error("alarms: %d journal rows lost at stop", self._journal.backlog)
             self._journal.close()
 
     def _restore(self, now: float) -> list[AlarmTransition]:
@@ -281,6 +318,26 @@ class AlarmEngine(Actor):
         if fed:
             self.process({r.key: r.sample for r in fed}, now, {r.key: r.shown for r in fed})
 
+    def _on_health(self, item: str, problem: str | None) -> None:
+        """A store's health changed. Fed on the next turn of the loop, never inside the
+        report: that may come from within this engine's own journal write."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._feed_health, {item: problem})
+
+    def _feed_health(self, problems: Mapping[str, str | None]) -> None:
+        if self.stopping:
+            return  # queued before the stop: the journal may be closed already
+        now = self.clock.time()
+        readings = [
+            reading
+            for item, problem in problems.items()
+            if (reading := self.system.store_reading(item, problem, now)) is not None
+        ]
+        if readings:
+            self.process(
+                {r.key: r.sample for r in readings}, now, {r.key: r.shown for r in readings}
+            )
+
     def _reacknowledge(
         self, alarm: Alarm, changed: list[AlarmTransition], now: float
     ) -> list[AlarmTransition]:
@@ -319,29 +376,71 @@ class AlarmEngine(Actor):
         self._emit(out, touched=due)
 
     def _emit(self, transitions: list[AlarmTransition], touched: Iterable[str] = ()) -> None:
-        """Journal, publish, count, audit; then re-arm the timer for delays and expiries."""
+        """What the process did: journal (or keep the rows for later: a process transition
+        cannot be refused, and an operator must see an alarm even on a full disk), publish,
+        count, audit; then re-arm the timer for delays and expiries."""
         if transitions:
             assert self._journal is not None
-            self._journal.write(transitions)
-            for transition in transitions:
-                self.seq += 1
-                payload = transition.to_dict()
-                payload["epoch"], payload["seq"] = self.epoch, self.seq
-                self.publish(f"alarm/{transition.tag}", payload)
-            # A client detects a lost transition by the next one's ``seq``; the last one
-            # before a quiet spell has no next one, so the count follows it on its own.
-            if self._mark_timer is not None:
-                self._mark_timer.cancel()
-            self._mark_timer = self.clock.call_later(MARK_AFTER, self._publish_mark)
-            self.kpi.feed(transitions)
-            if self.audit is not None:
-                for t in transitions:
-                    if t.user:
-                        self.audit.record(
-                            AuditEntry(
-                                t.time, t.user, t.event.value, t.tag, outcome="ok", reason=t.comment
-                            )
-                        )
+            if not self._journal.append(transitions):
+                self._retry_later()
+            self._announce(transitions, audited=False)
+        self._schedule(touched, transitions)
+
+    def _commit(
+        self,
+        request: str,
+        who: str,
+        target: str,
+        transitions: list[AlarmTransition],
+        saved: Mapping[str, AlarmMemento],
+    ) -> None:
+        """What an operator asked for: journal and audit rows stored (journal rows in a
+        transaction committed after the audit rows), then published; if either store
+        fails, the alarms go back to ``saved`` and the failure is raised."""
+        if transitions:
+            assert self._journal is not None
+            entries = [self._entry(t) for t in transitions if t.user]
+            try:
+                with self._journal.transaction(transitions):
+                    if self.audit is not None and entries:
+                        self.audit.record(*entries)
+            except (JournalUnavailable, AuditUnavailable) as exc:
+                for tag, memento in saved.items():
+                    self.alarms[tag].restore(memento)
+                log.error("alarms: %s of %s by %s not carried out: %s", request, target, who, exc)
+                if self.audit is not None:
+                    # If the journal's commit failed after the audit rows were stored,
+                    # this row says they did not happen (it waits if the audit fails).
+                    now, why = self.clock.time(), str(exc)
+                    failed = AuditEntry(now, who, request, target, outcome="failed", reason=why)
+                    self.audit.note(failed)
+                raise
+            self._announce(transitions, audited=True)
+        self._schedule((), transitions)
+
+    def _entry(self, t: AlarmTransition) -> AuditEntry:
+        return AuditEntry(t.time, t.user, t.event.value, t.tag, outcome="ok", reason=t.comment)
+
+    def _announce(self, transitions: list[AlarmTransition], *, audited: bool) -> None:
+        """Publish, count, and audit (unless already) transitions that are decided."""
+        for transition in transitions:
+            self.seq += 1
+            payload = transition.to_dict()
+            payload["epoch"], payload["seq"] = self.epoch, self.seq
+            self.publish(f"alarm/{transition.tag}", payload)
+        # A client detects a lost transition by the next one's ``seq``; the last one
+        # before a quiet spell has no next one, so the count follows it on its own.
+        if self._mark_timer is not None:
+            self._mark_timer.cancel()
+        self._mark_timer = self.clock.call_later(MARK_AFTER, self._publish_mark)
+        self.kpi.feed(transitions)
+        if self.audit is not None and not audited:
+            for t in transitions:
+                if t.user:  # e.g. an acknowledgement re-applied after a restart
+                    self.audit.note(self._entry(t))
+
+    def _schedule(self, touched: Iterable[str], transitions: list[AlarmTransition]) -> None:
+        """Keep one heap entry per alarm with a deadline, and the timer armed."""
         for tag in {*touched, *(t.tag for t in transitions)}:
             deadline = self.alarms[tag].next_deadline()
             if deadline is None:
@@ -350,6 +449,15 @@ class AlarmEngine(Actor):
                 self._scheduled[tag] = deadline
                 heapq.heappush(self._deadlines, (deadline, tag))
         self._arm()
+
+    def _retry_later(self) -> None:
+        if self._retry_timer is None:
+            self._retry_timer = self.clock.call_later(JOURNAL_RETRY, self._retry_journal)
+
+    def _retry_journal(self) -> None:
+        self._retry_timer = None
+        if self._journal is not None and not self._journal.retry():
+            self._retry_later()
 
     def _publish_mark(self) -> None:
         self._mark_timer = None
@@ -388,7 +496,8 @@ class AlarmEngine(Actor):
     def _refused(self, request: str, target: str, user: str, why: str, node: str = "") -> None:
         log.warning("alarms: %s of %s by %s refused: %s", request, target, user, why)
         if self.audit is not None:
-            self.audit.record(
+            # The refusal stands whether or not the audit can store it now.
+            self.audit.note(
                 AuditEntry(
                     self.clock.time(),
                     user,
@@ -406,27 +515,50 @@ class AlarmEngine(Actor):
             raise KeyError(f"no alarm on tag {tag!r}")
         return alarm
 
-    def _request(self, transitions: list[AlarmTransition]) -> dict[str, Any]:
-        self._emit(transitions)
-        return transitions[-1].status.to_dict()
+    def _request(
+        self,
+        request: str,
+        tag: str,
+        who: str,
+        change: Callable[[Alarm], list[AlarmTransition]],
+    ) -> dict[str, Any]:
+        """Make ``change`` to ``tag``'s alarm as ``request`` by ``who``, kept only if it is
+        journalled and audited; returns the new status."""
+        alarm = self._alarm(tag)
+        saved = {tag: alarm.save()}
+        try:
+            transitions = change(alarm)
+        except BaseException:
+            alarm.restore(saved[tag])  # a refused request leaves nothing behind
+            raise
+        self._commit(request, who, tag, transitions, saved)
+        return alarm.status.to_dict()
 
     @expose
     def acknowledge(
         self, tags: list[str] | str, user: str = "", token: str = "", comment: str = ""
     ) -> list[dict[str, Any]]:
-        """Acknowledge one or several alarms; a result per tag (one may fail, not all)."""
+        """Acknowledge one or several alarms; a result per tag (one may fail, not all).
+
+        All of them are journalled and audited together: if that fails, none is
+        acknowledged and the request raises (JournalUnavailable, AuditUnavailable).
+        """
         wanted = [tags] if isinstance(tags, str) else list(tags)
-        who = self._identify("acknowledge", ", ".join(map(str, wanted)), user, token)
+        target = ", ".join(map(str, wanted))
+        who = self._identify("acknowledge", target, user, token)
         now = self.clock.time()
         results: list[dict[str, Any]] = []
         out: list[AlarmTransition] = []
+        saved: dict[str, AlarmMemento] = {}
         for tag in wanted:
             try:
-                out += self._alarm(tag).acknowledge(who, now, comment)
+                alarm = self._alarm(tag)
+                saved.setdefault(tag, alarm.save())
+                out += alarm.acknowledge(who, now, comment)
                 results.append({"tag": tag, "ok": True, "error": ""})
             except (AlarmRequestError, KeyError) as exc:
                 results.append({"tag": tag, "ok": False, "error": str(exc)})
-        self._emit(out)
+        self._commit("acknowledge", who, target, out, saved)
         return results
 
     @expose
@@ -438,7 +570,9 @@ class AlarmEngine(Actor):
         if not 0 < duration <= self.max_shelve:
             raise AlarmRequestError(f"shelve duration must be 0 < d <= {self.max_shelve:g} s")
         now = self.clock.time()
-        return self._request(self._alarm(tag).shelve(who, reason, now + duration, now))
+        return self._request(
+            "shelve", tag, who, lambda alarm: alarm.shelve(who, reason, now + duration, now)
+        )
 
     @expose
     def unshelve(
@@ -446,7 +580,8 @@ class AlarmEngine(Actor):
     ) -> dict[str, Any]:
         """Unshelve ``tag``; it annunciates again if its condition holds."""
         who = self._identify("unshelve", tag, user, token)
-        return self._request(self._alarm(tag).unshelve(who, self.clock.time(), comment))
+        now = self.clock.time()
+        return self._request("unshelve", tag, who, lambda alarm: alarm.unshelve(who, now, comment))
 
     @expose
     def remove_from_service(
@@ -454,7 +589,13 @@ class AlarmEngine(Actor):
     ) -> dict[str, Any]:
         """Take ``tag``'s alarm out of service (the ``service`` permission)."""
         who = self._identify("remove_from_service", tag, user, token)
-        return self._request(self._alarm(tag).remove_from_service(who, reason, self.clock.time()))
+        now = self.clock.time()
+        return self._request(
+            "remove_from_service",
+            tag,
+            who,
+            lambda alarm: alarm.remove_from_service(who, reason, now),
+        )
 
     @expose
     def return_to_service(
@@ -462,7 +603,13 @@ class AlarmEngine(Actor):
     ) -> dict[str, Any]:
         """Put ``tag``'s alarm back in service (the ``service`` permission)."""
         who = self._identify("return_to_service", tag, user, token)
-        return self._request(self._alarm(tag).return_to_service(who, self.clock.time(), comment))
+        now = self.clock.time()
+        return self._request(
+            "return_to_service",
+            tag,
+            who,
+            lambda alarm: alarm.return_to_service(who, now, comment),
+        )
 
     @expose
     def snapshot(self, only_active: bool = False) -> list[dict[str, Any]]:

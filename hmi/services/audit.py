@@ -3,6 +3,20 @@ call and device edit, in SQLite.
 
 Rows are only ever appended. Values are stored as JSON text so a bool stays a bool and a
 string stays a string in the CSV an auditor exports.
+
+Two ways to add a row, for two kinds of event (docs/security.md, "Fail-closed rules"):
+
+- :meth:`AuditLog.record` for an action that is about to change the plant (a write, an
+  alarm request): the row is committed before it returns, or it raises
+  :class:`AuditUnavailable` and the caller refuses the action. Nothing is done that was
+  not recorded.
+- :meth:`AuditLog.note` for what happened anyway (a login, a refusal, a result): it never
+  raises; a row that cannot be stored waits in a bounded buffer, is written with the next
+  row that can be (in order), and is counted in :attr:`AuditLog.lost` if the buffer
+  overflows.
+
+Either way a failing store is reported to the :class:`~hmi.services.health.StoreHealth`
+(the alarm engine raises ``system/audit/storage``) until a write succeeds again.
 """
 
 from __future__ import annotations
@@ -10,12 +24,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import IO, Any
 
+from hmi.services.health import AUDIT, StoreHealth, describe
 from hmi.services.sqlite import open_wal
+
+log = logging.getLogger(__name__)
+
+#: rows of :meth:`AuditLog.note` kept in memory at most while the store fails
+MAX_BACKLOG = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -101,11 +124,31 @@ def csv_text(entries: Iterable[AuditEntry]) -> str:
     return out.getvalue()
 
 
-class AuditLog:
-    """An append-only audit table in an SQLite file (WAL, safe with concurrent readers)."""
+class AuditUnavailable(RuntimeError):
+    """The audit row could not be stored: the action it was for must not be carried out.
+    The message is for the operator (``audit unavailable: database or disk is full``)."""
 
-    def __init__(self, path: Path | str) -> None:
+
+class AuditLog:
+    """An append-only audit table in an SQLite file (WAL, safe with concurrent readers).
+
+    ``health`` hears when storing fails and when it works again; ``max_backlog`` bounds
+    the rows :meth:`note` keeps in memory meanwhile.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        health: StoreHealth | None = None,
+        max_backlog: int = MAX_BACKLOG,
+    ) -> None:
         self._db = open_wal(path, _SCHEMA)
+        self.health = health
+        self._backlog: deque[AuditEntry] = deque()
+        self.max_backlog = max_backlog
+        #: rows of :meth:`note` dropped because the backlog was full (oldest first)
+        self.lost = 0
 
     def close(self) -> None:
         """Close the database."""
@@ -117,18 +160,74 @@ class AuditLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def record(self, entry: AuditEntry) -> None:
-        """Append one entry and commit it (an audit row must survive a crash)."""
-        row = list(astuple(entry))
-        for index, name in enumerate(_COLUMNS):
-            if name in ("old_value", "new_value"):
-                # default=str: an odd value (bytes off the wire) is kept as text, not lost
-                row[index] = json.dumps(row[index], default=str)
+    @property
+    def backlog(self) -> int:
+        """Rows of :meth:`note` waiting for the store to work again."""
+        return len(self._backlog)
+
+    def record(self, *entries: AuditEntry) -> None:
+        """Append ``entries`` and commit them before returning (an audit row must survive
+        a crash), after the rows waiting in the backlog: one transaction, all or none.
+
+        Raises :class:`AuditUnavailable` when they cannot be stored: the caller must then
+        refuse the action they are for. The backlog stays for the next attempt.
+        """
+        self._store([*self._backlog, *entries])
+        self._backlog.clear()
+        self._healthy()
+
+    def note(self, entry: AuditEntry) -> bool:
+        """Append ``entry`` if the store takes it, else keep it for later; never raises.
+
+        For events that happened whatever the audit can do (logins, refusals, results).
+        Returns whether it is stored now.
+        """
+        self._backlog.append(entry)
+        if len(self._backlog) > self.max_backlog:
+            self._backlog.popleft()
+            self.lost += 1
+        return self.retry()
+
+    def retry(self) -> bool:
+        """Write the rows waiting in the backlog; True when none waits any more."""
+        if not self._backlog:
+            return True
+        try:
+            self._store(list(self._backlog))
+        except AuditUnavailable as exc:
+            log.warning("%s; %d rows wait (%d lost)", exc, len(self._backlog), self.lost)
+            return False
+        self._backlog.clear()
+        self._healthy()
+        return True
+
+    def _store(self, entries: Sequence[AuditEntry]) -> None:
+        """Insert ``entries`` in one transaction, or raise :class:`AuditUnavailable`."""
+        rows = []
+        for entry in entries:
+            row = list(astuple(entry))
+            for index, name in enumerate(_COLUMNS):
+                if name in ("old_value", "new_value"):
+                    # default=str: an odd value (bytes off the wire) is kept as text, not lost
+                    row[index] = json.dumps(row[index], default=str)
+            rows.append(row)
         placeholders = ", ".join("?" for _ in _COLUMNS)
-        with self._db:
-            self._db.execute(
-                f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({placeholders})", row
-            )
+        try:
+            # The context commits, or rolls back only a transaction still open (SQLite
+            # rolls back by itself on a full disk): the real error is what comes out.
+            with self._db:
+                self._db.executemany(
+                    f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
+                )
+        except (sqlite3.Error, OSError) as exc:
+            problem = describe(exc)
+            if self.health is not None:
+                self.health.report(AUDIT, problem)
+            raise AuditUnavailable(f"audit unavailable: {problem}") from exc
+
+    def _healthy(self) -> None:
+        if self.health is not None:
+            self.health.report(AUDIT, None)
 
     def query(
         self,

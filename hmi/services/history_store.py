@@ -17,10 +17,15 @@ Schema, chosen for the two hot paths:
 Durability: WAL with ``synchronous=NORMAL``; each :meth:`HistoryStore.insert` is one
 transaction. A killed process loses only what it had not committed yet, and the database
 is never corrupt (tests/services/test_history_crash.py kills one mid-ingest).
+
+A failed insert (a full disk) leaves nothing behind: the name -> id cache follows the
+transaction, so ids of tags whose insert was rolled back are never used, and the error
+raised is SQLite's own (``database or disk is full``), not the rollback's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -149,13 +154,37 @@ class HistoryStore:
         self._ids = dict(rows)
 
     def tag_id(self, name: str) -> int:
-        """The integer id of ``name``, created on first use."""
+        """The integer id of ``name``, created on first use (committed at once)."""
         tag_id = self._ids.get(name)
         if tag_id is None:
-            self._db.execute("INSERT OR IGNORE INTO tags (name) VALUES (?)", (name,))
-            (tag_id,) = self._db.execute("SELECT id FROM tags WHERE name = ?", (name,)).fetchone()
+            db = self._db
+            # Its own transaction when none is open: the id is cached only once committed.
+            own = not db.in_transaction
+            if own:
+                db.execute("BEGIN")
+            try:
+                tag_id = self._new_id(name)
+                if own:
+                    db.execute("COMMIT")
+            except BaseException:
+                if own:
+                    self._rollback()
+                raise
             self._ids[name] = tag_id
         return tag_id
+
+    def _new_id(self, name: str) -> int:
+        """Insert ``name`` (in the open transaction); its id. Not cached: see :meth:`insert`."""
+        self._db.execute("INSERT OR IGNORE INTO tags (name) VALUES (?)", (name,))
+        (tag_id,) = self._db.execute("SELECT id FROM tags WHERE name = ?", (name,)).fetchone()
+        return int(tag_id)
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it does by itself on a
+        full disk): a "cannot rollback" here would hide the error that matters."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def tags(self) -> list[str]:
         """The names of every tag with history."""
@@ -164,15 +193,18 @@ class HistoryStore:
 
     # -- writing ---------------------------------------------------------------------------
     def insert(self, rows: Sequence[Row]) -> int:
-        """Store ``rows`` in one transaction; returns how many. Same tag and ms: last wins."""
+        """Store ``rows`` in one transaction; returns how many. Same tag and ms: last wins.
+
+        New tags get their ids in the same transaction; the cache learns them only after
+        the commit, so a rolled-back id (which SQLite hands out again) is never used.
+        """
         if not rows:
             return 0
-        ids = self._ids
         db = self._db
         db.execute("BEGIN")
         try:
-            for name in {r[0] for r in rows} - ids.keys():
-                self.tag_id(name)
+            new = {name: self._new_id(name) for name in {r[0] for r in rows} - self._ids.keys()}
+            ids = {**self._ids, **new} if new else self._ids
             db.executemany(
                 "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?)",
                 # A BAD row stores no value: it marks a gap (see the module docstring).
@@ -180,8 +212,9 @@ class HistoryStore:
             )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            self._rollback()
             raise
+        self._ids.update(new)
         return len(rows)
 
     def purge(self, before: float, batch: int = 50_000) -> int:
@@ -194,6 +227,7 @@ class HistoryStore:
         total = 0
         for tag_id in list(self._ids.values()):
             while True:
+                # autocommit: each batch is its own transaction (a failure undoes one batch)
                 cur = self._db.execute(
                     "DELETE FROM samples WHERE tag_id = ? AND t IN "
                     "(SELECT t FROM samples WHERE tag_id = ? AND t < ? LIMIT ?)",

@@ -17,6 +17,12 @@ A login:
   the same parameters, so it costs what a wrong password costs: the time of the answer
   does not tell whether a user exists, and neither does its message;
 - is audited, whatever its outcome; so is every logout.
+
+Sessions need no disk: a login works while the data disk is full. Its audit row then
+waits in the audit log's memory (:meth:`~hmi.services.audit.AuditLog.note`) and the
+failing store is alarmed; a logout or a disabled user holds at once in memory while
+``sessions.json`` cannot be written (also alarmed). Enabling a user is refused unless it
+is audited and saved.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ from hmi.core.identity import (
 from hmi.core.passwords import PasswordHashError, dummy_hash, verify_password
 from hmi.project.model import UserConfig
 from hmi.services.audit import AuditEntry, AuditLog
-from hmi.services.sessions import Disabled, SessionLedger
+from hmi.services.health import StoreHealth
+from hmi.services.sessions import Disabled, SessionLedger, SessionsUnavailable
 
 #: a session lasts a shift at most; the GUI logs out earlier after idle time
 SESSION_SECONDS = 12 * 3600.0
@@ -210,6 +217,7 @@ class Security:
         token_seconds: float = TOKEN_SECONDS,
         limits: LoginLimits | None = None,
         state: Path | None = None,
+        health: StoreHealth | None = None,
     ) -> None:
         if not audience:
             raise ValueError("the security service needs an audience (the plant's name)")
@@ -226,7 +234,7 @@ class Security:
         self._throttle = _Throttle(limits or LoginLimits())
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
         #: revoked sessions and disabled users, kept across restarts in ``state``
-        self._ledger = SessionLedger(state)
+        self._ledger = SessionLedger(state, health=health)
         #: tokens whose signature and claims were checked: every command and checked RPC
         #: of a session brings the same token, and decoding it again costs ~60 us a time
         self._checked: dict[str, Token] = {}
@@ -234,8 +242,10 @@ class Security:
     def _record(
         self, user: str, action: str, outcome: str, node: str, *, reason: str = "", host: str = ""
     ) -> None:
+        """Audit what happened (a login, a logout): it stands whether or not the audit can
+        store it now (a row that cannot be stored waits, and the store is alarmed)."""
         if self._audit is not None:
-            self._audit.record(
+            self._audit.note(
                 AuditEntry(
                     self._clock(),
                     user,
@@ -393,10 +403,27 @@ class Security:
         self._record(user, "disable user", "ok", "", reason=f"by {by}: {reason}".strip(": "))
 
     def enable(self, user: str, by: str) -> bool:
-        """Let a disabled ``user`` log in again; False when they were not disabled."""
-        done = self._ledger.enable(user)
-        self._record(user, "enable user", "ok" if done else "unchanged", "", reason=f"by {by}")
-        return done
+        """Let a disabled ``user`` log in again; False when they were not disabled.
+
+        Fail-closed: the audit row is stored first (else AuditUnavailable) and the change
+        saved (else SessionsUnavailable); either failure leaves the user disabled.
+        """
+        if user not in self._ledger.disabled:
+            self._record(user, "enable user", "unchanged", "", reason=f"by {by}")
+            return False
+        if self._audit is not None:
+            entry = AuditEntry(self._clock(), user, "enable user", outcome="ok", reason=f"by {by}")
+            self._audit.record(entry)
+        try:
+            return self._ledger.enable(user)
+        except SessionsUnavailable as exc:
+            self._record(user, "enable user", "failed", "", reason=f"by {by}: {exc}")
+            raise
+
+    def retry_saving(self) -> bool:
+        """Save logouts and disabled users held in memory only (the file could not be
+        written); True when nothing is left unsaved."""
+        return self._ledger.retry()
 
     def disabled_users(self) -> dict[str, Disabled]:
         """The users disabled now, and by whom, since when and why."""

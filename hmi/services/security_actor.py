@@ -13,9 +13,19 @@ The :class:`AuditRecorder` pairs every ``cmd/<tag>`` with its ``result/<tag>`` a
 one audit row per write attempt (confirmed, rejected, failed or timed out), with the user
 the command's token proves, not the one it claims. Events of other nodes arrive on
 ``audit/...`` and are recorded too: GUI-side refusals (``audit/write``), RPC calls refused
-on nodes without the audit log (``audit/refused``), device edits (``audit/edit``).
+on nodes without the audit log (``audit/refused``), device edits (``audit/edit``). These
+rows are of things that happened: one the store cannot take waits in memory (bounded) and
+is written when it can (:meth:`~hmi.services.audit.AuditLog.note`).
 
-RPC target ``audit``: ``recent(limit=500)`` needs ``read_audit``; ``export(since=None,
+A result comes after the write, too late to refuse it. So a writer asks first:
+``audit.intend(command)`` (the ``cmd/`` payload, :func:`hmi.bus.messages.encode_command`)
+stores a ``requested`` row in the user the command's token proves, committed before it
+answers; the writer carries the command out only after that answer, and rejects it with
+the error's text otherwise (``audit unavailable: database or disk is full``). Every write
+that reaches a device then has its row, whatever happens to the backend afterwards.
+
+RPC target ``audit``: ``intend(command)`` for writers (no permission: the command's own
+session is verified); ``recent(limit=500)`` needs ``read_audit``; ``export(since=None,
 until=None, as_csv=False)`` needs ``export_audit`` and returns the rows (or CSV text) for
 the caller to save on its own machine: the backend never writes a file a caller names.
 """
@@ -25,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +57,12 @@ RESULT_TIMEOUT = 30.0
 MAX_RECENT = 10_000
 #: the most rows one ``export`` returns (a longer trail is exported in time ranges)
 MAX_EXPORT = 1_000_000
+#: seconds between attempts to save what a full disk keeps in memory (sessions, audit rows)
+SAVE_RETRY = 10.0
+#: command ids whose intent is remembered (a second ``intend`` of one adds no row)
+MAX_INTENDED = 100_000
+#: what an intent row's ``outcome`` says: the writer was cleared to carry it out
+REQUESTED = "requested"
 
 
 def _session(claims: Token, token: str) -> dict[str, Any]:
@@ -75,6 +92,12 @@ class SecurityActor(Actor):
         """Make the dummy hash now, off the loop: the first login of an unknown user must
         not take longer than a wrong password (by the time that making it takes)."""
         await asyncio.to_thread(dummy_hash)
+
+    async def run(self) -> None:
+        """Save logouts and disabled users that a full disk keeps in memory, when it can."""
+        while not self.stopping:
+            await self.clock.sleep(SAVE_RETRY)
+            self.security.retry_saving()
 
     @expose
     async def login(
@@ -144,6 +167,8 @@ class AuditRecorder(Actor):
         #: command id -> the commands of that id waiting for a result, first come first
         #: paired (a replayed copy carries the original's id and gets a result of its own)
         self._pending: dict[str, list[_Pending]] = {}
+        #: command id -> the verified user of its intent row (oldest first, bounded)
+        self._intended: OrderedDict[str, str] = OrderedDict()
         self.malformed = 0
 
     async def setup(self) -> None:
@@ -153,9 +178,10 @@ class AuditRecorder(Actor):
         self.subscribe("audit/#", self._on_event)
 
     async def run(self) -> None:
-        """Audit commands that never got a result as timed out."""
+        """Audit commands that never got a result as timed out; write rows that wait."""
         while not self.stopping:
-            await self.clock.sleep(RESULT_TIMEOUT / 3)
+            await self.clock.sleep(min(RESULT_TIMEOUT / 3, SAVE_RETRY))
+            self.audit.retry()
             now = self.clock.time()
             for key, waiting in list(self._pending.items()):
                 while waiting and now - waiting[0].since >= RESULT_TIMEOUT:
@@ -163,6 +189,44 @@ class AuditRecorder(Actor):
                     self._record(pending, "timed_out", "no result from the device driver", now)
                 if not waiting:
                     del self._pending[key]
+
+    @expose
+    def intend(self, command: Any) -> dict[str, Any]:
+        """Record a write before it is carried out; the writer goes ahead only after this
+        answers (see the module docstring).
+
+        ``command`` is the ``cmd/`` payload. The row is in the user its token proves
+        (InvalidToken otherwise), with outcome ``requested``, committed before returning;
+        AuditUnavailable (``audit unavailable: <why>``) when it cannot be stored. Asked
+        again for the same command id, it answers as before without a second row.
+        Returns ``{"id": <command id>, "user": <verified user>}``.
+        """
+        try:
+            cmd = decode_command(command)
+        except MalformedPayload as exc:
+            raise ValueError(str(exc)) from None
+        done = self._intended.get(cmd.id)
+        if done is not None:
+            return {"id": cmd.id, "user": done}
+        user = self.security.verify(cmd.token).user  # raises InvalidToken
+        self.audit.record(
+            AuditEntry(
+                time=cmd.time or self.clock.time(),
+                user=user,
+                action="write",
+                target=cmd.tag,
+                old_value=cmd.old_value,
+                new_value=cmd.value,
+                outcome=REQUESTED,
+                reason=cmd.reason,
+                node=cmd.node,
+                screen=cmd.screen,
+            )
+        )
+        self._intended[cmd.id] = user
+        if len(self._intended) > MAX_INTENDED:
+            self._intended.popitem(last=False)
+        return {"id": cmd.id, "user": user}
 
     @expose(permission=Permission.READ_AUDIT)
     def recent(self, limit: int = 500) -> list[dict[str, Any]]:
@@ -233,11 +297,12 @@ class AuditRecorder(Actor):
             self.malformed += 1
             return
         event = {"action": topic.removeprefix("audit/"), **payload}
-        self.audit.record(entry_from_event(event, self.clock.time()))
+        self.audit.note(entry_from_event(event, self.clock.time()))
 
     def _record(self, pending: _Pending, outcome: str, reason: str, when: float) -> None:
+        """The outcome row of a write: it happened, so it waits if it cannot be stored."""
         command = pending.command
-        self.audit.record(
+        self.audit.note(
             AuditEntry(
                 time=command.time or when,
                 user=pending.user,

@@ -12,6 +12,11 @@ KPIs and restore after a restart work for them as for any tag's alarm:
   a node that served RPC targets (a driver node, the backend; not an operator station, nor
   the engine's own node); cleared when a node of that name is alive again (its
   ``$sys/node/<id>/alive``, or the broker's ``$sys/stats`` listing it alive).
+- the backend's storage (:data:`STORES`, fed from :class:`~hmi.services.health.
+  StoreHealth`): ``system/audit/storage``, ``system/journal/storage``,
+  ``system/history/storage``, ``system/history/loss``, ``system/sessions/storage`` and
+  ``system/data/disk``; active while the store fails (its value the error), the history
+  loss while rows are being lost, the disk while the data folder's disk is nearly full.
 
 The services never import the drivers (sibling layers): only the topics and the shape of
 their payloads connect them, read here defensively (:class:`MalformedPayload`). Everything
@@ -33,6 +38,7 @@ from hmi.core.quality import GOOD
 from hmi.core.sample import Sample
 from hmi.core.tag import AlarmLimits
 from hmi.project.model import SystemAlarmsConfig
+from hmi.services import health
 
 DEVICE_TOPIC = "$sys/device/"
 NODE_TOPIC = "$sys/node/"
@@ -44,6 +50,42 @@ PATTERNS = (DEVICE_TOPIC + "#", NODE_TOPIC + "#", STATS_TOPIC)
 DEVICE_OK = "ok"
 #: the value a node's alarm shows once a node of its name is alive
 NODE_OK = "alive"
+
+#: the value a storage alarm shows once its store works again
+STORE_OK = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAlarm:
+    """The system alarm of one item of :class:`~hmi.services.health.StoreHealth`."""
+
+    key: str
+    message: str
+    priority: int
+
+
+#: health item -> its alarm. A store that refuses actions is priority 1 (operators cannot
+#: acknowledge or write until it is fixed); lost or delayed records 2; the disk warning 3.
+STORES: Mapping[str, StoreAlarm] = {
+    health.AUDIT: StoreAlarm(
+        "system/audit/storage",
+        "audit trail cannot be stored: writes and alarm requests are refused",
+        1,
+    ),
+    health.JOURNAL: StoreAlarm(
+        "system/journal/storage", "alarm journal cannot be stored: alarm requests are refused", 1
+    ),
+    health.HISTORY: StoreAlarm(
+        "system/history/storage", "history cannot be stored: samples wait in memory", 2
+    ),
+    health.HISTORY_LOSS: StoreAlarm("system/history/loss", "history samples lost", 2),
+    health.SESSIONS: StoreAlarm(
+        "system/sessions/storage",
+        "logouts and disabled users cannot be saved: kept in memory only",
+        2,
+    ),
+    health.DISK: StoreAlarm("system/data/disk", "data disk nearly full", 3),
+}
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _NODE_KEY = re.compile(r"^system/[A-Za-z0-9_.\-]+/node$")
@@ -206,6 +248,7 @@ class SystemAlarms:
         devices: Iterable[str] = (),
         *,
         taken: Collection[str] = (),
+        stores: Iterable[str] = (),
     ) -> None:
         self.config = config or SystemAlarmsConfig(enabled=False)
         self.enabled = self.config.enabled
@@ -216,8 +259,14 @@ class SystemAlarms:
             for name, key in device_keys(devices if self.enabled else ()).items()
             if key not in self._taken
         }
-        #: every key of a system alarm the engine has (devices', and nodes' once created)
-        self.keys = set(self.devices.values())
+        #: health item -> its storage alarm (the items of the backend's StoreHealth)
+        self.stores = {
+            item: STORES[item]
+            for item in (stores if self.enabled else ())
+            if item in STORES and STORES[item].key not in self._taken
+        }
+        #: every key of a system alarm the engine has (devices', stores', nodes' once made)
+        self.keys = set(self.devices.values()) | {a.key for a in self.stores.values()}
         #: node id -> what its alive event told (a dead event may lack name, host, targets)
         self._nodes: dict[str, NodeEvent] = {}
 
@@ -240,6 +289,28 @@ class SystemAlarms:
             )
             for name, key in self.devices.items()
         }
+
+    def store_alarms(self) -> dict[str, Alarm]:
+        """One alarm per storage item, built at start (normal until a store fails).
+
+        No on-delay: a failing audit or journal store refuses requests at once, and the
+        operator who is refused must find the alarm that says why.
+        """
+        return {
+            alarm.key: Alarm(
+                alarm.key, AlarmLimits(state=True, priority=alarm.priority, message=alarm.message)
+            )
+            for alarm in self.stores.values()
+        }
+
+    def store_reading(self, item: str, problem: str | None, now: float) -> Reading | None:
+        """The reading of storage item ``item`` with ``problem`` (None: it works), or None
+        when the engine has no alarm for it."""
+        alarm = self.stores.get(item)
+        if alarm is None:
+            return None
+        failed = problem is not None
+        return Reading(alarm.key, Sample(failed, GOOD, now, now), problem or STORE_OK)
 
     def node_limits(self, message: str) -> AlarmLimits:
         """The definition of a node's alarm."""

@@ -76,7 +76,12 @@ def test_crafted_commands_are_rejected_and_every_attempt_is_audited(tmp_path):
             assert abs(store.get(SP).value - 2.8) < 1e-6  # nothing else was written
             await bus.drain()
             assert backend.audit is not None
-            rows = backend.audit.query(action="write")
+            everything = backend.audit.query(action="write")
+            # a write that passed every check was recorded as requested before it was sent
+            assert [(r.new_value, r.outcome) for r in everything if r.outcome == "requested"] == [
+                (2.8, "requested")
+            ]
+            rows = [r for r in everything if r.outcome != "requested"]
             assert [(r.user.split(" ")[0], r.new_value, r.outcome) for r in rows] == [
                 ("operator", 2.8, "confirmed"),
                 ("operator", 4.0, "rejected"),

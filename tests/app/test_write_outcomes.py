@@ -118,7 +118,9 @@ def test_enter_writes_one_setpoint_and_an_override_is_shown_and_audited(qapp, qt
         rows: list[dict[str, Any]] = await bus.call("audit", "recent", 100, token=engineer["token"])
         writes = [r for r in rows if r["action"] == "write"]
         assert [(r["target"], r["outcome"]) for r in writes] == [
+            (SP, "requested"),  # recorded before it was sent (fail-closed audit)
             (SP, "confirmed"),
+            (VALVE, "requested"),
             (VALVE, "overridden"),
         ]
         overridden = writes[-1]

@@ -106,3 +106,66 @@ def test_values_that_do_not_fit_are_refused() -> None:
 def test_wrong_register_count_is_an_error() -> None:
     with pytest.raises(CodecError, match="expected 2 registers"):
         decode_registers(point(DataType.FLOAT32), [1])
+
+
+# -- writes beyond the type: a refusal with a reason, never an exception of another kind -----
+@pytest.mark.parametrize("value", [1e39, -1e39, 3.5e38, 10**400, -(10**39)])
+def test_a_float32_beyond_its_range_is_refused_with_a_reason(value: float) -> None:
+    """Issue 15: struct.pack raised OverflowError here, and the write got no result."""
+    with pytest.raises(CodecError, match=r"does not fit float32 \(at most ±3\.402823e\+38\)"):
+        encode_registers(point(DataType.FLOAT32), value)
+
+
+def test_a_float32_at_its_limit_is_written() -> None:
+    top = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
+    assert encode_registers(point(DataType.FLOAT32), top) == [0x7F7F, 0xFFFF]
+    assert encode_registers(point(DataType.FLOAT32), -top) == [0xFF7F, 0xFFFF]
+
+
+def test_a_float64_from_an_int_too_big_for_a_double_is_refused() -> None:
+    with pytest.raises(CodecError, match="does not fit float64"):
+        encode_registers(point(DataType.FLOAT64), 10**400)
+
+
+@pytest.mark.parametrize(
+    ("data_type", "value"),
+    [
+        (DataType.UINT16, 12.7),
+        (DataType.INT16, -0.5),
+        (DataType.INT32, 1.000001),
+        (DataType.UINT64, 2.5),
+    ],
+)
+def test_a_fraction_to_an_unscaled_integer_tag_is_refused_not_rounded(
+    data_type: DataType, value: float
+) -> None:
+    """Issue 15: 12.7 written to a uint16 tag became 13 and was confirmed."""
+    message = f"{value!r} is not an integer; {data_type.value} takes whole numbers"
+    with pytest.raises(CodecError, match=message.replace(".", r"\.")):
+        encode_registers(point(data_type), value)
+
+
+def test_a_whole_float_to_an_integer_tag_is_written() -> None:
+    assert encode_registers(point(DataType.UINT16), 13.0) == [13]
+    assert encode_registers(point(DataType.INT16), -2.0) == [0xFFFE]
+
+
+def test_range_messages_name_the_range_and_the_raw_value() -> None:
+    with pytest.raises(CodecError, match=r"70000 does not fit uint16 \(0\.\.65535\)"):
+        encode_registers(point(DataType.UINT16), 70000)
+    scaled = point(DataType.UINT16, scaling=Scaling(0, 10000, 0, 100))
+    with pytest.raises(CodecError, match=r"700 \(raw 70000\) does not fit uint16"):
+        encode_registers(scaled, 700)
+    with pytest.raises(CodecError, match="does not fit int16"):
+        encode_registers(point(DataType.INT16), 1e300)
+
+
+def test_scaling_that_cannot_be_inverted_or_overflows_is_refused() -> None:
+    flat = point(DataType.UINT16, scaling=Scaling(0, 100, 5, 5))  # eng_min == eng_max
+    with pytest.raises(CodecError, match="cannot be scaled"):
+        encode_registers(flat, 5.0)
+    steep = point(DataType.FLOAT64, scaling=Scaling(0, 1e300, 0, 1e-300))
+    with pytest.raises(CodecError, match="beyond any raw value"):
+        encode_registers(steep, 1e10)
+    with pytest.raises(CodecError, match="cannot be scaled"):
+        encode_registers(point(DataType.FLOAT32, scaling=Scaling(0, 10, 0, 1)), 10**400)

@@ -107,12 +107,16 @@ def test_a_new_outage_is_not_described_by_the_previous_ones_error() -> None:
                 dev.mode = "silent"
                 await sink.wait(lambda: sink.severity("h/x/v") is not Severity.GOOD)
                 quality = sink.latest["h/x/v"].quality
-                assert quality.detail == "no answer", quality
+                assert quality.detail == "plc: no answer", quality
                 await sink.wait(lambda: communicating(sink, False))
                 second = status(sink)
                 assert second is not None and second.last_error, second
                 assert second.last_error != first_error, second
                 assert first_error not in sink.latest["h/x/v"].quality.detail
+                # Once the request fails, its cause replaces "no answer" on the tag too
+                # (issue 15: the watchdog's verdict came first and was never replaced).
+                assert second.last_error == "plc: no answer to hr:3+1 (timeout 0.3 s, 2 tries)"
+                await sink.wait(lambda: sink.latest["h/x/v"].quality.detail == second.last_error)
             finally:
                 await manager.stop()
 
@@ -140,7 +144,7 @@ def test_an_exception_answer_is_communication() -> None:
 
                 dev.mode = "silent"  # stale before its read times out (see the test above)
                 await sink.wait(lambda: sink.severity("x/ok/v") is not Severity.GOOD)
-                assert sink.latest["x/ok/v"].quality.detail == "no answer"
+                assert sink.latest["x/ok/v"].quality.detail == "plc: no answer"
                 await sink.wait(lambda: communicating(sink, False))
             finally:
                 await manager.stop()

@@ -23,8 +23,9 @@ from hmi.bus.messages import decode_result, encode_command
 from hmi.bus.samples import decode_samples
 from hmi.core.command import Command, CommandState
 from hmi.core.quality import Severity
+from hmi.services.audit import AuditLog
 from hmi.services.security import Security
-from hmi.services.security_actor import SecurityActor
+from hmi.services.security_actor import AuditRecorder, SecurityActor
 from tests.bus.conftest import free_port_pair
 from tests.drivers.helpers import KEY, datastore, free_port, pymodbus_server, session
 
@@ -123,7 +124,10 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
             # wakes `until` too: a stable plant publishes no tag batch to wake it
             bus.subscribe("$sys/device/#", lambda t, p: (statuses.append(p), got.set()))
             security = Supervisor(bus)
-            await security.start(SecurityActor(Security({}, KEY, None, clock=time.time)))
+            service = Security({}, KEY, None, clock=time.time)
+            await security.start(SecurityActor(service))
+            # the node records each write before it sends it: the audit service must be there
+            await security.start(AuditRecorder(AuditLog(tmp_path / "audit.sqlite"), service))
             try:
                 # the node polls the device and publishes each scan as one batch
                 await until(lambda: latest("n/tank/level") is not None)

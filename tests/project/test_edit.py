@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,8 @@ import pytest
 
 from hmi.core.passwords import verify_password
 from hmi.project import load_project
-from hmi.project.edit import EditError, with_password_hash
+from hmi.project.edit import EditError, set_password_hash, with_password_hash
+from tests.project.bounded import bounded
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "small-plant.yaml"
 
@@ -58,3 +60,13 @@ def test_hmi_passwd_sets_a_verifiable_hash(tmp_path):
     assert verify_password("s3cret-pass", stored)
     assert not verify_password("wrong-pass", stored)
     assert "s3cret-pass" not in project.read_text()
+
+
+def test_a_file_that_cannot_be_edited_is_an_edit_error_not_a_traceback(tmp_path):
+    """`hmi passwd` on a FIFO blocked forever; on bad YAML it raised YamlSyntaxError."""
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with bounded(5.0), pytest.raises(EditError, match="a named pipe"):
+        set_password_hash(fifo, "op", "scrypt$x")
+    with pytest.raises(EditError, match=r"cannot edit it: <project>:3: \(syntax\)"):
+        with_password_hash("users:\n  - {name: [\n", "op", "scrypt$x")

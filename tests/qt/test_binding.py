@@ -59,3 +59,44 @@ def test_timer_repaints_changed_values(qtbot):
     qtbot.waitUntil(lambda: label.text() == "42")
     binder.stop()
     assert not binder.active
+
+
+def test_a_frame_updates_widgets_in_the_order_they_were_bound(qtbot):
+    # Qt repaints a frame's widgets cheapest when they asked in screen order (issue 17):
+    # never in the hash order of the changed set.
+    names = [f"a/b/t{i}" for i in range(300)]
+    store = TagStore()
+    binder = Binder(store)
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    seen: list[str] = []
+    for name in names:
+        binder.bind(owner, name, lambda n, s: seen.append(n), initial=False)
+    store.apply({name: Sample(1) for name in reversed(names)})
+    assert binder.flush() == 300 and seen == names  # many changed: all, in order
+    seen.clear()
+    few = [names[250], names[3], names[120]]
+    store.apply({name: Sample(2) for name in few})
+    assert binder.flush() == 3 and seen == sorted(few, key=names.index)  # a few: sorted in
+
+
+def test_a_widget_unbound_during_a_frame_is_not_called_later_in_it(qtbot):
+    store = TagStore()
+    binder = Binder(store)
+    first, second = QWidget(), QWidget()
+    qtbot.addWidget(first)
+    qtbot.addWidget(second)
+    seen: list[str] = []
+
+    def drop_second(name: str, sample: Sample) -> None:
+        seen.append(name)
+        binder.unbind(second)
+
+    binder.bind(first, "a/b/first", drop_second, initial=False)
+    binder.bind(second, "a/b/second", lambda n, s: seen.append(n), initial=False)
+    store.apply({"a/b/second": Sample(1), "a/b/first": Sample(1)})
+    assert binder.flush() == 1
+    assert seen == ["a/b/first"] and binder.bound_tags() == {"a/b/first"}
+    binder.bind(second, "a/b/second", lambda n, s: seen.append(n), initial=False)
+    store.update("a/b/second", Sample(2))
+    assert binder.flush() == 1 and seen[-1] == "a/b/second"  # bound again: called again

@@ -9,7 +9,7 @@
 
 from hmi.core.alarms.condition import Level, evaluate
 from hmi.core.alarms.kpi import AlarmKpis, KpiTracker
-from hmi.core.alarms.machine import Alarm
+from hmi.core.alarms.machine import Alarm, AlarmMemento
 from hmi.core.alarms.records import AlarmStatus, AlarmTransition
 from hmi.core.alarms.states import (
     TRANSITIONS,
@@ -24,6 +24,7 @@ __all__ = [
     "TRANSITIONS",
     "Alarm",
     "AlarmKpis",
+    "AlarmMemento",
     "AlarmRequestError",
     "AlarmState",
     "AlarmStatus",

@@ -7,7 +7,7 @@ receives :class:`AlarmTransition` records to journal and publish. No clock, no I
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from hmi.core.alarms.condition import Level, evaluate
 from hmi.core.alarms.records import AlarmStatus, AlarmTransition
@@ -15,6 +15,17 @@ from hmi.core.alarms.states import AlarmRequestError, AlarmState, Event, next_st
 from hmi.core.quality import Severity
 from hmi.core.sample import Sample, Value
 from hmi.core.tag import AlarmLimits, BadQualityPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmMemento:
+    """Everything an :class:`Alarm` changes, as it was at :meth:`Alarm.save`."""
+
+    status: AlarmStatus
+    raw: Level
+    pending: Level | None
+    pending_since: float
+    recalled: tuple[Level, float] | None
 
 
 class Alarm:
@@ -59,6 +70,21 @@ class Alarm:
         if self._status.shelved_until is not None:
             deadlines.append(self._status.shelved_until)
         return min(deadlines, default=None)
+
+    def save(self) -> AlarmMemento:
+        """The alarm as it is now, for :meth:`restore` (a request whose record fails is
+        undone: its state never changes without its journal row)."""
+        return AlarmMemento(
+            self._status, self._raw, self._pending, self._pending_since, self._recalled
+        )
+
+    def restore(self, memento: AlarmMemento) -> None:
+        """Put the alarm back as it was at :meth:`save`."""
+        self._status = memento.status
+        self._raw = memento.raw
+        self._pending = memento.pending
+        self._pending_since = memento.pending_since
+        self._recalled = memento.recalled
 
     # -- from the process ------------------------------------------------------------------
     def update(self, sample: Sample, now: float, shown: Value = None) -> list[AlarmTransition]:

@@ -30,6 +30,20 @@ _FORMATS = {
     DataType.FLOAT64: ">d",
 }
 _FLOATS = (DataType.FLOAT32, DataType.FLOAT64)
+#: the largest finite value of each float type (what a write may not exceed)
+_FLOAT_MAX = {
+    DataType.FLOAT32: struct.unpack(">f", b"\x7f\x7f\xff\xff")[0],
+    DataType.FLOAT64: struct.unpack(">d", b"\x7f\xef\xff\xff\xff\xff\xff\xff")[0],
+}
+#: the inclusive range of each integer type
+_INT_RANGES = {
+    DataType.INT16: (-(2**15), 2**15 - 1),
+    DataType.UINT16: (0, 2**16 - 1),
+    DataType.INT32: (-(2**31), 2**31 - 1),
+    DataType.UINT32: (0, 2**32 - 1),
+    DataType.INT64: (-(2**63), 2**63 - 1),
+    DataType.UINT64: (0, 2**64 - 1),
+}
 
 
 class CodecError(ValueError):
@@ -176,19 +190,67 @@ def encode_registers(point: Point, value: Value) -> list[int]:
             raise CodecError(f"{point.tag}: {value!r} is longer than {2 * point.length} bytes")
         return _to_registers(raw.ljust(2 * point.length, b"\x00"), point.byte_order, "big")
     number = _as_number(point, value)
-    if point.scaling is not None:
-        number = point.scaling.to_raw(number)
     if data_type in _FLOATS:
-        raw = struct.pack(_FORMATS[data_type], float(number))
+        raw = _pack_float(point, value, _to_raw(point, value, number))
     else:
-        integer = round(number)
-        try:
-            raw = struct.pack(_FORMATS[data_type], integer)
-        except struct.error:
-            raise CodecError(
-                f"{point.tag}: {value!r} (raw {integer}) does not fit {data_type.value}"
-            ) from None
+        raw = _pack_integer(point, value, number)
     return _to_registers(raw, point.byte_order, point.word_order)
+
+
+def _to_raw(point: Point, value: Value, number: float) -> float:
+    """``number`` in raw device units (scaled if the point is); finite, or CodecError."""
+    if point.scaling is None:
+        return number
+    try:
+        raw = point.scaling.to_raw(number)
+    except (ArithmeticError, TypeError):
+        # eng_min == eng_max (no span to scale by), or a number too big for a float
+        raise CodecError(f"{point.tag}: {value!r} cannot be scaled to raw units") from None
+    if not math.isfinite(raw):
+        raise CodecError(f"{point.tag}: {value!r} is beyond any raw value (scaled: {raw})")
+    return raw
+
+
+def _pack_float(point: Point, value: Value, raw: float) -> bytes:
+    """A float32/float64 packed big-endian; beyond the type's range is a CodecError.
+
+    ``struct`` raises OverflowError (not struct.error) for a float32 beyond about
+    3.4e38 and for a Python int too big for a double: both are the operator's value, so
+    they must come back as a refusal with a reason, never as a traceback.
+    """
+    name = point.data_type.value
+    try:
+        return struct.pack(_FORMATS[point.data_type], float(raw))
+    except (OverflowError, struct.error):
+        limit = _FLOAT_MAX[point.data_type]
+        raise CodecError(
+            f"{point.tag}: {value!r} does not fit {name} (at most ±{limit:.7g})"
+        ) from None
+
+
+def _pack_integer(point: Point, value: Value, number: float) -> bytes:
+    """An integer type packed big-endian, after its range check.
+
+    An unscaled integer tag takes whole numbers only: rounding 12.7 to 13 would write a
+    value nobody asked for, so it is refused. A scaled tag is written in raw counts, and
+    every engineering value falls between two of them: it goes to the nearest count (the
+    resolution of the scaling), and the write's result carries the value read back.
+    """
+    name = point.data_type.value
+    if point.scaling is None:
+        if isinstance(number, float) and not number.is_integer():
+            raise CodecError(
+                f"{point.tag}: {value!r} is not an integer; {name} takes whole numbers"
+            )
+        integer = int(number)
+        raw_note = ""
+    else:
+        integer = round(_to_raw(point, value, number))
+        raw_note = f" (raw {integer})"
+    low, high = _INT_RANGES[point.data_type]
+    if not low <= integer <= high:
+        raise CodecError(f"{point.tag}: {value!r}{raw_note} does not fit {name} ({low}..{high})")
+    return struct.pack(_FORMATS[point.data_type], integer)
 
 
 def encode_bit(point: Point, value: Value) -> bool:
