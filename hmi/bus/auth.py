@@ -188,11 +188,3 @@ class ZapHandler:
         if self._reader is not None:
             self._reader.close()
         self._sock.close()
-
-
-def user_key(frame: Any) -> str:
-    """The CURVE public key (set by :class:`ZapHandler`) of a message frame, or ''."""
-    try:
-        return str(frame.get("User-Id"))
-    except (zmq.ZMQError, KeyError, AttributeError):
-        return ""

@@ -37,23 +37,25 @@ from typing import Any
 import zmq
 
 from hmi.bus.address import BrokerAddress, remove_state, write_state
-from hmi.bus.auth import Policy, ZapHandler, user_key
+from hmi.bus.auth import Policy, ZapHandler
 from hmi.bus.brokercontrol import SENDER, ControlPlane
-from hmi.bus.brokerstats import BrokerStats, NodeInfo, report
+from hmi.bus.brokerstats import BrokerStats, NodeInfo, release_memory, report
 from hmi.bus.control import BrokerBeat, pack_control
 from hmi.bus.discovery import DEFAULT_KEY, Beacon, check_beacon, front_is_local
 from hmi.bus.doors import Doors
 from hmi.bus.forwarder import Forwarder, fast_bind, lower_priority
-from hmi.bus.frames import MAX_PAYLOAD, MAX_TOPIC, Kind, check_header, pack_header, pack_payload
+from hmi.bus.frames import MAX_PAYLOAD, Kind, pack_header, pack_payload
+from hmi.bus.front import Front
 from hmi.bus.keys import KeyPair
 from hmi.bus.ledger import Ledger
-from hmi.bus.lvc import LastValueCache
+from hmi.bus.lvc import MAX_ENTRIES, LastValueCache
 from hmi.bus.roster import Roster
-from hmi.bus.zmqio import BatchReader, Reader, open_context, send_frames
+from hmi.bus.zmqio import BatchReader, RouterReader, open_context, send_frames
 
 log = logging.getLogger(__name__)
 
-_PUB, _BYE = Kind.PUB, Kind.BYE
+#: messages of the front handled per batch (a wake-up reads at most this many first)
+FRONT_BATCH = 500
 #: the tap is read this often (s): behind the proxy, in batches (snapshots catch up first)
 TAP_PERIOD = 0.005
 #: how much ``hmi broker`` lowers the priority (nice) of its Python thread on the fast path
@@ -62,6 +64,12 @@ BROKER_NICE = 5
 #: and closes one silent for ZMTP_TIMEOUT_MS: a node id held by a connection that is
 #: gone is free again for its node's new one (see start(): no handover)
 ZMTP_HEARTBEAT_MS, ZMTP_TIMEOUT_MS = 1000, 5000
+#: seconds the broker keeps what it knows of a node that is gone (not alive: dead, or
+#: silent without a hello), and the cached topics of a publisher gone that long
+#: (``hmi broker --forget-after``)
+FORGET_AFTER = 3600.0
+#: topics of its own messages the broker numbers at most (past it they start again at 1)
+MAX_OWN_TOPICS = 100_000
 
 
 class Broker:
@@ -84,6 +92,8 @@ class Broker:
         fast_path: bool = True,
         nice: int = 0,
         on_stats: Callable[[dict[str, Any]], None] | None = None,
+        max_cache_entries: int = MAX_ENTRIES,
+        forget_after: float = FORGET_AFTER,
     ) -> None:
         if isinstance(address, str):
             address = BrokerAddress.parse(address)
@@ -111,19 +121,26 @@ class Broker:
         #: much (see start(); for a process of its own, as ``hmi broker``: BROKER_NICE)
         self.nice = nice
         self.on_stats = on_stats
-        #: last values, gaps and statistics of every publication
-        self.ledger = Ledger(SENDER)
+        #: seconds before what is known of a node gone is forgotten (see FORGET_AFTER)
+        self.forget_after = forget_after
+        #: last values (at most ``max_cache_entries``), gaps and statistics
+        self.ledger = Ledger(SENDER, max_cache_entries)
         self.stats: BrokerStats = self.ledger.stats
         self.cache: LastValueCache = self.ledger.cache
         #: the nodes, their RPC targets, who is alive (``dead_after``: silent seconds before
         #: any node is dead; None: DEAD_AFTER_BEATS of its own heartbeat interval)
         self.roster = Roster(heartbeat, dead_after, self.ledger.senders)
+        self.roster.evict = self.forget
+        #: nodes forgotten, gone for ``forget_after`` (or for a new one, the roster full)
+        self.forgotten = 0
         self.nodes: dict[bytes, NodeInfo] = self.roster.nodes
         self.targets: dict[str, bytes] = self.roster.targets
         #: who may say what on the front: refusals counted (stats.refused, .refusals)
         self.doors = Doors(policy, self.roster, self.stats)
         #: what the broker does for control messages and RPC (hmi.bus.brokercontrol)
-        self._control = ControlPlane(self)
+        self.control = ControlPlane(self)
+        #: the checks and the hot path of the front (hmi.bus.front)
+        self.front = Front(self)
         self.last_report: dict[str, Any] = {}
         self.beacon: Beacon | None = None
         self.zap: ZapHandler | None = None
@@ -180,10 +197,8 @@ class Broker:
         self._forwarder.start()
         self.fast_endpoint = self._forwarder.fast_endpoint
         self._front = front
-        secure = self.policy is not None
-        self._front_reader = Reader(
-            front, self._on_front_secure if secure else self._on_front_plain, copy=not secure
-        )
+        keyed = self.policy is not None  # (ZAP gives each connection its key)
+        self._front_reader = RouterReader(front, self.front.batch, FRONT_BATCH, keyed=keyed)
         self._front_reader.start()
         tap = self._forwarder.tap
         self._tap_reader = (
@@ -244,69 +259,24 @@ class Broker:
             self.zap.close()
         self._ctx.term()
 
-    # -- front: everything nodes send -------------------------------------------------------
-    def _on_front_plain(self, frames: list[bytes]) -> None:
-        self.now = time.monotonic()
-        self._on_front(frames, "")
+    # -- front: everything nodes send (hmi.bus.front) ------------------------------------
+    def _on_front(self, frames: list[bytes], key: str) -> None:
+        """One message of the front, ``[routing id, topic, header, payload]`` with the CURVE
+        ``key`` of its connection ('' without CURVE), at ``now`` (tests)."""
+        self.front.handle([[*frames, key] if len(frames) == 4 else []])
 
-    def _on_front_secure(self, parts: list[zmq.Frame]) -> None:
-        # The CURVE key ZAP admitted, read per message: a routing id could change hands.
-        self.now = time.monotonic()
-        key = user_key(parts[-1]) or "?"
-        self._on_front([p.bytes for p in parts], key)
+    @property
+    def tapped(self) -> bool:
+        """True when a tap behind the proxy records publications (the fast path)."""
+        return self._tap_reader is not None
+
+    @property
+    def outlet(self) -> zmq.Socket[bytes]:
+        """Where the broker sends publications to the subscribers (see :meth:`_forward`)."""
+        return self._forwarder.inlet
 
     def _drop(self, reason: str) -> None:
         self.stats.drops[reason] += 1
-
-    def _on_front(self, frames: list[bytes], key: str) -> None:
-        # The hot path: one call per message, the header decoded, the payload not (a
-        # publication is forwarded as received; ``tag/`` batches are merged into the cache
-        # later, in bulk). Control kinds decode their payloads below.
-        if len(frames) != 4:
-            self._drop("frame_count")
-            return
-        ident, topic_b, header_b, payload_b = frames
-        if len(payload_b) > MAX_PAYLOAD:
-            self._drop("payload_size")
-            return
-        fields = check_header(header_b)
-        if isinstance(fields, str):
-            self._drop(fields)
-            return
-        _, kind, sender, seq, _, flags = fields
-        if not topic_b or len(topic_b) > MAX_TOPIC:
-            self._drop("topic_size")
-            return
-        try:
-            topic = topic_b.decode()
-        except UnicodeDecodeError:
-            self._drop("topic_utf8")
-            return
-        node = self.nodes.get(ident)
-        if node is None or sender != node.sender or key != node.key:
-            # (two comparisons per message for a known node; the doors only when they fail)
-            node = self.doors.identify(ident, sender, key, node, kind, self.now)
-            if node is None:
-                return
-        node.last_seen = self.now
-        if kind != _PUB or self._tap_reader is None:
-            node.messages += 1  # (the tap counts publications when there is one)
-        if not node.alive and node.said_hello and kind != _BYE:
-            self._control.back(node)
-        if kind == _PUB:
-            if (node.rule is not None or topic_b.startswith(b"$sys/")) and not (
-                self.doors.may_publish(node, topic_b, topic, self.now)
-            ):
-                return
-            # Checked: on to the subscribers. Cache and statistics are kept here, or by the
-            # tap (which sees it pass like every publication) when there is one.
-            if self._tap_reader is None:
-                self.ledger.record(topic_b, topic, sender, seq, flags, payload_b)
-            self._forward([topic_b, header_b, payload_b])
-            return
-        # Control kinds: the payload is decoded into its typed message (hmi.bus.control)
-        # in one pass; one that does not fit is counted and dropped, nothing of it applied.
-        self._control.handle(node, ident, topic_b, topic, kind, header_b, payload_b)
 
     def _on_tap(self, messages: list[list[bytes]]) -> None:
         self.ledger.record_read(messages, self.now)
@@ -334,12 +304,48 @@ class Broker:
 
     def _publish(self, topic: str, payload_b: bytes) -> None:
         """Publish the broker's own message (``payload_b``: its encoded payload)."""
-        seq = self._my_seq.get(topic, 0) + 1
+        seq = self._my_seq.get(topic)
+        if seq is None and len(self._my_seq) >= MAX_OWN_TOPICS:
+            self._my_seq.clear()  # (receivers see no gap in a number that starts again)
+        seq = (seq or 0) + 1
         self._my_seq[topic] = seq
         header = pack_header(Kind.PUB, SENDER, seq, time.time())
         self._forward([topic.encode(), header, payload_b])
 
-    # -- periodic: heartbeats, deaths, statistics -------------------------------------------
+    # -- periodic: heartbeats, deaths, statistics, forgetting -------------------------------
+    def _watch(self, now: float) -> None:
+        """Nodes silent past their limit: dead (those that said hello), or no longer alive
+        (those that did not); requests waiting too long for replies are forgotten."""
+        for node in self.roster.silent(now):
+            log.warning("node %s silent for %.1f s: dead", node.sender, self.limit(node))
+            self.control.gone(node, "silent")
+        for node in self.roster.quiet(now):
+            log.info("node %s (no hello) silent for %.1f s", node.sender, self.limit(node))
+        self.doors.calls.expire(now)
+
+    def _forget_gone(self, now: float) -> None:
+        """Forget the nodes gone for ``forget_after`` seconds, and the cached topics of
+        publishers gone that long (docs/bus-protocol.md, "Bounds")."""
+        for node in self.roster.gone(now, self.forget_after):
+            log.info("node %s gone for %.0f s: forgotten", node.sender, now - node.last_seen)
+            self.forget(node)
+        self.cache.forget_gone(now, self.roster.alive_sender, self.forget_after)
+        if self.cache.refused:
+            self.stats.drops["cache_full"] = self.cache.refused
+        release_memory()
+
+    def forget(self, node: NodeInfo) -> None:
+        """Forget ``node`` (not alive): its place in the roster, the claims it waited with,
+        its calls waiting for replies, its sequence numbers, the numbers of the broker's
+        messages about it. Its cached topics go when their publisher has been gone
+        ``forget_after`` (:meth:`LastValueCache.forget_gone`)."""
+        self.roster.leave(node)
+        self.doors.calls.forget(node.ident)
+        self.ledger.forget(node.sender)
+        for what in ("alive", "dead"):
+            self._my_seq.pop(f"$sys/node/{node.sender}/{what}", None)
+        self.forgotten += 1
+
     def limit(self, node: NodeInfo) -> float:
         """Silent seconds before ``node`` is dead (see :meth:`Roster.limit`)."""
         return self.roster.limit(node)
@@ -354,11 +360,9 @@ class Broker:
                 beat = BrokerBeat(self.id, time.time(), self.heartbeat)
                 self._publish("$sys/broker", pack_control(beat))
                 next_beat = now + min(self.heartbeat, self.stats_interval) - 0.001
-            for node in self.roster.silent(now):
-                log.warning("node %s silent for %.1f s: dead", node.sender, self.limit(node))
-                self._control.gone(node, "silent")
-            self.doors.calls.expire(now)
+            self._watch(now)
             if now >= next_stats:
+                self._forget_gone(now)
                 self.stats.roll(max(1e-3, now - last_stats))
                 last_stats = now
                 next_stats = now + self.stats_interval
@@ -369,6 +373,8 @@ class Broker:
                 extra = {
                     "rpc_pending": len(self.doors.calls),
                     "cached_tags": len(self.cache),
+                    "cached_topics": self.cache.topics,
+                    "forgotten": {"nodes": self.forgotten, "topics": self.cache.forgotten},
                     "targets": sorted(self.targets),
                     "zap": dict(self.zap.counts) if self.zap is not None else {},
                 }

@@ -6,9 +6,12 @@ The table is what pyGecko's geckocore showed, for ``hmi broker`` in a terminal.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import socket
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +97,16 @@ class BrokerStats:
         msgs[topic] += 1
         self.topic_bytes[topic] += size
 
+    def count_run(self, topic: bytes, n: int, size: int) -> None:
+        """``n`` routed messages of ``size`` bytes in all, on ``topic``."""
+        self.messages += n
+        self.total_bytes += size
+        msgs = self.topic_msgs
+        if topic not in msgs and len(msgs) >= MAX_TOPICS:
+            topic = OTHER
+        msgs[topic] += n
+        self.topic_bytes[topic] += size
+
     def count_many(self, counts: dict[bytes, list[Any]]) -> None:
         """Routed messages: ``{topic: [messages, bytes, ...]}``."""
         msgs = self.topic_msgs
@@ -115,6 +128,31 @@ class BrokerStats:
         self.rates = rates
         self._last_msgs = Counter(self.topic_msgs)
         self._last_bytes = Counter(self.topic_bytes)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere)."""
+    name = ctypes.util.find_library("c")
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc (or no libc): nothing to trim
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Give the memory freed since the last call back to the system (glibc only).
+
+    The messages a flood queued in ZeroMQ's pipes are allocated by libzmq's I/O thread and
+    freed by another: glibc keeps the freed pages in its arenas, and the broker's RSS
+    stays at its peak for good (measured: 424 MB after a 2M-topic flood with a bounded
+    cache; 85 MB with this called once a second). A call costs 0.1 to 10 ms.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def report(

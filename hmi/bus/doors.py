@@ -29,7 +29,7 @@ from hmi.bus.auth import Policy
 from hmi.bus.brokerstats import BrokerStats, NodeInfo
 from hmi.bus.control import Expose
 from hmi.bus.frames import Kind
-from hmi.bus.roster import SERVE, TAKEN, Roster
+from hmi.bus.roster import SERVE, TAKEN, TARGETS, Roster
 from hmi.bus.throttle import LOG_EVERY, Throttle
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ NODE_SYS = (b"$sys/device/",)
 REPLY_WITHIN = 120.0
 #: requests of one caller waiting for replies; beyond it its oldest is forgotten
 MAX_PENDING = 10_000
+#: requests of all callers waiting for replies; beyond it the oldest of the caller with
+#: the most is forgotten
+MAX_PENDING_ALL = 100_000
 
 # The reasons of refusals (keys of ``stats.refusals``).
 #: the header's sender is not the connection's routing id
@@ -57,8 +60,11 @@ PUBLISH = "publish"
 SYS_TOPIC = "sys"
 #: an RPC_REP for no request the broker routed to that node
 REPLY = "reply"
-#: (an EXPOSE outside the key's serve rights: SERVE; of a name a live node serves: TAKEN)
-REASONS = (SENDER, KEY, PUBLISH, SYS_TOPIC, SERVE, TAKEN, REPLY)
+#: (an EXPOSE outside the key's serve rights: SERVE; of a name a live node serves: TAKEN;
+#: of more names than a node may serve: TARGETS)
+REASONS = (SENDER, KEY, PUBLISH, SYS_TOPIC, SERVE, TAKEN, TARGETS, REPLY)
+#: the drop reason of a message from a new node while the broker knows MAX_NODES live ones
+NODES = "nodes_full"
 
 
 def identity_refusal(ident: bytes, sender: str, key: str, node: NodeInfo | None) -> str:
@@ -101,6 +107,14 @@ class Refusals:
         if more is not None:
             log.warning("refused (%s): %s%s", reason, detail, more)
 
+    def drop(self, reason: str, now: float, detail: str) -> None:
+        """Count one message dropped for a bound of the broker (``drops``, not a refusal:
+        nobody broke a rule), logged as refusals are."""
+        self._stats.drops[reason] += 1
+        more = self._throttle(reason, now)
+        if more is not None:
+            log.warning("dropped (%s): %s%s", reason, detail, more)
+
 
 class PendingCalls:
     """The RPC requests the broker routed and that wait for their replies.
@@ -109,14 +123,20 @@ class PendingCalls:
     two callers may use the same one. Each caller's requests are kept in the order they
     were routed, which is the order they expire in (:data:`REPLY_WITHIN`), and at most
     :data:`MAX_PENDING` of them (its oldest is forgotten first): one caller flooding a
-    callee that never answers cannot push out the others' requests.
+    callee that never answers cannot push out the others' requests. All callers together
+    have at most :data:`MAX_PENDING_ALL` (beyond it, the caller with the most loses its
+    oldest).
     """
 
-    def __init__(self, within: float = REPLY_WITHIN, most: int = MAX_PENDING) -> None:
+    def __init__(
+        self, within: float = REPLY_WITHIN, most: int = MAX_PENDING, total: int = MAX_PENDING_ALL
+    ) -> None:
         self._within = within
         self._most = most
+        self._total = total
         self._by_caller: dict[bytes, OrderedDict[tuple[bytes, int], float]] = {}
-        #: requests forgotten because a caller had too many waiting
+        self._count = 0
+        #: requests forgotten because a caller (or all of them) had too many waiting
         self.overflow = 0
 
     def routed(self, caller: bytes, callee: bytes, call_id: int, now: float) -> None:
@@ -127,9 +147,20 @@ class PendingCalls:
         key = (callee, call_id)
         if key in waiting:  # the same id again: it expires from now
             del waiting[key]
+            self._count -= 1
         waiting[key] = now + self._within
+        self._count += 1
         if len(waiting) > self._most:
             waiting.popitem(last=False)
+            self._count -= 1
+            self.overflow += 1
+        if self._count > self._total:
+            greedy = max(self._by_caller, key=lambda who: len(self._by_caller[who]))
+            most = self._by_caller[greedy]
+            most.popitem(last=False)
+            if not most:
+                del self._by_caller[greedy]
+            self._count -= 1
             self.overflow += 1
 
     def answered(self, caller: bytes, callee: bytes, call_id: int) -> bool:
@@ -137,6 +168,7 @@ class PendingCalls:
         waiting = self._by_caller.get(caller)
         if waiting is None or waiting.pop((callee, call_id), None) is None:
             return False
+        self._count -= 1
         if not waiting:
             del self._by_caller[caller]
         return True
@@ -154,14 +186,15 @@ class PendingCalls:
                 expired += 1
             if not waiting:
                 del self._by_caller[caller]
+        self._count -= expired
         return expired
 
     def forget(self, caller: bytes) -> None:
         """A caller left: its requests wait for nothing any more."""
-        self._by_caller.pop(caller, None)
+        self._count -= len(self._by_caller.pop(caller, ()))
 
     def __len__(self) -> int:
-        return sum(len(waiting) for waiting in self._by_caller.values())
+        return self._count
 
 
 class Doors:
@@ -206,7 +239,10 @@ class Doors:
         if node is not None:  # dead, and its id comes with another key: a new node
             log.warning("node %s: its id comes with another key: a new node", node.sender)
             self.roster.leave(node)
-        return self.roster.join(ident, sender, key, rule)
+        joined = self.roster.join(ident, sender, key, rule)
+        if joined is None:  # as many live nodes as the broker keeps: not heard
+            self.refusals.drop(NODES, now, f"connection {ident.decode(errors='replace')!r}")
+        return joined
 
     def may_publish(self, node: NodeInfo, topic_b: bytes, topic: str, now: float) -> bool:
         """A publication of ``node`` on ``topic``: never on the broker's ``$sys/`` topics,
@@ -264,6 +300,8 @@ class Doors:
         if reason == SERVE:
             rule = node.rule.name if node.rule is not None else "?"
             detail = f"key {rule!r} may not serve RPC target {name!r}"
+        elif reason == TARGETS:
+            detail = f"RPC target {name!r}: the node serves {len(node.served)} names already"
         else:
             owner = self.roster.nodes.get(self.roster.targets.get(name, b""))
             held = owner.sender if owner is not None else "?"

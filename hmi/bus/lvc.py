@@ -23,6 +23,15 @@ values never reach the cache. Two kinds are found without decoding them:
 
 A payload that is not a sample batch is left out of the cache and counted in
 :attr:`LastValueCache.bad`.
+
+Memory is bounded (docs/bus-protocol.md, "Bounds"): the cache holds at most
+``max_entries`` tag entries, and at most as many topics; beyond that a new topic or a new
+tag is not cached (counted in :attr:`LastValueCache.refused`), while those cached go on
+taking their new values. The topics of a publisher that is gone are forgotten
+(:meth:`LastValueCache.forget_gone`): the broker says which publishers live, and the
+cache knows when each last published. Encoded batches wait to be merged for at most
+:data:`MERGE_AFTER` batches per topic (and the broker merges everything at each of its
+statistics intervals).
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ from hmi.core.quality import Reason
 NODE_DEAD = Reason.NODE_DEAD.value
 #: encoded batches a topic keeps before they are merged (bounds memory and latency)
 MERGE_AFTER = 256
+#: tag entries (and topics) cached at most, by default (``hmi broker --max-cache-entries``)
+MAX_ENTRIES = 250_000
 #: layouts a topic remembers from one merge to the next
 KEEP_LAYOUTS = 3
 
@@ -125,36 +136,96 @@ def _check(payload: bytes) -> tuple[tuple[Any, ...], ...] | None:
 
 
 class LastValueCache:
-    """Latest sample entries per ``tag/`` topic."""
+    """Latest sample entries per ``tag/`` topic, at most ``max_entries`` of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
         self._topics: dict[str, _Topic] = {}
+        #: the tag entries cached, over every topic
+        self._count = 0
+        #: publisher -> the topics it published last, and when it last published (the
+        #: broker's ``now``): what :meth:`forget_gone` forgets
+        self._owned: dict[str, set[str]] = {}
+        self._seen: dict[str, float] = {}
         #: batches that were not sample batches (bad MessagePack or shape), left out
         self.bad = 0
         #: batches merged by decoding them, and found moot without (statistics, tests)
         self.decoded = 0
         self.skipped = 0
+        #: new topics and tags not cached: the cache was full
+        self.refused = 0
+        #: topics forgotten, their publishers gone
+        self.forgotten = 0
 
     def __len__(self) -> int:
         self.merge()
-        return sum(len(t.entries) for t in self._topics.values())
+        return self._count
 
-    def add(self, topic: str, sender: str, payload: bytes, full: int = 0) -> None:
+    @property
+    def topics(self) -> int:
+        """How many topics are cached."""
+        return len(self._topics)
+
+    def add(self, topic: str, sender: str, payload: bytes, full: int = 0, now: float = 0.0) -> None:
         """Queue an encoded batch published on ``topic`` by ``sender``; ``full`` (true: the
         batch holds every tag of the topic) may be any truth value."""
-        self.extend(topic, sender, [(payload, full)])
+        self.extend(topic, sender, [(payload, full)], now)
 
-    def extend(self, topic: str, sender: str, batches: list[tuple[bytes, int]]) -> None:
+    def extend(
+        self, topic: str, sender: str, batches: list[tuple[bytes, int]], now: float = 0.0
+    ) -> None:
         """Queue encoded ``(payload, full)`` batches of ``topic``, oldest first, the last
-        one published by ``sender`` (the broker's hot path: one call per topic and read)."""
+        one published by ``sender`` at ``now`` (the broker's hot path: one call per topic
+        and read). A new topic is not cached while the cache is full."""
         cached = self._topics.get(topic)
         if cached is None:
+            if len(self._topics) >= self.max_entries or self._count >= self.max_entries:
+                self.refused += 1
+                return
             cached = self._topics[topic] = _Topic(sender)
-        cached.owner = sender
+            self._own(topic, sender)
+        elif cached.owner != sender:
+            self._disown(topic, cached.owner)
+            cached.owner = sender
+            self._own(topic, sender)
+        self._seen[sender] = now
         pending = cached.pending
         pending += batches
         if len(pending) >= MERGE_AFTER:
             self._merge(cached)
+
+    def _own(self, topic: str, owner: str) -> None:
+        owned = self._owned.get(owner)
+        if owned is None:
+            owned = self._owned[owner] = set()
+        owned.add(topic)
+
+    def _disown(self, topic: str, owner: str) -> None:
+        owned = self._owned.get(owner)
+        if owned is not None:
+            owned.discard(topic)
+            if not owned:
+                del self._owned[owner]
+                self._seen.pop(owner, None)
+
+    def forget_gone(self, now: float, alive: Callable[[str], bool], after: float) -> int:
+        """Forget the topics of every publisher that has not published for ``after``
+        seconds and is not ``alive`` (a live node keeps its values however old: a static
+        tag is published once). Returns how many topics were forgotten."""
+        gone = [
+            owner for owner, seen in self._seen.items() if now - seen > after and not alive(owner)
+        ]
+        return sum(self.forget_owner(owner) for owner in gone)
+
+    def forget_owner(self, owner: str) -> int:
+        """Forget every topic ``owner`` published last; how many."""
+        topics = self._owned.pop(owner, set())
+        self._seen.pop(owner, None)
+        for topic in topics:
+            cached = self._topics.pop(topic)
+            self._count -= len(cached.entries)
+        self.forgotten += len(topics)
+        return len(topics)
 
     def _merge(self, cached: _Topic) -> None:
         pending = cached.pending
@@ -195,10 +266,27 @@ class LastValueCache:
                 break
         self.decoded += len(decoded)
         self.skipped += skipped
+        before = len(cached.entries)
         store = cached.entries = {} if full else cached.entries
-        for entries in reversed(decoded):
-            for entry in entries:
-                store[entry[0]] = entry
+        # (at most this many new tags fit; when the batches hold fewer entries, none is
+        # looked up first)
+        room = self.max_entries - self._count + before - len(store)
+        if sum(map(len, decoded)) <= room:
+            for entries in reversed(decoded):
+                for entry in entries:
+                    store[entry[0]] = entry
+        else:
+            for entries in reversed(decoded):
+                for entry in entries:
+                    name = entry[0]
+                    if name in store:
+                        store[name] = entry
+                    elif room > 0:
+                        store[name] = entry
+                        room -= 1
+                    else:
+                        self.refused += 1
+        self._count += len(store) - before
 
     @staticmethod
     def _cover(
@@ -243,9 +331,8 @@ class LastValueCache:
         Returns the changed ``(topic, entries)`` to publish; tags already BAD stay BAD.
         """
         changed = []
-        for topic, cached in self._topics.items():
-            if cached.owner != sender:
-                continue
+        for topic in sorted(self._owned.get(sender, ())):
+            cached = self._topics[topic]
             self._merge(cached)
             entries = []
             for name, entry in cached.entries.items():

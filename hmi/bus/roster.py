@@ -15,10 +15,18 @@ free again (its node withdrew it, or died) it goes to the first live node waitin
 a restarted backend that exposed ``security`` before the broker declared its previous
 process dead gets the name then, without exposing it again. With a policy, a node may
 claim only the names its key may serve (``serve:``, :class:`hmi.bus.auth.ClientRule`).
+
+Bounded (docs/bus-protocol.md, "Bounds"): a node that never said HELLO (HELLO and
+HEARTBEAT are optional) is no longer alive once silent for its limit (:meth:`Roster.quiet`:
+it never promised to beat, so nothing is announced or marked for it); a node that is not
+alive is forgotten after the broker's ``forget_after`` (:meth:`Roster.gone`); at most
+:data:`MAX_NODES` nodes are known (a new one beyond that takes the place of the node
+longest not alive, or is not heard); a node serves at most :data:`MAX_TARGETS` names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hmi.bus.brokerstats import NodeInfo
@@ -33,6 +41,12 @@ _DIRECT = ("tcp://", "ipc://")
 SERVE = "serve"
 #: why a claim of an RPC target is refused: a live node serves it (the claim waits)
 TAKEN = "taken"
+#: why a claim of an RPC target is refused: the node serves MAX_TARGETS names already
+TARGETS = "targets"
+#: nodes the broker knows at most (alive or not yet forgotten)
+MAX_NODES = 10_000
+#: RPC target names one node serves at most
+MAX_TARGETS = 1_000
 
 
 class Roster:
@@ -52,10 +66,19 @@ class Roster:
         self.waiting: dict[str, dict[bytes, None]] = {}
         #: the same nodes by sender id (shared with the ledger: the tap sees senders)
         self.senders = senders
+        #: forgets a node that is not alive to make room for a new one (the broker's
+        #: forget, which also forgets what else it keeps of the node)
+        self.evict: Callable[[NodeInfo], None] = self.leave
 
-    def join(self, ident: bytes, sender: str, key: str = "", rule: Any = None) -> NodeInfo:
+    def join(self, ident: bytes, sender: str, key: str = "", rule: Any = None) -> NodeInfo | None:
         """A node heard for the first time (or again after its BYE), with the CURVE key it
-        came with and that key's rule of the policy (None: no policy)."""
+        came with and that key's rule of the policy (None: no policy); None when the
+        roster is full of live nodes (:data:`MAX_NODES`: the node is not heard)."""
+        if len(self.nodes) >= MAX_NODES and ident not in self.nodes:
+            resting = [node for node in self.nodes.values() if not node.alive]
+            if not resting:
+                return None
+            self.evict(min(resting, key=lambda node: node.last_seen))
         node = self.nodes[ident] = NodeInfo(ident, sender, key, rule)
         self.senders.setdefault(sender, node)
         return node
@@ -88,6 +111,8 @@ class Roster:
         it (the claim waits until the name is free)."""
         if node.rule is not None and not node.rule.may_serve(name):
             return SERVE
+        if name not in node.served and len(node.served) >= MAX_TARGETS:
+            return TARGETS
         owner = self.targets.get(name)
         if owner is not None and owner != node.ident:
             holder = self.nodes.get(owner)
@@ -182,6 +207,29 @@ class Roster:
             for node in self.nodes.values()
             if node.alive and node.said_hello and now - node.last_seen > self.limit(node)
         ]
+
+    def quiet(self, now: float) -> list[NodeInfo]:
+        """The nodes that never said hello, silent for longer than their limit: no longer
+        alive (quietly: they promised no heartbeat, and no birth was announced)."""
+        quiet = [
+            node
+            for node in self.nodes.values()
+            if node.alive and not node.said_hello and now - node.last_seen > self.limit(node)
+        ]
+        for node in quiet:
+            node.alive = False
+        return quiet
+
+    def gone(self, now: float, after: float) -> list[NodeInfo]:
+        """The nodes not alive and not heard for ``after`` seconds: to be forgotten."""
+        return [
+            node for node in self.nodes.values() if not node.alive and now - node.last_seen > after
+        ]
+
+    def alive_sender(self, sender: str) -> bool:
+        """True when a live node has the sender id ``sender``."""
+        node = self.senders.get(sender)
+        return node is not None and node.alive
 
 
 def about_node(node: NodeInfo, targets: list[str]) -> NodeAlive:

@@ -9,7 +9,9 @@ A method that changes the plant's configuration or reads what not everyone may r
 declares its permission, ``@expose(permission=Permission.EDIT_DEVICES)``, and is run only
 for a caller who proves one: the caller passes its session token as the reserved keyword
 ``token=``, which the dispatcher consumes, and the bus's :data:`Authorizer` (installed by
-the composition root) verifies it and checks the permission. No authorizer, no token, an
+the composition root) verifies it and checks the permission (one that keeps its verdicts a
+moment, :class:`hmi.bus.verdicts.CachedAuthorizer`, lets the next calls of a burst run
+at once). No authorizer, no token, an
 invalid one or a role without the permission: the method is not run and the caller gets a
 ``PermissionError`` (a :class:`RemoteError` with ``remote_type`` ``"PermissionError"``). A
 method that declares an ``identity`` parameter is given the verified
@@ -102,7 +104,10 @@ class RpcRequest:
 
 
 #: ``await authorize(request)``: the verified identity that may make ``request``. It raises
-#: PermissionError (and records the refusal) otherwise: it never returns to say no.
+#: PermissionError (and records the refusal) otherwise: it never returns to say no. One
+#: that also has ``cached(request) -> Identity | None`` (:class:`hmi.bus.verdicts.
+#: CachedAuthorizer`) is asked that first, synchronously: an identity there is a verdict
+#: it accepted a moment ago, and the call is dispatched without awaiting anything.
 Authorizer = Callable[[RpcRequest], Awaitable[Identity]]
 
 
@@ -126,13 +131,24 @@ def dispatched(
     wants_identity = bool(getattr(method, _WANTS_IDENTITY, False))
 
     @functools.wraps(method)
-    def checked(*args: Any, **kwargs: Any) -> Awaitable[Any]:
+    def checked(*args: Any, **kwargs: Any) -> Any:
         token = kwargs.pop(TOKEN, "")
         kwargs.pop(IDENTITY, None)  # who the caller is, is the authorizer's to say
         request = RpcRequest(
             target, name, permission, token if isinstance(token, str) else "", sender()
         )
-        return _authorized(request, authorizer(), method, args, kwargs, wants=wants_identity)
+        authorize = authorizer()
+        cached = getattr(authorize, "cached", None)
+        if cached is not None:
+            # An authorizer that keeps its verdicts (hmi.bus.verdicts) answers at once for
+            # a call it accepted a moment ago: the method runs now, as a plain method
+            # would (a synchronous one answers without a task or a turn of the loop).
+            identity = cached(request)
+            if isinstance(identity, Identity):
+                if wants_identity:
+                    kwargs[IDENTITY] = identity
+                return method(*args, **kwargs)
+        return _authorized(request, authorize, method, args, kwargs, wants=wants_identity)
 
     return checked
 

@@ -11,7 +11,10 @@ While a received message is delivered to the local subscribers,
 which a broker that checks its front has verified: docs/bus-protocol.md, "Who is
 talking"): a subscriber that needs to know who sent a command reads it there. It is a
 context variable, so the tasks a delivery starts (async callbacks, async RPC methods)
-keep it for their whole run.
+keep it for their whole run. What the node receives is checked and delivered by
+:class:`hmi.bus.receiver.Receiver`, the calls it makes and serves by
+:class:`hmi.bus.noderpc.NodeRpc`, its publications sent by
+:class:`hmi.bus.publisher.Publisher`.
 """
 
 from __future__ import annotations
@@ -25,30 +28,22 @@ from collections import Counter
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-import msgpack
 import zmq
 
 from hmi.bus.address import BrokerAddress
-from hmi.bus.control import ANY, CALL, PREFIX, REPLY, ROUTE, WELCOME, Expose, decode, pack_control
+from hmi.bus.control import Expose, pack_control
 from hmi.bus.discovery import DISCOVERY_PORT, resolve
 from hmi.bus.frames import (
-    MAX_PAYLOAD,
-    Flag,
-    FrameError,
     Kind,
-    check_header,
-    header_fields,
     pack_header,
-    parse_topic,
-    unpack_payload,
 )
 from hmi.bus.link import HandshakeWatch, Link, LinkListener
 from hmi.bus.noderpc import NodeRpc
 from hmi.bus.probes import Prober
 from hmi.bus.publisher import Publisher
+from hmi.bus.receiver import SNAPSHOT_TOPIC, Receiver
 from hmi.bus.resync import Resync, could_be_tag
 from hmi.bus.session import BROKER_TOPIC, BrokerSession
-from hmi.bus.throttle import Throttle
 from hmi.bus.zmqio import Reader, node_socket, open_context, send_frames
 
 if TYPE_CHECKING:
@@ -56,11 +51,6 @@ if TYPE_CHECKING:
     from hmi.bus.keys import ClientKeys
 
 log = logging.getLogger(__name__)
-
-SNAPSHOT_TOPIC = "$sys/snapshot"
-_PUB = int(Kind.PUB)
-_REPLAY = int(Flag.REPLAY)
-_unpackb = msgpack.unpackb
 
 
 class ZmqTransport:
@@ -90,17 +80,17 @@ class ZmqTransport:
         self.on_link: list[LinkListener] = self.link.listeners
         self.keys = keys
         self.hwm = hwm
-        self.drops: Counter[str] = Counter()
-        self._drop_log = Throttle()
-        self._seqs: dict[tuple[str, str], int] = {}
         #: snapshot requests, the probes before them, and the live batches held meanwhile
         self.prober = Prober(self)
-        self._probe_prefix_b = self.prober.prefix_b
+        #: what this node receives, and the counts of what it drops (hmi.bus.receiver)
+        self.receiver = Receiver(self)
+        self.drops: Counter[str] = self.receiver.drops
         #: the node id of the received message being delivered (see current_sender): a
         #: context variable, one per transport, so that the tasks a delivery starts keep it
-        self.sender_var: ContextVar[str | None] = ContextVar(
-            f"hmi-bus-sender-{self.node_id}", default=None
-        )
+        self.sender_var: ContextVar[str | None] = self.receiver.sender_var
+        #: the SUB's and the DEALER's messages (the receiver's, bound once: a hot path)
+        self._on_sub = self.receiver.on_sub
+        self._on_dealer = self.receiver.on_dealer
         self.resync = Resync(
             self._request_snapshot, self.deliver_from, self.prober.probe, self.prober.unprobe
         )
@@ -332,136 +322,21 @@ class ZmqTransport:
         """Withdraw RPC target ``name``."""
         self.send_control(BROKER_TOPIC, Kind.EXPOSE, Expose(name, False))
 
-    # -- receiving ------------------------------------------------------------------------
+    # -- receiving (hmi.bus.receiver) -----------------------------------------------------
     def drop(self, reason: str, detail: str = "") -> None:
         """Count a malformed message; ``detail`` (what is wrong with it) is logged, at
         most one line per reason every 10 s (see hmi.bus.throttle)."""
-        self.bus.stats.malformed += 1
-        self.drops[reason] += 1
-        if detail:
-            more = self._drop_log(reason, time.monotonic())
-            if more is not None:
-                log.warning("bus: dropped a malformed message (%s): %s%s", reason, detail, more)
-
-    def _on_sub(self, frames: list[bytes]) -> None:
-        # The hot path of a subscriber: frame count, sizes and frames.check_header.
-        if len(frames) != 3:
-            self.drop("frame_count")
-            return
-        topic_b, header_b, payload_b = frames
-        if len(payload_b) > MAX_PAYLOAD:
-            self.drop("payload_size")
-            return
-        fields = check_header(header_b)
-        if isinstance(fields, str):
-            self.drop(fields)
-            return
-        _, kind, sender, seq, _, flags = fields
-        if sender == self.node_id:
-            if topic_b.startswith(self._probe_prefix_b):
-                self._on_probe(topic_b)
-            return  # our own publication, already delivered locally
-        if kind != _PUB:
-            self.drop("kind")
-            return
-        try:
-            topic = topic_b.decode()
-            payload = _unpackb(payload_b)
-        except UnicodeDecodeError:
-            self.drop("topic_utf8")
-            return
-        except Exception:
-            self.drop("payload_msgpack")
-            return
-        stats = self.bus.stats
-        stats.received += 1
-        if not flags & _REPLAY:
-            key = (sender, topic)
-            seqs = self._seqs
-            last = seqs.get(key)
-            seqs[key] = seq
-            if last is not None and seq > last + 1:
-                stats.gaps += 1
-                self.drops["gap"] += 1
-                if topic.startswith("tag/"):
-                    self.resync.ask(topic, time.monotonic())
-        if topic == BROKER_TOPIC:
-            self.session.on_beat(payload)
-        elif self.resync.asked and topic.startswith("tag/") and self.resync.holds(topic):
-            self.resync.hold(topic, payload, sender)  # until the snapshot asked for has come
-            return
-        token = self.sender_var.set(sender)
-        try:
-            self.bus.deliver(topic, payload)
-        finally:
-            self.sender_var.reset(token)
+        self.receiver.drop(reason, detail)
 
     def deliver_from(self, topic: str, payload: Any, sender: str | None) -> None:
         """Deliver ``payload`` to the local subscribers with :attr:`current_sender` set to
         ``sender`` meanwhile (None: this node's own, or its own news)."""
-        token = self.sender_var.set(sender)
-        try:
-            self.bus.deliver(topic, payload)
-        finally:
-            self.sender_var.reset(token)
+        self.receiver.deliver_from(topic, payload, sender)
 
     def deliver_own(self, topic: str, payload: Any) -> None:
         """Deliver this node's own current values of ``topic`` locally again, after any
         live batch held for a snapshot (a node-dead batch of the broker's may be one)."""
-        if self.resync.asked and self.resync.holds(topic):
-            self.resync.hold(topic, payload, None)
-        else:
-            self.deliver_from(topic, payload, None)
+        self.receiver.deliver_own(topic, payload)
 
     def _request_snapshot(self, prefix: str) -> None:
         self.send_control(SNAPSHOT_TOPIC, Kind.SNAPSHOT_REQ, prefix)
-
-    def _on_probe(self, topic_b: bytes) -> None:
-        n = self.prober.number(topic_b)
-        if n is not None:
-            self.session.sub_live = True
-            self.resync.on_probe(n, time.monotonic())
-
-    def _on_dealer(self, frames: list[bytes]) -> None:
-        # What the broker sends this node alone: its control messages and RPC, each
-        # payload decoded into its typed message (hmi.bus.control) in one pass, and
-        # snapshots, whose sample batches subscribers get unpacked, as live ones.
-        if len(frames) != 3:
-            self.drop("frame_count")
-            return
-        topic_b, header_b, payload_b = frames
-        try:
-            topic = parse_topic(topic_b)
-            _, kind, sender, _, _, _ = header_fields(header_b)
-            if len(payload_b) > MAX_PAYLOAD:
-                raise FrameError("payload_size", f"{len(payload_b)} bytes")
-            if kind == Kind.RPC_REP:
-                self.rpc.on_reply(decode(REPLY, payload_b, "rpc_reply"))
-            elif kind == Kind.RPC_REQ:
-                if not topic.startswith("rpc/"):  # (the target is the rest of the topic)
-                    raise FrameError("rpc_request", f"a request on {topic!r}")
-                self.rpc.on_request(topic, sender, decode(CALL, payload_b, "rpc_request"))
-            elif kind == Kind.SNAPSHOT:
-                if topic == SNAPSHOT_TOPIC:
-                    self.resync.on_end(decode(PREFIX, payload_b, "snapshot_end"))
-                else:
-                    self._on_snapshot(topic, sender, unpack_payload(payload_b))
-            elif kind == Kind.HELLO:
-                self.session.on_welcome(decode(WELCOME, payload_b, "welcome"))
-            elif kind == Kind.ROUTE:
-                self.rpc.on_route(decode(ROUTE, payload_b, "route"))
-            elif kind == Kind.REPUBLISH:
-                decode(ANY, payload_b, "republish")
-                self.session.on_republish()
-            else:
-                self.drop("kind")
-        except FrameError as exc:
-            self.drop(exc.reason, exc.detail)
-
-    def _on_snapshot(self, topic: str, sender: str, payload: Any) -> None:
-        """A cached batch of the snapshot this node asked for."""
-        self.bus.stats.received += 1
-        self.deliver_from(topic, payload, sender)  # (the broker's: its cache)
-        own = self.publisher.values(topic)
-        if own:  # the broker's copy of this node's own tags may be marked node dead
-            self.bus.deliver(topic, own)
