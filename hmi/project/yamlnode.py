@@ -17,6 +17,7 @@ or value keys (``=``): in a project file those are text.
 from __future__ import annotations
 
 import difflib
+import gc
 import math
 import re
 import unicodedata
@@ -112,7 +113,7 @@ class _Composer(
         if isinstance(event, AliasEvent):
             anchor = str(event.anchor)
             if anchor in self._open:
-                raise _composer_error(f"alias *{anchor} is inside its own anchor (a loop)", event)
+                raise _composer_error("an alias is inside its own anchor (a loop)", event)
             target = self.anchors.get(anchor)
             if target is not None:
                 self._count(self._size(target), event)
@@ -153,6 +154,71 @@ class _Composer(
         return size
 
 
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _CComposerType(CParser, _Resolver):
+        """libyaml's parser and composer (about 15x faster) with our resolver; the limits
+        _Composer keeps while composing are checked on the finished tree (_check_shape).
+        libyaml itself stops nesting at 1,000 levels, so it never overflows the C stack."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            _Resolver.__init__(self)
+
+    _CComposer: type[Any] | None = _CComposerType
+else:  # a PyYAML built without libyaml: the pure-Python composer
+    _CComposer = None
+
+
+def _check_shape(root: Node) -> None:
+    """The limits of :class:`_Composer` on a tree libyaml composed: nesting deeper than
+    :data:`MAX_DEPTH`, an alias inside its own anchor (a loop: libyaml makes the tree
+    cyclic), more than :data:`MAX_NODES` values with aliases expanded. Raises
+    ComposerError at the offending node."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    # iterative depth-first walk: (node, depth, children entered?)
+    stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, entered = stack.pop()
+        key = id(node)
+        if entered:
+            on_path.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            sizes[key] = size
+            if size > MAX_NODES:
+                raise _node_error(
+                    f"more than {MAX_NODES:,} values (aliases counted each time they are used)",
+                    node,
+                )
+            continue
+        if key in sizes:
+            continue  # an alias of a node already measured
+        if key in on_path:
+            raise _node_error("an alias is inside its own anchor (a loop)", node)
+        if depth > MAX_DEPTH:
+            raise _node_error(f"nested deeper than {MAX_DEPTH} levels", node)
+        on_path.add(key)
+        stack.append((node, depth, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                raise _node_error("an alias is inside its own anchor (a loop)", child)
+            stack.append((child, depth + 1, False))
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [item for pair in node.value for item in pair]
+    return []
+
+
+def _node_error(problem: str, node: Node) -> ComposerError:
+    return ComposerError(None, None, problem, node.start_mark)
+
+
 def _composer_error(problem: str, event: Any) -> ComposerError:
     """A composer error at ``event``'s position (reported with its line)."""
     return ComposerError(None, None, problem, event.start_mark)
@@ -168,16 +234,28 @@ def compose(text: str, file: str) -> Node | None:
     errors = _unprintable(text, file)
     if errors:
         raise YamlSyntaxError(errors[0], errors)
-    composer = _Composer(text)
+    composer: Any = _CComposer(text) if _CComposer is not None else _Composer(text)
+    # Composing makes a node per value and nothing cyclic (a loop is refused below): the
+    # cycle collector would only walk the growing tree again and again (4x the time on a
+    # 10,000-tag project).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        root = composer.get_single_node()
+        root: Node | None = composer.get_single_node()
+        if _CComposer is not None and root is not None:
+            _check_shape(root)  # what _Composer checks as it goes
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise YamlSyntaxError(ConfigError(file, line, "(syntax)", str(exc.problem))) from None
+        problem = str(exc.problem)
+        if "nesting depth" in problem:  # libyaml's own limit, in our words
+            problem = f"nested deeper than {MAX_DEPTH} levels"
+        raise YamlSyntaxError(ConfigError(file, line, "(syntax)", problem)) from None
     except yaml.YAMLError as exc:  # a reader or emitter error without a mark
         raise YamlSyntaxError(ConfigError(file, 1, "(syntax)", str(exc))) from None
     finally:
+        if collecting:
+            gc.enable()
         composer.dispose()
     errors = _check_nodes(root, file)
     if errors:
