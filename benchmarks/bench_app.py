@@ -379,7 +379,7 @@ async def _roundtrips() -> tuple[list[float], list[float]]:
     from hmi.app import DEMO_PROJECT
     from hmi.app.plant import Backend
     from hmi.bus import Bus, bind_store
-    from hmi.bus.messages import decode_result, encode_command
+    from hmi.bus.wire.messages import decode_result, encode_command
     from hmi.core.command import CommandState
     from hmi.core.tagstore import TagStore
     from hmi.project import load_project

@@ -50,6 +50,8 @@ from typing import Any
 import msgpack
 import zmq
 
+from hmi.bus import connect
+
 N_SINGLE = 200_000
 N_BATCHED = 20_000
 BATCH = 100
@@ -101,7 +103,7 @@ CLIENT_ID = "bench-client"
 
 def make_plant(folder: Path) -> None:
     """CURVE keys of the broker and each node, the policy, the key sessions are signed with."""
-    from hmi.bus.keys import create_keys
+    from hmi.bus.net.keys import create_keys
 
     for name in ("broker", "bench-pub", "bench-sub", "bench-rpc", "bench-client"):
         create_keys(folder / "keys", name)
@@ -111,7 +113,7 @@ def make_plant(folder: Path) -> None:
 
 def client_keys(folder: str, name: str) -> Any:
     """What node ``name`` needs to reach the checked broker (None: no folder, no CURVE)."""
-    from hmi.bus.keys import ClientKeys, KeyPair, public_key_of
+    from hmi.bus.net.keys import ClientKeys, KeyPair, public_key_of
 
     if not folder:
         return None
@@ -185,11 +187,10 @@ def role_raw_pub(port: int, n: int, batch: int) -> None:
 
 
 def role_hmi_pub(address: str, n: int, batch: int, folder: str = "") -> None:
-    from hmi.bus import Bus
 
     async def main() -> None:
         keys = client_keys(folder, "bench-pub")
-        bus = await Bus.connect(address, name="bench-pub", hwm=HWM, keys=keys)
+        bus = await connect(address, name="bench-pub", hwm=HWM, keys=keys)
         await asyncio.sleep(1.0)
         payloads = [sample_entries(i, batch) for i in range(16)]
         publish = bus.publish
@@ -207,9 +208,9 @@ def role_hmi_pub(address: str, n: int, batch: int, folder: str = "") -> None:
 
 
 def role_broker(address: str, folder: str = "") -> None:
-    from hmi.bus.auth import Policy
     from hmi.bus.broker import BROKER_NICE, Broker
-    from hmi.bus.keys import KeyPair
+    from hmi.bus.net.auth import Policy
+    from hmi.bus.net.keys import KeyPair
 
     async def main() -> None:
         # as `hmi broker` runs it (a process of its own: nice=BROKER_NICE); with a folder,
@@ -225,7 +226,7 @@ def role_broker(address: str, folder: str = "") -> None:
 
 
 def role_rpc_server(address: str, folder: str = "") -> None:
-    from hmi.bus import Actor, Bus, Supervisor, expose
+    from hmi.bus import Actor, Supervisor, expose
     from hmi.core.permissions import Permission
 
     class Echo(Actor):
@@ -240,7 +241,7 @@ def role_rpc_server(address: str, folder: str = "") -> None:
             return value
 
     async def main() -> None:
-        bus = await Bus.connect(address, name="bench-rpc", keys=client_keys(folder, "bench-rpc"))
+        bus = await connect(address, name="bench-rpc", keys=client_keys(folder, "bench-rpc"))
         if folder:
             bus.authorizer = local_authorizer(folder)
         sup = Supervisor(bus)
@@ -307,11 +308,11 @@ async def raw_subscriber(port: int, n: int, batched: bool) -> float:
 
 
 async def hmi_subscriber(address: str, n: int, batched: bool, folder: str = "") -> float:
-    from hmi.bus import Actor, Bus, Supervisor, bind_store
+    from hmi.bus import Actor, Supervisor, bind_store
     from hmi.core import TagStore
 
     keys = client_keys(folder, "bench-sub")
-    bus = await Bus.connect(address, name="bench-sub", hwm=HWM, keys=keys)
+    bus = await connect(address, name="bench-sub", hwm=HWM, keys=keys)
     state = {"got": 0, "first": 0.0, "last": 0.0}
     done = asyncio.Event()
     store = TagStore()
@@ -412,9 +413,8 @@ async def first_call(bus: Any, method: str, **kwargs: Any) -> None:
 
 
 async def rpc_client(address: str) -> dict[str, float]:
-    from hmi.bus import Bus
 
-    bus = await Bus.connect(address, name="bench-client")
+    bus = await connect(address, name="bench-client")
     await first_call(bus, "echo")
     seq_rate, lat = await sequential(bus, "echo")
     per_worker = N_RPC_CONC // IN_FLIGHT
@@ -451,10 +451,9 @@ async def checked_rpc_client(address: str, folder: str) -> dict[str, float]:
     by the server's authorizer: a burst of one session's calls, as an operator's screen
     makes them, verified once per 0.5 s), the same with a new session at every call (each
     verified: the first call of a burst), then a plain method."""
-    from hmi.bus import Bus
 
     keys = client_keys(folder, "bench-client")
-    bus = await Bus.connect(address, name="bench-client", keys=keys, node_id=CLIENT_ID)
+    bus = await connect(address, name="bench-client", keys=keys, node_id=CLIENT_ID)
     token = session_token(folder)
     await first_call(bus, "checked_echo", token=token)
     _, checked = await sequential(bus, "checked_echo", token=token)

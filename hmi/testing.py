@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hmi.bus.clock import ScaledClock
+from hmi.bus.local.clock import ScaledClock
 from hmi.sim.plant import Value
 from hmi.sim.registers import by_tag
 from hmi.sim.server import Simulator

@@ -158,7 +158,7 @@ class _Parts:
         from hmi.app import DEMO_PROJECT
         from hmi.app.plant import Backend
         from hmi.bus import Bus
-        from hmi.bus.samples import decode_samples
+        from hmi.bus.wire.samples import decode_samples
         from hmi.project import load_project
 
         self.bus = Bus.local()
@@ -193,7 +193,7 @@ class _Parts:
             self.changed.set()
 
     def _on_result(self, topic: str, payload: Any) -> None:
-        from hmi.bus.messages import decode_result
+        from hmi.bus.wire.messages import decode_result
 
         result = decode_result(payload)
         waiter = self.results.get(result.id)
@@ -201,7 +201,7 @@ class _Parts:
             waiter.set_result(result)
 
     async def write(self, tag: str, value: Value, token: str, user: str) -> CommandResult:
-        from hmi.bus.messages import encode_command
+        from hmi.bus.wire.messages import encode_command
 
         command = Command(
             id=uuid.uuid4().hex,

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from hmi.bus import Bus, RpcTimeout, Subscription
-from hmi.bus.rpc import RemoteError
-from hmi.bus.topics import ALARM_SEQ
+from hmi.bus.local.rpc import RemoteError
+from hmi.bus.wire.topics import ALARM_SEQ
 from hmi.qt.alarms import AlarmModel, AlarmService
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from hmi.app.deployment import Deployment
-from hmi.bus import Bus
-from hmi.bus.clock import Clock
+from hmi.bus import Bus, connect
+from hmi.bus.local.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ async def open_bus(deployment: Deployment, *, clock: Clock | None = None, wait: 
     """
     if deployment.local:
         return Bus.local(clock=clock, name=deployment.name)
-    bus = await Bus.connect(
+    bus = await connect(
         deployment.broker,
         name=deployment.name,
         clock=clock,

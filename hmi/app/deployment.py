@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hmi.bus.address import BrokerAddress
-from hmi.bus.keys import ClientKeys, KeyPair
+from hmi.bus.net.keys import ClientKeys, KeyPair
+from hmi.bus.wire.address import BrokerAddress
 from hmi.project import Project
 
 BROKER_ENV = "HMI_BROKER"

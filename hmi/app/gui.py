@@ -135,7 +135,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions, started:
     from hmi.app.links import LinkView
     from hmi.app.session import add_session_controls, publish_refused_writes, report
     from hmi.bus import Bus, bind_store
-    from hmi.bus.samples import MalformedPayload
+    from hmi.bus.wire.samples import MalformedPayload
     from hmi.qt.context import HmiContext
     from hmi.screens.shell import MainWindow
 
@@ -157,7 +157,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions, started:
 
     def sink(command: Command) -> None:
         # Imported at the first command or result, not before the first frame (msgspec).
-        from hmi.bus.messages import encode_command
+        from hmi.bus.wire.messages import encode_command
 
         # The token proves who asked; the driver trusts it, not the command's own claims.
         signed = dataclasses.replace(command, token=session.get("token", ""))
@@ -168,7 +168,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions, started:
     context.history = lambda *query: bus.call("historian", "buckets", *query)
 
     def on_result(topic: str, payload: Any) -> None:
-        from hmi.bus.messages import decode_result
+        from hmi.bus.wire.messages import decode_result
 
         try:
             context.deliver(decode_result(payload))

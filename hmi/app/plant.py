@@ -29,9 +29,9 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from hmi.bus import Actor, Bus, Supervisor
-from hmi.bus.clock import Clock
-from hmi.bus.rpc import Authorizer, RpcRequest
-from hmi.bus.verdicts import VERDICT_SECONDS, CachedAuthorizer
+from hmi.bus.local.clock import Clock
+from hmi.bus.local.rpc import Authorizer, RpcRequest
+from hmi.bus.local.verdicts import VERDICT_SECONDS, CachedAuthorizer
 from hmi.core.identity import Identity, InvalidToken, Unauthorized
 from hmi.core.permissions import Grants
 from hmi.drivers.actor import DriverActor
@@ -83,7 +83,7 @@ def rpc_authorizer(
     clock: Clock | None = None,
     seconds: float = VERDICT_SECONDS,
 ) -> CachedAuthorizer:
-    """The bus's check of methods that declare a permission (see :mod:`hmi.bus.rpc`).
+    """The bus's check of methods that declare a permission (see :mod:`hmi.bus.local.rpc`).
 
     In order, each a refusal (recorded with ``refused``, then PermissionError): the call
     carries a token; ``verify`` accepts it (signature, expiry, logout: the security
@@ -91,7 +91,7 @@ def rpc_authorizer(
     tells; a role of the session has the permission in ``grants``.
 
     An accepted verdict is kept ``seconds`` of ``clock`` (0.5 s; never past the token's
-    expiry) for the same token, node and method (:mod:`hmi.bus.verdicts`): a burst of
+    expiry) for the same token, node and method (:mod:`hmi.bus.local.verdicts`): a burst of
     calls is verified once, and a logout or a disabled user still reaches this door
     within 1 s (docs/security.md). Refusals are never kept.
     """

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: the discovery key itself (hmi.bus.discovery.KEY_ENV; not imported: the CLI stays light)
+#: the discovery key itself (hmi.bus.net.discovery.KEY_ENV; not imported: the CLI stays light)
 KEY_ENV = "HMI_DISCOVERY_KEY"
 
 
@@ -110,11 +110,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the broker until Ctrl-C."""
     import asyncio
 
-    from hmi.bus.auth import Policy
     from hmi.bus.broker import BROKER_NICE, Broker
-    from hmi.bus.brokerstats import render
-    from hmi.bus.discovery import discovery_key, read_key_file
-    from hmi.bus.keys import KeyPair
+    from hmi.bus.broker.brokerstats import render
+    from hmi.bus.net.auth import Policy
+    from hmi.bus.net.discovery import discovery_key, read_key_file
+    from hmi.bus.net.keys import KeyPair
 
     address, heartbeat = args.address, args.heartbeat
     beacon = not args.no_beacon

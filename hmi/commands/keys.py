@@ -29,7 +29,7 @@ def register(commands: Any) -> None:
 
 def generate(args: argparse.Namespace) -> int:
     """Write a key pair per name; refuse to overwrite an existing secret."""
-    from hmi.bus.keys import KeyPair, create_keys
+    from hmi.bus.net.keys import KeyPair, create_keys
 
     for name in args.names:
         if (args.dir / f"{name}.key_secret").exists():
@@ -45,7 +45,7 @@ def generate(args: argparse.Namespace) -> int:
 
 def show_keys(args: argparse.Namespace) -> int:
     """Print ``file: public key`` lines."""
-    from hmi.bus.keys import KeyPair
+    from hmi.bus.net.keys import KeyPair
 
     for path in args.files:
         try:

@@ -16,7 +16,7 @@ def register(commands: Any) -> None:
         description="Start every node of a launch file in order, show each one's state and "
         "output (prefixed with its name), restart a node that exits (doubling delays), give "
         "up on one that keeps failing, and stop them all, newest first, on Ctrl-C or SIGTERM "
-        "(a second Ctrl-C kills what is left). File format: hmi/bus/launchfile.py.",
+        "(a second Ctrl-C kills what is left). File format: hmi/launch/launchfile.py.",
         epilog="exit codes: 0 stopped; 1 a required node gave up, or every node ended by "
         "itself and one failed; 2 the launch file is wrong",
     )
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the launch file until Ctrl-C or SIGTERM; the exit code."""
     import asyncio
 
-    from hmi.bus.launchfile import LaunchError, load_launch
+    from hmi.launch.launchfile import LaunchError, load_launch
 
     try:
         launch = load_launch(args.file)
@@ -62,7 +62,7 @@ async def _main(launch: Any, interval: float) -> int:
     import contextlib
     import signal
 
-    from hmi.bus.launch import Launcher
+    from hmi.launch.launcher import Launcher
 
     launcher = Launcher(launch)
     loop = asyncio.get_running_loop()

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
 
-    from hmi.bus.clock import RealClock, ScaledClock
+    from hmi.bus.local.clock import RealClock, ScaledClock
     from hmi.sim.scenario import ScenarioError, load_scenario
     from hmi.sim.server import Simulator
 

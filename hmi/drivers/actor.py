@@ -35,9 +35,9 @@ from typing import Any
 import yaml
 
 from hmi.bus import Actor, expose
-from hmi.bus.messages import decode_command, encode_result
-from hmi.bus.samples import MalformedPayload, decode_samples, encode_samples
-from hmi.bus.topics import CMD, SYS, result_topic, tag_topic
+from hmi.bus.wire.messages import decode_command, encode_result
+from hmi.bus.wire.samples import MalformedPayload, decode_samples, encode_samples
+from hmi.bus.wire.topics import CMD, SYS, result_topic, tag_topic
 from hmi.core.command import Command, CommandResult, CommandState
 from hmi.core.expression import Expression
 from hmi.core.identity import Identity

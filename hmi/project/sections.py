@@ -20,7 +20,7 @@ from hmi.project.model import (
 from hmi.project.paths import safe_resolve
 from hmi.project.yamlnode import Fields
 
-#: what a broker address looks like (hmi.bus.address parses it; the project may not import
+#: what a broker address looks like (hmi.bus.wire.address parses it; the project may not import
 #: the bus, so the shape is checked here and the details where it is used)
 _ADDRESS = re.compile(r"^(tcp://[^\s:/]+:\d{1,5}|ipc://\S+)$")
 #: seconds, as the bus accepts them

@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from hmi.bus import Actor, MalformedPayload, decode_samples, expose
-from hmi.bus.clock import TimerHandle
-from hmi.bus.topics import ALARM_SEQ
+from hmi.bus.local.clock import TimerHandle
+from hmi.bus.wire.topics import ALARM_SEQ
 from hmi.core.alarms import (
     Alarm,
     AlarmMemento,

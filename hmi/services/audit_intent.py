@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from hmi.bus import Bus, RemoteError, RpcTimeout
-from hmi.bus.messages import encode_command
+from hmi.bus.wire.messages import encode_command
 from hmi.core.command import Command
 
 log = logging.getLogger(__name__)

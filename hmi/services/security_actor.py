@@ -18,7 +18,7 @@ rows are of things that happened: one the store cannot take waits in memory (bou
 is written when it can (:meth:`~hmi.services.audit.AuditLog.note`).
 
 A result comes after the write, too late to refuse it. So a writer asks first:
-``audit.intend(command)`` (the ``cmd/`` payload, :func:`hmi.bus.messages.encode_command`)
+``audit.intend(command)`` (the ``cmd/`` payload, :func:`hmi.bus.wire.messages.encode_command`)
 stores a ``requested`` row in the user the command's token proves, committed before it
 answers; the writer carries the command out only after that answer, and rejects it with
 the error's text otherwise (``audit unavailable: database or disk is full``). Every write
@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hmi.bus import Actor, expose
-from hmi.bus.messages import decode_command, decode_result
-from hmi.bus.samples import MalformedPayload
+from hmi.bus.wire.messages import decode_command, decode_result
+from hmi.bus.wire.samples import MalformedPayload
 from hmi.core.command import Command
 from hmi.core.identity import Identity, InvalidToken, Token
 from hmi.core.passwords import dummy_hash

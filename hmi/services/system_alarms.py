@@ -32,7 +32,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hmi.bus.samples import MalformedPayload
+from hmi.bus.wire.samples import MalformedPayload
 from hmi.core.alarms import Alarm, AlarmStatus
 from hmi.core.quality import GOOD
 from hmi.core.sample import Sample

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hmi.bus.clock import Clock
+from hmi.bus.local.clock import Clock
 from hmi.sim.faults import Fault
 from hmi.sim.plant import Value
 from hmi.sim.scenario import ClearStep, Expectation, FaultStep, Scenario, SetStep

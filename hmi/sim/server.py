@@ -18,7 +18,7 @@ from pymodbus.datastore import ModbusBaseDeviceContext, ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusTcpServer
 
-from hmi.bus.clock import Clock, RealClock
+from hmi.bus.local.clock import Clock, RealClock
 from hmi.core.address import Table
 from hmi.sim.faults import PlantFaults
 from hmi.sim.unit import SimUnit

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from hmi.bus import Bus
-from hmi.bus.messages import decode_result, encode_command
+from hmi.bus.wire.messages import decode_result, encode_command
 from hmi.core.command import Command, CommandResult
 
 

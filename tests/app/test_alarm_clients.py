@@ -16,7 +16,7 @@ from typing import Any
 from hmi.app import DEMO_PROJECT
 from hmi.app.alarms import connect_alarms, load_snapshot
 from hmi.app.plant import Backend
-from hmi.bus import Bus
+from hmi.bus import Bus, connect
 from hmi.bus.broker import Broker
 from hmi.core.alarms import AlarmState
 from hmi.project import load_project
@@ -61,13 +61,13 @@ def test_an_acknowledge_in_one_client_shows_in_the_other_within_a_second(
     async def main() -> None:
         broker = Broker(address, heartbeat=0.2, write_state_file=False)
         await broker.start()
-        backend_bus = await Bus.connect(address, name="backend")
+        backend_bus = await connect(address, name="backend")
         backend = Backend(load_project(DEMO_PROJECT), backend_bus, tmp_path, simulate=True)
         await backend.start()
         buses: list[Bus] = []
         try:
             for name in ("hmi-a", "hmi-b"):
-                buses.append(await Bus.connect(address, name=name))
+                buses.append(await connect(address, name=name))
             a, b = Client(buses[0]), Client(buses[1])
             for client in (a, b):
                 await load_snapshot(client.bus, client.model)
@@ -92,7 +92,7 @@ def test_an_acknowledge_in_one_client_shows_in_the_other_within_a_second(
             assert b.model.status(LEVEL).user == "operator"
 
             # A third HMI started now shows the same state from the snapshot alone.
-            buses.append(await Bus.connect(address, name="hmi-late"))
+            buses.append(await connect(address, name="hmi-late"))
             late = Client(buses[-1])
             await load_snapshot(late.bus, late.model)
             assert late.model.status(LEVEL).state is AlarmState.ACKNOWLEDGED

@@ -9,7 +9,7 @@ from typing import Any
 
 from hmi.app.alarms import connect_alarms, load_snapshot
 from hmi.bus import Bus, expose
-from hmi.bus.topics import ALARM_SEQ
+from hmi.bus.wire.topics import ALARM_SEQ
 from hmi.core.alarms import AlarmState
 from hmi.qt.alarms import AlarmModel
 from tests.qt.alarm_support import T0, status, transition

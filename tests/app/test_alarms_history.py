@@ -11,7 +11,7 @@ import pytest
 from hmi.app import DEMO_PROJECT
 from hmi.app.plant import Backend
 from hmi.bus import Bus, RemoteError
-from hmi.bus.topics import ALARM_SEQ
+from hmi.bus.wire.topics import ALARM_SEQ
 from hmi.project import load_project
 
 LEVEL = "area1/t101/level"

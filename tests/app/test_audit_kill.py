@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hmi.bus import Bus, bind_store
-from hmi.bus.keys import ClientKeys, KeyPair
+from hmi.bus import bind_store, connect
+from hmi.bus.net.keys import ClientKeys, KeyPair
 from hmi.core.command import CommandState
 from hmi.core.quality import Severity
 from hmi.core.tagstore import TagStore
@@ -107,7 +107,7 @@ def test_kill_9_of_the_backend_loses_no_confirmed_writes_row(room: Room) -> None
     confirmed: list[float] = []
 
     async def main() -> None:
-        bus = await Bus.connect(room.address, name="station-2", keys=room.keys())
+        bus = await connect(room.address, name="station-2", keys=room.keys())
         try:
             store = TagStore()
             bind_store(bus, store, "tag/#")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hmi.app.deployment import DeploymentError, resolve
-from hmi.bus.keys import KeyPair, create_keys
+from hmi.bus.net.keys import KeyPair, create_keys
 from hmi.project import parse_project
 
 BUS = """\

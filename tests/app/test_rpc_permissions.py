@@ -19,7 +19,7 @@ import pytest
 
 from hmi.app import DEMO_PROJECT
 from hmi.app.plant import Backend
-from hmi.bus import Bus, RemoteError
+from hmi.bus import Bus, RemoteError, connect
 from hmi.bus.broker import Broker
 from hmi.core.command import CommandState
 from hmi.project import load_project
@@ -112,7 +112,7 @@ async def control_room(tmp_path: Any) -> AsyncIterator[dict[str, Any]]:
     backends: list[Backend] = []
     try:
         for name in ("backend", "node", "intruder"):
-            buses.append(await Bus.connect(address, name=name))
+            buses.append(await connect(address, name=name))
         services = Backend(project, buses[0], tmp_path / "backend", drivers=False)
         drivers = Backend(project, buses[1], tmp_path / "node", services=False, simulate=True)
         for backend in (services, drivers):
@@ -169,7 +169,7 @@ async def login_elsewhere(room: dict[str, Any], user: str, password: str) -> str
     intruder, station = room["intruder"], room["backend"]
     if not hasattr(intruder.transport, "current_sender"):
         pytest.skip(
-            "needs hmi.bus.transport.ZmqTransport.current_sender (the verified sender of "
+            "needs hmi.bus.net.transport.ZmqTransport.current_sender (the verified sender of "
             "a received message): not in the node transport yet"
         )
     info = await station.call("security", "login", user, password, node=node_of(station))
@@ -208,7 +208,7 @@ def test_an_admin_call_with_a_session_of_another_node_is_refused(tmp_path, monke
                 assert "the session belongs to node" in exc.remote_message
                 return
             pytest.skip(
-                "RPC requests are run without current_sender (hmi/bus/noderpc.py "
+                "RPC requests are run without current_sender (hmi/bus/net/noderpc.py "
                 "NodeRpc.on_request sets none): the RPC node binding is not in force yet"
             )
 

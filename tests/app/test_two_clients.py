@@ -11,7 +11,7 @@ import asyncio
 
 from hmi.app import DEMO_PROJECT
 from hmi.app.plant import Backend
-from hmi.bus import Bus, bind_store
+from hmi.bus import bind_store, connect
 from hmi.bus.broker import Broker
 from hmi.core.command import CommandState, settle_time
 from hmi.core.quality import Severity
@@ -30,12 +30,12 @@ def test_a_write_in_one_client_shows_in_the_other_within_a_second(tmp_path, monk
     async def main() -> None:
         broker = Broker(address, heartbeat=0.2, write_state_file=False)
         await broker.start()
-        backend_bus = await Bus.connect(address, name="backend")
+        backend_bus = await connect(address, name="backend")
         project = load_project(DEMO_PROJECT)
         backend = Backend(project, backend_bus, tmp_path, simulate=True)
         await backend.start()
-        a = await Bus.connect(address, name="hmi-a")
-        b = await Bus.connect(address, name="hmi-b")
+        a = await connect(address, name="hmi-a")
+        b = await connect(address, name="hmi-b")
         stores = {"a": TagStore(), "b": TagStore()}
         bind_store(a, stores["a"], "tag/#")
         bind_store(b, stores["b"], "tag/#")

@@ -23,7 +23,7 @@ from PySide6.QtTest import QTest
 from hmi.app import DEMO_PROJECT
 from hmi.app.plant import Backend
 from hmi.bus import Bus, bind_store
-from hmi.bus.messages import decode_command, decode_result, encode_command
+from hmi.bus.wire.messages import decode_command, decode_result, encode_command
 from hmi.core import Command, CommandState, TagStore
 from hmi.project import load_project
 from hmi.qt.context import HmiContext

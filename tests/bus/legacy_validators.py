@@ -1,5 +1,5 @@
-"""The hand-written payload validators the typed messages (hmi.bus.control,
-hmi.bus.messages) replaced, as they were before (commit 23947e0): the oracle of
+"""The hand-written payload validators the typed messages (hmi.bus.wire.control,
+hmi.bus.wire.messages) replaced, as they were before (commit 23947e0): the oracle of
 test_typed_equivalence.py, which checks that the typed decoders accept what these accepted
 for valid payloads, and decode it to the same. Kept here only for that comparison.
 
@@ -21,7 +21,7 @@ class Refused(ValueError):
     """The old code dropped the payload (or raised MalformedPayload)."""
 
 
-# -- hmi/bus/messages.py --------------------------------------------------------------------
+# -- hmi/bus/wire/messages.py --------------------------------------------------------------------
 def _text(data: dict[Any, Any], key: str, default: str = "") -> str:
     value = data.get(key, default)
     if not isinstance(value, str):
@@ -87,7 +87,7 @@ def decode_result(payload: Any) -> CommandResult:
     )
 
 
-# -- hmi/bus/roster.py: HELLO and HEARTBEAT at the broker -----------------------------------
+# -- hmi/bus/broker/roster.py: HELLO and HEARTBEAT at the broker -----------------------------------
 def _interval(value: Any, default: float) -> float:
     if (type(value) is not float and type(value) is not int) or not value > 0:
         return default
@@ -124,14 +124,14 @@ def heartbeat(payload: Any, pid: int, interval: float) -> tuple[int, float]:
     return pid, interval
 
 
-# -- hmi/bus/doors.py: EXPOSE -----------------------------------------------------------------
+# -- hmi/bus/broker/doors.py: EXPOSE ---------------------------------------------------------------
 def expose(payload: Any) -> tuple[str, bool]:
     if type(payload) is not list or len(payload) != 2 or not isinstance(payload[0], str):
         raise Refused("expose")
     return payload[0], bool(payload[1])
 
 
-# -- hmi/bus/broker.py: SNAPSHOT_REQ and an RPC_REQ it routes --------------------------------
+# -- hmi/bus/broker/server.py: SNAPSHOT_REQ and an RPC_REQ it routes ------------------------------
 def snapshot_request(payload: Any) -> str:
     if not isinstance(payload, str):
         raise Refused("snapshot_request")
@@ -144,7 +144,7 @@ def routed_call_id(payload: Any) -> int:
     return payload[0]
 
 
-# -- hmi/bus/session.py: the welcome and $sys/broker heartbeats at the node ------------------
+# -- hmi/bus/net/session.py: the welcome and $sys/broker heartbeats at the node ------------------
 def welcome(payload: Any) -> tuple[str, str, float | None]:
     """``(broker id, fast path as announced, broker heartbeat or None: not taken)``."""
     broker_id = payload.get("id") if isinstance(payload, dict) else None
@@ -164,7 +164,7 @@ def broker_beat(payload: Any) -> str:
     return broker_id
 
 
-# -- hmi/bus/noderpc.py: ROUTE, RPC_REQ and RPC_REP at the node ------------------------------
+# -- hmi/bus/net/noderpc.py: ROUTE, RPC_REQ and RPC_REP at the node ------------------------------
 def route(payload: Any) -> tuple[str, str]:
     if (
         type(payload) is not list

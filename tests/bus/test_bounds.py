@@ -24,15 +24,15 @@ import psutil
 import pytest
 import zmq
 
-from hmi.bus import Bus, roster
-from hmi.bus.address import BrokerAddress
-from hmi.bus.auth import ClientRule, Policy
-from hmi.bus.broker import Broker
-from hmi.bus.doors import PendingCalls
-from hmi.bus.frames import Kind, pack_header
-from hmi.bus.ledger import MAX_SEQS
-from hmi.bus.lvc import LastValueCache
-from hmi.bus.transport import ZmqTransport
+from hmi.bus import Bus
+from hmi.bus.broker import Broker, roster
+from hmi.bus.broker.doors import PendingCalls
+from hmi.bus.broker.ledger import MAX_SEQS
+from hmi.bus.broker.lvc import LastValueCache
+from hmi.bus.net.auth import ClientRule, Policy
+from hmi.bus.net.transport import ZmqTransport
+from hmi.bus.wire.address import BrokerAddress
+from hmi.bus.wire.frames import Kind, pack_header
 from tests.bus.conftest import free_port_pair
 
 T = 1.7e9
@@ -280,7 +280,7 @@ def test_requests_waiting_for_replies_are_bounded_for_all_callers() -> None:
 def test_a_subscriber_keeps_a_bounded_number_of_sequence_numbers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hmi.bus import receiver
+    from hmi.bus.net import receiver
 
     monkeypatch.setattr(receiver, "MAX_SEQS", 100)
     bus = Bus.local(name="station")

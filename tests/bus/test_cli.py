@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hmi.bus import Bus
+from hmi.bus import connect
 from hmi.bus.broker import BROKER_NICE
-from hmi.bus.keys import KeyPair
-from hmi.bus.samples import encode_samples
+from hmi.bus.net.keys import KeyPair
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Sample
 
 from .conftest import free_udp_port
@@ -71,7 +71,7 @@ def test_hmi_broker_routes_and_prints_statistics(address):
         return out
 
     async def main():
-        pub = await Bus.connect(address, name="pub", heartbeat=0.2, wait=15)
+        pub = await connect(address, name="pub", heartbeat=0.2, wait=15)
         if sys.platform == "linux":
             # its Python thread only keeps books behind the proxy: it yields the CPU to
             # the proxy thread (and to the nodes) under contention
@@ -80,7 +80,7 @@ def test_hmi_broker_routes_and_prints_statistics(address):
             # the proxy thread (started first) keeps its priority, as do ZeroMQ's I/O and
             # reaper threads
             assert list(nice.values()).count(0) >= 3, nice
-        sub = await Bus.connect(address, name="sub", heartbeat=0.2, wait=15)
+        sub = await connect(address, name="sub", heartbeat=0.2, wait=15)
         got = []
         sub.subscribe("tag/#", lambda t, p: got.append(p))
         await asyncio.sleep(0.2)
@@ -114,7 +114,7 @@ def test_hmi_broker_routes_and_prints_statistics(address):
 
 
 def test_hmi_broker_reads_the_discovery_key_where_nodes_do():
-    from hmi.bus import discovery
+    from hmi.bus.net import discovery
     from hmi.commands import broker
 
     assert broker.KEY_ENV == discovery.KEY_ENV  # (the command does not import the bus)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hmi.bus.clock import RealClock, ScaledClock, VirtualClock
+from hmi.bus.local.clock import RealClock, ScaledClock, VirtualClock
 
 
 def test_virtual_clock_fires_due_timers_in_order():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from hmi.bus.messages import decode_command, decode_result, encode_command, encode_result
-from hmi.bus.samples import MalformedPayload, decode_samples, encode_samples
+from hmi.bus.wire.messages import decode_command, decode_result, encode_command, encode_result
+from hmi.bus.wire.samples import MalformedPayload, decode_samples, encode_samples
 from hmi.core import Command, CommandResult, CommandState, Quality, Reason, Sample
 
 

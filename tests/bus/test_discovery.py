@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from hmi.bus import Bus
-from hmi.bus.address import BrokerAddress, read_state, state_file, write_state
+from hmi.bus import connect
 from hmi.bus.broker import Broker
-from hmi.bus.discovery import Beacon, discover, resolve
+from hmi.bus.net.discovery import Beacon, discover, resolve
+from hmi.bus.wire.address import BrokerAddress, read_state, state_file, write_state
 
 from .conftest import free_udp_port
 
@@ -101,8 +101,8 @@ def test_discover_false_skips_the_probe_and_keeps_the_other_sources(address, mon
             addr, source = await resolve(None, discover=False, **opts)
             assert (addr.front, source) == ("tcp://10.0.0.8:7000", "env")
             monkeypatch.delenv("HMI_BROKER")
-            # Bus.connect passes it on
-            bus = await Bus.connect(None, name="n", discover=False, discovery_port=udp)
+            # connect passes it on
+            bus = await connect(None, name="n", discover=False, discovery_port=udp)
             try:
                 assert bus.transport.address.front == address
             finally:

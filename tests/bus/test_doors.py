@@ -1,4 +1,4 @@
-"""The broker's doors without sockets (hmi.bus.doors, hmi.bus.auth): identities, the
+"""The broker's doors without sockets (hmi.bus.broker.doors, hmi.bus.net.auth): identities, the
 broker's $sys/ topics, replies matched to routed requests, refusals counted and logged
 at most once per interval, the policy file's serve: rights and its errors."""
 
@@ -10,12 +10,12 @@ import re
 import msgpack
 import pytest
 
-from hmi.bus.auth import ClientRule, Policy
-from hmi.bus.brokerstats import BrokerStats, NodeInfo
-from hmi.bus.control import REPLY_RAW, decode
-from hmi.bus.doors import PendingCalls, Refusals, broker_only, identity_refusal
-from hmi.bus.frames import FrameError
-from hmi.bus.keys import KeyPair
+from hmi.bus.broker.brokerstats import BrokerStats, NodeInfo
+from hmi.bus.broker.doors import PendingCalls, Refusals, broker_only, identity_refusal
+from hmi.bus.net.auth import ClientRule, Policy
+from hmi.bus.net.keys import KeyPair
+from hmi.bus.wire.control import REPLY_RAW, decode
+from hmi.bus.wire.frames import FrameError
 
 
 def test_a_sender_is_its_connections_routing_id_and_a_live_id_keeps_its_key():

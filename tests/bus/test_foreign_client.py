@@ -13,10 +13,10 @@ import subprocess
 import sys
 import textwrap
 
-from hmi.bus import Actor, Bus, Supervisor
+from hmi.bus import Actor, Supervisor, connect
 from hmi.bus.broker import Broker
-from hmi.bus.messages import decode_command
-from hmi.bus.samples import encode_samples
+from hmi.bus.wire.messages import decode_command
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Sample
 
 CLIENT = textwrap.dedent(
@@ -107,7 +107,7 @@ def test_a_client_without_hmi_reads_tags_and_sends_a_command(address):
     async def main():
         broker = Broker(address, heartbeat=0.2)
         await broker.start()
-        driver = await Bus.connect(address, name="driver", heartbeat=0.2)
+        driver = await connect(address, name="driver", heartbeat=0.2)
         sup = Supervisor(driver)
         writer = await sup.start(Writer())
         driver.publish("tag/line1/pump", encode_samples({"line1/pump/sp": Sample(40.0)}))

@@ -1,7 +1,7 @@
 """The broker's front reads a wake-up's messages in one batch and checks a run of one
-node's publications on one topic once (hmi.bus.front): the outcome is the one of handling
+node's publications on one topic once (hmi.bus.broker.front): the outcome is the one of handling
 each message alone, in order, and a short message never takes another node's next
-message with it (hmi.bus.zmqio.RouterReader).
+message with it (hmi.bus.net.zmqio.RouterReader).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import msgpack
 import zmq
 
-from hmi.bus.auth import ClientRule, Policy
 from hmi.bus.broker import Broker
-from hmi.bus.frames import Flag, Kind, pack_header
-from hmi.bus.zmqio import RouterReader, send_frames
+from hmi.bus.net.auth import ClientRule, Policy
+from hmi.bus.net.zmqio import RouterReader, send_frames
+from hmi.bus.wire.frames import Flag, Kind, pack_header
 
 T = 1.7e9
 #: the two nodes of the tests and what each may publish

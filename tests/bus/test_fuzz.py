@@ -13,10 +13,10 @@ import random
 import msgpack
 
 from hmi.bus import Bus
-from hmi.bus.address import BrokerAddress
 from hmi.bus.broker import Broker
-from hmi.bus.frames import MAX_PAYLOAD, Kind, encode, pack_header
-from hmi.bus.transport import ZmqTransport
+from hmi.bus.net.transport import ZmqTransport
+from hmi.bus.wire.address import BrokerAddress
+from hmi.bus.wire.frames import MAX_PAYLOAD, Kind, encode, pack_header
 
 CASES = 20_000
 

@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from hmi.bus import Bus, bind_store
+from hmi.bus import bind_store, connect
 from hmi.bus.broker import Broker
-from hmi.bus.frames import DEAD_AFTER_BEATS
-from hmi.bus.samples import encode_samples
-from hmi.bus.session import BROKER_LOST
+from hmi.bus.net.session import BROKER_LOST
+from hmi.bus.wire.frames import DEAD_AFTER_BEATS
+from hmi.bus.wire.samples import encode_samples
 from hmi.cli import build_parser
 from hmi.core import Reason, Sample, TagStore
 
@@ -22,9 +22,9 @@ def test_a_node_beating_slower_than_the_broker_is_not_taken_for_dead(address):
     async def main():
         broker = Broker(address, heartbeat=0.1, stats_interval=0.2, write_state_file=False)
         await broker.start()
-        slow = await Bus.connect(address, name="slow", heartbeat=0.5)  # 5 x the broker's
-        fast = await Bus.connect(address, name="fast", heartbeat=0.05)
-        hmi = await Bus.connect(address, name="hmi")  # hmi node's and hmi run's default: 1 s
+        slow = await connect(address, name="slow", heartbeat=0.5)  # 5 x the broker's
+        fast = await connect(address, name="fast", heartbeat=0.05)
+        hmi = await connect(address, name="hmi")  # hmi node's and hmi run's default: 1 s
         deaths, lost = [], []
         hmi.subscribe("$sys/node/+/dead", lambda t, p: deaths.append(p["id"]))
         for bus in (slow, fast, hmi):
@@ -67,7 +67,7 @@ def test_a_node_beating_faster_than_the_broker_does_not_take_it_for_lost(address
     async def main():
         broker = Broker(address, heartbeat=0.5, write_state_file=False)
         await broker.start()
-        node = await Bus.connect(address, name="quick", heartbeat=0.05)
+        node = await connect(address, name="quick", heartbeat=0.05)
         lost = []
         node.subscribe(BROKER_LOST, lambda t, p: lost.append(p))
         try:

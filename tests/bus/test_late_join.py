@@ -17,10 +17,10 @@ import time
 
 import pytest
 
-from hmi.bus import Bus, bind_store
-from hmi.bus.address import BrokerAddress
+from hmi.bus import Bus, bind_store, connect
 from hmi.bus.broker import Broker
-from hmi.bus.samples import encode_samples
+from hmi.bus.wire.address import BrokerAddress
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Sample, TagStore
 
 from .test_zmq_bus import until
@@ -115,8 +115,8 @@ def test_a_value_published_while_the_subscription_travels_reaches_the_late_joine
         await broker.start()
         relay = SlowUpstream(back_port)
         joiner_address = BrokerAddress(front.front, f"tcp://127.0.0.1:{await relay.start()}")
-        driver = await Bus.connect(address, name="driver", heartbeat=0.1)
-        hmi = await Bus.connect(joiner_address, name="hmi", heartbeat=0.1)
+        driver = await connect(address, name="driver", heartbeat=0.1)
+        hmi = await connect(joiner_address, name="hmi", heartbeat=0.1)
         try:
             await heard_from(hmi, broker)
             if restart:
@@ -166,8 +166,8 @@ def test_a_node_subscribed_before_its_sub_socket_connects_gets_what_was_publishe
         relay = SlowUpstream(back_port)
         relay.delay = 0.15  # each step of the SUB's handshake, then its subscriptions
         joiner_address = BrokerAddress(front.front, f"tcp://127.0.0.1:{await relay.start()}")
-        driver = await Bus.connect(address, name="driver", heartbeat=0.1)
-        hmi = await Bus.connect(joiner_address, name="hmi", heartbeat=0.1, wait=None)
+        driver = await connect(address, name="driver", heartbeat=0.1)
+        hmi = await connect(joiner_address, name="hmi", heartbeat=0.1, wait=None)
         try:
             store = TagStore()
             bind_store(hmi, store, "tag/#")  # before the broker's welcome

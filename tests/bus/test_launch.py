@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from hmi.bus.launch import Launcher
-from hmi.bus.launchfile import load_launch
+from hmi.launch.launcher import Launcher
+from hmi.launch.launchfile import load_launch
 
 SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hmi.bus.launchfile import Backoff, LaunchError, load_launch, parse_launch
 from hmi.cli import main
+from hmi.launch.launchfile import Backoff, LaunchError, load_launch, parse_launch
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -197,9 +197,9 @@ def test_hmi_launch_check_lists_the_nodes_or_the_errors(tmp_path, capsys):
 
 
 def test_the_documented_example_is_valid(tmp_path):
-    import hmi.bus.launchfile
+    import hmi.launch.launchfile
 
-    doc = hmi.bus.launchfile.__doc__
+    doc = hmi.launch.launchfile.__doc__
     example = doc.split("::\n\n", 1)[1].split("\n\n", 1)[0]
     text = "\n".join(line.removeprefix("    ") for line in example.splitlines())
     broker, keys, plant, report = parse_launch(text, tmp_path / "plant.yaml", environ={}).nodes

@@ -1,4 +1,4 @@
-"""The broker's record of publications (hmi.bus.ledger), without sockets."""
+"""The broker's record of publications (hmi.bus.broker.ledger), without sockets."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import msgpack
 
-from hmi.bus.brokerstats import NodeInfo
-from hmi.bus.frames import Flag, Kind, pack_header
-from hmi.bus.ledger import Ledger
+from hmi.bus.broker.brokerstats import NodeInfo
+from hmi.bus.broker.ledger import Ledger
+from hmi.bus.wire.frames import Flag, Kind, pack_header
 
 
 def stream(rng: random.Random, n: int) -> list[list[bytes]]:

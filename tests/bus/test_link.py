@@ -1,4 +1,4 @@
-"""A node's link to its broker (hmi.bus.link): values marked while the broker is lost, a
+"""A node's link to its broker (hmi.bus.net.link): values marked while the broker is lost, a
 node started before its broker, a key the broker refuses; one log line per change, never
 an exception (real brokers on 127.0.0.1, short heartbeats)."""
 
@@ -9,12 +9,12 @@ import logging
 
 import pytest
 
-from hmi.bus import Bus, bind_store
-from hmi.bus.auth import ClientRule, Policy
+from hmi.bus import Bus, bind_store, connect
 from hmi.bus.broker import Broker
-from hmi.bus.keys import ClientKeys, KeyPair
-from hmi.bus.link import Link
-from hmi.bus.samples import encode_samples
+from hmi.bus.net.auth import ClientRule, Policy
+from hmi.bus.net.keys import ClientKeys, KeyPair
+from hmi.bus.net.link import Link
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Quality, Reason, Sample, Severity, TagStore
 
 from .test_zmq_bus import until
@@ -24,7 +24,7 @@ FLOW, MODE, FAULT, OLD = "a/p/flow", "a/p/mode", "a/p/fault", "a/p/old"
 
 
 def _records(caplog, text):
-    return [r for r in caplog.records if r.name == "hmi.bus.link" and text in r.getMessage()]
+    return [r for r in caplog.records if r.name == "hmi.bus.net.link" and text in r.getMessage()]
 
 
 def test_the_link_tells_each_change_once_and_logs_the_first_wait_after_a_grace(caplog):
@@ -50,7 +50,7 @@ def test_the_link_tells_each_change_once_and_logs_the_first_wait_after_a_grace(c
         link.close()
         return told
 
-    with caplog.at_level(logging.INFO, logger="hmi.bus.link"):
+    with caplog.at_level(logging.INFO, logger="hmi.bus.net.link"):
         told = asyncio.run(main())
     assert [state for state, _ in told] == ["connected", "lost", "connected", "refused", "waiting"]
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if "listener" not in r.msg]
@@ -87,7 +87,7 @@ def test_a_first_connection_within_the_grace_is_only_info_a_new_broker_a_warning
         link.connected("b2", ": a new broker (was b1), resyncing")
         link.close()
 
-    with caplog.at_level(logging.INFO, logger="hmi.bus.link"):
+    with caplog.at_level(logging.INFO, logger="hmi.bus.net.link"):
         asyncio.run(main())
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("INFO", "bus: connected to broker tcp://h:5570 (id b1)"),
@@ -102,8 +102,8 @@ def test_values_turn_uncertain_while_the_broker_is_lost_and_good_with_fresh_data
     async def main():
         broker = Broker(address, heartbeat=BEAT, write_state_file=False)
         await broker.start()
-        driver = await Bus.connect(address, name="driver", heartbeat=BEAT)
-        hmi = await Bus.connect(address, name="hmi", heartbeat=BEAT)
+        driver = await connect(address, name="driver", heartbeat=BEAT)
+        hmi = await connect(address, name="hmi", heartbeat=BEAT)
         states = []
         hmi.transport.on_link.append(lambda state, detail: states.append(state))
         store, own = TagStore(), TagStore()
@@ -185,7 +185,7 @@ def test_unbinding_a_store_also_ends_its_broker_watch(address):
     async def main():
         broker = Broker(address, heartbeat=BEAT, write_state_file=False)
         await broker.start()
-        hmi = await Bus.connect(address, name="hmi", heartbeat=BEAT)
+        hmi = await connect(address, name="hmi", heartbeat=BEAT)
         try:
             before = len(hmi._subs)
             binding = bind_store(hmi, TagStore(), "tag/#")
@@ -206,7 +206,7 @@ def test_a_node_started_before_its_broker_joins_when_it_starts(address, curve):
     policy = Policy([ClientRule("early", key.public, ("tag/",))]) if curve else None
 
     async def main():
-        early = await Bus.connect(address, name="early", heartbeat=BEAT, keys=keys, wait=None)
+        early = await connect(address, name="early", heartbeat=BEAT, keys=keys, wait=None)
         broker = None
         try:
             transport = early.transport
@@ -249,7 +249,7 @@ def test_a_refused_key_says_so_once_never_raises_and_gets_in_once_admitted(addre
         )
         await broker.start()
         keys = ClientKeys(stranger, server.public)
-        node = await Bus.connect(address, name="stranger", heartbeat=BEAT, keys=keys, wait=None)
+        node = await connect(address, name="stranger", heartbeat=BEAT, keys=keys, wait=None)
         other = None
         try:
             states = []
@@ -258,7 +258,7 @@ def test_a_refused_key_says_so_once_never_raises_and_gets_in_once_admitted(addre
             assert "refused this node's CURVE key" in node.transport.link.detail
             # with a deadline, the same refusal is a ConnectionError that says why
             with pytest.raises(ConnectionError, match="not admitted by its policy"):
-                await Bus.connect(address, name="impatient", keys=keys, wait=0.3)
+                await connect(address, name="impatient", keys=keys, wait=0.3)
             await asyncio.sleep(1.0)  # it keeps trying (0.5 s, 1 s ...): one line only
             assert node.transport.link_state == "refused"
             assert len(_records(caplog, "refused this node's CURVE key")) == 2  # one per node
@@ -272,7 +272,7 @@ def test_a_refused_key_says_so_once_never_raises_and_gets_in_once_admitted(addre
             assert states[-1][1] == f"connected to broker {address} (id {broker.id})"
             assert any(n.name == "stranger" for n in broker.nodes.values())
             # and a node with a key admitted from the start connects at once
-            other = await Bus.connect(
+            other = await connect(
                 address, name="hmi", heartbeat=BEAT, keys=ClientKeys(admitted, server.public)
             )
             assert other.transport.link_state == "connected"
@@ -297,7 +297,7 @@ def test_a_wrong_broker_key_is_no_answer_and_still_trying(address):
         )
         await broker.start()
         wrong = ClientKeys(key, KeyPair.generate().public)
-        node = await Bus.connect(address, name="n", heartbeat=BEAT, keys=wrong, wait=None)
+        node = await connect(address, name="n", heartbeat=BEAT, keys=wrong, wait=None)
         try:
             await until(lambda: "handshake fails" in node.transport.link.detail)
             assert node.transport.link_state == "waiting"
@@ -311,7 +311,7 @@ def test_a_wrong_broker_key_is_no_answer_and_still_trying(address):
 
 def test_waiting_forever_ends_when_the_node_closes(address):
     async def main():
-        node = await Bus.connect(address, name="n", heartbeat=BEAT, wait=None)
+        node = await connect(address, name="n", heartbeat=BEAT, wait=None)
         waiting = asyncio.ensure_future(node.transport.wait_connected())
         await asyncio.sleep(0.1)
         assert not waiting.done()

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from hmi.bus import Bus, RemoteError, RpcTimeout, VirtualClock, bind_store, expose
-from hmi.bus.samples import encode_samples
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Quality, Reason, Sample, TagStore
 
 

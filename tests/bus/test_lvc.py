@@ -1,4 +1,4 @@
-"""The broker's last-value cache (hmi.bus.lvc), without sockets: batches found moot without
+"""The broker's last-value cache (hmi.bus.broker.lvc), without sockets: batches found moot without
 decoding them leave the cache exactly as decoding every batch would."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 import msgpack
 import pytest
 
-from hmi.bus import lvc
-from hmi.bus.lvc import LastValueCache, Layout
+from hmi.bus.broker import lvc
+from hmi.bus.broker.lvc import LastValueCache, Layout
 
 
 class EveryBatch(LastValueCache):

@@ -15,12 +15,12 @@ import msgpack
 import pytest
 
 from hmi.bus import Bus, expose
-from hmi.bus.address import BrokerAddress
 from hmi.bus.broker import Broker
-from hmi.bus.control import node_notice
-from hmi.bus.frames import MAX_PAYLOAD, FrameError, Kind, encode, pack_header
-from hmi.bus.noderpc import _Call
-from hmi.bus.transport import ZmqTransport
+from hmi.bus.net.noderpc import _Call
+from hmi.bus.net.transport import ZmqTransport
+from hmi.bus.wire.address import BrokerAddress
+from hmi.bus.wire.control import node_notice
+from hmi.bus.wire.frames import MAX_PAYLOAD, FrameError, Kind, encode, pack_header
 
 T = 1.7e9
 HELLO = {"name": "pumps", "pid": 42, "host": "h1", "targets": [], "heartbeat": 0.5}
@@ -120,7 +120,7 @@ def test_the_broker_counts_and_drops_a_malformed_control_payload(
 
 
 def test_the_broker_says_which_field_is_wrong_once_per_interval(broker, caplog):
-    with caplog.at_level(logging.WARNING, logger="hmi.bus.broker"):
+    with caplog.at_level(logging.WARNING, logger="hmi.bus.broker.server"):
         for pid in ("a", "b", "c"):
             broker._on_front([b"n1", *frames(Kind.HELLO, "$sys/broker", {"pid": pid})], "")
     assert broker.stats.drops["hello"] == 3
@@ -309,7 +309,7 @@ def test_what_nodes_send_is_what_the_protocol_documents():
 
 
 def test_a_whole_frame_of_each_kind_still_parses_after_the_typed_decoding():
-    # the frames themselves are unchanged: what hmi.bus.frames.encode makes, nodes read
+    # the frames themselves are unchanged: what hmi.bus.wire.frames.encode makes, nodes read
     message = encode("rpc/pump", Kind.RPC_REQ, "n1", 0, time.time(), [1, "speed", [2], {"x": 1}])
     _, transport = node()
     transport._on_dealer(message)  # a request for a target this node does not serve

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import msgpack
 import pytest
 
-from hmi.bus import Bus, bind_store, expose
+from hmi.bus import bind_store, connect, expose
 from hmi.bus.broker import Broker
-from hmi.bus.control import Hello
-from hmi.bus.publisher import Publisher
-from hmi.bus.roster import Roster
-from hmi.bus.samples import encode_samples
+from hmi.bus.broker.roster import Roster
+from hmi.bus.net.publisher import Publisher
+from hmi.bus.wire.control import Hello
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Reason, Sample, Severity, TagStore
 
 from .test_zmq_bus import until
@@ -114,8 +114,8 @@ def test_a_paused_node_declared_dead_republishes_its_values_when_heard_again(add
         broker = Broker(address, heartbeat=0.1, fast_path=fast_path, write_state_file=False)
         await broker.start()
         paused = NodeLoop()
-        driver = await paused.run(Bus.connect(address, name="driver", heartbeat=0.1))
-        hmi = await Bus.connect(address, name="hmi", heartbeat=0.1)
+        driver = await paused.run(connect(address, name="driver", heartbeat=0.1))
+        hmi = await connect(address, name="hmi", heartbeat=0.1)
         late = None
         try:
             assert driver.transport.fast_path_ready is fast_path
@@ -176,7 +176,7 @@ def test_a_paused_node_declared_dead_republishes_its_values_when_heard_again(add
             await until(lambda: not resync.asked and not resync.held)
             assert _all(own, _good)  # node dead first (maybe held for a resync), then GOOD
             # the broker's cache is GOOD again: a late joiner gets GOOD values
-            late = await Bus.connect(address, name="late", heartbeat=0.1)
+            late = await connect(address, name="late", heartbeat=0.1)
             late_store = TagStore()
             bind_store(late, late_store, "tag/#")
             await until(lambda: _all(late_store, _good))

@@ -1,8 +1,8 @@
-"""Snapshots and live batches in the right order (hmi.bus.resync, no sockets)."""
+"""Snapshots and live batches in the right order (hmi.bus.net.resync, no sockets)."""
 
 from __future__ import annotations
 
-from hmi.bus.resync import PROBE_WAIT, SNAPSHOT_WAIT, Resync
+from hmi.bus.net.resync import PROBE_WAIT, SNAPSHOT_WAIT, Resync
 
 
 def make():

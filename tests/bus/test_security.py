@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from hmi.bus import Bus, bind_store
-from hmi.bus.auth import Policy
+from hmi.bus import bind_store, connect
 from hmi.bus.broker import Broker
-from hmi.bus.keys import ClientKeys, KeyPair, create_keys
-from hmi.bus.samples import encode_samples
+from hmi.bus.net.auth import Policy
+from hmi.bus.net.keys import ClientKeys, KeyPair, create_keys
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Quality, Reason, Sample, TagStore
 
 from .test_zmq_bus import until
@@ -41,11 +41,11 @@ def test_curve_admits_listed_keys_and_enforces_publish_rights(tmp_path, address)
     async def main():
         broker = Broker(address, heartbeat=0.1, secret=server, policy=policy)
         await broker.start()
-        driver = await Bus.connect(address, name="driver", keys=client("driver"), heartbeat=0.1)
-        hmi = await Bus.connect(address, name="hmi", keys=client("hmi"), heartbeat=0.1)
+        driver = await connect(address, name="driver", keys=client("driver"), heartbeat=0.1)
+        hmi = await connect(address, name="hmi", keys=client("hmi"), heartbeat=0.1)
         try:
             with pytest.raises(ConnectionError):
-                await Bus.connect(address, name="intruder", keys=client("intruder"), wait=0.5)
+                await connect(address, name="intruder", keys=client("intruder"), wait=0.5)
             assert broker.zap.counts["refused"] >= 1
             tags, cmds = [], []
             # the driver node hears tags only from itself: the hmi's forged one is refused
@@ -89,8 +89,8 @@ def test_curve_broker_restart_nodes_reconnect_resubscribe_and_resync(tmp_path, a
     async def main():
         broker = Broker(address, heartbeat=0.1, secret=server, policy=policy)
         await broker.start()
-        driver = await Bus.connect(address, name="driver", keys=client("driver"), heartbeat=0.1)
-        hmi = await Bus.connect(address, name="hmi", keys=client("hmi"), heartbeat=0.1)
+        driver = await connect(address, name="driver", keys=client("driver"), heartbeat=0.1)
+        hmi = await connect(address, name="hmi", keys=client("hmi"), heartbeat=0.1)
         store = TagStore()
         bind_store(hmi, store, "tag/#")
         commands, tags = [], []
@@ -131,7 +131,7 @@ def test_curve_broker_restart_nodes_reconnect_resubscribe_and_resync(tmp_path, a
 
 
 def test_a_policy_naming_a_missing_key_file_says_which_client_and_how_to_make_it(tmp_path):
-    from hmi.bus.auth import Policy
+    from hmi.bus.net.auth import Policy
 
     policy = tmp_path / "clients.yaml"
     policy.write_text("clients:\n  - {name: drivers, key_file: drivers.key, publish: [tag/]}\n")

@@ -7,12 +7,13 @@ import asyncio
 
 import zmq
 
-from hmi.bus import Bus, bind_store, expose, session
-from hmi.bus.auth import ClientRule, Policy
+from hmi.bus import bind_store, connect, expose
 from hmi.bus.broker import Broker
-from hmi.bus.frames import Kind, encode
-from hmi.bus.keys import ClientKeys, KeyPair
-from hmi.bus.samples import encode_samples
+from hmi.bus.net import session
+from hmi.bus.net.auth import ClientRule, Policy
+from hmi.bus.net.keys import ClientKeys, KeyPair
+from hmi.bus.wire.frames import Kind, encode
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Sample, TagStore
 
 from .test_zmq_bus import node, until
@@ -132,7 +133,7 @@ def test_a_node_whose_id_the_broker_keeps_to_an_old_connection_connects_again(ad
         old.connect(address)
         old.send_multipart(encode("$sys/broker", Kind.HELLO, "node-1", 0, 0.0, {"name": "n"}))
         await until(lambda: b"node-1" in broker.nodes)
-        bus = await Bus.connect(
+        bus = await connect(
             address, name="n", node_id="node-1", keys=keys, heartbeat=0.1, wait=None
         )
         store = TagStore()

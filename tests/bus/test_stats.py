@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 
-from hmi.bus import Bus
+from hmi.bus import connect
 from hmi.bus.broker import Broker
-from hmi.bus.brokerstats import render
-from hmi.bus.samples import encode_samples
+from hmi.bus.broker.brokerstats import render
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Sample
 
 from .test_zmq_bus import until
@@ -21,8 +21,8 @@ def test_sys_stats_report_topic_rates_nodes_and_their_cpu_and_memory(address):
     async def main():
         broker = Broker(address, heartbeat=0.1, stats_interval=0.5)
         await broker.start()
-        driver = await Bus.connect(address, name="driver", heartbeat=0.1)
-        viewer = await Bus.connect(address, name="viewer", heartbeat=0.1)
+        driver = await connect(address, name="driver", heartbeat=0.1)
+        viewer = await connect(address, name="viewer", heartbeat=0.1)
         reports = []
         viewer.subscribe("$sys/stats", lambda t, p: reports.append(p))
         try:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hmi.bus.topics import TopicError, literal_prefix, matches, validate_pattern, validate_topic
+from hmi.bus.wire.topics import (
+    TopicError,
+    literal_prefix,
+    matches,
+    validate_pattern,
+    validate_topic,
+)
 
 
 @pytest.mark.parametrize(

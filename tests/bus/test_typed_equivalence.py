@@ -1,4 +1,4 @@
-"""The typed decoders (hmi.bus.control, hmi.bus.messages) accept what the hand-written
+"""The typed decoders (hmi.bus.wire.control, hmi.bus.wire.messages) accept what the hand-written
 validators they replaced accepted, and decode it to the same (tests/bus/legacy_validators.py
 is the old code, the oracle).
 
@@ -20,9 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hmi.bus import control
-from hmi.bus.brokerstats import NodeInfo
-from hmi.bus.control import (
+from hmi.bus.broker.brokerstats import NodeInfo
+from hmi.bus.broker.roster import Roster
+from hmi.bus.wire import control
+from hmi.bus.wire.control import (
     CALL,
     CALL_RAW,
     EXPOSE,
@@ -36,10 +37,9 @@ from hmi.bus.control import (
     Fault,
     decode,
 )
-from hmi.bus.frames import FrameError
-from hmi.bus.messages import decode_command, decode_result
-from hmi.bus.roster import Roster
-from hmi.bus.samples import MalformedPayload
+from hmi.bus.wire.frames import FrameError
+from hmi.bus.wire.messages import decode_command, decode_result
+from hmi.bus.wire.samples import MalformedPayload
 from hmi.core.command import CommandState
 
 from . import legacy_validators as old

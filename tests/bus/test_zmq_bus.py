@@ -10,10 +10,10 @@ import msgpack
 import pytest
 import zmq
 
-from hmi.bus import Actor, Bus, RemoteError, RpcTimeout, Supervisor, bind_store, expose
+from hmi.bus import Actor, RemoteError, RpcTimeout, Supervisor, bind_store, connect, expose
 from hmi.bus.broker import Broker
-from hmi.bus.frames import Kind, pack_header
-from hmi.bus.samples import encode_samples
+from hmi.bus.wire.frames import Kind, pack_header
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Quality, Reason, Sample, Severity, TagStore
 
 
@@ -28,7 +28,7 @@ async def until(predicate, timeout=5.0):
 
 async def node(address, name, **kw):
     kw.setdefault("heartbeat", 0.1)
-    return await Bus.connect(address, name=name, **kw)
+    return await connect(address, name=name, **kw)
 
 
 class Pump(Actor):

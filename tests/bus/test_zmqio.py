@@ -1,4 +1,4 @@
-"""Receiving ZeroMQ messages cheaply and safely (hmi.bus.zmqio), on inproc sockets."""
+"""Receiving ZeroMQ messages cheaply and safely (hmi.bus.net.zmqio), on inproc sockets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import zmq
 
-from hmi.bus.zmqio import Reader, recv_three, send_frames
+from hmi.bus.net.zmqio import Reader, recv_three, send_frames
 
 
 @pytest.fixture

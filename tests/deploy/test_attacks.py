@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from hmi.bus import Bus, RemoteError, expose
-from hmi.bus.frames import Kind
-from hmi.bus.keys import ClientKeys, KeyPair
-from hmi.bus.messages import encode_command
-from hmi.bus.store import bind_store
+from hmi.bus import Bus, RemoteError, connect, expose
+from hmi.bus.local.store import bind_store
+from hmi.bus.net.keys import ClientKeys, KeyPair
+from hmi.bus.wire.frames import Kind
+from hmi.bus.wire.messages import encode_command
 from hmi.core.command import Command
 from hmi.core.tagstore import TagStore
 from tests.app.helpers import Results
@@ -56,7 +56,7 @@ class Plant:
     @asynccontextmanager
     async def client(self, name: str = "attacker") -> AsyncIterator[Bus]:
         """A bus client with station-2's admitted key."""
-        bus = await Bus.connect(self.address, name=name, keys=self.keys())
+        bus = await connect(self.address, name=name, keys=self.keys())
         try:
             yield bus
         finally:

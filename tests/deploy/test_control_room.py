@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from hmi.bus import Bus
-from hmi.bus.keys import ClientKeys, KeyPair
-from hmi.bus.messages import encode_command
+from hmi.bus import connect
+from hmi.bus.net.keys import ClientKeys, KeyPair
+from hmi.bus.wire.messages import encode_command
 from hmi.core.command import Command
 from tests.bus.conftest import free_port_pair
 from tests.deploy.processes import (
@@ -175,7 +175,7 @@ async def _tokenless_write(folder: Path, broker_port: int) -> None:
         KeyPair.load(folder / "keys" / "station-2.key_secret"),
         KeyPair.load(folder / "keys" / "broker.key").public,
     )
-    bus = await Bus.connect(f"tcp://127.0.0.1:{broker_port}", name="intruder", keys=keys)
+    bus = await connect(f"tcp://127.0.0.1:{broker_port}", name="intruder", keys=keys)
     try:
         command = Command(
             id=uuid.uuid4().hex,

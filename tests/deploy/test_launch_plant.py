@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from hmi.bus import Bus
-from hmi.bus.keys import ClientKeys, KeyPair
-from hmi.bus.messages import encode_command
-from hmi.bus.store import bind_store
+from hmi.bus import connect
+from hmi.bus.local.store import bind_store
+from hmi.bus.net.keys import ClientKeys, KeyPair
+from hmi.bus.wire.messages import encode_command
 from hmi.core.command import Command as Write
 from hmi.core.tagstore import TagStore
 from hmi.project import load_project
@@ -77,7 +77,7 @@ async def _log_in_and_write(examples: Path, broker_port: int) -> tuple[str, obje
         KeyPair.load(examples / "keys" / "broker.key").public,
     )
     project = load_project(examples / "demo-plant.yaml")
-    bus = await Bus.connect(f"tcp://127.0.0.1:{broker_port}", name="station-2", keys=keys)
+    bus = await connect(f"tcp://127.0.0.1:{broker_port}", name="station-2", keys=keys)
     try:
         store = TagStore(project.tags.values())
         bind_store(bus, store, "tag/#")

@@ -20,7 +20,7 @@ from pymodbus.server import ModbusTcpServer
 
 from hmi.app.plant import rpc_authorizer
 from hmi.bus import Bus
-from hmi.bus.rpc import RpcRequest
+from hmi.bus.local.rpc import RpcRequest
 from hmi.core.address import ModbusAddress
 from hmi.core.identity import Identity, issue_token, verify_token
 from hmi.core.permissions import Grants

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from hmi.bus import Bus, Supervisor
-from hmi.bus.messages import decode_result, encode_command
-from hmi.bus.samples import decode_samples
+from hmi.bus.wire.messages import decode_result, encode_command
+from hmi.bus.wire.samples import decode_samples
 from hmi.core.command import Command, CommandState
 from hmi.core.quality import Severity
 from hmi.drivers.actor import DriverActor

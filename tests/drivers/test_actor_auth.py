@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from hmi.bus import Actor, Bus, Supervisor, expose
-from hmi.bus.messages import decode_result, encode_command
+from hmi.bus.wire.messages import decode_result, encode_command
 from hmi.core.command import Command, CommandResult, CommandState
 from hmi.core.identity import Identity, InvalidToken, verify_token
 from hmi.drivers.actor import DriverActor

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hmi.bus import Bus, Supervisor
-from hmi.bus.messages import decode_result, encode_command
-from hmi.bus.samples import decode_samples
+from hmi.bus import Supervisor, connect
+from hmi.bus.wire.messages import decode_result, encode_command
+from hmi.bus.wire.samples import decode_samples
 from hmi.core.command import Command, CommandState
 from hmi.core.quality import Severity
 from hmi.services.audit import AuditLog
@@ -92,7 +92,7 @@ def test_hmi_node_publishes_tag_batches_and_confirms_a_write(tmp_path: Path) -> 
         registers[1], registers[2], registers[10] = 1234, 56, 7
         context = datastore(hr=registers)
         async with pymodbus_server(modbus_port, context):
-            bus = await Bus.connect(address, name="probe", heartbeat=0.2, wait=15)
+            bus = await connect(address, name="probe", heartbeat=0.2, wait=15)
             batches: list[dict[str, Any]] = []
             results: asyncio.Queue[Any] = asyncio.Queue()
             statuses: list[Any] = []

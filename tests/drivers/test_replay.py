@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from hmi.bus import Bus, RemoteError
-from hmi.bus.messages import decode_result, encode_command
+from hmi.bus.wire.messages import decode_result, encode_command
 from hmi.core.command import CommandState
 from hmi.drivers.replay import ReplayGuard
 from hmi.services.audit import AuditLog

@@ -43,7 +43,7 @@ def test_the_window_is_painted_before_the_plant_is_imported(tmp_path):
     # The plant's actors (drivers, pymodbus, the simulator) come after the first frame;
     # so do psutil (no longer read for the log line) and the bus's message codec.
     assert "hmi.app.plant" in imported and "hmi.app.plant" not in before_paint
-    for late in ("pymodbus", "hmi.drivers", "hmi.sim", "psutil", "hmi.bus.messages", "zmq"):
+    for late in ("pymodbus", "hmi.drivers", "hmi.sim", "psutil", "hmi.bus.wire.messages", "zmq"):
         assert late not in before_paint, late
     # Shown, and then the plant filled it: the simulator ran and the demo logged in.
     assert "simulated plant" in done.stderr

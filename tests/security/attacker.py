@@ -13,8 +13,8 @@ from typing import Any
 
 import zmq
 
-from hmi.bus.frames import Kind, encode, header_fields
-from hmi.bus.keys import ClientKeys
+from hmi.bus.net.keys import ClientKeys
+from hmi.bus.wire.frames import Kind, encode, header_fields
 
 
 async def until(predicate: Any, timeout: float = 5.0) -> None:

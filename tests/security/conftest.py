@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hmi.bus.auth import Policy
-from hmi.bus.keys import ClientKeys, KeyPair, create_keys
+from hmi.bus.net.auth import Policy
+from hmi.bus.net.keys import ClientKeys, KeyPair, create_keys
 from tests.bus.conftest import free_port_pair
 
 #: the plant's policy: who may publish (and call) what, and serve which RPC targets.

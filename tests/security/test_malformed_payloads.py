@@ -11,9 +11,9 @@ import asyncio
 import msgpack
 import zmq
 
-from hmi.bus import Bus, expose
+from hmi.bus import connect, expose
 from hmi.bus.broker import Broker
-from hmi.bus.frames import Kind, encode
+from hmi.bus.wire.frames import Kind, encode
 
 from .attacker import Attacker, until
 
@@ -38,14 +38,10 @@ async def plant(address, keys):
         address, heartbeat=BEAT, secret=keys.server, policy=keys.policy, write_state_file=False
     )
     await broker.start()
-    backend = await Bus.connect(
-        address, name="backend", keys=keys.client("backend"), heartbeat=BEAT
-    )
+    backend = await connect(address, name="backend", keys=keys.client("backend"), heartbeat=BEAT)
     audit = Audit()
     backend.expose("audit", audit)
-    station = await Bus.connect(
-        address, name="station", keys=keys.client("station"), heartbeat=BEAT
-    )
+    station = await connect(address, name="station", keys=keys.client("station"), heartbeat=BEAT)
     await until(lambda: "audit" in broker.targets)
     return broker, backend, audit, station
 
@@ -143,10 +139,10 @@ def test_a_nodes_direct_endpoint_drops_malformed_requests_and_keeps_serving(addr
     async def main():
         broker = Broker(address, heartbeat=BEAT, write_state_file=False)
         await broker.start()
-        backend = await Bus.connect(address, name="backend", heartbeat=BEAT)
+        backend = await connect(address, name="backend", heartbeat=BEAT)
         audit = Audit()
         backend.expose("audit", audit)
-        station = await Bus.connect(address, name="station", heartbeat=BEAT)
+        station = await connect(address, name="station", heartbeat=BEAT)
         endpoint = backend.transport.rpc.endpoint
         ctx = zmq.Context()
         sock = ctx.socket(zmq.DEALER)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from hmi.bus import Bus, expose
+from hmi.bus import connect, expose
 from hmi.bus.broker import Broker
-from hmi.bus.frames import Kind
+from hmi.bus.wire.frames import Kind
 
 from .attacker import Attacker, until
 
@@ -42,14 +42,10 @@ async def plant(address, keys):
         address, heartbeat=BEAT, secret=keys.server, policy=keys.policy, write_state_file=False
     )
     await broker.start()
-    backend = await Bus.connect(
-        address, name="backend", keys=keys.client("backend"), heartbeat=BEAT
-    )
+    backend = await connect(address, name="backend", keys=keys.client("backend"), heartbeat=BEAT)
     service = Security()
     backend.expose("security", service)
-    station = await Bus.connect(
-        address, name="station", keys=keys.client("station"), heartbeat=BEAT
-    )
+    station = await connect(address, name="station", keys=keys.client("station"), heartbeat=BEAT)
     await until(lambda: "security" in broker.targets)
     return broker, backend, service, station
 
@@ -65,7 +61,7 @@ def test_exposing_security_without_a_serve_right_is_refused(address, keys):
 
     async def main():
         broker, backend, _, station = await plant(address, keys)
-        mallory = await Bus.connect(
+        mallory = await connect(
             address, name="mallory", keys=keys.client("mallory"), heartbeat=BEAT
         )
         fake = Security("mallory")
@@ -108,7 +104,7 @@ def test_a_second_node_cannot_take_a_live_target_and_gets_it_only_when_it_is_fre
 
     async def main():
         broker, backend, _, station = await plant(address, keys)
-        standby = await Bus.connect(
+        standby = await connect(
             address, name="backend-2", keys=keys.client("backend-2"), heartbeat=BEAT
         )
         try:
@@ -180,7 +176,7 @@ def test_an_unsolicited_rpc_reply_is_refused_and_the_real_reply_still_comes(addr
 def _reply_frames(bus, call_id):
     import time
 
-    from hmi.bus.frames import pack_header, pack_payload
+    from hmi.bus.wire.frames import pack_header, pack_payload
 
     header = pack_header(Kind.RPC_REP, bus.transport.node_id, 0, time.time())
     return [header, pack_payload([call_id, True, "late"])]

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from hmi.bus.broker import Broker
-from hmi.bus.discovery import DEFAULT_KEY, discover, read_key_file, resolve
-from hmi.bus.keys import KeyPair, create_keys
+from hmi.bus.net.discovery import DEFAULT_KEY, discover, read_key_file, resolve
+from hmi.bus.net.keys import KeyPair, create_keys
 from tests.bus.conftest import free_port_pair, free_udp_port
 
 from .attacker import until

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from hmi.bus import Bus, bind_store
+from hmi.bus import bind_store, connect
 from hmi.bus.broker import Broker
-from hmi.bus.samples import encode_samples
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Sample, TagStore
 
 from .attacker import FastPublisher, until
@@ -35,9 +35,9 @@ def test_a_node_publishing_the_brokers_sys_topics_is_refused_on_the_checked_path
     async def main():
         broker = Broker(address, heartbeat=BEAT, write_state_file=False, **curve)
         await broker.start()
-        driver = await Bus.connect(address, name="drivers", heartbeat=BEAT, **client("drivers"))
-        station = await Bus.connect(address, name="station", heartbeat=BEAT, **client("station"))
-        mallory = await Bus.connect(address, name="mallory", heartbeat=BEAT, **client("mallory"))
+        driver = await connect(address, name="drivers", heartbeat=BEAT, **client("drivers"))
+        station = await connect(address, name="station", heartbeat=BEAT, **client("station"))
+        mallory = await connect(address, name="mallory", heartbeat=BEAT, **client("mallory"))
         seen = []
         station.subscribe("$sys/#", lambda topic, payload: seen.append((topic, payload)))
         try:
@@ -73,8 +73,8 @@ def test_fake_broker_heartbeats_on_the_fast_path_cause_no_resync_cycle(address):
     async def main():
         broker = Broker(address, heartbeat=BEAT, write_state_file=False)
         await broker.start()
-        driver = await Bus.connect(address, name="drivers", heartbeat=BEAT)
-        station = await Bus.connect(address, name="station", heartbeat=BEAT)
+        driver = await connect(address, name="drivers", heartbeat=BEAT)
+        station = await connect(address, name="station", heartbeat=BEAT)
         store = TagStore()
         bind_store(station, store, "tag/#")
         driver.publish("tag/a/plc", encode_samples({"a/pump/flow": Sample(3.5)}))

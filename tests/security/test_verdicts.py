@@ -1,5 +1,5 @@
 """Threat: a session logged out (or a user disabled) keeps calling admin methods on the
-strength of a verdict the RPC authorizer kept (hmi.bus.verdicts).
+strength of a verdict the RPC authorizer kept (hmi.bus.local.verdicts).
 
 An accepted verdict is kept at most 0.5 s from when its check began, never past its
 token's expiry, for the same token, node and method only; refusals are never kept. So a
@@ -18,9 +18,9 @@ import pytest
 from hmi.app import DEMO_PROJECT
 from hmi.app.plant import Backend, rpc_authorizer
 from hmi.bus import Bus, RemoteError
-from hmi.bus.clock import VirtualClock
-from hmi.bus.rpc import RpcRequest, dispatched, expose
-from hmi.bus.verdicts import VERDICT_SECONDS, CachedAuthorizer
+from hmi.bus.local.clock import VirtualClock
+from hmi.bus.local.rpc import RpcRequest, dispatched, expose
+from hmi.bus.local.verdicts import VERDICT_SECONDS, CachedAuthorizer
 from hmi.core.identity import Identity, InvalidToken
 from hmi.core.permissions import Grants, Permission
 from hmi.project import load_project

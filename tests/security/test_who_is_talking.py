@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
-from hmi.bus import Bus, bind_store
+from hmi.bus import bind_store, connect
 from hmi.bus.broker import Broker
-from hmi.bus.frames import Kind
-from hmi.bus.samples import encode_samples
+from hmi.bus.wire.frames import Kind
+from hmi.bus.wire.samples import encode_samples
 from hmi.core import Sample, TagStore
 
 from .attacker import Attacker, until
@@ -30,10 +30,8 @@ async def plant(address, keys, **broker_options):
         **broker_options,
     )
     await broker.start()
-    driver = await Bus.connect(address, name="drivers", keys=keys.client("drivers"), heartbeat=BEAT)
-    station = await Bus.connect(
-        address, name="station", keys=keys.client("station"), heartbeat=BEAT
-    )
+    driver = await connect(address, name="drivers", keys=keys.client("drivers"), heartbeat=BEAT)
+    station = await connect(address, name="station", keys=keys.client("station"), heartbeat=BEAT)
     store = TagStore()
     bind_store(station, store, "tag/#")
     driver.publish("tag/a/plc", encode_samples({"a/pump/flow": Sample(3.5)}))
@@ -141,7 +139,7 @@ def test_a_connection_taking_a_live_nodes_id_receives_none_of_its_calls(address,
 
     async def main():
         broker, driver, station, _ = await plant(address, keys)
-        backend = await Bus.connect(
+        backend = await connect(
             address, name="backend", keys=keys.client("backend"), heartbeat=BEAT
         )
         backend.expose("security", Security())
@@ -169,7 +167,7 @@ def test_without_a_policy_the_front_still_refuses_another_nodes_id(address):
     async def main():
         broker = Broker(address, heartbeat=BEAT, write_state_file=False)
         await broker.start()
-        driver = await Bus.connect(address, name="drivers", heartbeat=BEAT)
+        driver = await connect(address, name="drivers", heartbeat=BEAT)
         mallory = Attacker(address, "mallory")
         try:
             mallory.send(Kind.BYE, "$sys/broker", None, sender=driver.transport.node_id)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hmi.bus import Bus, RemoteError, Supervisor, VirtualClock, encode_samples
-from hmi.bus.topics import ALARM_SEQ
+from hmi.bus.wire.topics import ALARM_SEQ
 from hmi.core.identity import Identity, InvalidToken
 from hmi.core.permissions import parse_grants
 from hmi.core.quality import Quality, Reason

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hmi.bus import Bus, RemoteError, Supervisor, VirtualClock, encode_samples
-from hmi.bus.topics import ALARM_SEQ
+from hmi.bus.wire.topics import ALARM_SEQ
 from hmi.core.quality import Quality
 from hmi.core.sample import Sample
 from hmi.core.tag import AlarmLimits, Tag

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from hmi.bus import Bus, RemoteError, Supervisor, VirtualClock
-from hmi.bus.messages import encode_command
+from hmi.bus.wire.messages import encode_command
 from hmi.core.command import Command
 from hmi.core.passwords import PARAMETERS, hash_password
 from hmi.project.model import UserConfig

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import hmi.services.security as security_module
-from hmi.bus.clock import VirtualClock
+from hmi.bus.local.clock import VirtualClock
 from hmi.core.passwords import PARAMETERS, dummy_hash, hash_password
 from hmi.project.model import UserConfig
 from hmi.services.audit import AuditLog

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from hmi.bus import Bus, RemoteError, Supervisor
-from hmi.bus.clock import VirtualClock
+from hmi.bus.local.clock import VirtualClock
 from hmi.core.identity import InvalidToken, key_id
 from hmi.core.passwords import PARAMETERS, hash_password
 from hmi.project.model import UserConfig

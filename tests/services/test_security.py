@@ -14,7 +14,7 @@ import hashlib
 import jwt
 import pytest
 
-from hmi.bus.clock import VirtualClock
+from hmi.bus.local.clock import VirtualClock
 from hmi.core.identity import Identity, InvalidToken, issue_token, key_id, verify_token
 from hmi.core.passwords import PARAMETERS, hash_password, needs_rehash
 from hmi.project.model import UserConfig

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hmi.bus import Bus, Supervisor
-from hmi.bus.topics import ALARM_SEQ
+from hmi.bus.wire.topics import ALARM_SEQ
 from hmi.core.identity import Identity, InvalidToken
 from hmi.drivers.actor import DriverActor
 from hmi.project.loader import parse_project

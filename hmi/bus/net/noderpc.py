@@ -1,0 +1,387 @@
+"""RPC of a node on ZeroMQ: the calls it makes, the calls it serves, direct routes.
+
+Requests and replies travel as ``RPC_REQ`` / ``RPC_REP`` messages through the broker's
+front (docs/bus-protocol.md), their payloads decoded into :class:`hmi.bus.wire.control.Call`
+and :class:`hmi.bus.wire.control.Reply` in one pass (a malformed one is counted and dropped).
+Without CURVE, on one machine, a node also binds a ROUTER of its own and the broker tells
+callers about it (``ROUTE``): further calls go there directly, two hops fewer. Timeouts
+follow the bus clock, on one timer for all calls.
+
+A served call runs with the transport's ``current_sender`` set to the caller's node id
+(checked by the broker, or on the direct endpoint against the caller's routing id), so a
+method's permission check knows who calls; an async method keeps it in its task. A
+broker with a client policy never gives out direct routes, and a node with CURVE keys
+neither binds an endpoint nor follows a route: every call passes the broker's checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import zmq
+
+from hmi.bus.local.rpc import RemoteError, RpcTimeout
+from hmi.bus.net.zmqio import Reader, send_frames
+from hmi.bus.wire.control import (
+    CALL,
+    REPLY,
+    Call,
+    Fault,
+    Reply,
+    Route,
+    convert,
+    decode,
+    pack_call,
+    pack_reply,
+)
+from hmi.bus.wire.frames import (
+    MAX_PAYLOAD,
+    FrameError,
+    Kind,
+    header_fields,
+    pack_header,
+    parse_topic,
+)
+
+if TYPE_CHECKING:
+    from hmi.bus.net.transport import ZmqTransport
+
+log = logging.getLogger(__name__)
+
+_RPC_REQ = int(Kind.RPC_REQ)
+_RPC_REP = int(Kind.RPC_REP)
+#: finished calls may leave this many deadlines behind before the heap is rebuilt
+_SLACK = 1024
+
+
+class _Call(NamedTuple):
+    future: asyncio.Future[Any]
+    target: str
+    method: str
+    timeout: float
+
+
+class _Direct:
+    """A DEALER connected to a target's own endpoint, and the calls in flight on it."""
+
+    __slots__ = ("calls", "reader", "retired", "sock")
+
+    def __init__(self, sock: zmq.Socket[bytes], reader: Reader) -> None:
+        self.sock = sock
+        self.reader = reader
+        self.calls = 0
+        #: no new calls go here; closed when the last one in flight is answered
+        self.retired = False
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+class NodeRpc:
+    """The RPC side of a :class:`hmi.bus.net.transport.ZmqTransport`."""
+
+    def __init__(self, transport: ZmqTransport) -> None:
+        self._transport = transport
+        self._bus = transport.bus
+        self._calls: dict[int, _Call] = {}
+        self._call_ids = itertools.count(1)
+        #: (deadline on the bus clock's monotonic time, call id), earliest first
+        self._deadlines: list[tuple[float, int]] = []
+        self._timer: Any = None
+        self._timer_at = math.inf
+        #: where this node takes RPC requests directly (told to the broker in HELLO), or ''
+        self.endpoint = ""
+        self._server: zmq.Socket[bytes] | None = None
+        self._server_reader: Reader | None = None
+        #: RPC target -> the endpoint where it takes calls directly (from ROUTE messages)
+        self.routes: dict[str, str] = {}
+        self._direct: dict[str, _Direct] = {}
+
+    @property
+    def direct_connections(self) -> int:
+        """How many targets' endpoints this node is connected to directly."""
+        return len(self._direct)
+
+    # -- life -----------------------------------------------------------------------------
+    def bind(self) -> None:
+        """Bind the ROUTER where this node takes RPC requests without the broker's hops.
+
+        Only without CURVE (with a policy the broker must check every call) and only where
+        the broker is on this machine (ipc, or tcp on loopback): nothing new is exposed.
+        """
+        transport = self._transport
+        if transport.keys is not None:
+            return
+        front = transport.address.front
+        if front.startswith("ipc://"):
+            where = f"{front}.rpc-{uuid.uuid4().hex[:8]}"
+        elif front.startswith(("tcp://127.", "tcp://localhost:")):
+            where = "tcp://127.0.0.1:*"
+        else:
+            return
+        sock = self._socket(zmq.ROUTER)
+        sock.router_mandatory = True  # a reply to a caller that left raises, is counted
+        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        try:
+            sock.bind(where)
+        except zmq.ZMQError as exc:
+            log.warning("no direct RPC endpoint (%s): calls go through the broker", exc)
+            sock.close()
+            return
+        endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
+        self.endpoint = endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
+        self._server = sock
+        self._server_reader = Reader(sock, self._on_server)
+        self._server_reader.start()
+
+    def _socket(self, kind: int) -> zmq.Socket[bytes]:
+        sock = self._transport.context.socket(kind)
+        sock.linger = 0
+        sock.sndhwm = self._transport.hwm
+        sock.rcvhwm = self._transport.hwm
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
+        return sock
+
+    def close(self) -> None:
+        """Fail the calls in flight and close the direct sockets."""
+        for call in self._calls.values():
+            if not call.future.done():
+                call.future.set_exception(ConnectionError("bus closed"))
+        self._calls.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for connection in self._direct.values():
+            connection.close()
+        self._direct.clear()
+        if self._server is not None and self._server_reader is not None:
+            self._server_reader.close()
+            self._server.close()
+
+    # -- calling --------------------------------------------------------------------------
+    async def call(
+        self,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float,
+    ) -> Any:
+        """Send an RPC request (directly when there is a route, else through the broker)
+        and await the reply."""
+        call_id = next(self._call_ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls[call_id] = _Call(future, target, method, timeout)
+        try:
+            self._expire_after(call_id, timeout)
+            frames = [
+                f"rpc/{target}".encode(),
+                pack_header(_RPC_REQ, self._transport.node_id, 0, time.time()),
+                pack_call(call_id, method, list(args), kwargs),
+            ]
+            endpoint = self.routes.get(target)
+            direct = self._send_direct(endpoint, frames) if endpoint is not None else None
+            if direct is None:
+                self._transport.send_front(frames)
+            try:
+                return await future
+            except (RpcTimeout, RemoteError) as exc:
+                if (
+                    endpoint is not None
+                    and direct is not None
+                    and (isinstance(exc, RpcTimeout) or exc.remote_type == "LookupError")
+                ):
+                    self._forget_route(target, endpoint)  # moved or gone: ask the broker
+                raise
+            finally:
+                if direct is not None:
+                    direct.calls -= 1
+                    if direct.retired and not direct.calls:
+                        direct.close()  # its other calls were answered or gave up
+        finally:
+            self._calls.pop(call_id, None)
+
+    def _expire_after(self, call_id: int, timeout: float) -> None:
+        # One timer for every call in flight (a timer each cost ~2 us per call, measured):
+        # deadlines wait in a heap; finished calls' entries are skipped when they come up.
+        clock = self._bus.clock
+        deadline = clock.monotonic() + timeout
+        heap = self._deadlines
+        if len(heap) > 2 * len(self._calls) + _SLACK:
+            heap[:] = [entry for entry in heap if entry[1] in self._calls]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (deadline, call_id))
+        if deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = clock.call_later(timeout, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = math.inf
+        heap = self._deadlines
+        now = self._bus.clock.monotonic() + 1e-9  # a timer may fire a rounding error early
+        while heap and heap[0][0] <= now:
+            call = self._calls.get(heapq.heappop(heap)[1])
+            if call is not None and not call.future.done():
+                message = f"{call.target}.{call.method}: no reply in {call.timeout} s"
+                call.future.set_exception(RpcTimeout(message))
+        if heap:
+            self._timer_at = heap[0][0]
+            self._timer = self._bus.clock.call_later(heap[0][0] - now, self._on_timer)
+
+    def on_route(self, route: Route) -> None:
+        """The broker told where a target takes calls directly (``ROUTE``)."""
+        if self._transport.keys is not None:
+            return  # never go around a broker that checks calls
+        if not route.endpoint.startswith(("tcp://", "ipc://")):
+            self._transport.drop("route", f"not an endpoint: {route.endpoint!r}")
+            return
+        self.routes[route.target] = route.endpoint
+
+    def _send_direct(self, endpoint: str, frames: list[bytes]) -> _Direct | None:
+        """Send on the connection to ``endpoint``; None if it cannot take the call now."""
+        connection = self._direct.get(endpoint)
+        if connection is None:
+            sock = self._socket(zmq.DEALER)
+            sock.routing_id = self._transport.node_id.encode()
+            sock.setsockopt(zmq.IMMEDIATE, 1)  # not connected: EAGAIN, not a queued call
+            sock.connect(endpoint)
+            reader = Reader(sock, self._on_direct)
+            reader.start()
+            connection = self._direct[endpoint] = _Direct(sock, reader)
+        try:
+            send_frames(connection.sock, frames)
+        except zmq.Again:
+            return None  # not connected (yet) or full: through the broker
+        connection.reader.kick()
+        connection.calls += 1
+        return connection
+
+    def _forget_route(self, target: str, endpoint: str) -> None:
+        if self.routes.get(target) == endpoint:
+            del self.routes[target]
+        if endpoint not in self.routes.values():
+            connection = self._direct.pop(endpoint, None)
+            if connection is not None:
+                # Other calls may still wait for their replies on it (a timeout may just
+                # mean a slow method): closed when they are done.
+                connection.retired = True
+                if not connection.calls:
+                    connection.close()
+
+    def _on_direct(self, frames: list[bytes]) -> None:
+        # Replies on a direct connection; nothing else is expected there.
+        if len(frames) != 3:
+            self._transport.drop("frame_count")
+            return
+        try:
+            _, kind, _, _, _, _ = header_fields(frames[1])
+            if kind != _RPC_REP:
+                raise FrameError("kind")
+            reply = decode(REPLY, frames[2], "rpc_reply")
+        except FrameError as exc:
+            self._transport.drop(exc.reason, exc.detail)
+            return
+        self.on_reply(reply)
+
+    def on_reply(self, reply: Reply[Any]) -> None:
+        """An ``RPC_REP``: resolve the call it answers."""
+        call = self._calls.get(reply.call_id)
+        if call is None or call.future.done():
+            return  # timed out already
+        if reply.ok:
+            call.future.set_result(reply.value)
+            return
+        try:
+            fault = convert(reply.value, Fault, "rpc_reply")
+        except FrameError as exc:
+            # The call it answers is known: it fails now rather than at its timeout.
+            self._transport.drop(exc.reason, exc.detail)
+            fault = Fault("ProtocolError", f"malformed reply: {exc.detail}")
+        call.future.set_exception(RemoteError(fault.type, fault.message, call.target, call.method))
+
+    # -- serving --------------------------------------------------------------------------
+    def _on_server(self, frames: list[bytes]) -> None:
+        if len(frames) != 4:
+            self._transport.drop("frame_count")
+            return
+        ident, topic_b, header_b, payload_b = frames
+        try:
+            topic = parse_topic(topic_b)
+            _, kind, sender, _, _, _ = header_fields(header_b)
+            if kind != _RPC_REQ or not topic.startswith("rpc/"):
+                raise FrameError("kind")
+            if sender.encode() != ident:
+                # As at the broker's front: a caller is the routing id of its connection.
+                raise FrameError("sender")
+            call = decode(CALL, payload_b, "rpc_request")
+        except FrameError as exc:
+            self._transport.drop(exc.reason, exc.detail)
+            return
+        self.on_request(topic, sender, call, ident)
+
+    def on_request(
+        self, topic: str, caller: str, call: Call[Any], reply_to: bytes | None = None
+    ) -> None:
+        """An ``RPC_REQ``: run it on the local target and reply (to ``reply_to`` on the
+        direct endpoint, else through the broker)."""
+        call_id, method = call.call_id, call.method
+        target = topic[len("rpc/") :]
+        methods = self._bus.target_methods(target)
+        if methods is None:
+            error = ["LookupError", f"no RPC target {target!r}"]
+            self._reply(caller, call_id, False, error, reply_to)
+            return
+        func = methods.get(method)
+        if func is None:
+            msg = f"{target!r} exposes no method {method!r}"
+            self._reply(caller, call_id, False, ["AttributeError", msg], reply_to)
+            return
+        # Who calls, for the method (a permission check reads it) and the task it starts.
+        token = self._transport.sender_var.set(caller)
+        try:
+            try:
+                result = func(*call.args, **call.kwargs)
+            except Exception as exc:
+                self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
+                return
+            if asyncio.iscoroutine(result):
+                self._bus.spawn(
+                    self._finish(caller, call_id, result, reply_to), name=f"rpc {target}.{method}"
+                )
+            else:
+                self._reply(caller, call_id, True, result, reply_to)
+        finally:
+            self._transport.sender_var.reset(token)
+
+    async def _finish(self, caller: str, call_id: int, coro: Any, reply_to: bytes | None) -> None:
+        try:
+            result = await coro
+        except Exception as exc:
+            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
+        else:
+            self._reply(caller, call_id, True, result, reply_to)
+
+    def _reply(
+        self, caller: str, call_id: int, ok: bool, value: Any, reply_to: bytes | None = None
+    ) -> None:
+        header = pack_header(_RPC_REP, self._transport.node_id, 0, time.time())
+        frames = [f"rpc/{caller}".encode(), header, pack_reply(call_id, ok, value)]
+        if reply_to is None or self._server is None or self._server_reader is None:
+            self._transport.send_front(frames)
+            return
+        try:
+            send_frames(self._server, [reply_to, *frames])
+        except zmq.ZMQError:  # the caller left (EHOSTUNREACH) or is full
+            self._transport.drops["unroutable"] += 1
+        self._server_reader.kick()

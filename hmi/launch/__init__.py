@@ -1,0 +1,3 @@
+"""The launcher: starts the processes of a launch file, watches and restarts them
+(``hmi launch``; docs/deployment.md).
+"""
