@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint check-layers sysdeps bench clean
+.PHONY: demo test lint check-layers sysdeps peers bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -20,6 +20,15 @@ demo: $(STAMP)
 sysdeps:
 	@sh packaging/sysdeps.sh
 
+# Peers we did not write that come from npm (tests/peers/*/package-lock.json, pinned):
+# installed into their own folder when the lock file is newer than the installation.
+NPM_PEERS := $(dir $(wildcard tests/peers/*/package-lock.json))
+peers:
+	@for p in $(NPM_PEERS); do \
+		[ "$$p/node_modules/.package-lock.json" -nt "$$p/package-lock.json" ] || \
+		npm ci --prefix "$$p" --no-audit --no-fund --loglevel=error || exit 1; \
+	done
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -28,10 +37,12 @@ lint: $(STAMP)
 check-layers: $(STAMP)
 	$(BIN)/lint-imports
 
-test: $(STAMP) sysdeps lint check-layers
+test: $(STAMP) sysdeps peers lint check-layers
 	$(BIN)/pytest
 
-bench: $(STAMP)
+# the benchmarks' baselines we did not write (aiomas for RPC) and their npm peers
+bench: $(STAMP) peers
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -9,7 +9,8 @@
 4. The checked path (docs/security.md): a broker with CURVE and a client policy (keys
    made in a temporary folder, a policy admitting the bench's nodes), so that every
    publication passes the broker's doors on its front: pub/sub as in 1, against 1's
-   figure in the same run (``checked_ratio``, target >= 0.5); and RPC through it to a
+   figure measured just before it, in CHECKED_ROUNDS rounds (medians of the figures and
+   of the rounds' ratios: ``checked_ratio``, target >= 0.5); and RPC through it to a
    method declared ``@expose(permission=...)`` on a node whose bus has an authorizer
    (the composition root's, ``hmi.app.plant.rpc_authorizer``, with the JWT verified by
    ``hmi.core.identity.verify_token`` in the server, as on the backend's node: the
@@ -20,12 +21,27 @@
    ``checked_rpc_plain_p50_us`` is a plain method on the same path, so the cost of the
    check shows in the same run. ``rpc_p50_us`` stays the default path's (direct
    routes, no CURVE), comparable with earlier runs.
+5. RPC against aiomas 2.0.1 (its msgpack codec, TCP on loopback; issue 17): the default
+   path's sequential p50 and calls/s with 100 in flight beside aiomas', in
+   :data:`ROUNDS` interleaved rounds (medians, of the ratios too, each taken in its
+   round): ``rpc_p50_vs_aiomas`` (target <= 1.0) and ``rpc_concurrent_vs_aiomas``
+   (target >= 1.2); both sides make N_WARM calls first. aiomas is a benchmark-only dependency
+   (``pip install -e '.[bench]'``); without it these figures are null.
+6. Broker CPU per million published updates (100-sample batches, 3 subscribers), against
+   a raw ``zmq.proxy`` XSUB/XPUB hub in the same run: the same publisher (a raw PUB
+   sending the same three frames, into the hub's XSUB or ``hmi broker``'s fast path) and
+   the same three SUB sockets; the hub's process CPU from the first message the
+   subscribers get to the last, in :data:`ROUNDS` interleaved rounds (medians):
+   ``hub_cpu_s_per_m_updates``, ``raw_hub_cpu_s_per_m_updates``, ``hub_cpu_ratio``
+   (target <= 1.3).
 
 Prints one JSON line last with raw_msgs_per_s, hmi_msgs_per_s, ratio,
 raw_batched_updates_per_s, hmi_batched_updates_per_s, batched_ratio, checked_msgs_per_s,
 checked_ratio, rpc_seq_calls_per_s, rpc_p50_us, rpc_p99_us, rpc_concurrent_calls_per_s,
 checked_rpc_p50_us, checked_rpc_p99_us, checked_rpc_uncached_p50_us,
-checked_rpc_plain_p50_us, and the CPU seconds
+checked_rpc_plain_p50_us, aiomas_rpc_p50_us, aiomas_concurrent_calls_per_s,
+rpc_p50_vs_aiomas, rpc_concurrent_vs_aiomas, hub_cpu_s_per_m_updates,
+raw_hub_cpu_s_per_m_updates, hub_cpu_ratio, and the CPU seconds
 the broker process used in each pub/sub run (broker_cpu_s_single, broker_cpu_s_batched,
 broker_cpu_s_checked: start-up, then 200,000 messages or 20,000 batches forwarded with
 cache and statistics kept). Roles other than the main one are the child processes
@@ -56,9 +72,18 @@ N_SINGLE = 200_000
 N_BATCHED = 20_000
 BATCH = 100
 N_RPC_SEQ = 3_000
-N_RPC_CONC = 20_000
+N_RPC_CONC = 40_000
 IN_FLIGHT = 100
+#: calls made before any is timed (each path, ours and aiomas alike)
+N_WARM = 1_000
 HWM = 2_000_000
+#: interleaved rounds of the comparisons with aiomas and with the raw hub (medians)
+ROUNDS = 5
+#: rounds of the checked path beside the default one (medians)
+CHECKED_ROUNDS = 3
+#: 100-sample batches through the hub per round (2 M updates), and its subscribers
+N_HUB = 20_000
+HUB_SUBSCRIBERS = 3
 
 
 def free_pair() -> int:
@@ -167,18 +192,28 @@ def role_proxy(port: int) -> None:
     zmq.proxy(xsub, xpub)
 
 
-def role_raw_pub(port: int, n: int, batch: int) -> None:
+def role_raw_pub(port: int, n: int, batch: int, endpoint: str = "") -> None:
+    """Two frames per message to the raw proxy; with ``endpoint`` (the hub figure), the
+    bus's three (``[topic][header][payload]``, a sequence number each) to it."""
+    from hmi.bus.wire.frames import Kind, pack_header
+
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
     pub.sndhwm = HWM
-    pub.connect(f"tcp://127.0.0.1:{port}")
+    pub.connect(endpoint or f"tcp://127.0.0.1:{port}")
     time.sleep(1.0)  # subscriptions propagate (raw PUB drops before that)
     payloads = [msgpack.packb(sample_entries(i, batch)) for i in range(16)]
     topic = b"tag/line1/plc"
     send = pub.send_multipart
+    if endpoint:
+        now = time.time()
+        headers = [pack_header(Kind.PUB, "bench-hub-pub", i + 1, now) for i in range(n)]
     t0 = time.perf_counter()
     for i in range(n):
-        send([topic, payloads[i & 15]])
+        if endpoint:
+            send([topic, headers[i], payloads[i & 15]])
+        else:
+            send([topic, payloads[i & 15]])
     if os.environ.get("BENCH_DEBUG"):
         print(f"raw pub: {n / (time.perf_counter() - t0):,.0f}/s", file=sys.stderr)
     time.sleep(3)
@@ -403,13 +438,17 @@ async def sequential(bus: Any, method: str, **kwargs: Any) -> tuple[float, list[
 
 
 async def first_call(bus: Any, method: str, **kwargs: Any) -> None:
-    """Until the server is there (it connects and exposes its target meanwhile)."""
+    """Until the server is there (it connects and exposes its target meanwhile), then
+    N_WARM calls before any is timed (the processes just started: the first thousands of
+    calls were slower, ~250-330 us against ~200 us after, on every path)."""
     for _ in range(200):
         try:
             await bus.call("echo", method, 1, timeout=1.0, **kwargs)
-            return
+            break
         except Exception:
             await asyncio.sleep(0.05)
+    for i in range(N_WARM):
+        await bus.call("echo", method, i, **kwargs)
 
 
 async def rpc_client(address: str) -> dict[str, float]:
@@ -485,6 +524,157 @@ def checked_rpc(folder: str) -> dict[str, float]:
         stop(broker)
 
 
+# -- RPC against aiomas (issue 17) ------------------------------------------------------------
+def aiomas_codec() -> Any:
+    """aiomas' msgpack codec, decoding as msgpack 1.x wants (aiomas 2.0.1 passes the
+    ``encoding`` argument msgpack 1.0 removed; otherwise the same calls)."""
+    import aiomas.codecs
+
+    class MsgPack(aiomas.codecs.MsgPack):  # type: ignore[misc]
+        def decode(self, data: bytes) -> Any:
+            return msgpack.unpackb(
+                data, object_hook=self.deserialize_obj, use_list=False, raw=False
+            )
+
+    return MsgPack
+
+
+def role_aiomas_server(port: int) -> None:
+    import aiomas
+
+    class Echo:
+        router = aiomas.rpc.Service()
+
+        @aiomas.expose
+        def echo(self, value: Any) -> Any:
+            return value
+
+    async def main() -> None:
+        await aiomas.rpc.start_server(("127.0.0.1", port), Echo(), codec=aiomas_codec())
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def aiomas_client(port: int) -> dict[str, float]:
+    """As :func:`rpc_client`, on aiomas: the same calls, sequential and 100 in flight."""
+    import aiomas
+
+    for _ in range(200):
+        try:
+            con = await aiomas.rpc.open_connection(("127.0.0.1", port), codec=aiomas_codec())
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    echo = con.remote.echo
+    for i in range(N_WARM):
+        await echo(i)
+    lat = []
+    for i in range(N_RPC_SEQ):
+        began = time.perf_counter()
+        await echo(i)
+        lat.append((time.perf_counter() - began) * 1e6)
+    per_worker = N_RPC_CONC // IN_FLIGHT
+
+    async def worker() -> None:
+        for i in range(per_worker):
+            await echo(i)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+    conc_rate = per_worker * IN_FLIGHT / (time.perf_counter() - t0)
+    await con.close()
+    return {"p50": statistics.median(lat), "concurrent": conc_rate}
+
+
+def aiomas_rpc() -> dict[str, float] | None:
+    """aiomas' figures (None when it is not installed: ``pip install -e '.[bench]'``)."""
+    try:
+        import aiomas  # noqa: F401
+    except ImportError:
+        print("aiomas not installed (pip install -e '.[bench]'): no RPC baseline", flush=True)
+        return None
+    port = free_pair()
+    server = child("aiomas-server", str(port))
+    try:
+        return asyncio.run(aiomas_client(port))
+    finally:
+        stop(server)
+
+
+# -- broker CPU per million updates against a raw hub (issue 17) ------------------------------
+def fast_endpoint_of(address: str) -> str:
+    """The fast path endpoint ``hmi broker`` at ``address`` names in its welcome."""
+    from hmi.bus.wire.frames import Kind, pack_header
+
+    ctx = zmq.Context()
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.routing_id = b"bench-hub-hello"
+    dealer.linger = 0
+    dealer.connect(address)
+    header = pack_header(Kind.HELLO, "bench-hub-hello", 0, time.time())
+    dealer.send_multipart([b"$sys/broker", header, msgpack.packb({"name": "bench"})])
+    try:
+        if not dealer.poll(10_000):
+            raise RuntimeError("no welcome from the broker")
+        return str(msgpack.unpackb(dealer.recv_multipart()[2])["pub"])
+    finally:
+        dealer.close()
+        ctx.term()
+
+
+def hub_cpu(kind: str) -> float:
+    """CPU seconds of the hub's process per million updates: ``raw`` (zmq.proxy) or
+    ``hmi`` (``hmi broker``, fast path), N_HUB batches to HUB_SUBSCRIBERS subscribers."""
+    port = free_pair()
+    if kind == "raw":
+        hub = child("proxy", str(port))
+        endpoint = f"tcp://127.0.0.1:{port}"
+    else:
+        hub = child("broker", f"tcp://127.0.0.1:{port}")
+        endpoint = fast_endpoint_of(f"tcp://127.0.0.1:{port}")
+    ctx = zmq.Context()
+    subs = []
+    for _ in range(HUB_SUBSCRIBERS):
+        sub = ctx.socket(zmq.SUB)
+        sub.rcvhwm = HWM
+        sub.linger = 0
+        sub.connect(f"tcp://127.0.0.1:{port + 1}")
+        sub.subscribe(b"tag/")
+        subs.append(sub)
+    pub = child("raw-pub", str(port), str(N_HUB), str(BATCH), endpoint)
+    poller = zmq.Poller()
+    for sub in subs:
+        poller.register(sub, zmq.POLLIN)
+    counts = [0] * HUB_SUBSCRIBERS
+    start = 0.0
+    try:
+        while min(counts) < N_HUB:
+            if not poller.poll(5_000 if start else 20_000):
+                break
+            for i, sub in enumerate(subs):
+                while True:
+                    try:
+                        sub.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    counts[i] += 1
+            if not start:
+                start = cpu_seconds(hub.pid)
+                first = min(counts)
+        used = cpu_seconds(hub.pid) - start
+        updates = (min(counts) - first) * BATCH
+        if os.environ.get("BENCH_DEBUG"):
+            print(f"hub {kind}: {counts} messages, {used:.3f} s", file=sys.stderr)
+        return used / updates * 1e6 if updates > 0 else 0.0
+    finally:
+        for sub in subs:
+            sub.close()
+        ctx.term()
+        stop(pub)
+        stop(hub)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--role")
@@ -492,7 +682,8 @@ def main() -> None:
     ns = parser.parse_args()
     roles = {
         "proxy": lambda a: role_proxy(int(a[0])),
-        "raw-pub": lambda a: role_raw_pub(int(a[0]), int(a[1]), int(a[2])),
+        "raw-pub": lambda a: role_raw_pub(int(a[0]), int(a[1]), int(a[2]), *a[3:]),
+        "aiomas-server": lambda a: role_aiomas_server(int(a[0])),
         "hmi-pub": lambda a: role_hmi_pub(a[0], int(a[1]), int(a[2]), *a[3:]),
         "broker": lambda a: role_broker(*a),
         "rpc-server": lambda a: role_rpc_server(*a),
@@ -510,8 +701,15 @@ def run(folder: str) -> None:
     """Every measurement, in one run (``folder``: the checked path's keys and policy)."""
     result: dict[str, Any] = {}
     raw = pubsub("raw", batched=False)
-    ours = pubsub("hmi", batched=False)
-    checked = pubsub("checked", batched=False, folder=folder)
+    # the checked path beside the default one, back to back, in rounds (medians)
+    pairs = []
+    for _ in range(CHECKED_ROUNDS):
+        fast = pubsub("hmi", batched=False)
+        pairs.append((fast, pubsub("checked", batched=False, folder=folder)))
+        print(f"round: hmi {fast:,.0f} msgs/s, checked {pairs[-1][1]:,.0f} msgs/s", flush=True)
+    ours = pairs[0][0]
+    checked = statistics.median(c for _, c in pairs)
+    checked_ratio = statistics.median(c / f for f, c in pairs if f)
     print(f"single: raw {raw:,.0f} msgs/s, hmi {ours:,.0f} msgs/s", flush=True)
     print(f"checked: {checked:,.0f} msgs/s (CURVE, policy: through the broker)", flush=True)
     raw_b = pubsub("raw", batched=True)
@@ -527,12 +725,64 @@ def run(folder: str) -> None:
         broker_cpu_s_single=round(BROKER_CPU.get("single", 0.0), 2),
         broker_cpu_s_batched=round(BROKER_CPU.get("batched", 0.0), 2),
         checked_msgs_per_s=round(checked),
-        checked_ratio=round(checked / ours, 3) if ours else 0.0,
+        checked_ratio=round(checked_ratio, 3),
         broker_cpu_s_checked=round(BROKER_CPU.get("checked", 0.0), 2),
     )
-    result.update(rpc())
+    result.update(against_baselines())
     result.update(checked_rpc(folder))
     print(json.dumps(result))
+
+
+def median_of(rounds: list[dict[str, float]], key: str) -> float:
+    """The median of one figure over the rounds."""
+    return float(statistics.median(r[key] for r in rounds))
+
+
+def against_baselines() -> dict[str, Any]:
+    """RPC beside aiomas and the hub's CPU beside a raw proxy: ROUNDS rounds, each
+    measuring ours and the baseline back to back (the same load on the machine), the
+    ratios taken per round; every figure is the median over the rounds."""
+    rounds: list[dict[str, float]] = []
+    for _ in range(ROUNDS):
+        row: dict[str, float] = dict(rpc())
+        base = aiomas_rpc()
+        if base is not None:
+            row["aiomas_rpc_p50_us"] = base["p50"]
+            row["aiomas_concurrent_calls_per_s"] = base["concurrent"]
+            row["rpc_p50_vs_aiomas"] = row["rpc_p50_us"] / base["p50"]
+            row["rpc_concurrent_vs_aiomas"] = row["rpc_concurrent_calls_per_s"] / base["concurrent"]
+        row["raw_hub_cpu_s_per_m_updates"] = hub_cpu("raw")
+        row["hub_cpu_s_per_m_updates"] = hub_cpu("hmi")
+        row["hub_cpu_ratio"] = row["hub_cpu_s_per_m_updates"] / max(
+            row["raw_hub_cpu_s_per_m_updates"], 1e-9
+        )
+        rounds.append(row)
+        print("round:", {key: round(value, 3) for key, value in row.items()}, flush=True)
+    digits = {"rpc_p50_vs_aiomas": 3, "rpc_concurrent_vs_aiomas": 3, "hub_cpu_ratio": 3}
+    digits.update(raw_hub_cpu_s_per_m_updates=3, hub_cpu_s_per_m_updates=3)
+    out: dict[str, Any] = {
+        key: round(median_of(rounds, key), digits.get(key, 1)) for key in rounds[0]
+    }
+    for key in ("rpc_seq_calls_per_s", "rpc_concurrent_calls_per_s"):
+        out[key] = round(out[key])
+    if "aiomas_rpc_p50_us" in out:
+        out["aiomas_concurrent_calls_per_s"] = round(out["aiomas_concurrent_calls_per_s"])
+    else:  # aiomas is not installed
+        for key in (
+            "aiomas_rpc_p50_us",
+            "aiomas_concurrent_calls_per_s",
+            "rpc_p50_vs_aiomas",
+            "rpc_concurrent_vs_aiomas",
+        ):
+            out[key] = None
+    print(
+        f"rpc: p50 {out['rpc_p50_us']} us ({out['rpc_p50_vs_aiomas']} x aiomas), "
+        f"{out['rpc_concurrent_calls_per_s']:,} calls/s in flight "
+        f"({out['rpc_concurrent_vs_aiomas']} x aiomas); hub CPU per M updates "
+        f"{out['hub_cpu_s_per_m_updates']} s ({out['hub_cpu_ratio']} x a raw proxy)",
+        flush=True,
+    )
+    return out
 
 
 if __name__ == "__main__":

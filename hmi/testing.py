@@ -27,6 +27,7 @@ what the alarm engine and the operator would see (see docs/simulated-plant.md)::
 from __future__ import annotations
 
 import asyncio
+import difflib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from typing import Any, TypeVar
 import pytest
 
 from hmi.bus.local.clock import ScaledClock
-from hmi.sim.plant import Value
+from hmi.sim.plant import COMMANDS, MEASUREMENTS, STATES, Value
 from hmi.sim.registers import by_tag
 from hmi.sim.server import Simulator
 
@@ -44,9 +45,24 @@ T = TypeVar("T")
 
 def signal_of(name: str) -> str:
     """The plant signal of ``name``: a demo-plant tag name (``area1/p101/running``) is
-    mapped through the register map (``pump_running``); a signal name stays as it is."""
-    point = by_tag().get(name)
-    return point.signal if point is not None else name
+    mapped through the register map (``pump_running``); a signal name stays as it is.
+
+    KeyError for a name that is neither, with the nearest one (a test's typo should say
+    what it meant, not only "unknown signal").
+    """
+    tags = by_tag()
+    point = tags.get(name)
+    if point is not None:
+        return point.signal
+    signals = (*MEASUREMENTS, *STATES, *COMMANDS)
+    if name not in signals:
+        close = difflib.get_close_matches(name, [*tags, *signals], n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise KeyError(
+            f"{name!r} is neither a demo-plant tag (area1/t101/level) nor a signal of the "
+            f"register map (level): {hint}see docs/simulated-plant.md, Register map"
+        )
+    return name
 
 
 class _OnLoop:

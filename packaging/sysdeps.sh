@@ -12,6 +12,11 @@
 #   and need none of them.
 # test: real Modbus peers we did not write (mbpoll, libmodbus); socat makes the
 #   pseudo-terminal pair of the Modbus RTU test.
+#   mosquitto: the MQTT broker of the Sparkplug B tests (each test starts its own on a
+#   free port, never the system service); mosquitto-clients: mosquitto_sub, a subscriber
+#   we did not write.
+#   nodejs: runs the node-opcua server of the OPC UA tests (tests/peers/opcua, installed
+#   with npm by `make peers`; NodeSource's nodejs carries npm, Debian's needs `npm` too).
 #
 # Installs what is missing when run as root; otherwise prints the apt-get line. Missing
 # test packages fail (exit 1, tests would be skipped silently otherwise); missing GUI
@@ -21,7 +26,7 @@ GUI_PACKAGES="libxcb1 libx11-6 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-i
 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 \
 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon0 libxkbcommon-x11-0 \
 libegl1 libgl1 libglx0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 fonts-dejavu-core"
-TEST_PACKAGES="mbpoll libmodbus-dev pkg-config socat"
+TEST_PACKAGES="mbpoll libmodbus-dev pkg-config socat mosquitto mosquitto-clients nodejs"
 
 case "${1:-all}" in
     gui) PACKAGES="$GUI_PACKAGES"; REQUIRED="$GUI_PACKAGES" ;;

@@ -9,6 +9,8 @@ the whole control room and each process only names itself (``--name``)::
       broker: tcp://127.0.0.1:5570
       heartbeat_interval: 1.0
       discovery: false
+      max_cache_entries: 250000          # the broker's bounds (hmi broker only; see
+      forget_after: 3600                 # docs/bus-protocol.md, "Bounds")
       curve:
         broker_key: keys/broker.key      # the broker's public key
         node_key: keys/{name}.key_secret # each node's key pair; {name} = --name

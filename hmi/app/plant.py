@@ -230,6 +230,14 @@ class Backend:
                     intend=remote_intent(self.bus),
                 )
             )
+        if self.services and project.sparkplug is not None:
+            # The plant's tags as a Sparkplug B edge node (docs/drivers.md, "Sparkplug B");
+            # its DCMD writes go through cmd/ like an operator's, refusals into the audit.
+            from hmi.drivers.sparkplug.edge_actor import SparkplugEdge
+
+            await self._start(
+                SparkplugEdge(project, audit=lambda event: self.record("refused", event))
+            )
         return project
 
     async def _start_history_and_alarms(self, project: Project) -> None:

@@ -133,7 +133,7 @@ def add_session_controls(
         return bool(context.may(Permission.EXPORT_AUDIT))
 
     def on_audit() -> None:
-        dialog = AuditDialog(fetch, export, window, may_export=may_export)
+        dialog = AuditDialog(fetch, export, window, may_export=may_export, tag_of=context.store.tag)
         dialog.open()
         spawn(dialog.refresh(), "audit trail")
 

@@ -4,12 +4,17 @@ A module here defines ``register(commands)``, which adds its parser to the
 ``argparse`` sub-parsers and sets ``handler=callable(args) -> int``. Modules import their
 heavy dependencies (Qt, zmq, pymodbus) inside the handler so ``hmi --help`` stays fast.
 The shared parts of the node commands (the project, the bus options) are here.
+
+``hmi COMMAND`` imports only the module of :data:`MODULES` that registers ``COMMAND``
+(whatever the others import at their top costs it nothing); help, and a command missing
+from the table, import them all.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +22,23 @@ if TYPE_CHECKING:
     from hmi.app.deployment import Deployment
     from hmi.app.headless import NodeRole
     from hmi.project import Project
+
+#: each sub-command and the module here that registers it (tests/test_cli_modules.py
+#: checks the table against what the modules register)
+MODULES: Mapping[str, str] = {
+    "backend": "backend",
+    "broker": "broker",
+    "check": "check",
+    "demo": "gui",
+    "designer": "designer",
+    "keys": "keys",
+    "launch": "launch",
+    "node": "node",
+    "opcua": "opcua",
+    "passwd": "passwd",
+    "run": "gui",
+    "sim": "sim",
+}
 
 
 def heartbeat_interval(text: str) -> float:
@@ -64,11 +86,14 @@ def add_bus_options(cmd: Any, *, name: str, what: str) -> None:
 
 
 def load(path: Path) -> Project | None:
-    """The project at ``path``, or None after printing every error (file:line: field)."""
+    """The project at ``path``, or None after printing every error (file:line: field).
+
+    A project validated before is rebuilt from the user's cache (:mod:`hmi.project.cache`:
+    same text, same code); ``hmi check`` always reads the file."""
     from hmi.project import ProjectError, load_project
 
     try:
-        return load_project(path)
+        return load_project(path, cache=True)
     except ProjectError as exc:
         print(exc, file=sys.stderr)
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ def register(commands: Any) -> None:
         type=Path,
         nargs="?",
         help="project YAML file: bus.broker, bus.heartbeat_interval, bus.curve "
-        "(broker_key's NAME.key_secret, clients)",
+        "(broker_key's NAME.key_secret, clients), bus.max_cache_entries, bus.forget_after",
     )
     cmd.add_argument(
         "--address",
@@ -57,7 +58,8 @@ def register(commands: Any) -> None:
         default=None,
         metavar="N",
         help="tag values the last-value cache keeps at most (and topics); new ones beyond "
-        "are not cached and counted (drops: cache_full); default 250000",
+        "are not cached and counted (drops: cache_full); default: the project's "
+        "bus.max_cache_entries, else 250000",
     )
     cmd.add_argument(
         "--forget-after",
@@ -65,7 +67,8 @@ def register(commands: Any) -> None:
         default=None,
         metavar="SECONDS",
         help="forget a node gone (dead, or silent without a hello) for this long, and the "
-        "cached values of a publisher gone that long (default 3600)",
+        "cached values of a publisher gone that long (default: the project's "
+        "bus.forget_after, else 3600)",
     )
     cmd.add_argument("--secret-key", type=Path, help="broker key file (NAME.key_secret): CURVE")
     cmd.add_argument(
@@ -117,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from hmi.bus.net.keys import KeyPair
 
     address, heartbeat = args.address, args.heartbeat
+    max_entries, forget_after = args.max_cache_entries, args.forget_after
     beacon = not args.no_beacon
     if args.project is not None:
         from hmi.commands import load
@@ -127,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
         bus = project.bus
         address = address or bus.broker or None
         heartbeat = heartbeat if heartbeat is not None else bus.heartbeat_interval
+        if max_entries is None:
+            max_entries = bus.max_cache_entries
+        if forget_after is None:
+            forget_after = bus.forget_after
         beacon = beacon and bus.discovery  # nodes that do not probe need no answers
         if bus.curve is not None and args.secret_key is None and args.clients is None:
             if bus.curve.clients is None:
@@ -147,17 +155,18 @@ def run(args: argparse.Namespace) -> int:
         clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
         print(clear + render(data), flush=True)
 
+    # (None: the broker's defaults; a project's values were checked when it was loaded)
     bounds: dict[str, Any] = {}
-    if args.max_cache_entries is not None:
-        if args.max_cache_entries < 1:
+    if max_entries is not None:
+        if max_entries < 1:
             print("hmi broker: --max-cache-entries: at least 1", file=sys.stderr)
             return 2
-        bounds["max_cache_entries"] = args.max_cache_entries
-    if args.forget_after is not None:
-        if not args.forget_after > 0:
+        bounds["max_cache_entries"] = max_entries
+    if forget_after is not None:
+        if not math.isfinite(forget_after) or not forget_after > 0:
             print("hmi broker: --forget-after: a number of seconds above 0", file=sys.stderr)
             return 2
-        bounds["forget_after"] = args.forget_after
+        bounds["forget_after"] = forget_after
     try:
         key = read_key_file(args.discovery_key_file) if args.discovery_key_file else None
         broker = Broker(

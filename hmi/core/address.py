@@ -73,6 +73,34 @@ class ModbusAddress:
                 raise AddressError(f"{text!r}: bit index must be 0..15")
         return cls(table, offset, bit)
 
+    @property
+    def writable(self) -> bool:
+        """True when a master may write this address (holding registers and coils)."""
+        return self.table.writable
+
     def __str__(self) -> str:
         base = f"{self.table.value}:{self.offset}"
         return base if self.bit is None else f"{base}.{self.bit}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolAddress:
+    """An address of a protocol other than Modbus, as its plug-in read it from the project.
+
+    ``text`` is the address as written (an OPC UA node id, a Sparkplug metric name);
+    ``options`` the plug-in's own parsed tag settings (a frozen dataclass or None), which
+    only the plug-in looks into.
+    """
+
+    protocol: str
+    text: str
+    options: object = None
+    #: False when the protocol can never write it (a read-only kind of address)
+    writable: bool = True
+
+    def __str__(self) -> str:
+        return self.text
+
+
+#: where a device tag's value is: a Modbus address, or another protocol's
+Address = ModbusAddress | ProtocolAddress

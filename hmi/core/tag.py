@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from hmi.core.address import ModbusAddress
+from hmi.core.address import Address
 
 #: ``area/device/point``: two or more segments of letters, digits, ``_``, ``-`` and ``.``
 TAG_NAME = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)+$")
@@ -133,7 +133,7 @@ class Source:
     """Where a tag's value comes from on a device (``device`` + address)."""
 
     device: str
-    address: ModbusAddress
+    address: Address
     poll_group: str = "normal"
     byte_order: str = "big"
     word_order: str = "big"

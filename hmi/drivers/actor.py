@@ -46,9 +46,10 @@ from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.drivers.auth import InvalidSession, SessionVerifier, node_refusal, verify_session
 from hmi.drivers.manager import DriverManager
+from hmi.drivers.protocol import driver_plugin
 from hmi.drivers.replay import MAX_AGE, ReplayGuard
 from hmi.drivers.status import DeviceStatus
-from hmi.drivers.writes import Rejected
+from hmi.drivers.write_checks import Rejected
 from hmi.project.loader import parse_project
 from hmi.project.model import DeviceConfig, Project
 
@@ -63,7 +64,7 @@ WriteIntent = Callable[[Command], Awaitable[None]]
 
 
 class DriverActor(Actor):
-    """Runs the Modbus devices of a project (see the module docstring).
+    """Runs the devices of a project, any protocol (see the module docstring).
 
     ``verify`` checks the session token of every command (in a plant:
     :func:`hmi.drivers.auth.remote_verifier` of the bus); a command's time must be within
@@ -442,24 +443,13 @@ def _tag_summary(tag: Tag) -> dict[str, Any]:
 
 
 def _device_dict(config: DeviceConfig) -> dict[str, Any]:
-    data = {
+    data: dict[str, Any] = {
         "name": config.name,
         "protocol": config.protocol,
-        "host": config.host,
-        "port": config.port,
-        "unit_id": config.unit_id,
         "timeout": config.timeout,
-        "retries": config.retries,
         "reconnect_max": config.reconnect_max,
         "enabled": config.enabled,
     }
     if config.settle is not None:
         data["settle"] = config.settle
-    if config.protocol == "modbus-rtu":
-        data |= {
-            "serial_port": config.serial_port,
-            "baudrate": config.baudrate,
-            "parity": config.parity,
-            "stop_bits": config.stop_bits,
-        }
-    return data
+    return data | driver_plugin(config.protocol).device_fields(config)

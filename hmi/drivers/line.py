@@ -2,9 +2,10 @@
 
 A line owns one :class:`ModbusLink` and one task. The task polls the due poll groups of
 its devices one request at a time (pymodbus allows one request per connection, and a
-serial line is half-duplex anyway), runs queued writes between two scans so a write never
-interleaves with a half-done poll, and reconnects with capped exponential backoff and
-jitter. Lines run concurrently: a dead device only stalls its own line.
+serial line is half-duplex anyway), runs queued writes before its next request (between
+two reads of a scan, never in the middle of a request: a write waits for one read, not
+for a whole scan), and reconnects with capped exponential backoff and jitter. Lines run
+concurrently: a dead device only stalls its own line.
 
 On a line shared by several devices (RTU units), a unit that does not answer is retried
 with the same capped, jittered backoff as a reconnect, so its timeouts do not stretch
@@ -30,7 +31,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from hmi.core.command import Command, CommandResult, CommandState
@@ -234,7 +235,9 @@ class Line:
                 continue  # postponed (its unit did not answer) or removed during this round
             start = loop.time()
             try:
-                samples, failure = await scan_group(link, device, group, loop.time, self._wall)
+                samples, failure = await scan_group(
+                    link, device, group, loop.time, self._wall, between=self._between_reads
+                )
             finally:
                 device.asking = 0.0
             end = loop.time()
@@ -403,13 +406,35 @@ class Line:
         self._poke()
         return write.future
 
-    async def _do_writes(self, link: ModbusLink) -> None:
+    def _between_reads(self) -> Awaitable[list[str]] | None:
+        """The writes queued during a scan, to run before its next read; None when none
+        wait (asked before every read of a scan, so it must be cheap)."""
+        link = self._link
+        if not self._writes or link is None:
+            return None
+        return self._writes_in_scan(link)
+
+    async def _writes_in_scan(self, link: ModbusLink) -> list[str]:
+        """Run the waiting writes; their tags' blocks are decoded afresh at their next
+        scan, since the scan in progress drops what it read of them before (even after a
+        failed write: a timed-out one may have been carried out)."""
+        written = await self._do_writes(link)
+        for name in written:
+            for device in self._devices.values():
+                if name in device.points:
+                    device.forget_data_of(name)
+        return written
+
+    async def _do_writes(self, link: ModbusLink) -> list[str]:
+        """Run every queued write, in order; returns the names of the tags written to."""
+        written: list[str] = []
         while self._writes:
             write = self._writes[0]
             device = self._devices.get(write.device)
             if device is None or write.future.done():
                 self._finish(write, CommandState.FAILED, "device removed")
                 continue
+            written.append(write.command.tag)
             self._supersede(write)
             try:
                 sample = await execute_write(link, device.config.unit_id, write.plan, self._wall())
@@ -445,6 +470,7 @@ class Line:
                 else:
                     self._finish(write, CommandState.CONFIRMED, "", sample)
             self._report(device)
+        return written
 
     def _publish_device_value(self, device: DeviceState, write: _Write, sample: Sample) -> None:
         """Publish what the device holds now, and have the written point's block decoded

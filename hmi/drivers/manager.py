@@ -2,8 +2,11 @@
 
 Independent of the bus: results go to a :class:`~hmi.drivers.sink.Sink`. The driver actor
 (:mod:`hmi.drivers.actor`) wraps it for the bus; tests and benchmarks use it directly.
-TCP devices get a line each (one client per device, polled concurrently); RTU devices
-sharing a serial port share a line (polled one after another, as a half-duplex bus needs).
+Each device's ``protocol`` names the plug-in that runs it (:mod:`hmi.drivers.protocol`),
+which groups devices into lines: Modbus TCP devices get a line each (one client per
+device, polled concurrently); RTU devices sharing a serial port share a line (polled one
+after another, as a half-duplex bus needs); an OPC UA server is a session of its own.
+Authorization, limits and results of writes are the same for every protocol.
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ from hmi.core.permissions import Grants
 from hmi.core.quality import Quality, Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
-from hmi.drivers.line import Line
+from hmi.drivers.protocol import DeviceLine, ProtocolPlugin, driver_plugin
 from hmi.drivers.sink import Sink
-from hmi.drivers.writes import (
+from hmi.drivers.write_checks import (
     DEFAULT_GRANTS,
     Authorizer,
     Rejected,
-    WritePlan,
-    plan_write,
+    check_write,
     role_check,
     session_authorizer,
 )
@@ -38,14 +40,12 @@ log = logging.getLogger(__name__)
 
 
 def line_key(config: DeviceConfig) -> str:
-    """Which line a device is on: its own for TCP, the serial port's for RTU."""
-    if config.protocol == "modbus-tcp":
-        return f"tcp:{config.name}"
-    return f"rtu:{config.serial_port}"
+    """Which line a device is on (its protocol's key, prefixed with the protocol)."""
+    return f"{config.protocol}/{driver_plugin(config.protocol).line_key(config)}"
 
 
 class DriverManager:
-    """Runs the Modbus lines of a set of devices and executes write commands."""
+    """Runs the lines of a set of devices (any protocol) and executes write commands."""
 
     def __init__(
         self,
@@ -66,7 +66,7 @@ class DriverManager:
         self._line_options = line_options
         self.devices: dict[str, DeviceConfig] = {}
         self.tags: dict[str, Tag] = {}
-        self._lines: dict[str, Line] = {}
+        self._lines: dict[str, DeviceLine] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
 
@@ -106,7 +106,7 @@ class DriverManager:
     def _start_line(self, key: str) -> None:
         if self._running and key not in self._tasks and self._lines[key].devices:
             self._tasks[key] = asyncio.get_running_loop().create_task(
-                self._lines[key].run(), name=f"modbus line {key}"
+                self._lines[key].run(), name=f"line {key}"
             )
 
     async def _stop_line(self, key: str) -> None:
@@ -126,19 +126,22 @@ class DriverManager:
         if config.name in self.devices:
             raise ValueError(f"device {config.name!r} exists; use update_device")
         tags = [t for t in tags if t.source is not None and t.source.device == config.name]
+        plugin = driver_plugin(config.protocol)
         key = line_key(config)
         line = self._lines.get(key)
-        if line is not None and config.protocol == "modbus-rtu":
+        if line is not None and line.devices:
             other = line.config(line.devices[0])
-            if _link_settings(other) != _link_settings(config):
-                raise ValueError(f"{config.name}: serial settings differ from {other.name}'s")
+            if not plugin.same_link(other, config):
+                raise ValueError(f"{config.name}: link settings differ from {other.name}'s")
         self.devices[config.name] = config
         self.tags.update((t.name, t) for t in tags)
         if not config.enabled:
             self._publish_bad([t.name for t in tags], Reason.OUT_OF_SERVICE, "device disabled")
             return
         if line is None:
-            line = self._lines[key] = Line(key, self._sink, self.poll_groups, **self._line_options)
+            line = self._lines[key] = plugin.open_line(
+                key, self._sink, self.poll_groups, **self._line_options
+            )
         line.set_device(config, tags)
         self._start_line(key)
 
@@ -150,7 +153,8 @@ class DriverManager:
         if tags is None:
             tags = [t for t in self.tags.values() if t.source and t.source.device == config.name]
         tags = list(tags)
-        if old.enabled and config.enabled and _link_settings(old) == _link_settings(config):
+        same = old.protocol == config.protocol and _plugin(config).same_link(old, config)
+        if old.enabled and config.enabled and same:
             self.devices[config.name] = config
             self._set_device_tags(config, tags)
             return
@@ -251,8 +255,10 @@ class DriverManager:
             authorize = self._authorize
         else:
             authorize = session_authorizer(identity, self.grants)
+        config = self.devices[tag.source.device]
         try:
-            plan = plan_write(command, tag, authorize)
+            check_write(command, tag, authorize)
+            plan = _plugin(config).plan_write(command, tag)
         except Rejected as exc:
             return _done(command, CommandState.REJECTED, str(exc))
         except Exception as exc:
@@ -263,9 +269,9 @@ class DriverManager:
             return _done(command, CommandState.REJECTED, why)
         if identity is not None:
             command = dataclasses.replace(command, user=identity.user, roles=identity.roles)
-        config = self.devices[tag.source.device]
-        line = self._lines.get(line_key(config))
-        if line is None or not config.enabled or line_key(config) not in self._tasks:
+        key = line_key(config)
+        line = self._lines.get(key)
+        if line is None or not config.enabled or key not in self._tasks:
             return _done(command, CommandState.FAILED, f"device {config.name} is not running")
         period = self.poll_groups.get(tag.source.poll_group, 1.0)
         settle = settle_time(tag.source.settle, config.settle, period)
@@ -287,17 +293,17 @@ class DriverManager:
 class PreparedWrite:
     """A write that passed every check, ready for its line."""
 
-    line: Line
+    line: DeviceLine
     device: str
-    plan: WritePlan
+    #: the protocol's write plan (:meth:`ProtocolPlugin.plan_write`)
+    plan: Any
     command: Command
     tag: Tag
     settle: float
 
 
-def _link_settings(config: DeviceConfig) -> DeviceConfig:
-    """The settings that need a new connection when they change."""
-    return dataclasses.replace(config, name="", description="", line=0, unit_id=0)
+def _plugin(config: DeviceConfig) -> ProtocolPlugin:
+    return driver_plugin(config.protocol)
 
 
 def _done(command: Command, state: CommandState, message: str) -> asyncio.Future[CommandResult]:

@@ -4,11 +4,16 @@ This is the hot path of polling, so it does per request only what a request need
 read, two clock readings for the latency statistics, and a comparison with the block's
 last answer. An unchanged block is not decoded again (its samples would be identical,
 and report-by-exception would not publish them); only its freshness is recorded.
+
+Writes queued on the line meanwhile go between two reads (``between``): an operator's
+write waits for one read at most, not for the rest of the scan. A sample this scan read
+before a write to its tag is dropped (the write published the read-back, a newer value
+of the device); the line has that block decoded again at its next scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from hmi.core.modbus import ResponseError, decode_block
 from hmi.core.quality import Quality, Reason
@@ -20,6 +25,10 @@ from hmi.drivers.link import ModbusLink
 #: exception codes that mean "this address", worth splitting a block to find it
 ADDRESS_EXCEPTIONS = (2, 3)
 
+#: the writes waiting on the line, to run before the next read of a scan (None when none
+#: wait: the check is a call per read); they return the names of the tags written
+BetweenReads = Callable[[], Awaitable[Collection[str]] | None]
+
 
 async def scan_group(
     link: ModbusLink,
@@ -27,6 +36,8 @@ async def scan_group(
     group: PollGroup,
     clock: Callable[[], float],
     wall: Callable[[], float],
+    *,
+    between: BetweenReads | None = None,
 ) -> tuple[dict[str, Sample], str]:
     """Read every block of ``group`` once, one request at a time.
 
@@ -37,13 +48,18 @@ async def scan_group(
     code, a wrong byte count: :class:`MalformedReply`) goes BAD at once, never GOOD with
     data that is not its own, and the scan goes on with the next block; the device then
     ends the scan not communicating. ``clock`` is monotonic (latency, freshness),
-    ``wall`` gives the samples' timestamps.
+    ``wall`` gives the samples' timestamps. ``between`` runs the line's waiting writes
+    before a read (see the module docstring).
     """
     unit, stats, reads = device.config.unit_id, device.stats, group.reads
     samples: dict[str, Sample] = {}
     wrong = ""
     i = 0
     while i < len(reads):
+        if between is not None and (writes := between()) is not None:
+            device.asking = 0.0  # no read of ours in flight during the writes
+            for name in await writes:
+                samples.pop(name, None)  # read before the write: older than its read-back
         read = reads[i]
         block = read.block
         sent = device.asking = clock()

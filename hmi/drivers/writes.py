@@ -14,12 +14,11 @@ the tag's ``write_roles``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hmi.core.command import Command
-from hmi.core.format import format_value
-from hmi.core.identity import Identity, Unauthorized
 from hmi.core.modbus import (
     Block,
     CodecError,
@@ -30,54 +29,39 @@ from hmi.core.modbus import (
     encode_registers,
     set_register_bit,
 )
-from hmi.core.permissions import Grants, Permission
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.drivers.link import ModbusLink
+from hmi.drivers.write_checks import (
+    DEFAULT_GRANTS,
+    Authorizer,
+    Rejected,
+    check_write,
+    overridden_message,
+    pulse_message,
+    role_check,
+    session_authorizer,
+    write_refusal,
+)
 
-#: returns why ``command`` may not write ``tag``, or None when it may
-Authorizer = Callable[[Command, Tag], str | None]
-
-#: the grants of the default roles (a manager built without a project's)
-DEFAULT_GRANTS = Grants()
-
-
-class Rejected(ValueError):
-    """The command may not be executed; the message says why, for the operator."""
-
-
-def write_refusal(identity: Identity, tag: Tag, grants: Grants) -> str | None:
-    """Why ``identity`` may not write ``tag`` under ``grants``, or None when it may."""
-    try:
-        grants.authorize(identity, Permission.WRITE, tag.name, target_roles=tag.write_roles)
-    except Unauthorized as exc:
-        return str(exc)
-    return None
-
-
-def role_check(command: Command, tag: Tag) -> str | None:
-    """The library default: the user and roles the command *claims*, under the default
-    grants.
-
-    It trusts the command, so it is for tests and benchmarks only; the driver actor
-    checks every command with :func:`session_authorizer` of its verified session.
-    """
-    return write_refusal(Identity(command.user or "user", command.roles), tag, DEFAULT_GRANTS)
-
-
-def session_authorizer(identity: Identity, grants: Grants = DEFAULT_GRANTS) -> Authorizer:
-    """An authorizer for commands of a verified session: its user and roles decide.
-
-    The user a command claims must be the session's (or none); the roles the command
-    claims are ignored.
-    """
-
-    def authorize(command: Command, tag: Tag) -> str | None:
-        if command.user and command.user != identity.user:
-            return f"command claims user {command.user!r} but session is {identity.user!r}"
-        return write_refusal(identity, tag, grants)
-
-    return authorize
+__all__ = [
+    "DEFAULT_GRANTS",
+    "Authorizer",
+    "ReadBackMismatch",
+    "Rejected",
+    "WritePlan",
+    "check_write",
+    "encode_write",
+    "execute_write",
+    "holds",
+    "overridden_message",
+    "plan_write",
+    "pulse_message",
+    "read_point",
+    "role_check",
+    "session_authorizer",
+    "write_refusal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,19 +86,17 @@ def plan_write(
 
     ``multiple`` uses FC 15/16 even for one coil or register (some devices lack 5/6).
     """
-    why = authorize(command, tag)
-    if why:
-        raise Rejected(why)
-    if tag.source is None:
-        raise Rejected(f"{tag.name} has no device to write to")
+    check_write(command, tag, authorize)
+    return encode_write(command, tag, multiple=multiple)
+
+
+def encode_write(command: Command, tag: Tag, *, multiple: bool = False) -> WritePlan:
+    """The Modbus request of a checked ``command``; :class:`Rejected` for a value the
+    point's type cannot hold."""
     point = Point.from_tag(tag)
     if not point.table.writable:
         raise Rejected(f"{tag.name} is at {point.address}, which the protocol cannot write")
     value = command.value
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if numeric and not tag.limits.contains(value):  # type: ignore[arg-type]
-        low, high = tag.limits.low, tag.limits.high
-        raise Rejected(f"{value} is outside the limits {low}..{high} of {tag.name}")
     try:
         if point.table.is_bits:
             state = encode_bit(point, value)
@@ -145,16 +127,6 @@ class ReadBackMismatch(Exception):
         self.sample = sample
 
 
-def overridden_message(sample: Sample, tag: Tag | None) -> str:
-    """What an operator reads when the device holds another value than the one written."""
-    return f"overridden by device: reads {format_value(sample.value, tag, with_unit=True)}"
-
-
-def pulse_message(sample: Sample, tag: Tag | None) -> str:
-    """A pulse (``settle: 0``) the device took and cleared before its read-back."""
-    return f"a pulse: the device reads {format_value(sample.value, tag, with_unit=True)} again"
-
-
 def holds(plan: WritePlan, data: Sequence[int] | Sequence[bool], sample: Sample) -> bool:
     """True when the device's ``data`` (its ``sample``) is what ``plan`` wrote."""
     if plan.registers:
@@ -167,8 +139,14 @@ async def read_point(
 ) -> tuple[list[int] | list[bool], Sample]:
     """Read one point: its raw registers (bits) and its decoded sample."""
     data = await link.read(unit, point.table, point.start, point.size)
-    block = Block(point.table, point.start, point.size, (point,))
-    return data, decode_block(block, data, now)[point.tag]
+    return data, decode_block(_block_of(point), data, now)[point.tag]
+
+
+@functools.lru_cache(maxsize=1024)
+def _block_of(point: Point) -> Block:
+    """The one-point block a read-back decodes with: its decoder is compiled once per
+    point, not at every write (points are frozen and compared by value)."""
+    return Block(point.table, point.start, point.size, (point,))
 
 
 async def execute_write(link: ModbusLink, unit: int, plan: WritePlan, now: float) -> Sample:

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import re
+import gc
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from hmi.core.expression import Expression
 from hmi.core.passwords import is_password_hash
 from hmi.core.tag import Tag
+from hmi.project.device_reader import read_device
 from hmi.project.errors import ProjectError
 from hmi.project.model import (
     BUILTIN_SCREENS,
     DEFAULT_POLL_GROUPS,
     DEFAULT_ROLES,
-    PROTOCOLS,
     DeviceConfig,
     Project,
     ScreenConfig,
     UserConfig,
 )
-from hmi.project.paths import resolve_file
+from hmi.project.paths import noting, resolve_file
 from hmi.project.sections import (
     read_bus,
     read_data,
@@ -30,14 +29,9 @@ from hmi.project.sections import (
     read_system_alarms,
 )
 from hmi.project.source import SourceError, read_source
-from hmi.project.tag_reader import TagReader, check_roles, settle_problem
+from hmi.project.sparkplug_section import read_sparkplug
+from hmi.project.tag_reader import TagReader, check_roles
 from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose
-
-#: RTU frames over TCP: a serial-to-Ethernet converter's address
-_TCP_SERIAL = re.compile(
-    r"^tcp://[^\s:/]+:(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}"
-    r"|655[0-2][0-9]|6553[0-5])$"
-)
 
 _SECTIONS = (
     "name",
@@ -51,6 +45,7 @@ _SECTIONS = (
     "system_alarms",
     "data",
     "historian",
+    "sparkplug",
     "devices",
     "tags",
     "screens",
@@ -58,23 +53,46 @@ _SECTIONS = (
 )
 
 
-def load_project(path: str | Path) -> Project:
+def load_project(path: str | Path, *, cache: bool = False) -> Project:
     """Read, parse and validate a project file; raise :class:`ProjectError` on any problem.
 
     The file must be a regular file of at most 10 MB (:mod:`hmi.project.source`): a FIFO,
-    a device or a huge file is refused before it is read.
+    a device or a huge file is refused before it is read. With ``cache``, a project
+    validated before from the same text by the same code is rebuilt from the user's cache
+    instead (:mod:`hmi.project.cache`), and a newly validated one is kept there.
     """
     path = Path(path)
     try:
         text = read_source(path)
     except SourceError as exc:
         raise ProjectError([exc.error]) from None
-    return parse_project(text, path)
+    if not cache:
+        return parse_project(text, path)
+    from hmi.project import cache as kept  # msgspec and hashing: only for the commands
+
+    project = kept.lookup(path, text)
+    if project is None:
+        with noting() as resolved:
+            project = parse_project(text, path)
+        kept.keep(path, text, project, resolved)
+    return project
 
 
 def parse_project(text: str, path: str | Path = "<project>") -> Project:
     """Validate project YAML ``text``; ``path`` names it in errors and anchors relative paths."""
-    path = Path(path)
+    # Reading makes a node per value and a few objects per field, nothing cyclic: the cycle
+    # collector would only walk the growing tree again and again (a quarter of the load of
+    # a 10,000-tag project). It runs again as soon as the project is built.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text, Path(path))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(text: str, path: Path) -> Project:
     ctx = Context(str(path))
     try:
         root = compose(text, str(path))
@@ -122,6 +140,7 @@ class _Loader:
         system_alarms = read_system_alarms(top)
         data = read_data(top)
         historian = read_historian(top)
+        sparkplug = read_sparkplug(top, self.path.parent, tags, users)
         top.finish()
         sections = (name, bus, historian, system_alarms, grants, data)
         if any(section is None for section in sections):
@@ -143,6 +162,7 @@ class _Loader:
             system_alarms=system_alarms,
             data=data,
             historian=historian,
+            sparkplug=sparkplug,
             # Unset with the built-in screens kept: the built-in home (hmi.screens.catalog).
             start_screen=start or ("" if builtin else next(iter(screens), "")),
             builtin_screens=builtin is not False,
@@ -183,7 +203,7 @@ class _Loader:
             fields = Fields.of(node, field, self.ctx)
             if fields is None:
                 continue
-            device = self._device(fields)
+            device = read_device(fields)
             fields.finish()
             if device is None:
                 continue
@@ -192,48 +212,6 @@ class _Loader:
                 continue
             devices[device.name] = device
         return devices
-
-    def _device(self, f: Fields) -> DeviceConfig | None:
-        name = f.text("name")
-        protocol = f.choice("protocol", PROTOCOLS, "modbus-tcp")
-        values: dict[str, Any] = {
-            "host": f.text("host", "127.0.0.1"),
-            "port": f.integer("port", 502, 1, 65535),
-            "unit_id": f.integer("unit_id", 1, 0, 255),
-            "serial_port": f.text("serial_port", ""),
-            "baudrate": f.integer("baudrate", 19200, 300, 4_000_000),
-            "parity": f.choice("parity", ("N", "E", "O"), "E"),
-            "stop_bits": f.integer("stop_bits", 1, 1, 2),
-            "timeout": f.number("timeout", 0.5),
-            "retries": f.integer("retries", 1, 0, 10),
-            "reconnect_max": f.number("reconnect_max", 10.0),
-            "enabled": f.boolean("enabled", True),
-            "description": f.text("description", ""),
-        }
-        if values["timeout"] is not None and values["timeout"] <= 0:
-            self.ctx.error(f.node_of("timeout"), f"{f.path}.timeout", "must be above 0 seconds")
-            return None
-        # Optional (None: the default), so not among the values that must not be None.
-        settle = f.number("settle", None)
-        problem = settle_problem(settle)
-        if problem:
-            self.ctx.error(f.node_of("settle"), f"{f.path}.settle", problem)
-            return None
-        if protocol == "modbus-rtu" and not values["serial_port"]:
-            self.ctx.error(f.node, f"{f.path}.serial_port", "modbus-rtu needs a serial_port")
-            return None
-        port = values["serial_port"] or ""
-        if port.startswith("tcp://") and not _TCP_SERIAL.match(port):
-            # the link would fail to start on it (int() of the port), long after `hmi check`
-            self.ctx.error(
-                f.node_of("serial_port"),
-                f"{f.path}.serial_port",
-                f"expected tcp://HOST:PORT (a port 1..65535), found {port!r}",
-            )
-            return None
-        if name is None or protocol is None or any(v is None for v in values.values()):
-            return None
-        return DeviceConfig(name=name, protocol=protocol, line=f.line, settle=settle, **values)
 
     # -- tags --------------------------------------------------------------------------------
     def _tags(
@@ -294,24 +272,34 @@ class _Loader:
                     why = "refers to itself" if ref == name else f"unknown tag {ref!r}"
                     self.ctx.error(node, f"{fields.path}.expression", f"{why} in {{{ref}}}")
         state: dict[str, int] = {}  # 1 = being visited, 2 = done
-
-        def visit(name: str, path: list[str]) -> None:
-            state[name] = 1
-            for ref in expressions[name][0].tags:
-                if ref == name or ref not in expressions:
-                    continue
-                if state.get(ref) == 1:
-                    loop = " -> ".join([*path[path.index(ref) :], ref])
-                    fields = expressions[name][1]
-                    node = fields.node_of("expression") or fields.node
-                    self.ctx.error(node, f"{fields.path}.expression", f"circular: {loop}")
-                elif ref not in state:
-                    visit(ref, [*path, ref])
-            state[name] = 2
-
         for name in expressions:
             if name not in state:
-                visit(name, [name])
+                self._visit(name, [name], expressions, state)
+
+    def _visit(
+        self,
+        name: str,
+        path: list[str],
+        expressions: dict[str, tuple[Expression, Fields]],
+        state: dict[str, int],
+    ) -> None:
+        """Report the loops through calculation ``name`` (``path`` leads to it).
+
+        A method, not a closure: a function that calls itself by a name of its scope is a
+        reference cycle, and this one held the whole YAML tree until the cycle collector
+        came (a third of a second on a 10,000-tag project)."""
+        state[name] = 1
+        for ref in expressions[name][0].tags:
+            if ref == name or ref not in expressions:
+                continue
+            if state.get(ref) == 1:
+                loop = " -> ".join([*path[path.index(ref) :], ref])
+                fields = expressions[name][1]
+                node = fields.node_of("expression") or fields.node
+                self.ctx.error(node, f"{fields.path}.expression", f"circular: {loop}")
+            elif ref not in state:
+                self._visit(ref, [*path, ref], expressions, state)
+        state[name] = 2
 
     # -- screens and users -------------------------------------------------------------------
     def _screens(self) -> dict[str, ScreenConfig]:

@@ -9,11 +9,15 @@ from typing import Literal
 
 from hmi.core.permissions import Grants
 from hmi.core.tag import Tag
+from hmi.project.sparkplug_section import SparkplugConfig
 
 DEFAULT_ROLES = ("viewer", "operator", "engineer", "admin")
 DEFAULT_POLL_GROUPS = MappingProxyType({"fast": 0.1, "normal": 1.0, "slow": 10.0})
-Protocol = Literal["modbus-tcp", "modbus-rtu"]
-PROTOCOLS: tuple[Protocol, ...] = ("modbus-tcp", "modbus-rtu")
+#: a device's ``protocol:``, the name of a protocol plug-in (hmi.project.protocols)
+Protocol = str
+#: the protocols the loader reads itself (every other one is a plug-in's to read)
+MODBUS_PROTOCOLS: tuple[Protocol, ...] = ("modbus-tcp", "modbus-rtu")
+PROTOCOLS = MODBUS_PROTOCOLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,9 @@ class DeviceConfig:
     description: str = ""
     #: line of the definition, for later runtime errors that point back into the file
     line: int = 0
+    #: a plug-in protocol's own settings (its frozen dataclass; None for Modbus, whose
+    #: settings are the fields above)
+    settings: object = None
 
 
 #: the screens the application ships (hmi/screens/ui, the demo plant's tag names): a project
@@ -112,6 +119,12 @@ class BusConfig:
     discovery: bool = True
     #: seconds between a node's heartbeats (the broker's too, for ``hmi broker PROJECT``)
     heartbeat_interval: float = 1.0
+    #: the broker's last-value cache holds at most this many tag values (and topics);
+    #: None: the broker's default (``hmi broker --max-cache-entries``)
+    max_cache_entries: int | None = None
+    #: seconds before the broker forgets a node gone, and the cached values of a publisher
+    #: gone that long; None: the broker's default (``hmi broker --forget-after``)
+    forget_after: float | None = None
     #: CURVE keys; None: plain TCP (for one machine)
     curve: CurveConfig | None = None
     #: line of the section in the project file, for errors found when it is used
@@ -176,6 +189,8 @@ class Project:
     system_alarms: SystemAlarmsConfig = field(default_factory=SystemAlarmsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     historian: HistorianConfig = field(default_factory=HistorianConfig)
+    #: the plant's tags as a Sparkplug B edge node (``sparkplug:``); None: not published
+    sparkplug: SparkplugConfig | None = None
     description: str = ""
     #: the screen shown first ("": the built-in home, or the first screen without them)
     start_screen: str = ""

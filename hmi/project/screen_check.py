@@ -206,7 +206,7 @@ def substitute(text: str, macros: Mapping[str, str]) -> str:
 
 def check_screens(project: Project, screens: Sequence[ScreenSpec]) -> ScreenReport:
     """Check ``screens`` against ``project``'s tags; every finding at once."""
-    return _Checker(project, screens).run()
+    return _Checker(project, screens, project.start_screen).run()
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,10 +231,15 @@ class _Place:
 
 
 class _Checker:
-    def __init__(self, project: Project, screens: Sequence[ScreenSpec]) -> None:
+    def __init__(
+        self, project: Project, screens: Sequence[ScreenSpec], start_screen: str = ""
+    ) -> None:
         self.project = project
         self.screens = {spec.name: spec for spec in screens}
+        self.start_screen = start_screen
         self.files: dict[str, UiFile] = {}
+        #: screens some widget names as its target (whatever the macros it gives)
+        self._named: set[str] = set()
         self.report = ScreenReport()
         self._seen: set[tuple[str, int, str, str]] = set()
         self._builtin_notes: list[str] = []
@@ -248,7 +253,7 @@ class _Checker:
         contexts: dict[str, list[_Context]] = {name: [] for name in self.files}
         for name in self.files:
             spec = self.screens[name]
-            if not self._is_faceplate(name):
+            if self._is_page(name):
                 contexts[name].append(_Context(dict(spec.macros)))
         # Openers pass their macros on, faceplate to faceplate: each screen is checked
         # with every set of macros it gets, until no new set appears.
@@ -260,7 +265,9 @@ class _Checker:
                 for context in contexts[name][done[name] :]:
                     done[name] += 1
                     self._check_openers(name, ui, context, contexts)
+        self._check_home()
         for name, ui in self.files.items():
+            self._check_unreachable(name, ui)
             if not contexts[name]:
                 # Opened by nobody: its own macros (what resolves is still checked).
                 contexts[name].append(_Context(dict(self.screens[name].macros)))
@@ -300,6 +307,49 @@ class _Checker:
             return spec.faceplate
         return bool(self.files[name].macros - spec.macros.keys())
 
+    def _is_page(self, name: str) -> bool:
+        """Shown with its entry's macros alone: a screen of the navigation bar."""
+        return not self._is_faceplate(name)
+
+    def _check_home(self) -> None:
+        # The application opens on another screen when start_screen is a faceplate of the
+        # project (hmi.screens.catalog): nobody gave it the macros it needs.
+        home = self.start_screen
+        spec = self.screens.get(home)
+        if spec is None or spec.builtin or home not in self.files or self._is_page(home):
+            return
+        pages = [n for n, s in self.screens.items() if n in self.files and self._is_page(n)]
+        builtin = [n for n in pages if self.screens[n].builtin]
+        fallback = next(iter(builtin or pages), "")
+        missing = ", ".join(sorted(self.files[home].macros - spec.macros.keys()))
+        instead = f"the application opens on {fallback!r} instead" if fallback else "no screen"
+        self.report.notes.append(
+            f"screen {home!r} cannot be shown first: it is a faceplate (its entry does not "
+            f"give {missing}); {instead}. Name a screen of the navigation bar in "
+            "`start_screen:`, or list that one first"
+        )
+
+    def _check_unreachable(self, name: str, ui: UiFile) -> None:
+        # A macro the entry does not give makes a screen a faceplate: no navigation button,
+        # shown only when a widget opens it. With a misspelt macro (${FLWO}) the engineer's
+        # screen would silently lose its button; say so where the macro is used.
+        spec = self.screens[name]
+        if spec.builtin or name in self._named:
+            return  # a built-in faceplate unused by a project's own overview is no mistake
+        if self._is_page(name):
+            return
+        missing = sorted(ui.macros - spec.macros.keys())
+        self._error(
+            spec.builtin,
+            str(ui.path),
+            _first_use(ui, missing),
+            name,
+            f"screen {name!r} uses macro(s) {', '.join(missing)} that its entry does not "
+            "give, and no NavigationButton or equipment opens it: it has no navigation "
+            "button and can never be shown; give them in its entry's `macros:`, or open it "
+            "from a widget that gives them",
+        )
+
     # -- openers -----------------------------------------------------------------------------
     def _check_openers(
         self, name: str, ui: UiFile, context: _Context, contexts: dict[str, list[_Context]]
@@ -319,6 +369,7 @@ class _Checker:
                 hint = _suggest(target, self.screens)
                 self._error(spec.builtin, *where, field_name, f"unknown screen {target!r}{hint}")
                 continue
+            self._named.add(target)
             if target not in self.files:
                 continue
             given_text = substitute(widget.properties.get(macros_prop, ""), context.macros)
@@ -396,7 +447,7 @@ class _Checker:
         if context.opener:
             via = f" (opened from {context.opener} with {_show(context.macros)})"
         if _MACRO.search(name):
-            if not self._is_faceplate(spec.name):
+            if self._is_page(spec.name):
                 missing = ", ".join(sorted(set(_MACRO.findall(name))))
                 self._error(
                     spec.builtin,
@@ -439,11 +490,20 @@ def _why_not_writable(tag: Tag) -> str:
     """Why no one may write ``tag`` from a screen, or ``""``."""
     if tag.expression is not None:
         return f"{tag.name!r} is computed (expression): a write widget cannot set it"
-    if tag.source is not None and not tag.source.address.table.writable:
+    if tag.source is not None and not tag.source.address.writable:
         return f"{tag.name!r} is read-only: {tag.source.address} cannot be written"
     if not tag.write_roles:
         return f"{tag.name!r} has no write_roles: nobody may write it"
     return ""
+
+
+def _first_use(ui: UiFile, macros: Sequence[str]) -> int:
+    """The line of the first widget whose properties use one of ``macros`` (else 1)."""
+    marks = [f"${{{macro}}}" for macro in macros]
+    for widget in ui.widgets:
+        if any(mark in value for value in widget.properties.values() for mark in marks):
+            return widget.line
+    return 1
 
 
 def _suggest(word: str, options: Iterable[str]) -> str:

@@ -25,6 +25,11 @@ from hmi.project.yamlnode import Fields
 _ADDRESS = re.compile(r"^(tcp://[^\s:/]+:\d{1,5}|ipc://\S+)$")
 #: seconds, as the bus accepts them
 _MAX_HEARTBEAT = 3600.0
+#: the broker's bounds a project may set (a cache of 100 M values would not be a bound)
+_MAX_CACHE_ENTRIES = 100_000_000
+_MAX_FORGET = 366 * 86400.0
+#: an optional field that is absent (None means "unusable" to the readers of Fields)
+_UNSET = object()
 
 
 def read_bus(top: Fields, folder: Path) -> BusConfig | None:
@@ -50,18 +55,41 @@ def read_bus(top: Fields, folder: Path) -> BusConfig | None:
             f"expected seconds in 0.05..{_MAX_HEARTBEAT:g}, found {heartbeat:g}",
         )
         heartbeat = None
+    bounds = _read_bounds(section)
     curve = _read_curve(section, folder)
     section.finish()
-    values = (mode, broker, discovery, heartbeat, curve)
-    if any(v is None for v in values) or curve is False:
+    values = (mode, broker, discovery, heartbeat, curve, bounds)
+    if any(v is None for v in values) or curve is False or bounds is None:
         return None
     return BusConfig(
         mode=mode,
         broker=broker,
         discovery=discovery,
         heartbeat_interval=heartbeat,
+        max_cache_entries=bounds[0],
+        forget_after=bounds[1],
         curve=curve if isinstance(curve, CurveConfig) else None,
         line=top.line_of("bus"),
+    )
+
+
+def _read_bounds(section: Fields) -> tuple[int | None, float | None] | None:
+    """``bus.max_cache_entries`` and ``bus.forget_after``, the broker's memory bounds
+    (docs/bus-protocol.md, "Bounds"; absent: the broker's defaults); None when unusable."""
+    entries = section.integer("max_cache_entries", _UNSET, 1, _MAX_CACHE_ENTRIES)
+    forget = section.number("forget_after", _UNSET)
+    if forget is not None and forget is not _UNSET and not 0 < forget <= _MAX_FORGET:
+        section.ctx.error(
+            section.node_of("forget_after"),
+            f"{section.path}.forget_after",
+            f"expected seconds above 0, at most {_MAX_FORGET:.0f} (a year), found {forget:g}",
+        )
+        forget = None
+    if entries is None or forget is None:
+        return None
+    return (
+        None if entries is _UNSET else entries,
+        None if forget is _UNSET else forget,
     )
 
 

@@ -7,7 +7,7 @@ makes the tag ``None`` (so the loader reports all errors at once and builds noth
 
 from __future__ import annotations
 
-from hmi.core.address import AddressError, ModbusAddress
+from hmi.core.address import Address
 from hmi.core.command import SETTLE_MAX
 from hmi.core.expression import Expression, ExpressionError
 from hmi.core.tag import (
@@ -20,11 +20,13 @@ from hmi.core.tag import (
     Source,
     Tag,
 )
+from hmi.project.modbus_fields import read_modbus_address
 from hmi.project.model import DeviceConfig
+from hmi.project.protocols import is_modbus, protocol_spec
 from hmi.project.yamlnode import Context, Fields
 
-_ORDERS = ("big", "little")
 _POLICIES = tuple(policy.value for policy in BadQualityPolicy)
+_TYPES = tuple(data_type.value for data_type in DataType)
 
 
 class TagReader:
@@ -92,52 +94,45 @@ class TagReader:
         )
 
     def _data_type(self) -> DataType | None:
-        choices = tuple(t.value for t in DataType)
-        value = self.f.choice("type", choices, DataType.FLOAT64.value)
+        value = self.f.choice("type", _TYPES, DataType.FLOAT64.value)
         return None if value is None else DataType(value)
 
     def _source(self, data_type: DataType | None) -> Source | bool | None:
-        """The device source; None for none, False when it was given but is wrong."""
+        """The device source; None for none, False when it was given but is wrong.
+
+        The address (and any field of its own) is read by the device's protocol: Modbus
+        here (:mod:`hmi.project.modbus_fields`), another through its plug-in."""
         f = self.f
         device = f.text("device", None)
-        address_text = f.text("address", None)
         group = f.text("poll_group", "normal")
-        byte_order = f.choice("byte_order", _ORDERS, "big")
-        word_order = f.choice("word_order", _ORDERS, "big")
-        length = f.integer("length", 1, 1, 123)
         deadband = f.number("deadband", 0.0)
         settle = f.number("settle", None)
-        if device is None and address_text is None:
+        if device is None and not f.has("address"):
             if settle is not None:
                 self._error("settle", "only a device tag is written and read back")
                 return False
             return None
         ok = True
         if device is None:
+            f.node_of("address")
             self._error("device", "an address needs a device")
             return False
-        if device not in self.devices:
+        config = self.devices.get(device)
+        if config is None:
             known = ", ".join(sorted(self.devices)) or "none defined"
             self._error("device", f"unknown device {device!r} (known: {known})")
             ok = False
-        if address_text is None:
-            self._error("address", "a device tag needs an address (e.g. hr:100)")
-            return False
-        try:
-            address = ModbusAddress.parse(address_text)
-        except AddressError as exc:
-            self._error("address", str(exc))
-            return False
-        if data_type is not None and not _fits(address, data_type):
-            self._error(
-                "address",
-                f"type {data_type.value} does not fit {address}: coils, discrete inputs and "
-                "register bits are bool",
-            )
-            ok = False
-        if data_type is not None and length is not None and _beyond(address, data_type, length):
-            self._error("address", f"{data_type.value} at {address} runs past register 65535")
-            ok = False
+        if config is None or is_modbus(config.protocol):
+            layout = read_modbus_address(f, data_type)
+            if layout is None:
+                return False
+            address: Address = layout.address
+            orders = (layout.byte_order, layout.word_order, layout.length)
+        else:
+            read = protocol_spec(config.protocol).read_address(f, config, data_type)
+            if read is None:
+                return False
+            address, orders = read, ("big", "big", 1)
         if group is not None and group not in self.groups:
             self._error(
                 "poll_group", f"unknown poll group {group!r} (known: {', '.join(self.groups)})"
@@ -150,9 +145,9 @@ class TagReader:
         if problem:
             self._error("settle", problem)
             ok = False
-        if not ok or None in (group, byte_order, word_order, length, deadband):
+        if not ok or None in (group, deadband):
             return False
-        return Source(device, address, group, byte_order, word_order, length, deadband, settle)
+        return Source(device, address, group, *orders, deadband, settle)
 
     def _scaling(self) -> Scaling | bool | None:
         section = self.f.mapping("scaling")
@@ -215,20 +210,6 @@ class TagReader:
         except ValueError as exc:
             self._error("alarms", str(exc))
             return False
-
-
-def _beyond(address: ModbusAddress, data_type: DataType, length: int) -> bool:
-    """True when the registers of a value at ``address`` run past the last one."""
-    if address.table.is_bits or address.bit is not None:
-        return False
-    size = length if data_type is DataType.STRING else data_type.register_count
-    return address.offset + size > 65536
-
-
-def _fits(address: ModbusAddress, data_type: DataType) -> bool:
-    # A bool may also be a whole register (non-zero = true); numbers never fit one bit.
-    is_bit = address.table.is_bits or address.bit is not None
-    return data_type is DataType.BOOL or not is_bit
 
 
 def settle_problem(settle: float | None) -> str:

@@ -71,6 +71,34 @@ class _Resolver(Resolver):
     """PyYAML's YAML 1.1 resolver with YAML 1.2 floats, and without dates, ``<<``, ``=``."""
 
     yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    #: the first characters some implicit resolver looks at (set by _build_resolvers);
+    #: None: a resolver looks at every value
+    resolved_first: frozenset[str] | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._resolved: dict[str, str] = {}
+        #: a plain value resolved to a type it does not read as (``0x_``, an int)
+        self.unreadable = False
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """PyYAML's resolve, with plain text no resolver could claim (names, units,
+        descriptions: most of a project file) answered at once, and every other plain
+        value resolved once per file. It runs for every value libyaml composes, and its
+        lookups were a tenth of a large project's load."""
+        if kind is ScalarNode and implicit[0] and value and not self.yaml_path_resolvers:
+            first = self.resolved_first
+            if first is not None and value[0] not in first:
+                return self.DEFAULT_SCALAR_TAG
+            # the tag of a plain scalar depends on its text alone (no path resolvers)
+            tag = self._resolved.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+                self._resolved[value] = tag
+                if tag != _STR and _unreadable(ScalarNode(tag, value)):
+                    self.unreadable = True
+            return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
 
 def _build_resolvers() -> None:
@@ -82,6 +110,8 @@ def _build_resolvers() -> None:
             table[first] = kept
     _Resolver.yaml_implicit_resolvers = table
     _Resolver.add_implicit_resolver(f"{_TAG}float", _FLOAT, list("-+0123456789."))
+    table = _Resolver.yaml_implicit_resolvers
+    _Resolver.resolved_first = None if None in table else frozenset(table)
 
 
 _build_resolvers()
@@ -207,6 +237,34 @@ def _check_shape(root: Node) -> None:
             stack.append((child, depth + 1, False))
 
 
+def _plain_tree(root: Node) -> bool:
+    """True when ``root`` is within every limit :func:`_check_shape` checks: at most
+    :data:`MAX_DEPTH` levels and :data:`MAX_NODES` values, aliases counted each time they
+    are used. A quick walk, level by level, that gives up at the first limit passed (a
+    loop passes the depth): :func:`_check_shape` then finds the node to blame."""
+    level = [root]
+    depth = count = 0
+    while level:
+        depth += 1
+        count += len(level)
+        if depth > MAX_DEPTH or count > MAX_NODES:
+            return False
+        below: list[Node] = []
+        for node in level:
+            kind = type(node)  # the composers make these three classes and no other
+            if kind is ScalarNode:
+                continue
+            if kind is MappingNode:
+                for pair in node.value:
+                    below += pair
+            elif kind is SequenceNode:
+                below += node.value
+            else:
+                return False  # unknown: let _check_shape look
+        level = below
+    return True
+
+
 def _children(node: Node) -> list[Node]:
     if isinstance(node, SequenceNode):
         return list(node.value)
@@ -242,7 +300,7 @@ def compose(text: str, file: str) -> Node | None:
     gc.disable()
     try:
         root: Node | None = composer.get_single_node()
-        if _CComposer is not None and root is not None:
+        if _CComposer is not None and root is not None and not _plain_tree(root):
             _check_shape(root)  # what _Composer checks as it goes
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -257,7 +315,9 @@ def compose(text: str, file: str) -> Node | None:
         if collecting:
             gc.enable()
         composer.dispose()
-    errors = _check_nodes(root, file)
+    # Without a "!" no value has a tag of its own (every tag is the resolver's, and plain
+    # YAML's), and the resolver tried each plain value it typed: nothing to look for.
+    errors = _check_nodes(root, file) if "!" in text or composer.unreadable else []
     if errors:
         raise YamlSyntaxError(errors[0], errors)
     return root
@@ -311,6 +371,8 @@ def _check_nodes(root: Node | None, file: str) -> list[ConfigError]:
     stack = [root] if root is not None else []
     while stack and len(errors) < _MOST_LISTED:
         node = stack.pop()
+        if node.tag == _STR and type(node) is ScalarNode:
+            continue  # text: nothing to check (and most values are), alias or not
         if id(node) in seen:
             continue  # an alias: checked where its anchor is
         seen.add(id(node))
@@ -326,7 +388,7 @@ def _check_nodes(root: Node | None, file: str) -> list[ConfigError]:
             )
             continue
         if isinstance(node, ScalarNode):
-            if node.tag != f"{_TAG}str":
+            if node.tag != _STR:
                 problem = _unreadable(node)
                 if problem:
                     errors.append(ConfigError(file, line_of(node), "(syntax)", problem))
@@ -334,14 +396,17 @@ def _check_nodes(root: Node | None, file: str) -> list[ConfigError]:
             stack.extend(node.value)
         elif isinstance(node, MappingNode):
             for key, value in node.value:
-                stack.extend((key, value))
+                # text needs no look (the first test of the loop), and most keys are text
+                if key.tag != _STR or type(key) is not ScalarNode:
+                    stack.append(key)
+                stack.append(value)
     return errors
 
 
 def _unreadable(node: ScalarNode) -> str:
     """Why a scalar does not read as its tag says (``!!int abc``), or ``""``."""
     try:
-        SafeConstructor().construct_object(node)
+        scalar_value(node)
     except Exception:  # ValueError, KeyError (!!bool maybe), ConstructorError ...
         what = _KINDS.get(node.tag, _short_tag(node.tag))
         return f"{node.value!r} is not {what} (tagged {_short_tag(node.tag)})"
@@ -378,7 +443,24 @@ def line_of(node: Node) -> int:
 
 def scalar_value(node: ScalarNode) -> Any:
     """The Python value of a scalar with YAML 1.1 safe typing (int, float, bool, null, str)."""
-    return SafeConstructor().construct_object(node)
+    tag = node.tag
+    if tag == _STR:
+        return node.value  # what SafeConstructor gives for text, without building one
+    build = _SCALAR_BUILDERS.get(tag)
+    if build is None:  # not plain YAML (compose() refuses those): PyYAML's own answer
+        return SafeConstructor().construct_object(node)
+    return build(_CONSTRUCTOR, node)
+
+
+_STR = f"{_TAG}str"
+#: SafeConstructor's scalar methods keep no state; one shared instance serves them all
+#: (construct_object would remember every node it saw, and building one per call cost a
+#: third of the load of a 10,000-tag project)
+_CONSTRUCTOR = SafeConstructor()
+_SCALAR_BUILDERS = {
+    f"{_TAG}{name}": SafeConstructor.yaml_constructors[f"{_TAG}{name}"]
+    for name in ("int", "float", "bool", "null")
+}
 
 
 def type_name(node: Node) -> str:
@@ -418,7 +500,10 @@ class Fields:
         self._items: dict[str, tuple[ScalarNode, Node]] = {}
         self._read: set[str] = set()
         for key_node, value_node in node.value:
-            key = scalar_value(key_node) if isinstance(key_node, ScalarNode) else None
+            if key_node.tag == _STR and type(key_node) is ScalarNode:
+                key = key_node.value  # text, as nearly every key is: read at once
+            else:
+                key = scalar_value(key_node) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str):
                 ctx.error(key_node, self._name("?"), "field names must be text")
                 continue
@@ -455,13 +540,21 @@ class Fields:
         return line_of(item[0]) if item else self.line
 
     def _scalar(self, key: str, default: Any) -> tuple[Any, Node | None]:
-        node = self.node_of(key)
-        if node is None:
+        # node_of() written out: this runs for every field of every tag
+        self._read.add(key)
+        item = self._items.get(key)
+        if item is None:
             if default is _REQUIRED:
                 self.ctx.error(self.node, self._name(key), "missing required field")
             return None if default is _REQUIRED else default, None
+        node = item[1]
         if not isinstance(node, ScalarNode):
             return _Bad, node
+        if node.tag == _STR:  # text, the most common value: no constructor needed
+            if _CONTROL.search(node.value):
+                self.ctx.error(node, self._name(key), control_problem(node.value))
+                return None, None
+            return node.value, node
         try:
             value = scalar_value(node)
         except ConstructorError as exc:  # compose() checked every scalar: defence only

@@ -25,8 +25,10 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont, QPainter, QPixmap
 
 from hmi.core.alarms import AlarmState, AlarmStatus
+from hmi.core.tag import Tag
 from hmi.qt.alarm_marks import status_mark
 from hmi.qt.alarms import AlarmModel, importance, is_listed, level_text
+from hmi.qt.format import format_value
 from hmi.qt.look import MARK_SIZE, AlarmMark, paint_alarm_mark
 
 Index = QModelIndex | QPersistentModelIndex
@@ -96,8 +98,9 @@ def note(status: AlarmStatus) -> str:
     return "; ".join(parts)
 
 
-def cell_text(status: AlarmStatus, column: int) -> str:
-    """What the table shows in ``column`` for ``status`` (also what CSV would hold)."""
+def cell_text(status: AlarmStatus, column: int, tag: Tag | None = None) -> str:
+    """What the table shows in ``column`` for ``status`` (also what CSV would hold); the
+    value in ``tag``'s format and unit, as the screens show it."""
     if column == PRIORITY:
         return str(status.priority)
     if column in _TIMES:
@@ -111,10 +114,9 @@ def cell_text(status: AlarmStatus, column: int) -> str:
     if column == MESSAGE:
         return status.message
     if column == VALUE:
+        # Never binary noise (4.9000001 from a float32 register reads 4.9), bools ON/OFF.
         value = status.value
-        if isinstance(value, float):
-            return format(value, ".6g")  # 4.9000001 from a float32 register reads 4.9
-        return "" if value is None else str(value)
+        return "" if value is None else format_value(value, tag, with_unit=True)
     if column == NOTE:
         return note(status)
     return status.user
@@ -253,6 +255,8 @@ class AlarmTableModel(QAbstractTableModel):
         status = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            if column == VALUE:
+                return cell_text(status, column, self.alarms.tag(status.tag))
             return cell_text(status, column)
         if role == Qt.ItemDataRole.DecorationRole and column == PRIORITY:
             # Shelved, suppressed, out of service: the plain shape (nothing waits).

@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from hmi.core.alarms import AlarmState, AlarmStatus, AlarmTransition, Level
+from hmi.core.tag import Tag
 from hmi.qt.alarm_marks import AlarmMarks
 from hmi.qt.alarm_service import DEFAULT_MAX_SHELVE, AlarmService, NoService, reason_of
 from hmi.qt.binding import Binder
@@ -193,6 +194,10 @@ class AlarmModel(QObject):
             self.changed.emit(frozenset(dirty))
 
     # -- reading ---------------------------------------------------------------------------
+    def tag(self, name: str) -> Tag | None:
+        """The tag ``name`` of the session's store (its format and unit), if known."""
+        return self._binder.store.tag(name) if self._binder is not None else None
+
     def status(self, tag: str) -> AlarmStatus | None:
         """The latest status of ``tag``'s alarm (None when the engine has none)."""
         return self._statuses.get(tag)

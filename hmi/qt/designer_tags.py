@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeyEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QLabel,
@@ -72,19 +73,56 @@ class TagChooser(QDialog):
         layout.addWidget(self.buttons)
         self.filter.textChanged.connect(self._filter)
         self.list.itemDoubleClicked.connect(lambda _: self.accept())
+        self.list.currentItemChanged.connect(lambda *_: self._follow_choice())
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        # Type, then Enter: the filter keeps the focus, Up/Down move in the list.
+        self.filter.installEventFilter(self)
+        self.filter.setFocus()
+        self._follow_choice()
 
     def _filter(self, text: str) -> None:
         words = text.lower().split()
+        first = None
         for row in range(self.list.count()):
             item = self.list.item(row)
-            item.setHidden(not all(word in item.text().lower() for word in words))
+            hidden = not all(word in item.text().lower() for word in words)
+            item.setHidden(hidden)
+            if first is None and not hidden:
+                first = item
+        current = self.list.currentItem()
+        if current is None or current.isHidden():
+            # The first match is the choice: typing "t101" and Enter picks the one shown.
+            if first is not None:
+                self.list.setCurrentItem(first)
+            else:
+                self.list.setCurrentRow(-1)
+        self._follow_choice()
+
+    def _follow_choice(self) -> None:
+        # OK only with a tag chosen: Enter with nothing chosen would close the dialog and
+        # leave the property as it was, which looks like a choice that did not take.
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.chosen()))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Up/Down (and page keys) typed in the filter move the list's choice."""
+        moves = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
+        if (
+            watched is self.filter
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in moves
+        ):
+            QApplication.sendEvent(self.list, event)
+            return True
+        return super().eventFilter(watched, event)
 
     def chosen(self) -> str:
-        """The selected tag name ("" when none)."""
+        """The selected tag name ("" when none, or when the filter hides it)."""
         item = self.list.currentItem()
-        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""
+        if item is None or item.isHidden():
+            return ""
+        return str(item.data(Qt.ItemDataRole.UserRole))
 
 
 def set_designer_property(widget: QWidget, name: str, value: Any) -> None:

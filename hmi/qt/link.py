@@ -26,6 +26,22 @@ from hmi.core.tag import Tag
 from hmi.qt.context import HmiContext, ResultCallback
 from hmi.qt.look import NO_MARK, AlarmMark, local_mark
 
+#: the dynamic property a screen (hmi.qt.screen.ScreenView) names itself by in commands
+SCREEN_PROPERTY = "hmiScreen"
+
+
+def screen_of(widget: QWidget) -> str:
+    """The screen ``widget`` is on, as a command records it: the title of the screen that
+    holds it (``Overview``, ``LIC-101 controller``), else its window's object name."""
+    parent: QWidget | None = widget
+    while parent is not None:
+        title = parent.property(SCREEN_PROPERTY)
+        if title:
+            return str(title)
+        parent = parent.parentWidget()
+    window = widget.window()
+    return window.objectName() if window is not None else ""
+
 
 class TagLink:
     """The binding of one widget: its tag names, latest samples, context and write path."""
@@ -155,8 +171,7 @@ class TagLink:
         """Send a command writing ``value`` to ``name``; None when not allowed (nothing sent)."""
         if self.context is None:
             return None
-        screen = self.owner.window().objectName() if self.owner.window() else ""
-        return self.context.send(name, value, screen=screen, on_result=on_result)
+        return self.context.send(name, value, screen=screen_of(self.owner), on_result=on_result)
 
     def write_cursor(self, name: str) -> str:
         """Set the owner's cursor for whether ``name`` may be written; returns the denial."""

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QWidget
 from hmi.core.quality import Quality, Severity
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
+from hmi.qt.format import format_value
 
 # -- palette (matches hmi/qt/resources/theme.qss) ----------------------------------------
 BACKGROUND = QColor("#d4d4d4")
@@ -107,12 +108,14 @@ def alarm_priority(tag: Tag | None, sample: Sample) -> int:
 
 
 def describe_sample(name: str, tag: Tag | None, sample: Sample) -> str:
-    """Tooltip text: what the tag is, its value, its quality and reason, its age."""
+    """Tooltip text: what the tag is, its value (in the tag's format and unit, as the
+    screens show it: ``2.58 m``, never a float's ``2.579763174057007``), its quality."""
     lines = [name]
     if tag is not None and tag.description:
         lines.append(tag.description)
-    unit = f" {tag.unit}" if tag is not None and tag.unit else ""
-    lines.append(f"Value: {sample.value!r}{unit}" if sample.value is not None else "Value: none")
+    value = sample.value
+    text = format_value(value, tag, with_unit=True) if value is not None else "none"
+    lines.append(f"Value: {text}")
     lines.append(f"Quality: {sample.quality.describe()}")
     return "\n".join(lines)
 

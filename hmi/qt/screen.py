@@ -10,7 +10,7 @@ from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from hmi.qt.context import HmiContext
-from hmi.qt.link import TagLink
+from hmi.qt.link import SCREEN_PROPERTY, TagLink
 from hmi.qt.loader import load_ui
 from hmi.qt.stock import StockBinding, bind_stock_widget
 
@@ -48,6 +48,9 @@ class ScreenView(QWidget):
         self.title = title or form.windowTitle() or self.name
         self.macros = dict(macros or {})
         self.setObjectName(self.name)
+        # What a command sent from this screen names as its screen (the audit's "screen"):
+        # its title with its device ("LIC-101 controller"), not the window's class.
+        self.setProperty(SCREEN_PROPERTY, self.title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         if form.layout() is None:

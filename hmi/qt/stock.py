@@ -4,6 +4,11 @@ QLabel shows the formatted value, QProgressBar / QSlider / QLCDNumber the number
 and a checkable QPushButton the boolean; clicking a QCheckBox or QPushButton writes. A
 plain QPushButton writes its dynamic ``value`` property (default 1 / True). Signals are
 blocked while the binder sets a value, so showing a value never writes it back.
+
+A write says how it went under the button, like our write widgets do (a
+:class:`~hmi.qt.status_line.StatusLine`: sent, then confirmed, rejected, failed, timed
+out or overridden, with the reason); a checkable one follows the device's value again
+once answered, so a refused click does not stay ticked.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.command import CommandResult
 from hmi.core.sample import Sample, Value
 from hmi.qt.context import HmiContext
 from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
 from hmi.qt.look import NO_MARK, AlarmMark, QualityOverlay, describe_sample
+from hmi.qt.status_line import StatusLine
+from hmi.qt.write import WriteStatus
 
 
 class StockBinding:
@@ -34,6 +42,9 @@ class StockBinding:
         self.widget = widget
         self.name = name
         self.overlay: QualityOverlay | None = None
+        #: the last command's outcome, and the line under a button that says it
+        self.status = WriteStatus()
+        self._line: StatusLine | None = None
         self.link = TagLink(
             widget, lambda: [self.name], self._show, self._session, on_alarm=self._on_alarm
         )
@@ -80,7 +91,17 @@ class StockBinding:
             denied = self.link.write_cursor(self.name)
             if denied:
                 tip += f"\nRead only: {denied}"
+            if self.status.text:
+                tip += f"\nLast command: {self.status.text}"
         self.widget.setToolTip(tip)
+
+    @property
+    def status_line(self) -> StatusLine:
+        """The line under the button that says how its last command went."""
+        if self._line is None:
+            self._line = StatusLine(self.widget)
+            self._line.faded.connect(self._on_faded)
+        return self._line
 
     def _on_clicked(self, checked: bool = False) -> None:
         widget = self.widget
@@ -96,7 +117,27 @@ class StockBinding:
         else:
             configured = widget.property("value")
             value = True if configured is None else configured
-        self.link.write(self.name, value)
+        tag = self.link.tag(self.name)
+        self.status.pending(format_value(value, tag, with_unit=True))
+        self._show_status()
+        if self.link.write(self.name, value, on_result=self._on_result) is None:
+            self.status.clear()
+            self._show_status()
+
+    def _on_result(self, result: CommandResult) -> None:
+        self.status.done(result)
+        self._show_status()
+        # A checkable button shows the device's value, not the click: a refused or
+        # overridden write must not stay ticked.
+        self._show(self.name, self.link.sample(self.name))
+
+    def _show_status(self) -> None:
+        self.status_line.show_outcome(self.status.state, self.status.line)
+        self._session()
+
+    def _on_faded(self) -> None:
+        self.status.clear()
+        self._session()
 
 
 _BINDINGS_ATTR = "_hmi_stock_binding"

@@ -39,6 +39,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.tag import Tag
+from hmi.qt.format import format_value
 from hmi.qt.tasks import OwnedTasks
 
 #: ``(since, until, tag, limit) -> journal rows`` (transition dicts, time order)
@@ -94,9 +96,13 @@ def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> int:
 class HistoryTableModel(QAbstractTableModel):
     """Journal rows as a read-only table (a model: thousands of rows cost no widgets)."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, tag_of: Callable[[str], Tag | None] | None = None
+    ) -> None:
         super().__init__(parent)
         self.rows: list[dict[str, Any]] = []
+        #: a row's tag, to show its value in the tag's format and unit (as the screens do)
+        self.tag_of = tag_of
 
     def set_rows(self, rows: list[dict[str, Any]]) -> None:
         """Show ``rows`` (newest last, as the journal gives them)."""
@@ -131,8 +137,9 @@ class HistoryTableModel(QAbstractTableModel):
             return dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         if key == "level" and value in ("NONE", "STATE"):
             return ""  # as in the summary: the message says what a discrete alarm means
-        if isinstance(value, float):
-            return format(value, ".6g")
+        if key == "value" and value is not None:
+            tag = self.tag_of(str(row.get("tag", ""))) if self.tag_of is not None else None
+            return format_value(value, tag, with_unit=True)  # 6 digits at most without a tag
         return "" if value is None else str(value)
 
 
@@ -145,6 +152,7 @@ class AlarmHistoryDialog(QDialog):
         parent: QWidget | None = None,
         *,
         now: Callable[[], float] | None = None,
+        tag_of: Callable[[str], Tag | None] | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("AlarmHistory")
@@ -174,7 +182,7 @@ class AlarmHistoryDialog(QDialog):
             bar.addWidget(widget)
         bar.addWidget(self.limit)
         bar.addWidget(refresh)
-        self.model = HistoryTableModel(self)
+        self.model = HistoryTableModel(self, tag_of=tag_of)
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -3,6 +3,10 @@
 Export saves the file on this machine (the backend returns the rows; it never writes a
 file a caller names). Refusals (no ``read_audit`` / ``export_audit`` right) and failures
 are shown under the table.
+
+Old and new values read as the screens show them: with the tag's format and unit
+(``3.20 m``, not the float32 register's ``3.200000047683716``), bools ``ON``/``OFF``. The
+trail keeps the exact value: it is in the cell's tooltip and in the CSV export.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.tag import Tag
 from hmi.qt.alarm_service import reason_of
+from hmi.qt.format import format_value
 from hmi.qt.tasks import OwnedTasks
 
 COLUMNS = (
@@ -44,17 +50,24 @@ Fetch = Callable[[], Coroutine[Any, Any, list[dict[str, Any]]]]
 #: gets the trail from the backend and saves it as CSV at a path on *this* machine; returns
 #: the row count
 Export = Callable[[str], Coroutine[Any, Any, int]]
+#: the columns holding a value of the row's target tag
+VALUE_COLUMNS = frozenset({"old_value", "new_value"})
 
 
 def _always() -> bool:
     return True
 
 
+def _no_tag(name: str) -> Tag | None:
+    return None
+
+
 class AuditDialog(QDialog):
     """Lists audit rows, newest first; Refresh and Export CSV.
 
     ``may_export()`` says whether the user may export (the export button follows it; the
-    backend decides anyway).
+    backend decides anyway). ``tag_of(name)`` gives a target's tag, to show its values
+    in its format and unit.
     """
 
     def __init__(
@@ -64,6 +77,7 @@ class AuditDialog(QDialog):
         parent: QWidget | None = None,
         *,
         may_export: Callable[[], bool] = _always,
+        tag_of: Callable[[str], Tag | None] = _no_tag,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Audit trail")
@@ -71,6 +85,7 @@ class AuditDialog(QDialog):
         self._fetch = fetch
         self._export = export
         self._may_export = may_export
+        self._tag_of = tag_of
         # Tasks this dialog started: owned here, so none is lost or garbage collected.
         self._tasks = OwnedTasks("audit trail")
         self.table = QTableWidget(0, len(COLUMNS), self)
@@ -123,13 +138,21 @@ class AuditDialog(QDialog):
         """Fill the table, newest first."""
         self.table.setRowCount(len(rows))
         for r, row in enumerate(reversed(rows)):
+            tag = self._tag_of(str(row.get("target") or ""))
             for c, column in enumerate(COLUMNS):
                 value = row.get(column)
+                exact = ""
                 if column == "time" and isinstance(value, int | float):
                     text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+                elif column in VALUE_COLUMNS and value is not None and not isinstance(value, str):
+                    text = format_value(value, tag, with_unit=True)
+                    exact = str(value)
                 else:
                     text = "" if value is None else str(value)
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if exact and exact != text:
+                    item.setToolTip(f"recorded: {exact}")
+                self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
 
     def _ask_export(self) -> None:

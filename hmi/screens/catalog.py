@@ -11,11 +11,14 @@ other, with its own navigation button.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hmi.project import Project
+
+log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
 
@@ -89,7 +92,9 @@ class ScreenCatalog:
         """The built-in screens (unless ``builtin_screens: false``) and the project's.
 
         Home is the project's ``start_screen``; unset, the built-in home when the built-in
-        screens are kept, else the project's first screen.
+        screens are kept, else the project's first screen that is not a faceplate. A
+        faceplate of the project cannot be home (nobody gave it its device's macros): it
+        is replaced the same way, with a warning (``hmi check`` says so too).
         """
         if project is None:
             return cls.demo()
@@ -106,9 +111,18 @@ class ScreenCatalog:
                 faceplate=bool(_macros_of(screen.file) - macros.keys()),
             )
         home = project.start_screen
-        if not home:
-            own = [s for s in project.screens if not entries[s].faceplate]
-            home = DEMO_HOME if project.builtin_screens else next(iter(own), "")
+        # A project screen marked faceplate lacks macros; a built-in one has defaults.
+        own = [s for s in project.screens if not entries[s].faceplate]
+        if not home or (home in project.screens and entries[home].faceplate):
+            fallback = DEMO_HOME if project.builtin_screens else next(iter(own), "")
+            if home:
+                log.warning(
+                    "screen %r cannot be shown first: it is a faceplate (its file uses "
+                    "macros its entry does not give); opening %r instead",
+                    home,
+                    fallback,
+                )
+            home = fallback
         return cls(list(entries.values()), home)
 
     def get(self, name: str) -> ScreenEntry | None:

@@ -200,7 +200,9 @@ class MainWindow(QMainWindow):
         if self.alarm_history is None:
             from hmi.screens.alarm_history import AlarmHistoryDialog
 
-            self.alarm_history = AlarmHistoryDialog(self.context.alarms.history, self)
+            self.alarm_history = AlarmHistoryDialog(
+                self.context.alarms.history, self, tag_of=self.context.store.tag
+            )
         dialog = self.alarm_history
         dialog.show_last(86400.0)
         dialog.show()

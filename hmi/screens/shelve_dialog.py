@@ -25,6 +25,10 @@ class ShelveDialog(QDialog):
         self.tags = list(tags)
         self.reason = QLineEdit(self)
         self.reason.setPlaceholderText("why, e.g. transmitter under repair (WO 4711)")
+        # The example reads in full (a cut "why, e.g. transmitter ..." says little), and a
+        # reason as long has room.
+        hint = self.reason.fontMetrics().horizontalAdvance(self.reason.placeholderText())
+        self.reason.setMinimumWidth(hint + 24)
         self.minutes = QSpinBox(self)
         top = max(1, int(max_seconds // 60))
         self.minutes.setRange(1, top)

@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from hmi.services.health import AUDIT, StoreHealth, describe
 from hmi.services.sqlite import open_wal
+from hmi.services.wal_checkpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class AuditEntry:
 
 
 _COLUMNS = [f.name for f in fields(AuditEntry)]
+#: the columns stored as JSON text (by their index in ``_COLUMNS``)
+_JSON_COLUMNS = [_COLUMNS.index("old_value"), _COLUMNS.index("new_value")]
 
 
 def entry_from_event(event: Mapping[str, Any], now: float) -> AuditEntry:
@@ -144,6 +147,9 @@ class AuditLog:
         max_backlog: int = MAX_BACKLOG,
     ) -> None:
         self._db = open_wal(path, _SCHEMA)
+        # A write waits for its intent row's commit: the fsyncs of WAL checkpoints run on
+        # a thread of their own, never inside that commit (hmi.services.wal_checkpoint).
+        self._checkpoints = None if str(path) == ":memory:" else WalCheckpointer(self._db, path)
         self.health = health
         self._backlog: deque[AuditEntry] = deque()
         self.max_backlog = max_backlog
@@ -151,7 +157,10 @@ class AuditLog:
         self.lost = 0
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database (after the checkpoint thread: the last connection to close
+        checkpoints what is left)."""
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self._db.close()
 
     def __enter__(self) -> AuditLog:
@@ -205,11 +214,12 @@ class AuditLog:
         """Insert ``entries`` in one transaction, or raise :class:`AuditUnavailable`."""
         rows = []
         for entry in entries:
-            row = list(astuple(entry))
-            for index, name in enumerate(_COLUMNS):
-                if name in ("old_value", "new_value"):
-                    # default=str: an odd value (bytes off the wire) is kept as text, not lost
-                    row[index] = json.dumps(row[index], default=str)
+            # getattr, not dataclasses.astuple: that deep-copies every value, and this is
+            # on the way of every write (its intent row, then its result's)
+            row = [getattr(entry, name) for name in _COLUMNS]
+            for index in _JSON_COLUMNS:
+                # default=str: an odd value (bytes off the wire) is kept as text, not lost
+                row[index] = json.dumps(row[index], default=str)
             rows.append(row)
         placeholders = ", ".join("?" for _ in _COLUMNS)
         try:
@@ -219,6 +229,8 @@ class AuditLog:
                 self._db.executemany(
                     f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
                 )
+            if self._checkpoints is not None:
+                self._checkpoints.committed()
         except (sqlite3.Error, OSError) as exc:
             problem = describe(exc)
             if self.health is not None:

@@ -59,6 +59,18 @@ class ChangeRecorder:
         value = sample.value
         severity = int(sample.quality.severity)
         last = self._last.get(name)
+        if last is not None and sample.source_time:
+            prev = last.latest
+            if (
+                sample.source_time == prev.source_time
+                and sample.receive_time > prev.receive_time
+                and severity != int(prev.quality.severity)
+            ):
+                # A degraded republish (a comm loss keeps the last value and its source
+                # time): the quality changed now, not when the value was read. Stamped in
+                # the source's timebase, as heartbeat rows are, so a held trend line ends
+                # when the tag went BAD and the row is not taken for a late one.
+                t = sample.source_time + (sample.receive_time - prev.receive_time)
         if len(self._rows) >= self.max_pending:
             self.overflow += 1
             if last is not None:

@@ -9,7 +9,7 @@ repaint when it changes.
 from __future__ import annotations
 
 from PySide6.QtCore import Property, QRectF, QSize
-from PySide6.QtGui import QFont, QPainter
+from PySide6.QtGui import QEnterEvent, QFont, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from hmi.core.quality import Quality
@@ -99,6 +99,12 @@ class TagWidget(QWidget):
     def alarm_mark(self) -> AlarmMark:
         """The main tag's alarm mark: the engine's state (a preview judges the limits)."""
         return self.tag_link.alarm_mark(self._tag)
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        """The pointer came over it: its tooltip says the value of now, not of its last
+        quality change (kept current here rather than on every sample)."""
+        self._update_tooltip()
+        super().enterEvent(event)
 
     def _update_tooltip(self) -> None:
         names = self.tag_link.names()

@@ -8,7 +8,7 @@ already holds (a mode button pressed again, or by accident, sends nothing and sa
 from __future__ import annotations
 
 from PySide6.QtCore import Property, QRectF, QSize
-from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QEnterEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QMessageBox, QPushButton, QSizePolicy, QWidget
 
 from hmi.core.command import CommandResult
@@ -18,8 +18,8 @@ from hmi.qt.designer_preview import attach_preview
 from hmi.qt.link import TagLink
 from hmi.qt.look import describe_sample, paint_quality
 from hmi.qt.registry import register_widget
-from hmi.widgets.status_line import StatusLine
-from hmi.widgets.write import WriteStatus, coerce_value, same_value
+from hmi.qt.status_line import StatusLine
+from hmi.qt.write import WriteStatus, coerce_value, same_value
 
 _MODES = ("set", "toggle", "momentary")
 
@@ -113,6 +113,12 @@ class CommandButton(QPushButton):
     # -- data ----------------------------------------------------------------------------
     def _on_sample(self, name: str, sample: Sample) -> None:
         self.update()
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        """The pointer came over it: its tooltip says the value of now, not of its last
+        quality change (kept current here rather than on every sample)."""
+        self._update_tooltip()
+        super().enterEvent(event)
 
     def _update_tooltip(self) -> None:
         tip = describe_sample(

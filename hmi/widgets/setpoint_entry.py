@@ -4,7 +4,7 @@ timed out / overridden, in words on its status line."""
 from __future__ import annotations
 
 from PySide6.QtCore import Property, QEvent, QObject, QRectF, QSize, Qt
-from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QEnterEvent, QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QWidget
 
 from hmi.core.command import CommandResult, CommandState
@@ -14,8 +14,8 @@ from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
 from hmi.qt.look import QualityOverlay, describe_sample
 from hmi.qt.registry import register_widget
-from hmi.widgets.status_line import StatusLine
-from hmi.widgets.write import WriteStatus, check_limits, coerce_value
+from hmi.qt.status_line import StatusLine
+from hmi.qt.write import WriteStatus, check_limits, coerce_value
 
 _ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 #: events by which the operator takes the field (from then on, values wait)
@@ -151,6 +151,12 @@ class SetpointEntry(QWidget):
         self._update_tooltip()
         if self.tag_link.attached:
             self._show_value(self.tag_link.sample(self._tag))
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        """The pointer came over it: its tooltip says the value of now, not of its last
+        quality change (kept current here rather than on every sample)."""
+        self._update_tooltip()
+        super().enterEvent(event)
 
     def _update_tooltip(self) -> None:
         sample = self.tag_link.sample(self._tag)

@@ -19,10 +19,9 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVB
 
 from hmi.core.quality import Severity
 from hmi.core.sample import Sample
-from hmi.core.tag import Tag
 from hmi.qt.context import HmiContext
-from hmi.qt.format import format_value
 from hmi.qt.link import TagLink
+from hmi.qt.look import describe_sample
 from hmi.qt.registry import register_widget
 
 if TYPE_CHECKING:
@@ -220,18 +219,24 @@ class Trend(QWidget):
         if series is None:
             return
         value = sample.value
+        when = sample.source_time or sample.receive_time
         if value is None or isinstance(value, str) or sample.quality.severity is Severity.BAD:
             number = math.nan  # a gap: the line does not pretend to know
+            # A driver marks its last value BAD on comm loss (Sample.degraded): same value
+            # and source time, the receive time is when it went BAD. The line is held up
+            # to then, not cut at the last sample (seconds or hours before).
+            when = max(when, sample.receive_time)
         else:
             number = float(value)
-        series.live.append(sample.source_time or sample.receive_time, number)
+        series.live.append(when, number)
         self._dirty = True
 
     def _on_sample(self, name: str, sample: Sample) -> None:
         # Coalesced: only the tooltip (quality of the newest sample) needs it.
         self.setToolTip(
             "\n\n".join(
-                describe(n, self.tag_link.tag(n), self.tag_link.sample(n)) for n in self._tags
+                describe_sample(n, self.tag_link.tag(n), self.tag_link.sample(n))
+                for n in self._tags
             )
         )
 
@@ -377,13 +382,3 @@ class Trend(QWidget):
             self._set_note(f"Export failed: {exc}", str(exc))
             return
         self._set_note(f"{rows} row{'' if rows == 1 else 's'} exported", path)
-
-
-def describe(name: str, tag: Tag | None, sample: Sample) -> str:
-    """Tooltip text of one pen: the tag, its value in its format and unit, its quality."""
-    lines = [name]
-    if tag is not None and tag.description:
-        lines.append(tag.description)
-    lines.append(f"Value: {format_value(sample.value, tag, with_unit=True)}")
-    lines.append(f"Quality: {sample.quality.describe()}")
-    return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Property, QEvent, QSize, Qt
+from PySide6.QtGui import QEnterEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from hmi.core.quality import GOOD, Quality
@@ -217,6 +218,12 @@ class ValueLabel(QLabel):
             self._overlay.mark_left = _MARK_ROOM
         self._overlay.set_state(quality, mark)
         self._update_tooltip()
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        """The pointer came over it: its tooltip says the value of now, not of its last
+        quality change (kept current here rather than on every sample)."""
+        self._update_tooltip()
+        super().enterEvent(event)
 
     def _update_tooltip(self) -> None:
         tag = self.tag_link.tag(self._tag)

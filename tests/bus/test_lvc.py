@@ -16,8 +16,7 @@ from hmi.bus.broker.lvc import LastValueCache, Layout
 class EveryBatch(LastValueCache):
     """The cache as it was: every batch decoded and checked, newest first down to FULL."""
 
-    def _merge(self, cached: Any) -> None:
-        pending, cached.pending = cached.pending, []
+    def _apply(self, cached: Any, pending: list[tuple[bytes, int]]) -> None:
         decoded, full = [], False
         for payload, full_flag in reversed(pending):
             entries = lvc._check(payload)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 from hmi.bus import connect
 from hmi.bus.broker import Broker
-from hmi.bus.broker.brokerstats import render
+from hmi.bus.broker.brokerstats import BrokerStats, NodeInfo, render, report
 from hmi.bus.wire.samples import encode_samples
 from hmi.core import Sample
 
@@ -66,3 +67,26 @@ def test_sys_stats_report_topic_rates_nodes_and_their_cpu_and_memory(address):
     assert "kB/s" in table and "cpu%" in table and "mem%" in table
     row = next(r for r in table.splitlines() if r.startswith(f"| {driver['id'][:30]}"))
     assert str(os.getpid()) in row and f"{driver['mem']:.2f}" in row and " up " in row
+
+
+def test_the_brokers_own_cpu_is_what_it_used_since_the_last_report():
+    """Issue 17: ``cpu`` was always 0.0 (psutil's cpu_percent on a new object each time
+    measures nothing). Half a CPU-second-per-second of work shows; an idle interval not."""
+    stats = BrokerStats()
+    report(stats, [], "b", {})  # (an interval starts)
+    work = time.process_time() + 0.1
+    while time.process_time() < work:  # busy: this process is the broker here
+        pass
+    busy = report(stats, [], "b", {})["cpu"]
+    assert busy > 30.0, busy
+    mem = report(stats, [], "b", {})["mem"]
+    assert isinstance(mem, float) and mem > 0
+
+
+def test_the_table_shows_a_node_without_a_hello_as_neither_up_nor_dead():
+    stats = BrokerStats()
+    node = NodeInfo(b"mute", "mute", messages=3)  # (alive while it talks, no HELLO)
+    data = report(stats, [node], "b", {})
+    assert data["nodes"][0]["alive"] is False and data["nodes"][0]["hello"] is False
+    row = next(r for r in render(data).splitlines() if r.startswith("| mute"))
+    assert " anon " in row

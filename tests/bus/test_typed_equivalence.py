@@ -200,6 +200,10 @@ HEARTBEAT_FIELDS = {
     "heartbeat": numbers,
     "published": st.integers(0, 2**63 - 1),
     "received": st.integers(0, 2**63 - 1),
+    # counters the typed decoder knows (so no generated "unknown" key may take their names)
+    "malformed": st.integers(0, 2**63 - 1),
+    "gaps": st.integers(0, 2**63 - 1),
+    "dropped": st.integers(0, 2**63 - 1),
 }
 
 

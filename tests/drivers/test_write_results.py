@@ -127,7 +127,7 @@ def test_a_write_that_cannot_be_planned_still_gets_a_result(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ArithmeticError("a bug")
 
-    monkeypatch.setattr(manager_module, "plan_write", broken)
+    monkeypatch.setattr(manager_module, "check_write", broken)
 
     async def main() -> None:
         manager = DriverManager(RecordingSink(), GROUPS)

@@ -124,6 +124,16 @@ def test_tags_other_than_plain_yaml_are_refused(snippet: str, message: str) -> N
     assert error.startswith("bad.yaml:7: (syntax): ") and message in error, error
 
 
+def test_a_plain_value_typed_by_its_look_but_unreadable_is_an_error() -> None:
+    # no "!" in the file: every tag is the resolver's, which typed "0x_" as an integer
+    # (YAML 1.1's hexadecimal) though it reads as none; the same value twice, one error each
+    text = HEAD + "tags:\n  - {name: a/b/c, length: 0x_}\n  - {name: a/b/d, length: 0x_}\n"
+    assert errors_of(text) == [
+        "bad.yaml:7: (syntax): '0x_' is not an integer (tagged !!int)",
+        "bad.yaml:8: (syntax): '0x_' is not an integer (tagged !!int)",
+    ]
+
+
 def test_merge_and_value_keys_are_unknown_fields_not_a_crash() -> None:
     errors = errors_of(HEAD + "tags:\n  - {name: a/b/c, <<: {unit: m}, =: 1}\n")
     assert "bad.yaml:7: tags[0].<<: unknown field" in errors

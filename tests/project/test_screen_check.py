@@ -293,3 +293,42 @@ def test_macros_pass_from_faceplate_to_faceplate(tmp_path):
             "with DEV=area1/p101)",
         )
     ]
+
+
+def test_a_misspelt_macro_that_leaves_a_screen_unreachable_is_an_error(tmp_path):
+    # ${TNAK} is not given by the entry: the screen became a faceplate that nothing opens,
+    # so it lost its navigation button; said at the line that uses the macro.
+    tank = _ui(
+        _w("ValueLabel", "level_1", tag="area1/${TANK}/level"),
+        _w("ValueLabel", "flow_2", tag="area1/${TNAK}/flow"),
+    )
+    main = _ui(_w("ValueLabel", "v_1", tag="area1/t101/level"))
+    screens = "- {name: main, file: main.ui}\n- {name: tank, file: tank.ui, macros: {TANK: t101}}"
+    project = _project(tmp_path, {"tank.ui": tank, "main.ui": main}, screens)
+    errors = check_screens(project, _specs(project)).errors
+    assert [(Path(e.file).name, e.line, e.field) for e in errors] == [
+        ("tank.ui", _line_of(tank, "flow_2"), "tank")
+    ]
+    assert errors[0].message.startswith(
+        "screen 'tank' uses macro(s) TNAK that its entry does not give, and no "
+        "NavigationButton or equipment opens it: it has no navigation button"
+    )
+
+
+def test_a_faceplate_named_as_start_screen_is_a_note_naming_the_screen_shown_instead(
+    tmp_path,
+):
+    motor = _ui(_w("Pump", "p_1", tag="${DEV}/running"))
+    main = _ui(
+        _w("Pump", "p_1", tag="area1/p101/running", faceplate="motor", macros="DEV=area1/p101")
+    )
+    screens = "- {name: motor, file: motor.ui}\n- {name: main, file: main.ui}"
+    project = _project(tmp_path, {"motor.ui": motor, "main.ui": main}, screens)
+    assert project.start_screen == "motor"  # the first listed, by default
+    report = check_screens(project, _specs(project))
+    assert report.errors == []
+    assert report.notes == [
+        "screen 'motor' cannot be shown first: it is a faceplate (its entry does not give "
+        "DEV); the application opens on 'main' instead. Name a screen of the navigation "
+        "bar in `start_screen:`, or list that one first"
+    ]

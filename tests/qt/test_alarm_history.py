@@ -6,6 +6,8 @@ import asyncio
 import csv
 import datetime as dt
 
+from PySide6.QtCore import Qt
+
 from hmi.core.alarms import AlarmState
 from hmi.screens.alarm_history import CSV_HEADER, AlarmHistoryDialog
 from tests.qt.alarm_support import T0, FakeEngine, transition
@@ -112,3 +114,24 @@ def test_the_shell_opens_the_history_of_the_last_day_up_to_now(qtbot):
     assert abs(since - (started - 86400)) < 5 and abs(until - (started + 60)) < 5
     assert (tag, limit) == (None, 10_000)
     assert dialog.isVisible() and dialog.model.rowCount() == 3
+
+
+def test_journal_values_read_in_the_tags_format_and_unit(qtbot):
+    from hmi.project import load_project
+    from tests.widgets.support import DEMO
+
+    tags = load_project(DEMO).tags
+    dialog = AlarmHistoryDialog(_engine().history, now=lambda: T0 + 10, tag_of=tags.get)
+    qtbot.addWidget(dialog)
+    asyncio.run(dialog.refresh())
+    model = dialog.model
+    value = next(
+        c
+        for c in range(model.columnCount())
+        if model.headerData(c, Qt.Orientation.Horizontal) == "Value"
+    )
+    assert [model.index(r, value).data() for r in range(model.rowCount())] == [
+        "4.61 m",
+        "ON",
+        "4.70 m",
+    ]

@@ -355,3 +355,30 @@ def test_since_is_when_the_alarm_came_ack_and_shelve_have_their_own_columns(qtbo
     bold.setBold(True)
     needed = QFontMetrics(bold).horizontalAdvance(stamp(T0 + 10)) + 8
     assert all(summary.table.columnWidth(c) >= needed for c in (SINCE, ACKED, SHELVED))
+
+
+def test_the_value_reads_as_on_the_screens_in_the_tags_format_and_unit(qtbot):
+    from hmi.project import load_project
+    from tests.widgets.support import DEMO
+
+    model = AlarmModel(Binder(TagStore(load_project(DEMO).tags.values())))
+    model.service = FakeEngine().service()
+    _plant(model)
+    summary = _summary(qtbot, model)
+    model.flush()
+    shown = {
+        summary.rows.status_at(r).tag: summary.rows.index(r, VALUE).data()
+        for r in range(summary.rows.rowCount())
+    }
+    # area1/t101/level has format .2f and unit m; a bool reads ON, never Python's True.
+    assert shown[LEVEL] == "4.90 m" and shown[TRIP] == "ON"
+
+
+def test_the_shelve_dialog_shows_its_whole_example_reason(qtbot):
+    dialog = ShelveDialog(["area1/p101/tripped"], 8 * 3600.0)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    field = dialog.reason
+    example = field.fontMetrics().horizontalAdvance(field.placeholderText())
+    assert field.width() >= example + 12  # the line edit's own margins included

@@ -65,6 +65,18 @@ def test_builtin_screens_false_keeps_only_the_projects_and_start_screen_is_home(
     assert ScreenCatalog.for_project(project).home == "trends"
 
 
+def test_a_faceplate_is_never_home_the_first_screen_of_the_bar_is(tmp_path, caplog):
+    # "area" lacks TANK: listed first (the default home) or named in start_screen, it
+    # cannot be drawn; the window opens on the first screen of the navigation bar.
+    faceplate_first = "screens:\n" + "\n".join(reversed(SCREENS.splitlines()[1:])) + "\n"
+    project = _project(tmp_path, "builtin_screens: false\n" + faceplate_first)
+    assert project.start_screen == "area"
+    assert ScreenCatalog.for_project(project).home == "tank"
+    project = _project(tmp_path, "start_screen: area\n" + SCREENS)
+    assert ScreenCatalog.for_project(project).home == "overview"
+    assert "screen 'area' cannot be shown first" in caplog.text
+
+
 def test_a_project_screen_of_a_built_in_name_replaces_it(tmp_path):
     extra = "screens:\n  - {name: overview, file: area.ui, macros: {TANK: t101}}\n"
     catalog = ScreenCatalog.for_project(_project(tmp_path, extra))

@@ -7,9 +7,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtDesigner import QExtensionManager
 from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QDialogButtonBox
 
 import hmi.widgets
 from hmi.core import Severity
@@ -138,6 +139,28 @@ def test_choose_tag_offers_the_project_tags_and_sets_the_property(qtbot, preview
     monkeypatch.setattr(TagChooser, "exec", pick_the_trip)
     assert choose_tag(pump, "faultTag") == "area1/p101/tripped"
     assert pump.faultTag == "area1/p101/tripped"
+
+
+def test_typing_part_of_a_name_and_enter_chooses_the_tag_shown(qtbot, preview):
+    # A faceplate's tag (${TANK}/level) is no project tag: nothing is chosen at first.
+    dialog = TagChooser([preview.tags[name] for name in sorted(preview.tags)], "${TANK}/level")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.chosen() == "" and not ok.isEnabled()
+    qtbot.keyClicks(dialog.filter, "t101 lev")
+    assert dialog.chosen() == "area1/t101/level" and ok.isEnabled()
+    qtbot.keyClick(dialog.filter, Qt.Key.Key_Down)  # the next match, typed in the filter
+    assert dialog.chosen() == "area1/t101/level_hh"
+    qtbot.keyClicks(dialog.filter, "zzz")  # nothing matches: nothing to choose
+    assert dialog.chosen() == "" and not ok.isEnabled()
+    qtbot.keyClick(dialog.filter, Qt.Key.Key_Backspace)
+    qtbot.keyClick(dialog.filter, Qt.Key.Key_Backspace)
+    qtbot.keyClick(dialog.filter, Qt.Key.Key_Backspace)
+    with qtbot.waitSignal(dialog.accepted):
+        qtbot.keyClick(dialog.filter, Qt.Key.Key_Return)
+    assert dialog.chosen() == "area1/t101/level"
 
 
 def test_widgets_with_a_tag_get_the_choose_tag_menu(qtbot, preview, monkeypatch):

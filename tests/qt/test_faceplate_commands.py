@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QPushButton, QWidget
 
 from hmi.core import CommandResult, CommandState, Sample
 from hmi.project import load_project
+from hmi.qt.status_line import StatusLine
 from hmi.screens.shell import MainWindow
 from hmi.widgets import CommandButton, NavigationButton, SetpointEntry
-from hmi.widgets.status_line import StatusLine
 from tests.widgets.support import DEMO, demo_store, feed_normal, make_context
 
 AUTO = "area1/lic101/auto"

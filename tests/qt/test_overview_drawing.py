@@ -113,6 +113,7 @@ def test_a_faceplate_opens_beside_its_equipment_never_on_it(qtbot, qapp, theme):
         anchor = QRect(equipment.mapToGlobal(QPoint(0, 0)), equipment.size())
         assert not popup.frameGeometry().intersects(anchor), (title, popup.frameGeometry())
         assert window.screen().availableGeometry().contains(popup.frameGeometry())
+        assert popup.title is None  # its drawing has its own title ("Heater E-101")
     # The same faceplate again is raised, not opened twice.
     pump = next(p for p in form.findChildren(Pump) if p.label == "P-101")
     qtbot.mouseClick(pump, Qt.MouseButton.LeftButton, pos=QPoint(40, 34))
@@ -132,3 +133,41 @@ def test_a_faceplate_opens_beside_its_equipment_never_on_it(qtbot, qapp, theme):
         return [p.windowTitle() for p in window.navigator.popups.values()]
 
     qtbot.waitUntil(lambda: "P-101 pump" not in titles())
+
+
+def test_no_label_is_under_a_widget_that_draws_bad_quality_or_an_alarm_mark(qtbot, qapp, theme):
+    """A bound widget draws over its whole rectangle when its tag is BAD or in alarm (the
+    hatch, its frame, the X and the priority mark at its top-left corner): a label under
+    that rectangle would lose its words exactly when the operator needs them."""
+    from hmi.widgets import ValueLabel
+    from hmi.widgets.base import TagWidget
+
+    window = _window(qtbot, qapp, 1920, 1080)
+    form = window.navigator.current_view.form
+    bound = [w for w in form.findChildren(QWidget) if isinstance(w, TagWidget | ValueLabel)]
+    assert len(bound) >= 15
+    texts = _texts(form)
+    for equipment in form.findChildren(EquipmentWidget):
+        # The words of its caption, not the whole band below the symbol: E-101 is drawn
+        # on T-101's wall, its symbol inside the tank's rectangle by design.
+        texts[f"{equipment.objectName()} caption {equipment.label!r}"] = _caption_words(
+            equipment, form
+        )
+    under = [
+        f"{text} is under {widget.objectName()}"
+        for widget in bound
+        for text, rect in texts.items()
+        if not text.startswith(widget.objectName()) and rect.intersects(widget.geometry())
+    ]
+    assert not under, under
+
+
+def _caption_words(equipment: EquipmentWidget, form: QWidget) -> QRect:
+    """Where the caption's words are (state text and label, centred), in form pixels."""
+    from PySide6.QtGui import QFontMetrics
+
+    states = [equipment.label, getattr(equipment, "faultText", "") or "TRIP", "STOP", "INTLK"]
+    bold = QFontMetrics(equipment.value_font(11))
+    width = max(bold.horizontalAdvance(text) for text in states) * equipment.zoom
+    area = _in_form(equipment, equipment.caption_area(), form)
+    return QRect(round(area.center().x() - width / 2), area.top(), round(width), area.height())

@@ -90,6 +90,14 @@ def test_the_worked_example_shows_what_the_guide_says(qtbot, qapp, theme, tmp_pa
     qtbot.mouseClick(pump, Qt.MouseButton.LeftButton, pos=QPoint(40, 34))
     (popup,) = window.navigator.popups.values()
     assert popup.windowTitle() == "P-101 motor"
+    qtbot.waitExposed(popup)
+    # motor.ui draws no title: the faceplate says which device it shows above the drawing
+    # (a kiosk X server draws no title bar), left of its close button.
+    assert popup.title is not None and popup.title.isVisible()
+    assert popup.title.text() == "P-101 motor"
+    assert popup.title.geometry().bottom() < popup.view.geometry().top()
+    text = popup.title.contentsRect().translated(popup.title.pos())
+    assert not text.intersects(popup.close_button.geometry())
     assert popup.view.tag_names() == {
         "area1/p101/running",
         "area1/p101/tripped",
@@ -99,3 +107,17 @@ def test_the_worked_example_shows_what_the_guide_says(qtbot, qapp, theme, tmp_pa
     qapp.processEvents()
     anchor = QRect(pump.mapToGlobal(QPoint(0, 0)), pump.size())
     assert not popup.frameGeometry().intersects(anchor)
+    # Start asks first, then says how the command went under the button.
+    from hmi.core import CommandResult, CommandState
+    from hmi.widgets import CommandButton
+
+    start = next(b for b in popup.view.form.findChildren(CommandButton) if b.text() == "Start")
+    assert start.confirm and start.confirmText == "Start P-101?"
+    start.auto_confirm = True  # the operator answers Yes
+    start.click()
+    assert start.status_line.text == "Start sent, waiting for the plant"
+    (command,) = window.context.sink.commands
+    assert (command.tag, command.value) == ("area1/p101/start", True)
+    assert command.screen == "P-101 motor"  # the audit says which faceplate sent it
+    window.context.deliver(CommandResult(command.id, command.tag, CommandState.CONFIRMED, True))
+    assert start.status_line.text == "Start confirmed"

@@ -90,3 +90,46 @@ def test_audit_view_lists_rows_newest_first(qtbot):
     assert dialog.table.item(0, 2).text() == "write"
     assert dialog.table.item(0, 5).text() == "2"
     assert dialog.table.item(1, 6).text() == "ok"
+
+
+def test_the_audit_trail_shows_values_in_the_tags_format_and_keeps_the_exact_one(qtbot):
+    from hmi.project import load_project
+    from tests.widgets.support import DEMO
+
+    tags = load_project(DEMO).tags
+    rows = [
+        {
+            "time": 1.0,
+            "user": "olga",
+            "action": "write",
+            "target": "area1/lic101/sp",
+            "old_value": 3.200000047683716,  # a float32 register's value
+            "new_value": 2.5,
+            "outcome": "confirmed",
+        },
+        {
+            "time": 2.0,
+            "user": "olga",
+            "action": "write",
+            "target": "area1/lic101/auto",
+            "old_value": True,
+            "new_value": False,
+            "outcome": "confirmed",
+        },
+        {"time": 3.0, "user": "olga", "action": "login", "target": "", "outcome": "ok"},
+    ]
+
+    async def fetch():
+        return rows
+
+    async def export(path: str) -> int:
+        return 0
+
+    dialog = AuditDialog(fetch, export, tag_of=tags.get)
+    qtbot.addWidget(dialog)
+    asyncio.run(dialog.refresh())
+    old, new = 4, 5  # the old_value and new_value columns; newest row first
+    assert [dialog.table.item(2, c).text() for c in (old, new)] == ["3.20 m", "2.50 m"]
+    assert dialog.table.item(2, old).toolTip() == "recorded: 3.200000047683716"
+    assert [dialog.table.item(1, c).text() for c in (old, new)] == ["ON", "OFF"]
+    assert [dialog.table.item(0, c).text() for c in (old, new)] == ["", ""]

@@ -85,3 +85,18 @@ def test_a_full_buffer_refuses_rows_and_retries_the_tag_later() -> None:
     assert rec.overflow == 2
     rec.take()
     assert rec.offer("a/b/x", s(2.0, 2))  # still a change: stored once there is room
+
+
+def test_a_comm_loss_is_stored_when_the_tag_went_bad_not_at_its_last_sample() -> None:
+    """The driver republishes the last value as BAD with its old source time (issue 14,
+    item 4): the row is stamped when the quality changed, after any heartbeat row, in the
+    source's timebase (this device's clock is 1000 s behind ours)."""
+    rec = ChangeRecorder(max_interval=60.0)
+    good = Sample(3.2, Quality.good(), 10.0, 1010.0)
+    rec.offer("a/b/sp", good)
+    assert rec.heartbeat(1110.0) == 1  # a row at source time 110
+    lost = good.degraded(Quality.bad(Reason.NO_COMMUNICATION), 1140.0)
+    assert rec.offer("a/b/sp", lost)
+    assert rec.take()[-1] == ("a/b/sp", 140.0, 3.2, int(lost.quality.severity))
+    # a second copy of the same BAD sample is not a new row
+    assert not rec.offer("a/b/sp", good.degraded(Quality.bad(Reason.NO_COMMUNICATION), 1141.0))

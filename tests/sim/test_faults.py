@@ -159,3 +159,5 @@ def test_the_plant_fixture_takes_demo_tag_names_as_well_as_signals(plant: Runnin
     assert plant.read("area1/t101/level") == plant.read("level")
     with pytest.raises(KeyError, match="area1/p101/running"):
         plant.write("area1/p101/running", False)  # a state, not a command
+    with pytest.raises(KeyError, match="did you mean 'area1/t101/level'"):
+        plant.read("area1/t101/levl")  # a typo is named with what it meant

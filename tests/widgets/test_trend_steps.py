@@ -84,6 +84,27 @@ def test_a_bad_sample_ends_the_line_at_its_own_time(qtbot):
     assert trend.chart.tail(LEVEL) == ([], [])
 
 
+def test_a_comm_loss_ends_a_quiet_setpoints_line_when_it_went_bad_not_at_its_last_sample(
+    qtbot,
+):
+    # What a driver publishes on comm loss (Sample.degraded): the last value and its source
+    # time, BAD, received when the link was lost. The setpoint last changed 500 s ago.
+    store, clock = demo_store(), Clock()
+    trend = open_live(qtbot, store, clock, tags=SP)
+    last = Sample(3.2, source_time=NOW - 500, receive_time=NOW - 500)
+    store.update(SP, last)
+    frame(trend)
+    lost = last.degraded(Quality.bad(Reason.NO_COMMUNICATION), NOW - 100)
+    store.update(SP, lost)
+    frame(trend)
+    x, y = trend.chart.live(SP)
+    assert x[-2:] == [NOW - 100, NOW - 100] and y[-2] == 3.2 and np.isnan(y[-1])
+    assert drawn_at(trend, NOW - 300, 3.2)  # held through the quiet stretch ...
+    assert drawn_at(trend, NOW - 105, 3.2)  # ... up to the comm loss ...
+    assert not drawn_at(trend, NOW - 50, 3.2)  # ... and not after it
+    assert trend.chart.tail(SP) == ([], [])
+
+
 def test_dense_data_is_decimated_by_time_keeping_a_step_in_its_own_column(qtbot):
     """pyqtgraph's peak mode bins a fixed number of points and draws each bin at one
     sample's time: with a silence inside a bin, a step is drawn up to the whole silence

@@ -104,3 +104,19 @@ def test_state_indicator_maps_values_and_pump_shows_trip(qtbot):
     store2.apply({"area1/p101/running": Sample(False), "area1/p101/tripped": Sample(True)})
     context2.binder.flush()
     assert pump.faulted() and pump.running() is False
+
+
+@pytest.mark.parametrize("cls", [ValueLabel, Tank])
+def test_the_tooltip_says_the_value_of_now_in_the_tags_format(qtbot, cls):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QEnterEvent
+    from PySide6.QtWidgets import QApplication
+
+    widget, store, context = _bound(qtbot, cls, "area1/t101/level")
+    store.update("area1/t101/level", Sample(2.579763174057007, source_time=NOW))
+    context.binder.flush()
+    store.update("area1/t101/level", Sample(3.200000047683716, source_time=NOW + 1))
+    context.binder.flush()  # the same quality: no tooltip work per sample
+    here = QPointF(5, 5)
+    QApplication.sendEvent(widget, QEnterEvent(here, here, widget.mapToGlobal(here)))
+    assert "Value: 3.20 m" in widget.toolTip()  # never 3.200000047683716, never stale

@@ -1,9 +1,9 @@
 """Every write says how it went, in words, beside the control that sent it (issue 14, item 6).
 
-What the operator reads: the status line under a SetpointEntry or CommandButton (pending,
-then confirmed, rejected, failed, timed out or overridden, with the reason), the value the
-entry shows afterwards (the device's, never the one written), and a line that clears
-after a while or when the next entry starts.
+What the operator reads: the status line under a SetpointEntry, CommandButton or bound
+stock button (pending, then confirmed, rejected, failed, timed out or overridden, with the
+reason), the value the control shows afterwards (the device's, never the one written),
+and a line that clears after a while or when the next entry starts.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 
 from hmi.core import CommandResult, CommandState, Sample
+from hmi.qt import status_line as status_line_module
 from hmi.widgets import CommandButton, SetpointEntry
-from hmi.widgets import status_line as status_line_module
 from tests.widgets.support import demo_store, make_context
 
 SP = "area1/lic101/sp"
@@ -204,3 +204,48 @@ def test_a_control_is_never_a_default_button(qtbot):
     button = CommandButton()
     qtbot.addWidget(button)
     assert not button.autoDefault() and not button.isDefault()
+
+
+def test_a_bound_stock_button_says_how_its_write_went_and_shows_the_device_value(screen):
+    from PySide6.QtWidgets import QCheckBox, QPushButton
+
+    from hmi.qt.stock import bind_stock_widget, stock_binding
+
+    store = demo_store()
+    store.update("area1/e101/enable", Sample(False))
+    store.update("area1/p101/start", Sample(False))
+    context = make_context(store)
+    box = QCheckBox("Heater enabled", screen)
+    box.setGeometry(40, 40, 160, 26)
+    box.setProperty("tag", "area1/e101/enable")
+    start = QPushButton("Start P-101", screen)
+    start.setGeometry(300, 40, 120, 30)
+    start.setProperty("tag", "area1/p101/start")
+    for widget in (box, start):
+        bind_stock_widget(widget, context)
+        widget.show()
+    context.binder.flush()
+
+    box.click()
+    line = stock_binding(box).status_line
+    assert line.text == "ON sent, waiting for the plant"
+    assert line.isVisible() and line.parentWidget() is screen
+    assert line.y() >= box.geometry().bottom() and line.x() == box.x()  # under what sent it
+    (command,) = context.sink.commands
+    context.deliver(
+        CommandResult(command.id, command.tag, CommandState.REJECTED, message="interlock")
+    )
+    assert line.text == "Rejected: interlock" and line.state is CommandState.REJECTED
+    assert not box.isChecked()  # the device's value (OFF), not the click that was refused
+    assert "Last command: rejected: interlock" in box.toolTip()
+
+    start.click()
+    start_line = stock_binding(start).status_line
+    assert start_line.text == "ON sent, waiting for the plant"
+    store.update("area1/p101/start", Sample(True))
+    context.deliver(
+        CommandResult(
+            context.sink.commands[-1].id, "area1/p101/start", CommandState.CONFIRMED, True
+        )
+    )
+    assert start_line.text == "ON confirmed"

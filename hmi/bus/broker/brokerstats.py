@@ -70,6 +70,32 @@ class NodeInfo:
             self.cpu = self.mem = None
 
 
+class OwnUsage:
+    """The broker process's own cpu % and memory %, for ``$sys/stats``.
+
+    psutil measures cpu % between two calls *on the same Process object*: one made anew
+    for each report measured nothing and said 0.0 every time (issue 17). This one is made
+    (and primed) once, so each report covers the time since the previous one; a fork
+    (another pid) starts a new measurement.
+    """
+
+    def __init__(self) -> None:
+        self._process = self._start()
+
+    @staticmethod
+    def _start() -> psutil.Process:
+        process = psutil.Process(os.getpid())
+        process.cpu_percent(None)  # the start of the first interval
+        return process
+
+    def sample(self) -> tuple[float, float]:
+        """``(cpu %, memory %)`` since the previous sample (cpu % of one core: a busy
+        process with several threads may show more than 100)."""
+        if self._process.pid != os.getpid():
+            self._process = self._start()  # (a forked child: measure it anew)
+        return self._process.cpu_percent(None), self._process.memory_percent()
+
+
 @dataclass
 class BrokerStats:
     """Counters and the rates of the last interval."""
@@ -86,6 +112,8 @@ class BrokerStats:
     rates: dict[str, tuple[float, float]] = field(default_factory=dict)
     _last_msgs: Counter[bytes] = field(default_factory=Counter)
     _last_bytes: Counter[bytes] = field(default_factory=Counter)
+    #: the broker's own cpu and memory (one psutil object, kept: see OwnUsage)
+    usage: OwnUsage = field(default_factory=OwnUsage)
 
     def count(self, topic: bytes, size: int) -> None:
         """One routed message."""
@@ -159,7 +187,7 @@ def report(
     stats: BrokerStats, nodes: list[NodeInfo], broker_id: str, extra: dict[str, Any]
 ) -> dict[str, Any]:
     """The ``$sys/stats`` payload."""
-    me = psutil.Process(os.getpid())
+    cpu, mem = stats.usage.sample()
     return {
         "broker": broker_id,
         "messages": stats.messages,
@@ -168,8 +196,8 @@ def report(
         "refusals": dict(stats.refusals),
         "gaps": stats.gaps,
         "drops": dict(stats.drops),
-        "cpu": me.cpu_percent(None),
-        "mem": me.memory_percent(),
+        "cpu": cpu,
+        "mem": mem,
         "topics": {t: [round(m, 1), round(k, 2)] for t, (m, k) in stats.rates.items()},
         "nodes": [
             {
@@ -177,7 +205,10 @@ def report(
                 "name": n.name,
                 "pid": n.pid,
                 "host": n.host,
-                "alive": n.alive,
+                # Only a node that said HELLO promised heartbeats: one that did not is
+                # never counted alive, however much it talks (it is listed while known)
+                "alive": n.alive and n.said_hello,
+                "hello": n.said_hello,
                 "heartbeat": n.heartbeat,
                 "cpu": n.cpu,
                 "mem": n.mem,
@@ -214,7 +245,8 @@ def render(data: dict[str, Any], width: int = 78, top: int = 15) -> str:
     for node in data["nodes"]:
         cpu = "-" if node["cpu"] is None else f"{node['cpu']:.1f}"
         mem = "-" if node["mem"] is None else f"{node['mem']:.2f}"
-        state = "up" if node["alive"] else "DEAD"
+        # (a node without a HELLO is neither: it promised no heartbeat)
+        state = "up" if node["alive"] else "DEAD" if node.get("hello", True) else "anon"
         lines.append(
             f"| {node['id'][:30]:<30} {node['pid']:>7} {state:>6} {cpu:>6} {mem:>6}"
             f" {node['messages']:>10}"

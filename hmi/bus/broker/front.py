@@ -51,7 +51,7 @@ class Front:
     def batch(self, messages: list[list[Any]]) -> None:
         """The messages of one read of the front (``[routing id, topic, header, payload,
         key]`` each, ``[]`` for one of another frame count; see
-        :func:`hmi.bus.net.zmqio.recv_routed`)."""
+        :func:`hmi.bus.net.zmqio.Reader`)."""
         self._broker.now = time.monotonic()
         self.handle(messages)
 

@@ -30,13 +30,16 @@ tag is not cached (counted in :attr:`LastValueCache.refused`), while those cache
 taking their new values. The topics of a publisher that is gone are forgotten
 (:meth:`LastValueCache.forget_gone`): the broker says which publishers live, and the
 cache knows when each last published. Encoded batches wait to be merged for at most
-:data:`MERGE_AFTER` batches per topic (and the broker merges everything at each of its
-statistics intervals).
+:data:`MERGE_AFTER` batches or :data:`MERGE_BYTES` per topic, and :data:`MAX_PENDING_BYTES`
+over all topics (past it everything is merged at once: a flood of big payloads on many
+topics cannot pile up), and the broker merges everything at each of its statistics
+intervals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import msgpack
@@ -46,6 +49,11 @@ from hmi.core.quality import Reason
 NODE_DEAD = Reason.NODE_DEAD.value
 #: encoded batches a topic keeps before they are merged (bounds memory and latency)
 MERGE_AFTER = 256
+#: bytes of encoded batches a topic keeps before they are merged (256 payloads of up to
+#: 16 MiB each would be 4 GiB)
+MERGE_BYTES = 1 << 20
+#: bytes of encoded batches waiting over all topics before every topic is merged
+MAX_PENDING_BYTES = 64 << 20
 #: tag entries (and topics) cached at most, by default (``hmi broker --max-cache-entries``)
 MAX_ENTRIES = 250_000
 #: layouts a topic remembers from one merge to the next
@@ -56,6 +64,7 @@ _pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True
 #: MessagePack type bytes of numbers whose data bytes may take any value: float 32/64,
 #: uint 8-64, int 8-64
 _NUMBERS = frozenset(range(0xCA, 0xD4))
+_payload_of = itemgetter(0)
 
 
 class Layout:
@@ -109,13 +118,15 @@ def _free(item: Any, pos: int, free: bytearray) -> int:
 
 
 class _Topic:
-    __slots__ = ("entries", "layouts", "owner", "pending")
+    __slots__ = ("entries", "layouts", "owner", "pending", "size")
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
         self.entries: dict[str, Any] = {}
         #: encoded batches not merged yet, oldest first: (payload, full)
         self.pending: list[tuple[bytes, int]] = []
+        #: their bytes
+        self.size = 0
         #: the layouts of the newest batches decoded, newest first (the next batches
         #: likely have one of them)
         self.layouts: list[Layout] = []
@@ -156,6 +167,8 @@ class LastValueCache:
         self.refused = 0
         #: topics forgotten, their publishers gone
         self.forgotten = 0
+        #: bytes of encoded batches waiting to be merged, over every topic
+        self.pending_bytes = 0
 
     def __len__(self) -> int:
         self.merge()
@@ -191,8 +204,13 @@ class LastValueCache:
         self._seen[sender] = now
         pending = cached.pending
         pending += batches
-        if len(pending) >= MERGE_AFTER:
+        size = sum(map(len, map(_payload_of, batches)))
+        cached.size += size
+        self.pending_bytes += size
+        if len(pending) >= MERGE_AFTER or cached.size >= MERGE_BYTES:
             self._merge(cached)
+        elif self.pending_bytes >= MAX_PENDING_BYTES:
+            self.merge()
 
     def _own(self, topic: str, owner: str) -> None:
         owned = self._owned.get(owner)
@@ -224,14 +242,22 @@ class LastValueCache:
         for topic in topics:
             cached = self._topics.pop(topic)
             self._count -= len(cached.entries)
+            self.pending_bytes -= cached.size
         self.forgotten += len(topics)
         return len(topics)
 
     def _merge(self, cached: _Topic) -> None:
+        """Merge the batches waiting on ``cached`` (a topic) into its entries."""
         pending = cached.pending
         if not pending:
             return
         cached.pending = []
+        self.pending_bytes -= cached.size
+        cached.size = 0
+        self._apply(cached, pending)
+
+    def _apply(self, cached: _Topic, pending: list[tuple[bytes, int]]) -> None:
+        """Apply ``pending`` (taken from ``cached``, oldest first) to its entries."""
         # Newest first, down to the last FULL batch (the ones before it are moot). A batch
         # with the layout of a newer one decoded here is moot too: the layouts known from
         # earlier merges count once a batch decoded here has one of them (a driver's odd

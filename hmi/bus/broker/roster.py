@@ -20,12 +20,15 @@ Bounded (docs/bus-protocol.md, "Bounds"): a node that never said HELLO (HELLO an
 HEARTBEAT are optional) is no longer alive once silent for its limit (:meth:`Roster.quiet`:
 it never promised to beat, so nothing is announced or marked for it); a node that is not
 alive is forgotten after the broker's ``forget_after`` (:meth:`Roster.gone`); at most
-:data:`MAX_NODES` nodes are known (a new one beyond that takes the place of the node
-longest not alive, or is not heard); a node serves at most :data:`MAX_TARGETS` names.
+:data:`MAX_NODES` nodes are known, and at most :data:`MAX_NODES_PER_KEY` of one CURVE key
+(a new one beyond that makes the nodes longest not alive give their places, a tenth of
+the bound at once, or is not heard when all are alive); a node serves at most
+:data:`MAX_TARGETS` names, and waits for at most as many.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +48,13 @@ TAKEN = "taken"
 TARGETS = "targets"
 #: nodes the broker knows at most (alive or not yet forgotten)
 MAX_NODES = 10_000
+#: nodes one CURVE key has at most (a key is one node, or a few processes; a node that
+#: restarts comes with a new id): an admitted key cannot fill the roster on its own
+MAX_NODES_PER_KEY = 1_000
+#: the share of the bound (MAX_NODES, MAX_NODES_PER_KEY) forgotten at once to make room
+#: (the longest gone first): a flood of new ids costs one look over the roster per that
+#: many, not one per id
+EVICT_SHARE = 0.1
 #: RPC target names one node serves at most
 MAX_TARGETS = 1_000
 
@@ -69,19 +79,66 @@ class Roster:
         #: forgets a node that is not alive to make room for a new one (the broker's
         #: forget, which also forgets what else it keeps of the node)
         self.evict: Callable[[NodeInfo], None] = self.leave
+        #: the roster was found full of live nodes, and none has died since: a new id is
+        #: turned away without looking again (a flood of new ids would cost a look each)
+        self._all_alive = False
+        #: CURVE key -> how many nodes came with it; the keys whose nodes were all found
+        #: alive (as _all_alive, per key)
+        self.per_key: Counter[str] = Counter()
+        self._keys_all_alive: set[str] = set()
+        #: routing id -> how many names its claims wait for (at most MAX_TARGETS)
+        self.waits: Counter[bytes] = Counter()
 
     def join(self, ident: bytes, sender: str, key: str = "", rule: Any = None) -> NodeInfo | None:
         """A node heard for the first time (or again after its BYE), with the CURVE key it
         came with and that key's rule of the policy (None: no policy); None when the
-        roster is full of live nodes (:data:`MAX_NODES`: the node is not heard)."""
-        if len(self.nodes) >= MAX_NODES and ident not in self.nodes:
-            resting = [node for node in self.nodes.values() if not node.alive]
-            if not resting:
+        roster is full of live nodes (:data:`MAX_NODES`), or the key has as many
+        (:data:`MAX_NODES_PER_KEY`): the node is not heard."""
+        old = self.nodes.get(ident)
+        if old is not None:
+            self._count_key(old.key, -1)
+        else:
+            if key and self.per_key[key] >= MAX_NODES_PER_KEY and not self._make_room(key):
                 return None
-            self.evict(min(resting, key=lambda node: node.last_seen))
+            if len(self.nodes) >= MAX_NODES and not self._make_room():
+                return None
         node = self.nodes[ident] = NodeInfo(ident, sender, key, rule)
+        self._count_key(key, 1)
         self.senders.setdefault(sender, node)
         return node
+
+    def _count_key(self, key: str, change: int) -> None:
+        if key:  # (without CURVE every node has the key '': not counted)
+            self.per_key[key] += change
+            if self.per_key[key] <= 0:
+                del self.per_key[key]
+
+    def _make_room(self, key: str | None = None) -> bool:
+        """Forget the nodes longest gone (of ``key``, when given), EVICT_SHARE of the
+        bound at most; False when every such node is alive (nothing is forgotten)."""
+        if self._all_alive if key is None else key in self._keys_all_alive:
+            return False
+        resting = [
+            node
+            for node in self.nodes.values()
+            if not node.alive and (key is None or node.key == key)
+        ]
+        if not resting:
+            if key is None:
+                self._all_alive = True
+            else:
+                self._keys_all_alive.add(key)
+            return False
+        resting.sort(key=lambda node: node.last_seen)
+        bound = MAX_NODES if key is None else MAX_NODES_PER_KEY
+        for node in resting[: max(1, int(bound * EVICT_SHARE))]:
+            self.evict(node)
+        return True
+
+    def _died(self) -> None:
+        """A node is no longer alive: the next new id may find room again."""
+        self._all_alive = False
+        self._keys_all_alive.clear()
 
     def hello(self, node: NodeInfo, hello: Hello, *, direct: bool = True) -> None:
         """Take what a HELLO tells (name, host, pid, heartbeat, rpc). Its ``targets`` are
@@ -117,7 +174,14 @@ class Roster:
         if owner is not None and owner != node.ident:
             holder = self.nodes.get(owner)
             if holder is not None and holder.alive:
-                self.waiting.setdefault(name, {})[node.ident] = None
+                claims = self.waiting.get(name)
+                if claims is None or node.ident not in claims:
+                    if self.waits[node.ident] >= MAX_TARGETS:  # (as many as it may serve)
+                        return TARGETS
+                    self.waits[node.ident] += 1
+                    if claims is None:
+                        claims = self.waiting[name] = {}
+                claims[node.ident] = None
                 return TAKEN
         self.targets[name] = node.ident
         node.served.add(name)
@@ -127,8 +191,11 @@ class Roster:
         """``node`` withdraws RPC target ``name`` (nothing happens unless it serves it, or
         waits for it); the node that gets the name now, if one waited for it."""
         claims = self.waiting.get(name)
-        if claims is not None:
-            claims.pop(node.ident, None)
+        if claims is not None and node.ident in claims:
+            del claims[node.ident]
+            self._unwait(node.ident)
+            if not claims:
+                del self.waiting[name]
         if self.targets.get(name) != node.ident:
             return None
         del self.targets[name]
@@ -140,6 +207,7 @@ class Roster:
         while claims:
             ident = next(iter(claims))
             del claims[ident]
+            self._unwait(ident)
             node = self.nodes.get(ident)
             if node is not None and node.alive:
                 self.targets[name] = ident
@@ -152,17 +220,26 @@ class Roster:
     def leave(self, node: NodeInfo) -> None:
         """The node said BYE (after :meth:`dead`): forget it, and the claims it waited with."""
         del self.nodes[node.ident]
+        self._count_key(node.key, -1)
         if self.senders.get(node.sender) is node:
             del self.senders[node.sender]
-        for name in [name for name, claims in self.waiting.items() if node.ident in claims]:
-            del self.waiting[name][node.ident]
-            if not self.waiting[name]:
-                del self.waiting[name]
+        if self.waits.pop(node.ident, 0):
+            for name in [name for name, claims in self.waiting.items() if node.ident in claims]:
+                del self.waiting[name][node.ident]
+                if not self.waiting[name]:
+                    del self.waiting[name]
+
+    def _unwait(self, ident: bytes) -> None:
+        """A claim of the node ``ident`` waits no more."""
+        self.waits[ident] -= 1
+        if self.waits[ident] <= 0:
+            del self.waits[ident]
 
     def dead(self, node: NodeInfo) -> list[tuple[str, NodeInfo]]:
         """The node died or left: withdraw its RPC targets (kept, should it come back);
         each goes to the first live node waiting for it: ``(name, node)`` of those."""
         node.alive = False
+        self._died()
         node.withdrawn = [name for name, ident in self.targets.items() if ident == node.ident]
         given = []
         for name in node.withdrawn:
@@ -218,6 +295,8 @@ class Roster:
         ]
         for node in quiet:
             node.alive = False
+        if quiet:
+            self._died()
         return quiet
 
     def gone(self, now: float, after: float) -> list[NodeInfo]:
@@ -236,6 +315,12 @@ def about_node(node: NodeInfo, targets: list[str]) -> NodeAlive:
     """The payload of ``$sys/node/<id>/alive`` (docs/bus-protocol.md): the node's id, its
     bus name and host (from its HELLO), and RPC ``targets``."""
     return NodeAlive(node.sender, node.name, node.host, targets)
+
+
+def some(nodes: list[NodeInfo], shown: int = 3) -> str:
+    """The ids of the first ``shown`` of ``nodes`` and how many more, for one log line."""
+    names = ", ".join(node.sender for node in nodes[:shown])
+    return names + (f" and {len(nodes) - shown} more" if len(nodes) > shown else "")
 
 
 def _interval(value: float, default: float) -> float:

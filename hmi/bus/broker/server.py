@@ -43,7 +43,7 @@ from hmi.bus.broker.forwarder import Forwarder, fast_bind, lower_priority
 from hmi.bus.broker.front import Front
 from hmi.bus.broker.ledger import Ledger
 from hmi.bus.broker.lvc import MAX_ENTRIES, LastValueCache
-from hmi.bus.broker.roster import Roster
+from hmi.bus.broker.roster import Roster, some
 from hmi.bus.net.auth import Policy, ZapHandler
 from hmi.bus.net.discovery import DEFAULT_KEY, Beacon, check_beacon, front_is_local
 from hmi.bus.net.keys import KeyPair
@@ -198,7 +198,10 @@ class Broker:
         self.fast_endpoint = self._forwarder.fast_endpoint
         self._front = front
         keyed = self.policy is not None  # (ZAP gives each connection its key)
-        self._front_reader = RouterReader(front, self.front.batch, FRONT_BATCH, keyed=keyed)
+        # (reply_first: a request is routed before the front is asked for more)
+        self._front_reader = RouterReader(
+            front, self.front.batch, FRONT_BATCH, keyed=keyed, reply_first=True
+        )
         self._front_reader.start()
         tap = self._forwarder.tap
         self._tap_reader = (
@@ -319,16 +322,20 @@ class Broker:
         for node in self.roster.silent(now):
             log.warning("node %s silent for %.1f s: dead", node.sender, self.limit(node))
             self.control.gone(node, "silent")
-        for node in self.roster.quiet(now):
-            log.info("node %s (no hello) silent for %.1f s", node.sender, self.limit(node))
+        quiet = self.roster.quiet(now)
+        if quiet:  # (one line however many: a fuzzer makes thousands of such nodes)
+            log.info("without a hello, silent: no longer alive: %s", some(quiet))
         self.doors.calls.expire(now)
 
     def _forget_gone(self, now: float) -> None:
         """Forget the nodes gone for ``forget_after`` seconds, and the cached topics of
         publishers gone that long (docs/bus-protocol.md, "Bounds")."""
-        for node in self.roster.gone(now, self.forget_after):
-            log.info("node %s gone for %.0f s: forgotten", node.sender, now - node.last_seen)
+        gone = self.roster.gone(now, self.forget_after)
+        for node in gone:
             self.forget(node)
+        if gone:  # (one line however many: a fuzzer makes thousands of nodes)
+            log.info("gone for %.0f s, forgotten: %s", self.forget_after, some(gone))
+        self.ledger.purge()
         self.cache.forget_gone(now, self.roster.alive_sender, self.forget_after)
         if self.cache.refused:
             self.stats.drops["cache_full"] = self.cache.refused

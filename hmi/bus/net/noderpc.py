@@ -21,6 +21,7 @@ import heapq
 import itertools
 import logging
 import math
+import sys
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import zmq
 
 from hmi.bus.local.rpc import RemoteError, RpcTimeout
-from hmi.bus.net.zmqio import Reader, send_frames
+from hmi.bus.net.zmqio import Reader, RouterReader, send_frames
 from hmi.bus.wire.control import (
     CALL,
     REPLY,
@@ -59,6 +60,8 @@ _RPC_REQ = int(Kind.RPC_REQ)
 _RPC_REP = int(Kind.RPC_REP)
 #: finished calls may leave this many deadlines behind before the heap is rebuilt
 _SLACK = 1024
+#: Unix sockets may live in the abstract namespace (no file: ``ipc://@name``)
+_ABSTRACT = sys.platform.startswith("linux")
 
 
 class _Call(NamedTuple):
@@ -100,7 +103,7 @@ class NodeRpc:
         #: where this node takes RPC requests directly (told to the broker in HELLO), or ''
         self.endpoint = ""
         self._server: zmq.Socket[bytes] | None = None
-        self._server_reader: Reader | None = None
+        self._server_reader: RouterReader | None = None
         #: RPC target -> the endpoint where it takes calls directly (from ROUTE messages)
         self.routes: dict[str, str] = {}
         self._direct: dict[str, _Direct] = {}
@@ -124,7 +127,10 @@ class NodeRpc:
         if front.startswith("ipc://"):
             where = f"{front}.rpc-{uuid.uuid4().hex[:8]}"
         elif front.startswith(("tcp://127.", "tcp://localhost:")):
-            where = "tcp://127.0.0.1:*"
+            # Linux: an abstract Unix socket, reachable from this machine only, as the
+            # loopback is, and no file to leave behind; a round trip skips the TCP stack
+            # (p50 of a direct call 72-75 us instead of 77-92 us, alternating runs)
+            where = f"ipc://@hmi-rpc-{uuid.uuid4().hex}" if _ABSTRACT else "tcp://127.0.0.1:*"
         else:
             return
         sock = self._socket(zmq.ROUTER)
@@ -139,7 +145,9 @@ class NodeRpc:
         endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
         self.endpoint = endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
         self._server = sock
-        self._server_reader = Reader(sock, self._on_server)
+        # (each request read as a RouterReader reads the broker's front: a short message
+        # from one caller never takes another caller's request with it)
+        self._server_reader = RouterReader(sock, self._on_requests, keyed=False, reply_first=True)
         self._server_reader.start()
 
     def _socket(self, kind: int) -> zmq.Socket[bytes]:
@@ -256,14 +264,23 @@ class NodeRpc:
             sock.routing_id = self._transport.node_id.encode()
             sock.setsockopt(zmq.IMMEDIATE, 1)  # not connected: EAGAIN, not a queued call
             sock.connect(endpoint)
-            reader = Reader(sock, self._on_direct)
+            # (replies of the one target there: read as three frames, without asking after
+            # each whether more follow; one of another count is counted and dropped)
+            reader = Reader(sock, self._on_direct, three=True)
             reader.start()
             connection = self._direct[endpoint] = _Direct(sock, reader)
         try:
             send_frames(connection.sock, frames)
         except zmq.Again:
             return None  # not connected (yet) or full: through the broker
-        connection.reader.kick()
+        # A send can swallow the reader's signal. A call alone asks at once (a turn of the
+        # loop more before it waits cost it more than the question, measured); with
+        # others in flight, once after the running callback, for all the calls a burst
+        # of them sends (replies come in bursts, and each resumes a caller that calls)
+        if connection.calls:
+            connection.reader.kick_later()
+        else:
+            connection.reader.kick()
         connection.calls += 1
         return connection
 
@@ -312,23 +329,30 @@ class NodeRpc:
 
     # -- serving --------------------------------------------------------------------------
     def _on_server(self, frames: list[bytes]) -> None:
-        if len(frames) != 4:
-            self._transport.drop("frame_count")
-            return
-        ident, topic_b, header_b, payload_b = frames
-        try:
-            topic = parse_topic(topic_b)
-            _, kind, sender, _, _, _ = header_fields(header_b)
-            if kind != _RPC_REQ or not topic.startswith("rpc/"):
-                raise FrameError("kind")
-            if sender.encode() != ident:
-                # As at the broker's front: a caller is the routing id of its connection.
-                raise FrameError("sender")
-            call = decode(CALL, payload_b, "rpc_request")
-        except FrameError as exc:
-            self._transport.drop(exc.reason, exc.detail)
-            return
-        self.on_request(topic, sender, call, ident)
+        # One request as the ROUTER hands it over, ``[routing id, topic, header, payload]``.
+        self._on_requests([[*frames, ""]] if len(frames) == 4 else [[]])
+
+    def _on_requests(self, messages: list[list[Any]]) -> None:
+        # Requests on the direct endpoint, ``[routing id, topic, header, payload, '']``
+        # each (``[]``: another frame count), one wake-up's in a list.
+        for message in messages:
+            if len(message) != 5:
+                self._transport.drop("frame_count")
+                continue
+            ident, topic_b, header_b, payload_b, _ = message
+            try:
+                topic = parse_topic(topic_b)
+                _, kind, sender, _, _, _ = header_fields(header_b)
+                if kind != _RPC_REQ or not topic.startswith("rpc/"):
+                    raise FrameError("kind")
+                if sender.encode() != ident:
+                    # As at the broker's front: a caller is the routing id of its connection.
+                    raise FrameError("sender")
+                call = decode(CALL, payload_b, "rpc_request")
+            except FrameError as exc:
+                self._transport.drop(exc.reason, exc.detail)
+                continue
+            self.on_request(topic, sender, call, ident)
 
     def on_request(
         self, topic: str, caller: str, call: Call[Any], reply_to: bytes | None = None

@@ -10,7 +10,11 @@ transport's ``current_sender`` set to their sender meanwhile.
 The sequence numbers of what the node receives, per (sender, topic), are kept for at
 most :data:`MAX_SEQS` pairs (past it they are forgotten all at once, and each pair then
 misses the gap check of one message): a flood of new topics cannot grow a subscriber's
-memory without bound (docs/bus-protocol.md, "Bounds").
+memory without bound (docs/bus-protocol.md, "Bounds"). A gap on a ``tag/`` topic asks
+for a snapshot of that topic; at most :data:`MAX_GAP_ASKS` topics wait for theirs at
+once, past it the node asks for every prefix it subscribes to instead (gaps on a flood
+of topics would make as many requests, and as many prefixes to check each batch
+against while they wait).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from hmi.bus.net.resync import could_be_tag
 from hmi.bus.net.session import BROKER_TOPIC
 from hmi.bus.wire.control import ANY, CALL, PREFIX, REPLY, ROUTE, WELCOME, decode
 from hmi.bus.wire.frames import (
@@ -45,6 +50,8 @@ log = logging.getLogger(__name__)
 SNAPSHOT_TOPIC = "$sys/snapshot"
 #: (sender, topic) sequence numbers a node keeps at most
 MAX_SEQS = 100_000
+#: snapshots of single topics (asked after gaps) a node waits for at once, at most
+MAX_GAP_ASKS = 64
 _PUB = int(Kind.PUB)
 _REPLAY = int(Flag.REPLAY)
 _unpackb = msgpack.unpackb
@@ -124,7 +131,7 @@ class Receiver:
                 stats.gaps += 1
                 self.drops["gap"] += 1
                 if topic.startswith("tag/"):
-                    transport.resync.ask(topic, time.monotonic())
+                    self._resync_gap(topic)
         if topic == BROKER_TOPIC:
             transport.session.on_beat(payload)
         elif transport.resync.asked and topic.startswith("tag/") and transport.resync.holds(topic):
@@ -135,6 +142,18 @@ class Receiver:
             self.bus.deliver(topic, payload)
         finally:
             self.sender_var.reset(token)
+
+    def _resync_gap(self, topic: str) -> None:
+        """A message of ``topic`` was lost: ask for its snapshot, or, when many topics wait
+        for theirs (:data:`MAX_GAP_ASKS`), for every subscribed prefix not asked yet."""
+        resync = self._transport.resync
+        now = time.monotonic()
+        if topic in resync.asked or len(resync.asked) < MAX_GAP_ASKS:
+            resync.ask(topic, now)
+            return
+        for prefix in self.bus.prefixes:
+            if could_be_tag(prefix) and prefix not in resync.asked:
+                resync.ask(prefix, now)
 
     def deliver_from(self, topic: str, payload: Any, sender: str | None) -> None:
         """Deliver ``payload`` to the local subscribers with ``current_sender`` set to

@@ -25,6 +25,7 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Coroutine
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +161,9 @@ class ZmqTransport:
         self._dealer, self._sub = dealer, sub
         self._dealer_sync = dealer
         self._sub_reader = Reader(sub, self._on_sub, three=True)
-        self._dealer_reader = Reader(dealer, self._on_dealer)
+        # (the broker, its only peer, sends three frames: read without asking after each
+        # whether more follow)
+        self._dealer_reader = Reader(dealer, self._on_dealer, three=True)
         self._sub_reader.start()
         self._dealer_reader.start()
         self._watch.start()
@@ -269,16 +272,18 @@ class ZmqTransport:
         """The ZeroMQ context of this node's sockets."""
         return self._ctx
 
-    async def call(
+    def call(
         self,
         target: str,
         method: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         timeout: float,
-    ) -> Any:
-        """Call a remote RPC target (see :class:`hmi.bus.net.noderpc.NodeRpc`)."""
-        return await self.rpc.call(target, method, args, kwargs, timeout)
+    ) -> Coroutine[Any, Any, Any]:
+        """Call a remote RPC target (see :class:`hmi.bus.net.noderpc.NodeRpc`): its
+        coroutine, handed over as it is (a coroutine of its own around it cost a frame
+        per call)."""
+        return self.rpc.call(target, method, args, kwargs, timeout)
 
     def send_front(self, frames: list[bytes]) -> None:
         """Send a message to the broker's front (at the high-water mark: dropped, counted)."""
@@ -288,7 +293,14 @@ class ZmqTransport:
             # At the high-water mark: drop and count, never block the loop (ARCHITECTURE).
             self.bus.stats.dropped += 1
             self.drops["hwm"] += 1
-        self._dealer_reader.kick()  # a send can swallow the socket's read signal
+        # A send can swallow the socket's read signal, so the socket is asked: at once
+        # for an RPC request or reply (a turn of the loop more costs a call more than
+        # the question), once the running callback is done for anything else (once for
+        # a burst of publications through the front, ~0.7 us each)
+        if frames[0][:4] == b"rpc/":
+            self._dealer_reader.kick()
+        else:
+            self._dealer_reader.kick_later()
 
     def send(self, topic: str, payload: Any) -> None:
         """Publish (called by :meth:`hmi.bus.Bus.publish`)."""

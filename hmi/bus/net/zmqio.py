@@ -45,7 +45,10 @@ _recv: Any = _BackendSocket.recv
 #: read that finds it empty does: its FD signals again for the next one). 1 us where a read
 #: that finds the socket empty raises zmq.Again for 3 us (measured; pyzmq builds the error)
 _get: Any = _BackendSocket.get
-_EVENTS = int(zmq.EVENTS)
+#: the option as pyzmq's enum member, not an int: ``get`` turns any option into its enum
+#: first, and an int takes a lookup that cost more than the call itself (1.5 us instead of
+#: 2.4 us per call, measured; a reader asks once or twice per wake-up)
+_EVENTS = zmq.SocketOption.EVENTS
 _POLLIN = int(zmq.POLLIN)
 
 
@@ -182,6 +185,8 @@ class Reader:
         self._closed = False
         #: handling messages between reads (see kick)
         self._reading = False
+        #: a kick is scheduled after the running callback (see kick_later)
+        self._kick_later = False
 
     def start(self) -> None:
         """Begin watching the socket."""
@@ -216,6 +221,19 @@ class Reader:
                 self._loop.call_later(self._period, self._on_ready)
             else:
                 self._loop.call_soon(self._on_ready)
+
+    def kick_later(self) -> None:
+        """:meth:`kick` once the running callback is done: a burst of sends on the socket
+        (publications through the broker's front, thousands per callback) asks the socket
+        once after it rather than after each send (~0.7 us each, measured). Nothing is
+        read before then anyway: the reader runs on the loop, after the callback."""
+        if not self._kick_later and not self._closed:
+            self._kick_later = True
+            self._loop.call_soon(self._kick_now)
+
+    def _kick_now(self) -> None:
+        self._kick_later = False
+        self.kick()
 
     def _on_ready(self) -> None:
         self._scheduled = False
@@ -285,7 +303,13 @@ class BatchReader(Reader):
     found the socket empty; a handler that sends on the socket (a broker routing) may eat
     the signal of messages that arrive meanwhile, so after such a batch the reader asks
     the socket at once whether a message waits (which re-arms the signal), and reads on
-    if one does (no turn of the loop for it: see :meth:`Reader.kick`).
+    if one does (no turn of the loop for it: see :meth:`Reader.kick`), up to ``batch``
+    messages in all.
+
+    ``reply_first``: a wake-up's first message is handled at once, alone, and the socket
+    asked after it whether more wait (the question a send needs anyway): for RPC sockets
+    (a broker's front, a node's direct endpoint), whose wake-ups mostly bring one request,
+    the request is routed or answered without a question (1.5 us) before it.
     """
 
     def __init__(
@@ -296,10 +320,12 @@ class BatchReader(Reader):
         *,
         period: float | None = None,
         three: bool = False,
+        reply_first: bool = False,
     ) -> None:
         super().__init__(sock, handle, batch, period=period, three=three)
         #: a send on the socket while a batch was handled (see kick)
         self._sent = False
+        self._reply_first = reply_first
 
     def kick(self, soon: bool = False) -> None:
         """As :meth:`Reader.kick`; while a batch is handled, it only notes the send."""
@@ -308,8 +334,10 @@ class BatchReader(Reader):
             return
         super().kick(soon)
 
-    def receive_batch(self, limit: int) -> tuple[list[Any], bool]:
-        """Up to ``limit`` waiting messages, and whether there may be more."""
+    def receive_batch(self, limit: int, first: bool = False) -> tuple[list[Any], bool | None]:
+        """Up to ``limit`` waiting messages, and whether there may be more (None: not
+        asked yet; the reader asks once they are handled). ``first``: the first read of
+        a wake-up."""
         sock = self.sock
         receive = self._receive
         messages: list[Any] = []
@@ -322,10 +350,12 @@ class BatchReader(Reader):
         return messages, True
 
     def _read(self, limit: int) -> bool:
+        handled = 0
         while True:
-            messages, more = self.receive_batch(limit)
+            messages, more = self.receive_batch(limit - handled, not handled)
             if not messages:
-                return more
+                return bool(more)
+            handled += len(messages)
             self._reading = True
             self._sent = False
             try:
@@ -335,8 +365,15 @@ class BatchReader(Reader):
                 log.exception("failed to handle %d messages", len(messages))
             finally:
                 self._reading = False
-            if more or not self._sent or not _get(self.sock, _EVENTS) & _POLLIN:
-                return more
+            if more:
+                return True
+            if (more is None or self._sent) and _get(self.sock, _EVENTS) & _POLLIN:
+                # (asking re-armed the signal: see kick) read on, up to ``limit`` in all
+                # before other callbacks run
+                if handled < limit:
+                    continue
+                return True
+            return False
 
 
 class RouterReader(BatchReader):
@@ -362,22 +399,29 @@ class RouterReader(BatchReader):
         batch: int = DRAIN_BATCH,
         *,
         keyed: bool,
+        reply_first: bool = False,
     ) -> None:
-        super().__init__(sock, handle, batch)
+        super().__init__(sock, handle, batch, reply_first=reply_first)
         self.keyed = keyed
 
-    def receive_batch(self, limit: int) -> tuple[list[Any], bool]:
-        """Up to ``limit`` waiting messages, and whether there may be more."""
+    def receive_batch(self, limit: int, first: bool = False) -> tuple[list[Any], bool | None]:
+        """Up to ``limit`` waiting messages, and whether there may be more (None: not
+        asked yet). ``first``: the first read of a wake-up."""
         sock = self.sock
         recv = _recv
         keyed = self.keyed
         messages: list[Any] = []
         append = messages.append
         for i in range(limit):
-            if i == 1 and not _get(sock, _EVENTS) & _POLLIN:
+            if i == 1:
                 # (as Reader: a wake-up that brought one message, an RPC request or
-                # reply, asks rather than reads to find the socket empty)
-                return messages, False
+                # reply, asks rather than reads to find the socket empty; reply_first:
+                # asked once the first message is handled, so that a request is routed
+                # or answered first, and the question covers the send too)
+                if first and self._reply_first:
+                    return messages, None
+                if not _get(sock, _EVENTS) & _POLLIN:
+                    return messages, False
             try:
                 ident = recv(sock, _NOBLOCK, True)
             except zmq.Again:

@@ -92,6 +92,8 @@ class Point:
         source = tag.source
         if source is None:
             raise ValueError(f"tag {tag.name!r} has no device source")
+        if not isinstance(source.address, ModbusAddress):
+            raise ValueError(f"tag {tag.name!r} is not a Modbus tag ({source.address})")
         return cls(
             tag=tag.name,
             address=source.address,

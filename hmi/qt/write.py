@@ -1,4 +1,5 @@
-"""What writing widgets share: typed values from text, and the state of the last command."""
+"""What writing controls share (our write widgets and bound stock buttons): typed values
+from text, and the state of the last command."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def check_limits(value: Value, tag: Tag | None) -> str:
 
 class WriteStatus:
     """The outcome of a widget's last command: a frame around the widget, its status line
-    (:class:`~hmi.widgets.status_line.StatusLine`) and the tooltip's last line.
+    (:class:`~hmi.qt.status_line.StatusLine`) and the tooltip's last line.
 
     ``what`` names what was written, as the operator knows it (``2.50 m``, ``Manual``).
     """

@@ -1,7 +1,8 @@
 """StatusLine: how a write went, in words, right under the control that sent it.
 
 A red frame with the reason in a tooltip is not an answer an operator reads: every write
-widget (SetpointEntry, CommandButton) shows a small line of text under itself: pending,
+control (SetpointEntry, CommandButton, a QPushButton or QCheckBox bound by a ``tag``
+property) shows a small line of text under itself: pending,
 then confirmed, rejected, failed, timed out or overridden, with the reason. The line is a
 sibling of its control (a child of the same screen), so it is never clipped by the
 control's own size; it follows the control when the drawing is scaled or moved, and

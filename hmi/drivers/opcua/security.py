@@ -1,0 +1,117 @@
+"""An OPC UA client set up from a device's settings: security policy, certificates, user.
+
+The password is read when the client is made (from the file or environment variable the
+project names), never from the project file or the command line, and never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.crypto import security_policies
+from asyncua.ua.uaerrors import UaError
+from cryptography import x509
+
+from hmi.drivers.opcua.settings import OpcUaSettings
+
+_MODES = {
+    "sign": ua.MessageSecurityMode.Sign,
+    "sign-and-encrypt": ua.MessageSecurityMode.SignAndEncrypt,
+}
+
+
+class SecuritySetupError(Exception):
+    """The settings cannot make a client (a missing password, an unreadable certificate);
+    the message says which and why, without the secret."""
+
+
+def read_password(settings: OpcUaSettings, device: str) -> str:
+    """The user's password from its file (first line) or environment variable."""
+    if settings.password_file is not None:
+        try:
+            text = settings.password_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise SecuritySetupError(
+                f"{device}: cannot read the password file {settings.password_file}: {why}"
+            ) from None
+        return text.splitlines()[0] if text else ""
+    value = os.environ.get(settings.password_env)
+    if value is None:
+        raise SecuritySetupError(
+            f"{device}: environment variable {settings.password_env} (the password) is not set"
+        )
+    return value
+
+
+def certificate_uri(path: Path) -> str:
+    """The application URI in a certificate's subject alternative names ("" if none)."""
+    data = path.read_bytes()
+    cert = (
+        x509.load_pem_x509_certificate(data)
+        if data.lstrip().startswith(b"-----")
+        else x509.load_der_x509_certificate(data)
+    )
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return ""
+    uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else ""
+
+
+async def open_client(settings: OpcUaSettings, device: str, timeout: float) -> Client:
+    """A client for ``settings`` (not connected yet); raises :class:`SecuritySetupError`."""
+    asyncua_log = logging.getLogger("asyncua")
+    if asyncua_log.level == logging.NOTSET:
+        # The line reports every failure in plain words (rate-limited); asyncua's own
+        # warnings on each reconnect attempt would repeat them in its terms.
+        asyncua_log.setLevel(logging.ERROR)
+    client = Client(settings.endpoint, timeout=timeout, watchdog_intervall=1.0)
+    client.name = client.description = "hmi"
+    client.application_uri = "urn:hmi:client"
+    if settings.security != "none":
+        assert settings.certificate is not None and settings.private_key is not None
+        try:
+            uri = settings.application_uri or certificate_uri(settings.certificate)
+        except (OSError, ValueError) as exc:
+            raise SecuritySetupError(
+                f"{device}: cannot read certificate {settings.certificate}: {exc}"
+            ) from None
+        if uri:
+            client.application_uri = uri
+        policy = getattr(security_policies, f"SecurityPolicy{settings.policy}")
+        server_cert = str(settings.server_certificate) if settings.server_certificate else None
+        try:
+            await client.set_security(
+                policy,
+                str(settings.certificate),
+                str(settings.private_key),
+                server_certificate=server_cert,
+                mode=_MODES[settings.security],
+            )
+        except (OSError, ValueError, UaError) as exc:
+            raise SecuritySetupError(
+                f"{device}: security {settings.security} {settings.policy}: {exc}"
+            ) from None
+    if settings.user:
+        client.set_user(settings.user)
+        client.set_password(read_password(settings, device))
+    return client
+
+
+async def make_certificate(directory: Path, name: str, uri: str, host: str) -> tuple[Path, Path]:
+    """A self-signed client certificate ``NAME.der`` and its key ``NAME.pem`` in
+    ``directory`` (kept when they exist and are valid); returns (certificate, key)."""
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / f"{name}.der", directory / f"{name}.pem"
+    await setup_self_signed_certificate(key, cert, uri, host, [ExtendedKeyUsageOID.CLIENT_AUTH], {})
+    key.chmod(0o600)
+    return cert, key

@@ -1,0 +1,39 @@
+"""Passwords of the ``sparkplug:`` section: from a file or the environment, never argv."""
+
+from __future__ import annotations
+
+import os
+
+from hmi.project.sparkplug_section import Secret
+
+#: a password file larger than this is not a password file
+_MAX_BYTES = 4096
+
+
+class SecretError(ValueError):
+    """A password that cannot be read; the message says which and why."""
+
+
+def read_secret(secret: Secret, what: str) -> str:
+    """The password ``secret`` names ("" when it names none); SecretError saying why not.
+
+    A file's trailing newline is not part of the password (``echo pw > file``).
+    """
+    if secret.env:
+        value = os.environ.get(secret.env)
+        if value is None:
+            raise SecretError(f"{what}: environment variable {secret.env} is not set")
+        return value
+    if secret.file is None:
+        return ""
+    try:
+        with secret.file.open("rb") as handle:
+            data = handle.read(_MAX_BYTES + 1)
+    except OSError as exc:
+        raise SecretError(f"{what}: cannot read {secret.file}: {exc.strerror or exc}") from None
+    if len(data) > _MAX_BYTES:
+        raise SecretError(f"{what}: {secret.file} is larger than a password file")
+    try:
+        return data.decode().rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise SecretError(f"{what}: {secret.file} is not UTF-8 text") from None
