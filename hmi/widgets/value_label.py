@@ -37,6 +37,7 @@ class _Readout:
 
     __slots__ = (
         "alarm_tag",
+        "chars",
         "label",
         "link",
         "mark",
@@ -62,6 +63,8 @@ class _Readout:
         self.alarm_tag: Tag | None = None
         self.quality: Quality = GOOD
         self.mark = NO_MARK
+        #: the label's width in characters (its ``chars``)
+        self.chars = 8
 
     def reformat(self) -> None:
         """Make the formatter again, and format the next value even if it is the same."""
@@ -83,6 +86,11 @@ class _Readout:
         # Equal and of the same class: 1, 1.0 and True are equal but read differently.
         if value is not shown and (value.__class__ is not shown.__class__ or value != shown):
             text = to_text(value)
+            if len(text) > self.chars and value.__class__ in (int, float):
+                # Right-aligned, Qt would clip the leading digits: 12345678901 would read
+                # 2345678901, a wrong number with no sign of it. Say it does not fit (the
+                # tooltip has the value; the screen's `chars` is too small).
+                text = "#" * self.chars
             self.value = value
             if text != self.text:
                 self.text = text
@@ -178,7 +186,8 @@ class ValueLabel(QLabel):
         return self._chars
 
     def _set_chars(self, chars: int) -> None:
-        self._chars = max(2, chars)
+        self._chars = self._readout.chars = max(2, chars)
+        self._readout.reformat()
         self._fix_size()
 
     tag = Property(str, _get_tag, _set_tag, doc="the tag shown")

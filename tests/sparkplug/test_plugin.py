@@ -47,6 +47,7 @@ class Recorder:
     def __init__(self) -> None:
         self.values: dict[str, Sample] = {}
         self.statuses: dict[str, DeviceStatus] = {}
+        self.history: list[DeviceStatus] = []
         self.changed = asyncio.Event()
 
     def samples(self, batch: Mapping[str, Sample]) -> None:
@@ -55,6 +56,7 @@ class Recorder:
 
     def status(self, status: DeviceStatus) -> None:
         self.statuses[status.device] = status
+        self.history.append(status)
         self.changed.set()
 
     async def until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -87,6 +89,9 @@ def test_sparkplug_devices_run_behind_the_driver_interface(tmp_path: Path) -> No
                         lambda: "site-b" in sink.statuses and sink.statuses["site-b"].communicating
                     )
                     assert sink.statuses["site-b"].connected
+                    # while the birth was on its way, no status said the device failed (a
+                    # status without an error raises no communication alarm at start)
+                    assert all(s.last_error == "" for s in sink.history if s.connected)
 
                     command = Command(
                         id=uuid.uuid4().hex,
@@ -124,3 +129,32 @@ def test_sparkplug_devices_run_behind_the_driver_interface(tmp_path: Path) -> No
             asyncio.run(scenario())
         finally:
             edge.stop()
+
+
+@pytest.mark.timeout(60)
+def test_an_edge_node_that_never_answers_is_a_failure_after_the_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hmi.drivers.sparkplug import line
+
+    monkeypatch.setattr(line, "BIRTH_GRACE", 0.5)
+    with mosquitto(tmp_path) as broker:
+        path = tmp_path / "enterprise.yaml"
+        path.write_text(project_text(broker.url))
+        project = parse_project(path.read_text(), path)
+
+        async def scenario() -> None:
+            sink = Recorder()
+            manager = DriverManager.for_project(project, sink, status_interval=0.1)
+            await manager.start()
+            try:
+                await sink.until(
+                    lambda: "site-b" in sink.statuses and sink.statuses["site-b"].connected
+                )
+                await sink.until(lambda: sink.statuses["site-b"].last_error != "")
+                assert "not born (or dead)" in sink.statuses["site-b"].last_error
+                assert not sink.statuses["site-b"].communicating
+            finally:
+                await manager.stop()
+
+        asyncio.run(scenario())

@@ -65,6 +65,8 @@ class _Node:
     heard: float = 0.0
     stale: bool = False
     rebirth_asked: bool = False
+    #: a message of this node came in this MQTT session (a birth, data or its death)
+    told: bool = False
     #: seconds of silence before its tags turn UNCERTAIN (None: the state's default)
     stale_after: float | None = None
 
@@ -129,6 +131,12 @@ class HostState:
         node = self._nodes.get((group, edge_node))
         return node is not None and node.online
 
+    def told(self, group: str, edge_node: str) -> bool:
+        """True once a message of the node came in this MQTT session (False: not yet
+        known to be alive or dead)."""
+        node = self._nodes.get((group, edge_node))
+        return node is not None and node.told
+
     # -- messages -------------------------------------------------------------------------
     def receive(self, where: Topic, data: bytes, now: float) -> Update:
         """The effect of one message of an edge node."""
@@ -145,6 +153,7 @@ class HostState:
         kind = where.type
         if kind in (MessageType.NCMD, MessageType.DCMD):
             return update  # another host's commands
+        node.told = True
         if kind is MessageType.NDEATH:
             bdseq = _bdseq(message)
             if node.online and (bdseq is None or bdseq == node.bdseq):
@@ -261,6 +270,7 @@ class HostState:
         update = Update()
         for key, node in self._nodes.items():
             node.rebirth_asked = False
+            node.told = False
             self._ask_rebirth(key, node, update)
         return update
 

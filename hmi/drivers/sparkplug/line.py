@@ -4,7 +4,10 @@ every device (foreign edge node, or one of its devices) reached through it.
 Samples come from :class:`~hmi.drivers.sparkplug.ingest.SparkplugIngest`; the line hands
 them to the sink in one batch per message. A device is ``connected`` while the MQTT
 session is up and ``communicating`` while its edge node is born and not dead. Tags
-without a value yet are BAD ``not connected`` (waiting for the node's birth).
+without a value yet are BAD ``not connected`` (waiting for the node's birth). Right after a
+session starts, a node not heard of yet is reported without an error for
+:data:`BIRTH_GRACE` seconds (the answer to the rebirth request is on its way; a status
+without an error raises no communication alarm), then as not born.
 
 Writes are DCMDs (NCMD for a node metric) carrying the value; the result is CONFIRMED
 when the edge node reports the metric at that value within the write's timeout (its
@@ -36,6 +39,9 @@ from hmi.drivers.status import DeviceStatus
 from hmi.project.model import DeviceConfig
 
 log = logging.getLogger(__name__)
+
+#: seconds after an MQTT session starts in which a node not heard of yet is not a failure
+BIRTH_GRACE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,8 @@ class SparkplugLine:
         self._writes: list[_Write] = []
         self._stop = asyncio.Event()
         self.ingest: SparkplugIngest | None = None
+        #: wall time the MQTT session was first seen up (None: down)
+        self._up_since: float | None = None
 
     # -- devices --------------------------------------------------------------------------
     @property
@@ -203,13 +211,20 @@ class SparkplugLine:
         ingest = self.ingest
         up = ingest is not None and ingest.link.connected
         now = self._wall()
+        if not up:
+            self._up_since = None
+        elif self._up_since is None:
+            self._up_since = now
+        young = self._up_since is not None and now - self._up_since < BIRTH_GRACE
         for name, entry in self._devices.items():
             s = entry.settings
             born = up and ingest is not None and ingest.state.online(s.group, s.edge_node)
             error = ""
             if not up:
                 error = f"{name}: no MQTT session with {s.broker}"
-            elif not born:
+            elif not born and not (
+                young and ingest is not None and not ingest.state.told(s.group, s.edge_node)
+            ):
                 error = f"{name}: edge node {_node(s)} not born (or dead)"
             self._sink.status(
                 DeviceStatus(

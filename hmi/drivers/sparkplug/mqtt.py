@@ -243,6 +243,11 @@ class MqttLink:
     def _disconnected(self, client: Any, userdata: Any, flags: Any, code: Any, props: Any) -> None:
         was = self.connected
         self.connected = False
+        # paho calls this from the writer thread too (after it sends DISCONNECT, or on a
+        # write error): the events and the line's callbacks belong to the loop.
+        self._in_loop(self._lost_connection, was, code)
+
+    def _lost_connection(self, was: bool, code: Any) -> None:
         self.up.clear()
         self._lost.set()
         if was and not self._closing:
