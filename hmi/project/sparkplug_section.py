@@ -29,26 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hmi.project.paths import safe_resolve
+from hmi.project.secrets import Secret, read_secret_fields
 from hmi.project.yamlnode import Fields
 
 #: what the drivers' MQTT link accepts (it parses the details)
 _BROKER = re.compile(r"^mqtts?://[^\s:/@]+(:\d{1,5})?/?$")
 #: a Sparkplug id: no MQTT separator or wildcard (hmi.drivers.sparkplug.topics.ID)
 _ID = re.compile(r"^[^/+#\s]{1,128}$")
-_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True, slots=True)
-class Secret:
-    """Where a password comes from: a file (absolute) or an environment variable."""
-
-    file: Path | None = None
-    env: str = ""
-
-    @property
-    def given(self) -> bool:
-        """True when either is set."""
-        return self.file is not None or bool(self.env)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,45 +145,6 @@ def read_sparkplug(
         command_password=command_password,
         line=top.line_of("sparkplug"),
     )
-
-
-def read_secret_fields(section: Fields, folder: Path) -> Secret | None:
-    """``password_file`` or ``password_env`` of ``section`` (neither: an empty Secret)."""
-    if section.has("password"):
-        section.ctx.error(
-            section.node_of("password"),
-            f"{section.path}.password",
-            "a password is never written in the project file: name a file holding it "
-            "(password_file) or an environment variable (password_env)",
-        )
-        return None
-    file = section.text("password_file", "")
-    env = section.text("password_env", "")
-    if file is None or env is None:
-        return None
-    if file and env:
-        section.ctx.error(
-            section.node_of("password_env"),
-            f"{section.path}.password_env",
-            "give password_file or password_env, not both",
-        )
-        return None
-    if env and not _ENV.match(env):
-        section.ctx.error(
-            section.node_of("password_env"),
-            f"{section.path}.password_env",
-            f"expected an environment variable's name, found {env!r}",
-        )
-        return None
-    path = None
-    if file:
-        path, problem = safe_resolve(folder / file)
-        if problem:
-            section.ctx.error(
-                section.node_of("password_file"), f"{section.path}.password_file", problem
-            )
-            return None
-    return Secret(path, env)
 
 
 def read_tls_fields(

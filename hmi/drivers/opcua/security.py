@@ -7,7 +7,6 @@ project names), never from the project file or the command line, and never logge
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from asyncua import ua
@@ -17,6 +16,8 @@ from asyncua.ua.uaerrors import UaError
 from cryptography import x509
 
 from hmi.drivers.opcua.settings import OpcUaSettings
+from hmi.drivers.secrets import SecretError, read_secret
+from hmi.project.secrets import Secret
 
 _MODES = {
     "sign": ua.MessageSecurityMode.Sign,
@@ -30,22 +31,13 @@ class SecuritySetupError(Exception):
 
 
 def read_password(settings: OpcUaSettings, device: str) -> str:
-    """The user's password from its file (first line) or environment variable."""
-    if settings.password_file is not None:
-        try:
-            text = settings.password_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise SecuritySetupError(
-                f"{device}: cannot read the password file {settings.password_file}: {why}"
-            ) from None
-        return text.splitlines()[0] if text else ""
-    value = os.environ.get(settings.password_env)
-    if value is None:
-        raise SecuritySetupError(
-            f"{device}: environment variable {settings.password_env} (the password) is not set"
+    """The user's password from its file or environment variable (:mod:`hmi.drivers.secrets`)."""
+    try:
+        return read_secret(
+            Secret(settings.password_file, settings.password_env), f"{device}: the password"
         )
-    return value
+    except SecretError as exc:
+        raise SecuritySetupError(str(exc)) from None
 
 
 def certificate_uri(path: Path) -> str:

@@ -23,11 +23,11 @@ from typing import Any
 from hmi.bus import Actor, MalformedPayload
 from hmi.bus.wire.samples import decode_quality
 from hmi.core.sample import Sample
+from hmi.drivers.secrets import read_secret
 from hmi.drivers.sparkplug.commands import Audit, CommandGate
 from hmi.drivers.sparkplug.edge import EdgeNode, Rebirth, Refused, Row, Write
 from hmi.drivers.sparkplug.mqtt import MqttLink, MqttSettings
 from hmi.drivers.sparkplug.payload import GOOD_CODE, quality_code, quality_of
-from hmi.drivers.sparkplug.secrets import read_secret
 from hmi.drivers.sparkplug.session import ServiceSession, SessionUnavailable
 from hmi.drivers.sparkplug.topics import MessageType, TopicError, parse
 from hmi.project import Project

@@ -29,11 +29,11 @@ from hmi.core.command import Command, CommandResult, CommandState
 from hmi.core.quality import Quality, Reason
 from hmi.core.sample import Sample, Value
 from hmi.core.tag import Tag
+from hmi.drivers.secrets import read_secret
 from hmi.drivers.sink import Sink
 from hmi.drivers.sparkplug.host import Binding
 from hmi.drivers.sparkplug.ingest import SparkplugIngest
 from hmi.drivers.sparkplug.mqtt import MqttSettings
-from hmi.drivers.sparkplug.secrets import read_secret
 from hmi.drivers.sparkplug.settings import SparkplugDevice
 from hmi.drivers.status import DeviceStatus
 from hmi.project.model import DeviceConfig

@@ -29,7 +29,8 @@ from typing import Any
 from hmi.core.address import ProtocolAddress
 from hmi.core.tag import DataType
 from hmi.project.model import DeviceConfig
-from hmi.project.sparkplug_section import Secret, read_secret_fields, read_tls_fields
+from hmi.project.secrets import Secret, read_secret_fields
+from hmi.project.sparkplug_section import read_tls_fields
 from hmi.project.yamlnode import Fields
 
 PROTOCOL = "sparkplug"

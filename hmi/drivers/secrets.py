@@ -1,10 +1,11 @@
-"""Passwords of the ``sparkplug:`` section: from a file or the environment, never argv."""
+"""Passwords named by a project file (:class:`hmi.project.secrets.Secret`), read where they
+are used: from a file or the environment, never argv, never logged."""
 
 from __future__ import annotations
 
 import os
 
-from hmi.project.sparkplug_section import Secret
+from hmi.project.secrets import Secret
 
 #: a password file larger than this is not a password file
 _MAX_BYTES = 4096
