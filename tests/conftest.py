@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 # Before anything imports Qt: tests never need (or may use) a real display.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# The validated-project cache of `hmi run/node/backend/broker` (hmi.project.cache) goes to a
+# folder of this run, never the user's ~/.cache/hmi; the commands tests start inherit it.
+_CACHE = tempfile.mkdtemp(prefix="hmi-test-cache-")
+os.environ["HMI_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

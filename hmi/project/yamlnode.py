@@ -499,7 +499,8 @@ class Fields:
         self.line = line_of(node)
         self._items: dict[str, tuple[ScalarNode, Node]] = {}
         self._read: set[str] = set()
-        for key_node, value_node in node.value:
+        for pair in node.value:  # (key node, value node): kept as it is, not copied
+            key_node = pair[0]
             if key_node.tag == _STR and type(key_node) is ScalarNode:
                 key = key_node.value  # text, as nearly every key is: read at once
             else:
@@ -510,7 +511,7 @@ class Fields:
             if key in self._items:
                 ctx.error(key_node, self._name(key), "duplicate field")
                 continue
-            self._items[key] = (key_node, value_node)
+            self._items[key] = pair
 
     @classmethod
     def of(cls, node: Node | None, path: str, ctx: Context, line: int = 1) -> Fields | None:
