@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import sqlite3
+import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
@@ -150,6 +151,9 @@ class AuditLog:
         # A write waits for its intent row's commit: the fsyncs of WAL checkpoints run on
         # a thread of their own, never inside that commit (hmi.services.wal_checkpoint).
         self._checkpoints = None if str(path) == ":memory:" else WalCheckpointer(self._db, path)
+        if self._checkpoints is not None:
+            # an audit log dropped without close() does not leave its thread behind
+            weakref.finalize(self, self._checkpoints.stop)
         self.health = health
         self._backlog: deque[AuditEntry] = deque()
         self.max_backlog = max_backlog

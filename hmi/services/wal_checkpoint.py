@@ -87,10 +87,14 @@ class WalCheckpointer:
         if self._commits == 1 or self._commits >= self.every:
             self._wake.set()
 
-    def close(self) -> None:
-        """Stop the thread (after a checkpoint it is running); idempotent."""
+    def stop(self) -> None:
+        """Ask the thread to end (after a checkpoint it is running); returns at once."""
         self._stopping = True
         self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread and wait for it; idempotent."""
+        self.stop()
         if self._thread is not None:
             self._thread.join()
 

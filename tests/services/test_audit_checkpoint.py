@@ -8,6 +8,7 @@ does, beside it. What a commit stored is still there after a kill -9.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import subprocess
 import sys
@@ -97,3 +98,13 @@ def test_an_audit_log_in_memory_has_no_thread() -> None:
         log.record(entry(1))
         assert log._checkpoints is None
         assert [e.new_value for e in log.query()] == [1]
+
+
+def test_an_audit_log_dropped_without_close_stops_its_thread(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.sqlite")
+    log.record(entry(1))
+    checkpoints = log._checkpoints
+    assert checkpoints is not None and checkpoints.running
+    del log
+    gc.collect()
+    wait_for(lambda: not checkpoints.running)
