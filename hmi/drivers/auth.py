@@ -14,14 +14,12 @@ The composition root's RPC authorizer makes the same checks for RPC calls.
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from hmi.bus import Bus, RemoteError, RpcTimeout
-from hmi.bus.local.rpc import invoke, permission_of
 from hmi.core.command import Command
 from hmi.core.identity import Identity, InvalidToken
 from hmi.drivers.write_checks import Rejected
@@ -48,7 +46,7 @@ def remote_verifier(bus: Bus, target: str = "security", timeout: float = 2.0) ->
 
     async def verify(token: str) -> Identity:
         try:
-            session = await call_in_task(bus, target, "verify", token, timeout=timeout)
+            session = await bus.call_in_task(target, "verify", token, timeout=timeout)
         except RemoteError as exc:
             if exc.remote_type == InvalidToken.__name__:
                 raise InvalidToken(exc.remote_message) from None
@@ -63,29 +61,6 @@ def remote_verifier(bus: Bus, target: str = "security", timeout: float = 2.0) ->
         return _identity(session)
 
     return verify
-
-
-async def call_in_task(bus: Bus, target: str, method: str, arg: Any, *, timeout: float) -> Any:
-    """``bus.call(target, method, arg, timeout=timeout)``, run in the calling task when
-    the target is a synchronous method of this process that declares no permission.
-
-    Such a method answers within the first step of the task ``bus.call`` starts for it,
-    so its timeout can never cut it short: calling it here only skips that task and the
-    wake-up of the caller after it, two turns of the loop (a Qt timer event each under
-    qasync) on every write. A remote target, an async method or one behind a permission
-    check goes through ``bus.call``, timeout and all. (The same helper is in
-    :mod:`hmi.services.audit_intent`: the drivers and the services cannot share one.)
-    """
-    methods = bus.target_methods(target)
-    func = methods.get(method) if methods is not None else None
-    if (
-        methods is None
-        or func is None
-        or permission_of(func) is not None
-        or inspect.iscoroutinefunction(func)
-    ):
-        return await bus.call(target, method, arg, timeout=timeout)
-    return await invoke(methods, target, method, (arg,), {})
 
 
 def _identity(session: Any) -> Identity:

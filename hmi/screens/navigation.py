@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
+import shiboken6
 from PySide6.QtCore import QObject, QPoint, QRect, QSize, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QStackedWidget, QWidget
@@ -138,6 +139,9 @@ class Navigator(QObject):
         if place is None:
             return None
         existing = self.popups.get(place)
+        if existing is not None and not shiboken6.isValid(existing):
+            del self.popups[place]  # deleted without being closed
+            existing = None
         if existing is not None:
             existing.raise_()
             existing.activateWindow()
@@ -152,7 +156,10 @@ class Navigator(QObject):
             self.fits[place].scale(min(drawing.zoom, FACEPLATE_MOST))
         popup = Faceplate(view, self.stack.window())
         self.popups[place] = popup
-        popup.destroyed.connect(lambda *_: self._closed(place))
+        # On `finished` (the operator closed it), not `destroyed`: a slot of ours run while
+        # Qt tears down the window and this navigator with it touches a half-destroyed
+        # object (a segfault, depending on the garbage collector's timing).
+        popup.finished.connect(lambda *_: self._closed(place))
         if origin is not None:
             popup.move(self._beside(origin, popup))
         popup.show()

@@ -16,13 +16,10 @@ See :meth:`hmi.services.security_actor.AuditRecorder.intend` for the other side.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from hmi.bus import Bus, RemoteError, RpcTimeout
-from hmi.bus.local.rpc import invoke, permission_of
 from hmi.bus.wire.messages import encode_command
 from hmi.core.command import Command
 
@@ -43,7 +40,7 @@ def remote_intent(bus: Bus, target: str = "audit", timeout: float = 2.0) -> Writ
 
     async def intend(command: Command) -> None:
         try:
-            await _call(bus, target, "intend", encode_command(command), timeout=timeout)
+            await bus.call_in_task(target, "intend", encode_command(command), timeout=timeout)
         except RemoteError as exc:
             raise IntentRefused(_reason(exc)) from None
         except (RpcTimeout, OSError) as exc:  # no reply in time, or the transport failed
@@ -51,24 +48,6 @@ def remote_intent(bus: Bus, target: str = "audit", timeout: float = 2.0) -> Writ
             raise IntentRefused("audit unavailable: audit service unreachable") from None
 
     return intend
-
-
-async def _call(bus: Bus, target: str, method: str, arg: Any, *, timeout: float) -> Any:
-    """``bus.call``, run in the calling task for a synchronous method of this process
-    without a permission (the backend's own ``audit.intend``): it cannot time out, and
-    this skips a task and a wake-up, two turns of the loop per write. Everything else
-    goes through ``bus.call``. The same as :func:`hmi.drivers.auth.call_in_task`, which
-    this layer cannot import."""
-    methods = bus.target_methods(target)
-    func = methods.get(method) if methods is not None else None
-    if (
-        methods is None
-        or func is None
-        or permission_of(func) is not None
-        or inspect.iscoroutinefunction(func)
-    ):
-        return await bus.call(target, method, arg, timeout=timeout)
-    return await invoke(methods, target, method, (arg,), {})
 
 
 def _reason(exc: RemoteError) -> str:

@@ -13,6 +13,7 @@ subscriber ever sees an effect before its cause.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -28,6 +29,7 @@ from hmi.bus.local.rpc import (
     exposed_methods,
     invoke,
     no_target,
+    permission_of,
 )
 from hmi.bus.wire.topics import compile_pattern, literal_prefix, validate_topic
 
@@ -291,6 +293,28 @@ class Bus:
     def targets(self) -> list[str]:
         """The RPC targets exposed on this node."""
         return list(self._targets)
+
+    async def call_in_task(self, target: str, method: str, *args: Any, timeout: float = 5.0) -> Any:
+        """:meth:`call`, run in the calling task when the target is a synchronous method of
+        this process that declares no permission.
+
+        Such a method answers within the first step of the task :meth:`call` starts for
+        it, so its timeout can never cut it short: calling it here only skips that task and
+        the wake-up of the caller after it, two turns of the loop (a Qt timer event each
+        under qasync); the drivers do it on every write (the session check and the audit
+        intent). A remote target, an async method or one behind a permission check goes
+        through :meth:`call`, timeout and all.
+        """
+        methods = self._targets.get(target)
+        func = methods.get(method) if methods is not None else None
+        if (
+            methods is None
+            or func is None
+            or permission_of(func) is not None
+            or inspect.iscoroutinefunction(func)
+        ):
+            return await self.call(target, method, *args, timeout=timeout)
+        return await invoke(methods, target, method, args, {})
 
     async def call(
         self, target: str, method: str, *args: Any, timeout: float = 5.0, **kwargs: Any
