@@ -46,15 +46,8 @@ from hmi.drivers.scan import scan_group
 from hmi.drivers.sink import ScanHook, Sink
 from hmi.drivers.status import DeviceStats
 from hmi.drivers.watchdog import Watchdog
-from hmi.drivers.writes import (
-    ReadBackMismatch,
-    WritePlan,
-    execute_write,
-    holds,
-    overridden_message,
-    pulse_message,
-    read_point,
-)
+from hmi.drivers.write_checks import overridden_message, pulse_message
+from hmi.drivers.writes import ReadBackMismatch, WritePlan, execute_write, holds, read_point
 from hmi.project.model import DeviceConfig
 
 log = logging.getLogger(__name__)

@@ -115,7 +115,7 @@ class ProtocolPlugin(ProtocolSpec, Protocol):
 
     def plan_write(self, command: Command, tag: Tag) -> Any:
         """What to send for ``command`` to ``tag`` (already authorized and within the
-        tag's limits); raise :class:`~hmi.drivers.writes.Rejected` with the reason for
+        tag's limits); raise :class:`~hmi.drivers.write_checks.Rejected` with the reason for
         a value the point cannot take (type range, fractions, a read-only address)."""
 
 

@@ -32,35 +32,16 @@ from hmi.core.modbus import (
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.drivers.link import ModbusLink
-from hmi.drivers.write_checks import (
-    DEFAULT_GRANTS,
-    Authorizer,
-    Rejected,
-    check_write,
-    overridden_message,
-    pulse_message,
-    role_check,
-    session_authorizer,
-    write_refusal,
-)
+from hmi.drivers.write_checks import Authorizer, Rejected, check_write, role_check
 
 __all__ = [
-    "DEFAULT_GRANTS",
-    "Authorizer",
     "ReadBackMismatch",
-    "Rejected",
     "WritePlan",
-    "check_write",
     "encode_write",
     "execute_write",
     "holds",
-    "overridden_message",
     "plan_write",
-    "pulse_message",
     "read_point",
-    "role_check",
-    "session_authorizer",
-    "write_refusal",
 ]
 
 

@@ -535,6 +535,11 @@ class Fields:
         item = self._items.get(key)
         return item[1] if item else None
 
+    def invalid(self, key: str, message: str) -> None:
+        """Report ``key`` as ``file:line: path.key: message`` (the mapping's line when the
+        key is absent): a field's value that its reader refuses."""
+        self.ctx.error(self.node_of(key) or self.node, self._name(key), message)
+
     def line_of(self, key: str) -> int:
         """The line of ``key``, or of the mapping when it is absent."""
         item = self._items.get(key)

@@ -89,13 +89,12 @@ class OpcUaTagOptions:
 
 def read_opcua_device(f: Fields, base: DeviceConfig) -> DeviceConfig | None:
     """``base`` with the OPC UA settings of device mapping ``f``."""
-    ctx, path = f.ctx, f.path
-    folder = Path(ctx.file).parent
+    folder = Path(f.ctx.file).parent
     ok = True
 
     def error(key: str, message: str) -> None:
         nonlocal ok
-        ctx.error(f.node_of(key) or f.node, f"{path}.{key}", message)
+        f.invalid(key, message)
         ok = False
 
     endpoint = f.text("endpoint")
@@ -169,12 +168,11 @@ def read_opcua_device(f: Fields, base: DeviceConfig) -> DeviceConfig | None:
 
 def read_opcua_address(f: Fields, data_type: DataType | None) -> ProtocolAddress | None:
     """The node id (``address``) and monitored-item fields of tag mapping ``f``."""
-    ctx, path = f.ctx, f.path
     ok = True
 
     def error(key: str, message: str) -> None:
         nonlocal ok
-        ctx.error(f.node_of(key) or f.node, f"{path}.{key}", message)
+        f.invalid(key, message)
         ok = False
 
     node = f.text("address", None)

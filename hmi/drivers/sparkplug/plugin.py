@@ -18,7 +18,7 @@ from hmi.drivers.sparkplug.settings import (
     read_sparkplug_address,
     read_sparkplug_device,
 )
-from hmi.drivers.writes import Rejected
+from hmi.drivers.write_checks import Rejected
 from hmi.project.model import DeviceConfig
 from hmi.project.yamlnode import Fields
 

@@ -87,13 +87,12 @@ class SparkplugDevice:
 
 def read_sparkplug_device(f: Fields, base: DeviceConfig) -> DeviceConfig | None:
     """``base`` with the Sparkplug settings of device mapping ``f``."""
-    ctx, path = f.ctx, f.path
-    folder = Path(ctx.file).parent
+    folder = Path(f.ctx.file).parent
     ok = True
 
     def error(key: str, message: str) -> None:
         nonlocal ok
-        ctx.error(f.node_of(key) or f.node, f"{path}.{key}", message)
+        f.invalid(key, message)
         ok = False
 
     broker = f.text("broker")
@@ -141,6 +140,6 @@ def read_sparkplug_address(f: Fields, data_type: DataType | None) -> ProtocolAdd
     if metric is None:
         return None
     if len(metric) > 1024 or metric != metric.strip():
-        f.ctx.error(f.node_of("address"), f"{f.path}.address", "expected a metric's name")
+        f.invalid("address", "expected a metric's name")
         return None
     return ProtocolAddress(PROTOCOL, metric)
