@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint check-layers sysdeps peers bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py hmi/bus/broker/_tapc.c
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed ($(PYTHON) is older): make PYTHON=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -391,10 +391,19 @@ BROKER_CPU: dict[str, float] = {}
 
 
 def cpu_seconds(pid: int) -> float:
-    import psutil
+    """CPU seconds of every thread of ``pid`` so far: nanoseconds on the CPU from each
+    thread's ``/proc/.../schedstat`` on Linux (user and system times tick at 10 ms, which
+    is +-10% of the hub's 0.1-0.2 s per round); psutil's times elsewhere."""
+    tasks = Path(f"/proc/{pid}/task")
+    try:
+        return (
+            sum(int((task / "schedstat").read_text().split()[0]) for task in tasks.iterdir()) / 1e9
+        )
+    except (OSError, ValueError, IndexError):
+        import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+        times = psutil.Process(pid).cpu_times()
+        return float(times.user + times.system)
 
 
 def pubsub(kind: str, batched: bool, folder: str = "") -> float:

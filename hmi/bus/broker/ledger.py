@@ -14,6 +14,7 @@ misses the gap check of one message), and what is kept of a sender is forgotten 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from hmi.bus.broker.brokerstats import BrokerStats, NodeInfo
@@ -44,7 +45,7 @@ class Ledger:
         #: senders forgotten whose sequence numbers go at the next :meth:`purge`
         self._forgetting: set[str] = set()
 
-    def record_read(self, messages: list[list[bytes]], now: float) -> None:
+    def record_read(self, messages: Sequence[Sequence[bytes]], now: float) -> None:
         """Record the messages of one read of the broker's tap (the fast path).
 
         One call per read, and per run of messages of one (sender, topic) the lookups are

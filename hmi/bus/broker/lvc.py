@@ -39,6 +39,7 @@ intervals.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -66,26 +67,69 @@ _pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True, autoreset=True
 _NUMBERS = frozenset(range(0xCA, 0xD4))
 _payload_of = itemgetter(0)
 
+_covers_c: Callable[[bytes, bytes, bytes], bool] | None
+_covered_run_c: Callable[[bytes, bytes, list[tuple[bytes, int]], int], int] | None
+_collapse_c: Callable[[bytes, bytes, list[tuple[bytes, int]], int], tuple[int, int]] | None
+try:  # the layout test in C where the tap helper is built (hmi.bus.broker.tapc)
+    from hmi.bus.broker._tapc import collapse as _collapse_c
+    from hmi.bus.broker._tapc import covered_run as _covered_run_c
+    from hmi.bus.broker._tapc import covers as _covers_c
+except ImportError:
+    _covers_c = _covered_run_c = _collapse_c = None
+
+
+def _no_layout(payload: bytes) -> bool:
+    """No layout is known yet: nothing matches."""
+    return False
+
 
 class Layout:
     """The bytes of an encoded batch apart from the data bytes of its numbers."""
 
-    __slots__ = ("free", "size", "structure")
+    __slots__ = (
+        "collapse",
+        "free",
+        "free_bytes",
+        "matches",
+        "size",
+        "skip_run",
+        "structure",
+        "structure_bytes",
+    )
 
     def __init__(self, payload: bytes, free: int) -> None:
         self.size = len(payload)
         #: one bits over the bytes that may differ
         self.free = free
         self.structure = int.from_bytes(payload, "little") | free
+        self.free_bytes = free.to_bytes(self.size, "little")
+        self.structure_bytes = self.structure.to_bytes(self.size, "little")
+        #: ``matches(payload)``: True when ``payload`` decodes to the same names, in the
+        #: same order, with the same qualities and non-number values (numbers may differ).
+        #: A bound C function where the tap helper is built (10x faster on 3.5 KB).
+        self.matches: Callable[[bytes], bool] = (
+            partial(_covers_c, self.free_bytes, self.structure_bytes)
+            if _covers_c is not None
+            else self._matches
+        )
+        #: ``skip_run(pending, start)``: walking ``(payload, full)`` batches down from
+        #: ``start``, the index of the first this layout does not match or that is FULL
+        #: (-1: none); only with the C helper (None: test one by one)
+        self.skip_run: Callable[[list[tuple[bytes, int]], int], int] | None = (
+            partial(_covered_run_c, self.free_bytes, self.structure_bytes)
+            if _covered_run_c is not None
+            else None
+        )
+        #: ``collapse(pending, start)``: of two neighbours from ``start - 1`` on that match,
+        #: the older is removed (its FULL flag goes to the newer); returns ``(batches,
+        #: bytes)`` removed. Only with the C helper.
+        self.collapse: Callable[[list[tuple[bytes, int]], int], tuple[int, int]] | None = (
+            partial(_collapse_c, self.free_bytes, self.structure_bytes)
+            if _collapse_c is not None
+            else None
+        )
 
-    def parts(self) -> tuple[int, int, int]:
-        """``(size, free, structure)``: a batch ``p`` matches when ``len(p) == size`` and
-        ``int.from_bytes(p, "little") | free == structure``."""
-        return self.size, self.free, self.structure
-
-    def matches(self, payload: bytes) -> bool:
-        """True when ``payload`` decodes to the same names, in the same order, with the
-        same qualities and non-number values (numbers may differ)."""
+    def _matches(self, payload: bytes) -> bool:
         return (
             len(payload) == self.size
             and int.from_bytes(payload, "little") | self.free == self.structure
@@ -205,6 +249,13 @@ class LastValueCache:
         pending = cached.pending
         pending += batches
         size = sum(map(len, map(_payload_of, batches)))
+        collapse = cached.layouts[0].collapse if cached.layouts else None
+        if collapse is not None:
+            # of neighbours with the usual layout, only the newest waits (the others are
+            # moot at the merge anyway): few batches wait, and their memory is reused
+            removed, removed_bytes = collapse(pending, len(pending) - len(batches))
+            self.skipped += removed
+            size -= removed_bytes
         cached.size += size
         self.pending_bytes += size
         if len(pending) >= MERGE_AFTER or cached.size >= MERGE_BYTES:
@@ -266,13 +317,22 @@ class LastValueCache:
         full = False
         known = cached.layouts
         covering: list[Layout] = []  # layouts of newer batches that are applied
-        # the first of them, compared inline (Layout.matches; a call costs what comparing
-        # a small batch does)
-        size, free, structure = -1, 0, 0
-        from_bytes = int.from_bytes
+        # the first one's test, looked up once; with the C helper, also a run of batches
+        # it covers is skipped in one call
+        first_matches: Callable[[bytes], bool] = _no_layout
+        skip_run: Callable[[list[tuple[bytes, int]], int], int] | None = None
         skipped = 0
-        for payload, full_flag in reversed(pending):
-            if (len(payload) == size and from_bytes(payload, "little") | free == structure) or (
+        i = len(pending) - 1
+        while i >= 0:
+            if skip_run is not None:
+                end = skip_run(pending, i)  # the first not moot by it (or FULL), or -1
+                skipped += i - end
+                i = end
+                if i < 0:
+                    break
+            payload, full_flag = pending[i]
+            i -= 1
+            if first_matches(payload) or (
                 len(covering) > 1 and any(layout.matches(payload) for layout in covering[1:])
             ):
                 skipped += 1
@@ -285,8 +345,9 @@ class LastValueCache:
                 first = len(decoded) == 1
                 if first or len(covering) < len(known):
                     self._cover(known, covering, payload, entries, first)
-                    if covering and size < 0:
-                        size, free, structure = covering[0].parts()
+                    if covering and first_matches is _no_layout:
+                        first_matches = covering[0].matches
+                        skip_run = covering[0].skip_run
             if full_flag:
                 full = True
                 break

@@ -44,6 +44,7 @@ from hmi.bus.broker.front import Front
 from hmi.bus.broker.ledger import Ledger
 from hmi.bus.broker.lvc import MAX_ENTRIES, LastValueCache
 from hmi.bus.broker.roster import Roster, some
+from hmi.bus.broker.tapc import tap_reader
 from hmi.bus.net.auth import Policy, ZapHandler
 from hmi.bus.net.discovery import DEFAULT_KEY, Beacon, check_beacon, front_is_local
 from hmi.bus.net.keys import KeyPair
@@ -205,9 +206,7 @@ class Broker:
         self._front_reader.start()
         tap = self._forwarder.tap
         self._tap_reader = (
-            BatchReader(tap, self._on_tap, period=TAP_PERIOD, three=True)
-            if tap is not None
-            else None
+            tap_reader(tap, self._on_tap, period=TAP_PERIOD) if tap is not None else None
         )
         if self._tap_reader is not None:
             self._tap_reader.start()

@@ -1,0 +1,354 @@
+/* The broker tap's per-message work in C (hmi.bus.broker.tapc explains why and when).
+ *
+ * Functions that parse nothing of what they read:
+ *
+ * - recv_three(handle, limit): receive up to `limit` waiting messages from a ZeroMQ
+ *   socket (the tap's SUB) in one call, each as (topic, header, payload) bytes; a message
+ *   of another frame count is read to its end and given as () (the caller counts it).
+ *   libzmq is not linked: its functions are looked up in the copy pyzmq loaded
+ *   (bind(path)), so the socket handle pyzmq gives (Socket.underlying) is used by the
+ *   same library that made it.
+ * - covers(free, structure, payload): a batch has a known layout when it has the layout's
+ *   size and (payload | free) == structure byte for byte (hmi.bus.broker.lvc.Layout; the
+ *   layout's parts first, so that functools.partial binds them); covered_run: the same
+ *   test down a list of waiting batches, up to the first it fails or a FULL one;
+ *   collapse: of two neighbouring waiting batches with the layout, the older is dropped.
+ *
+ * Everything read is copied into new bytes objects of the sizes libzmq reports; nothing
+ * is interpreted here, so nothing here can be misled by what a publisher sends.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+/* zmq.h: "unsigned char _[64]" aligned as a pointer, since libzmq 4.1 (ABI 5). */
+typedef struct {
+    unsigned char _[64];
+} __attribute__((aligned(sizeof(void *)))) zmq_msg_t;
+
+#define ZMQ_DONTWAIT 1
+
+static int (*msg_init)(zmq_msg_t *);
+static int (*msg_recv)(zmq_msg_t *, void *, int);
+static void *(*msg_data)(zmq_msg_t *);
+static size_t (*msg_size)(const zmq_msg_t *);
+static int (*msg_more)(const zmq_msg_t *);
+static int (*msg_close)(zmq_msg_t *);
+static int (*zmq_errno_fn)(void);
+static void (*zmq_version_fn)(int *, int *, int *);
+
+static PyObject *
+tap_bind(PyObject *self, PyObject *args)
+{
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path))
+        return NULL;
+    /* RTLD_NOLOAD: only the copy already loaded (pyzmq's); never a second one. */
+    void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    if (lib == NULL) {
+        PyErr_Format(PyExc_OSError, "libzmq is not loaded from %s", path);
+        return NULL;
+    }
+    msg_init = dlsym(lib, "zmq_msg_init");
+    msg_recv = dlsym(lib, "zmq_msg_recv");
+    msg_data = dlsym(lib, "zmq_msg_data");
+    msg_size = dlsym(lib, "zmq_msg_size");
+    msg_more = dlsym(lib, "zmq_msg_more");
+    msg_close = dlsym(lib, "zmq_msg_close");
+    zmq_errno_fn = dlsym(lib, "zmq_errno");
+    zmq_version_fn = dlsym(lib, "zmq_version");
+    if (!msg_init || !msg_recv || !msg_data || !msg_size || !msg_more || !msg_close ||
+        !zmq_errno_fn || !zmq_version_fn) {
+        msg_recv = NULL;
+        PyErr_Format(PyExc_OSError, "%s lacks a libzmq function", path);
+        return NULL;
+    }
+    int major, minor, patch;
+    zmq_version_fn(&major, &minor, &patch);
+    return Py_BuildValue("(iii)", major, minor, patch);
+}
+
+/* One frame into a new bytes object; NULL with errno set (EAGAIN: none waiting) or a
+ * Python error set (errno 0). */
+static PyObject *
+recv_frame(void *sock, int *more)
+{
+    zmq_msg_t msg;
+    msg_init(&msg);
+    if (msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+        int err = zmq_errno_fn();
+        msg_close(&msg);
+        errno = err ? err : EIO;
+        return NULL;
+    }
+    PyObject *frame = PyBytes_FromStringAndSize(msg_data(&msg), (Py_ssize_t)msg_size(&msg));
+    *more = msg_more(&msg);
+    msg_close(&msg);
+    if (frame == NULL)
+        errno = 0;
+    return frame;
+}
+
+static PyObject *
+tap_recv_three(PyObject *self, PyObject *args)
+{
+    unsigned long long handle;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "Kn", &handle, &limit))
+        return NULL;
+    if (msg_recv == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "bind() libzmq first");
+        return NULL;
+    }
+    void *sock = (void *)(uintptr_t)handle;
+    PyObject *messages = PyList_New(0);
+    if (messages == NULL)
+        return NULL;
+    int more_waiting = 1;
+    for (Py_ssize_t n = 0; n < limit; n++) {
+        PyObject *parts[3] = {NULL, NULL, NULL};
+        int more = 0, count = 0, err = 0;
+        /* a message's frames arrive together: once its first is read, the rest wait */
+        do {
+            PyObject *frame = recv_frame(sock, &more);
+            if (frame == NULL) {
+                err = errno ? errno : -1;
+                break;
+            }
+            if (count < 3)
+                parts[count] = frame;
+            else
+                Py_DECREF(frame);
+            count++;
+        } while (more);
+        if (err == EAGAIN && count == 0) {
+            more_waiting = 0;
+            break;
+        }
+        if (err == EAGAIN) /* a message cut short: given as [] like any other count */
+            err = 0, count = -1;
+        if (err) {
+            for (int i = 0; i < 3; i++)
+                Py_XDECREF(parts[i]);
+            if (err == -1 || PyList_GET_SIZE(messages) == 0) {
+                if (err != -1)
+                    PyErr_SetFromErrno(PyExc_OSError);
+                Py_DECREF(messages);
+                return NULL;
+            }
+            break; /* the error shows at the next call; what was read is handed over */
+        }
+        /* tuples, not lists: the garbage collector stops tracking a tuple of bytes */
+        PyObject *message;
+        if (count == 3) {
+            message = PyTuple_New(3);
+            if (message != NULL)
+                for (int i = 0; i < 3; i++)
+                    PyTuple_SET_ITEM(message, i, parts[i]);
+        } else {
+            for (int i = 0; i < 3; i++)
+                Py_XDECREF(parts[i]);
+            message = PyTuple_New(0);
+        }
+        if (message == NULL || PyList_Append(messages, message) < 0) {
+            Py_XDECREF(message);
+            Py_DECREF(messages);
+            return NULL;
+        }
+        Py_DECREF(message);
+    }
+    PyObject *result = Py_BuildValue("(NO)", messages, more_waiting ? Py_True : Py_False);
+    return result;
+}
+
+/* (p | f) == s over len bytes. Differences are gathered over a block of 64 bytes before
+ * they are tested, so that the compiler can vectorize the block. */
+static int
+masked_equal(const unsigned char *p, const unsigned char *f, const unsigned char *s,
+             Py_ssize_t len)
+{
+    Py_ssize_t i = 0;
+    for (; i + 64 <= len; i += 64) {
+        uint64_t diff = 0;
+        for (int k = 0; k < 64; k += 8) {
+            uint64_t pw, fw, sw;
+            memcpy(&pw, p + i + k, 8);
+            memcpy(&fw, f + i + k, 8);
+            memcpy(&sw, s + i + k, 8);
+            diff |= (pw | fw) ^ sw;
+        }
+        if (diff)
+            return 0;
+    }
+    for (; i < len; i++)
+        if ((p[i] | f[i]) != s[i])
+            return 0;
+    return 1;
+}
+
+/* Is item a (bytes, flag) tuple? Sets a TypeError when not. */
+static int
+check_batch(PyObject *item)
+{
+    if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2 &&
+        PyBytes_Check(PyTuple_GET_ITEM(item, 0)))
+        return 1;
+    PyErr_SetString(PyExc_TypeError, "pending holds (bytes, flag) tuples");
+    return 0;
+}
+
+static int
+batch_covered(PyObject *item, const Py_buffer *free_bits, const Py_buffer *structure)
+{
+    PyObject *payload = PyTuple_GET_ITEM(item, 0);
+    return PyBytes_GET_SIZE(payload) == structure->len &&
+           masked_equal((const unsigned char *)PyBytes_AS_STRING(payload), free_bits->buf,
+                        structure->buf, structure->len);
+}
+
+static PyObject *
+tap_covers(PyObject *self, PyObject *args)
+{
+    Py_buffer payload, free_bits, structure;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &free_bits, &structure, &payload))
+        return NULL;
+    int match = payload.len == structure.len && free_bits.len == structure.len &&
+                masked_equal(payload.buf, free_bits.buf, structure.buf, payload.len);
+    PyBuffer_Release(&payload);
+    PyBuffer_Release(&free_bits);
+    PyBuffer_Release(&structure);
+    return PyBool_FromLong(match);
+}
+
+/* covered_run(free, structure, pending, start) -> int: walking pending (a list of
+ * (payload bytes, full flag) tuples) down from index start, the index of the first batch
+ * that the layout does not cover or that is FULL (either ends a run of moot batches);
+ * -1 when there is none. */
+static PyObject *
+tap_covered_run(PyObject *self, PyObject *args)
+{
+    PyObject *pending;
+    Py_buffer free_bits, structure;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "y*y*O!n", &free_bits, &structure, &PyList_Type, &pending,
+                          &start))
+        return NULL;
+    Py_ssize_t i = start < PyList_GET_SIZE(pending) ? start : PyList_GET_SIZE(pending) - 1;
+    int failed = free_bits.len != structure.len;
+    if (failed)
+        PyErr_SetString(PyExc_ValueError, "free and structure differ in size");
+    for (; !failed && i >= 0; i--) {
+        PyObject *item = PyList_GET_ITEM(pending, i);
+        if (!check_batch(item)) {
+            failed = 1;
+            break;
+        }
+        int full = PyObject_IsTrue(PyTuple_GET_ITEM(item, 1));
+        if (full < 0) {
+            failed = 1;
+            break;
+        }
+        if (full || !batch_covered(item, &free_bits, &structure))
+            break;
+    }
+    PyBuffer_Release(&free_bits);
+    PyBuffer_Release(&structure);
+    return failed ? NULL : PyLong_FromSsize_t(i);
+}
+
+/* collapse(free, structure, pending, start) -> (batches, bytes): of two neighbours in
+ * pending (a list of (payload bytes, full flag) tuples, oldest first) that the layout
+ * both covers, the older is moot (the newer sets every tag it sets): it is removed, and
+ * its FULL flag goes to the newer (which then holds every tag of the topic too). Looks at
+ * the batches from index start on, and the one before it; returns how many batches and
+ * payload bytes were removed. */
+static PyObject *
+tap_collapse(PyObject *self, PyObject *args)
+{
+    PyObject *pending;
+    Py_buffer free_bits, structure;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "y*y*O!n", &free_bits, &structure, &PyList_Type, &pending,
+                          &start))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(pending), removed = 0, removed_bytes = 0;
+    Py_ssize_t kept = start > 0 ? start - 1 : 0; /* the last batch kept so far */
+    int failed = free_bits.len != structure.len, kept_covered = 0;
+    if (failed)
+        PyErr_SetString(PyExc_ValueError, "free and structure differ in size");
+    else if (kept < n) {
+        if (check_batch(PyList_GET_ITEM(pending, kept)))
+            kept_covered = batch_covered(PyList_GET_ITEM(pending, kept), &free_bits, &structure);
+        else
+            failed = 1;
+    }
+    for (Py_ssize_t i = kept + 1; !failed && i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(pending, i);
+        if (!check_batch(item)) {
+            failed = 1;
+            break;
+        }
+        int covered = batch_covered(item, &free_bits, &structure);
+        Py_INCREF(item);
+        if (covered && kept_covered) {
+            PyObject *older = PyList_GET_ITEM(pending, kept);
+            int older_full = PyObject_IsTrue(PyTuple_GET_ITEM(older, 1));
+            int full = older_full > 0 ? 0 : PyObject_IsTrue(PyTuple_GET_ITEM(item, 1));
+            if (older_full < 0 || full < 0) {
+                Py_DECREF(item);
+                failed = 1;
+                break;
+            }
+            removed++;
+            removed_bytes += PyBytes_GET_SIZE(PyTuple_GET_ITEM(older, 0));
+            if (older_full > 0 && !full) { /* the newer batch takes the FULL flag */
+                PyObject *flagged = Py_BuildValue("(Oi)", PyTuple_GET_ITEM(item, 0), 1);
+                Py_DECREF(item);
+                if (flagged == NULL) {
+                    failed = 1;
+                    break;
+                }
+                item = flagged;
+            }
+        } else {
+            kept++;
+            kept_covered = covered;
+        }
+        PyList_SetItem(pending, kept, item); /* steals item; releases what was there */
+    }
+    PyBuffer_Release(&free_bits);
+    PyBuffer_Release(&structure);
+    if (failed)
+        return NULL;
+    if (kept + 1 < n && PyList_SetSlice(pending, kept + 1, n, NULL) < 0)
+        return NULL;
+    return Py_BuildValue("(nn)", removed, removed_bytes);
+}
+
+static PyMethodDef methods[] = {
+    {"bind", tap_bind, METH_VARARGS,
+     "bind(path) -> (major, minor, patch): use the libzmq already loaded from path."},
+    {"recv_three", tap_recv_three, METH_VARARGS,
+     "recv_three(handle, limit) -> (messages, more): up to limit waiting messages."},
+    {"covers", tap_covers, METH_VARARGS,
+     "covers(free, structure, payload) -> bool: (payload | free) == structure."},
+    {"collapse", tap_collapse, METH_VARARGS,
+     "collapse(free, structure, pending, start) -> (batches, bytes): drop moot neighbours."},
+    {"covered_run", tap_covered_run, METH_VARARGS,
+     "covered_run(free, structure, pending, start) -> int: where a run of moot batches ends."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_tapc", "The broker tap's per-message work in C.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__tapc(void)
+{
+    return PyModule_Create(&module);
+}

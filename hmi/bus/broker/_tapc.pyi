@@ -1,0 +1,25 @@
+"""Types of the compiled tap helper (``_tapc.c``; hmi.bus.broker.tapc says what it is for)."""
+
+def bind(path: str, /) -> tuple[int, int, int]:
+    """Use the libzmq already loaded from ``path``; returns its version."""
+
+def recv_three(handle: int, limit: int, /) -> tuple[list[tuple[bytes, ...]], bool]:
+    """Up to ``limit`` waiting messages of the socket at ``handle`` (``Socket.underlying``),
+    each ``(topic, header, payload)`` (``()``: another frame count), and whether more wait.
+    """
+
+def covers(free: bytes, structure: bytes, payload: bytes, /) -> bool:
+    """``len(payload) == len(structure)`` and ``payload | free == structure`` bytewise."""
+
+def covered_run(
+    free: bytes, structure: bytes, pending: list[tuple[bytes, int]], start: int, /
+) -> int:
+    """Walking ``pending`` down from ``start``: the index of the first batch ``covers`` is
+    false for, or whose flag is true (FULL); -1 when there is none."""
+
+def collapse(
+    free: bytes, structure: bytes, pending: list[tuple[bytes, int]], start: int, /
+) -> tuple[int, int]:
+    """Of two neighbours in ``pending`` from ``start - 1`` on that ``covers`` is true for,
+    the older is removed (its FULL flag goes to the newer); returns how many batches and
+    payload bytes were removed."""

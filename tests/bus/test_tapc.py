@@ -1,0 +1,129 @@
+"""The broker tap's compiled helper (hmi.bus.broker.tapc): the same results as the Python
+it replaces, messages of any frame count, and no use of a closed socket."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+
+import msgpack
+import pytest
+import zmq
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hmi.bus.broker import lvc, tapc
+from hmi.bus.broker.lvc import Layout
+
+try:
+    from hmi.bus.broker import _tapc
+except ImportError:  # built by `make` (setup.py) wherever a C compiler is
+    _tapc = None
+
+needs_helper = pytest.mark.skipif(
+    _tapc is None and shutil.which("cc") is None, reason="no C compiler: the tap runs in Python"
+)
+
+
+@needs_helper
+def test_the_helper_is_built_and_bound_where_a_compiler_is():
+    # a build that silently fell back to Python would pass every other test, slower
+    assert _tapc is not None, "hmi.bus.broker._tapc was not built: run `make` again"
+    assert tapc.receiver_available()
+
+
+@needs_helper
+@given(st.binary(max_size=600), st.integers(min_value=0), st.randoms(use_true_random=False))
+def test_the_layout_test_in_c_answers_as_python_integers_do(payload, seed, rng):
+    assert _tapc is not None
+    size = len(payload)
+    free = rng.getrandbits(8 * size) if size else 0
+    structure = int.from_bytes(payload, "little") | free
+    layout = Layout.__new__(Layout)  # the parts alone, as Layout.of makes them
+    layout.size, layout.free, layout.structure = size, free, structure
+    candidates = [payload, payload[:-1], payload + b"\0"]
+    if size:
+        flipped = bytearray(payload)
+        flipped[seed % size] ^= 1 << (seed % 8)
+        candidates.append(bytes(flipped))
+    parts = free.to_bytes(size, "little"), structure.to_bytes(size, "little")
+    for candidate in candidates:
+        assert _tapc.covers(*parts, candidate) == Layout._matches(layout, candidate)
+
+
+@pytest.mark.parametrize("helper", [True, False], ids=["c", "python"])
+def test_a_layout_answers_the_same_with_and_without_the_helper(monkeypatch, helper):
+    if helper and _tapc is None:
+        pytest.skip("the helper is not built")
+    if not helper:
+        monkeypatch.setattr(lvc, "_covers_c", None)
+        monkeypatch.setattr(lvc, "_covered_run_c", None)
+        monkeypatch.setattr(lvc, "_collapse_c", None)
+    entries = (("a/x", 1.5, 0, 10.0), ("a/y", 200, 0, 10.0))
+    layout = Layout.of(msgpack.packb(entries), entries)
+    assert layout is not None
+    assert layout.matches(msgpack.packb([["a/x", -7.25, 0, 11.0], ["a/y", 255, 0, 12.5]]))
+    assert not layout.matches(msgpack.packb([["a/x", 1.5, 0, 10.0], ["a/z", 200, 0, 10.0]]))
+    assert not layout.matches(b"")
+
+
+@needs_helper
+@pytest.mark.timeout(20)
+def test_the_reader_in_c_hands_over_what_pyzmq_would():
+    async def main() -> list[tuple[bytes, ...]]:
+        got: list[tuple[bytes, ...]] = []
+        ctx = zmq.Context()
+        pub, sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
+        try:
+            pub.bind("inproc://tapc-test")
+            sub.connect("inproc://tapc-test")
+            sub.subscribe(b"")
+            time.sleep(0.05)  # inproc subscriptions are immediate; the pipe is not
+            sent = [
+                [b"tag/a", b"h1", b"p" * 5000],
+                [b"one frame"],
+                [b"tag/b", b"h2", b"", b"a fourth frame"],
+                [b"tag/c", b""],
+                [b"tag/d", b"h4", b"p4"],
+            ]
+            for message in sent:
+                pub.send_multipart(message)
+            reader = tapc.TapReader(sub, got.extend, period=0.001, three=True)
+            reader.drain()
+            reader.close()
+            sub.close()
+            with pytest.raises(zmq.ZMQError):  # never the freed socket
+                reader.receive_batch(10)
+        finally:
+            pub.close()
+            sub.close()
+            ctx.term()
+        return got
+
+    got = asyncio.run(main())
+    # another frame count is () (counted by the ledger), and takes no other message with it
+    assert got == [(b"tag/a", b"h1", b"p" * 5000), (), (), (), (b"tag/d", b"h4", b"p4")]
+
+
+def _batch(names: list[str], value: float) -> bytes:
+    return msgpack.packb([[name, value, 0, 1.7e9 + value] for name in names])
+
+
+@needs_helper
+def test_only_the_newest_of_neighbours_with_the_usual_layout_waits():
+    cache = lvc.LastValueCache()
+    for i in range(lvc.MERGE_AFTER):  # the first merge learns the layout
+        cache.add("tag/a", "d", _batch(["a/x", "a/y", "a/z"], float(i)))
+    for i in range(1000):
+        cache.add("tag/a", "d", _batch(["a/x", "a/y"], float(i)))  # a new layout: learnt...
+        if i == 0:
+            cache.merge()
+    last = _batch(["a/x", "a/y"], 999.0)
+    assert cache.pending_bytes == len(last)  # ...then one batch waits, however many came
+    # an odd FULL batch between them: its flag goes to the newer one that replaces it
+    cache.add("tag/a", "d", _batch(["a/x", "a/y"], 1000.0), full=1)
+    cache.add("tag/a", "d", _batch(["a/x", "a/y"], 1001.0))
+    assert cache.pending_bytes == len(last)
+    [(_, entries)] = cache.snapshot("tag/")
+    assert entries == [("a/x", 1001.0, 0, 1.7e9 + 1001.0), ("a/y", 1001.0, 0, 1.7e9 + 1001.0)]
