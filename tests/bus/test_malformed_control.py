@@ -300,6 +300,8 @@ def test_what_nodes_send_is_what_the_protocol_documents():
             "targets",
             "rpc",
             "heartbeat",
+            "rpc_stream",
+            "streams",
         }
         assert msgpack.unpackb(expose[2]) == ["pump", True]
         assert {"pid", "heartbeat"} <= set(msgpack.unpackb(beat[2]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 
 import msgpack
@@ -12,6 +13,7 @@ import zmq
 
 from hmi.bus import Actor, RemoteError, RpcTimeout, Supervisor, bind_store, connect, expose
 from hmi.bus.broker import Broker
+from hmi.bus.net.noderpc import NodeRpc
 from hmi.bus.wire.frames import Kind, pack_header
 from hmi.bus.wire.samples import encode_samples
 from hmi.core import Quality, Reason, Sample, Severity, TagStore
@@ -186,7 +188,18 @@ def test_broker_restart_nodes_reconnect_resubscribe_and_resync(address):
     asyncio.run(main())
 
 
-def test_rpc_goes_direct_after_the_brokers_route_and_falls_back_when_the_target_moves(address):
+@pytest.mark.parametrize("streams", [True, False], ids=["stream", "router"])
+def test_rpc_goes_direct_after_the_brokers_route_and_falls_back_when_the_target_moves(
+    address, streams, monkeypatch
+):
+    if streams and not sys.platform.startswith("linux"):
+        pytest.skip("stream endpoints are abstract Unix sockets (Linux)")
+    if not streams:  # callers that dial only ZeroMQ endpoints (a client of the protocol)
+        monkeypatch.setattr(NodeRpc, "dials_streams", property(lambda self: False))
+
+    def endpoint(of):
+        return of.transport.rpc.stream_endpoint if streams else of.transport.rpc.endpoint
+
     async def main():
         broker = Broker(address, heartbeat=0.1)
         await broker.start()
@@ -199,7 +212,7 @@ def test_rpc_goes_direct_after_the_brokers_route_and_falls_back_when_the_target_
             await asyncio.sleep(0.05)
             assert await a.call("pump1", "speed", 1) == 1450  # through the broker
             await until(lambda: "pump1" in a.transport.rpc.routes)
-            assert a.transport.rpc.routes["pump1"] == b.transport.rpc.endpoint
+            assert a.transport.rpc.routes["pump1"] == endpoint(b)
             relayed = broker.stats.drops.total(), b.transport.drops.total()
             for i in range(20):  # direct once connected (the broker is no longer asked)
                 assert await a.call("pump1", "speed", i) == 1450 * i
@@ -218,7 +231,7 @@ def test_rpc_goes_direct_after_the_brokers_route_and_falls_back_when_the_target_
             assert err.value.remote_type == "LookupError"
             assert "pump1" not in a.transport.rpc.routes
             assert await a.call("pump1", "speed", 2) == 2900  # through the broker, to c
-            await until(lambda: a.transport.rpc.routes.get("pump1") == c.transport.rpc.endpoint)
+            await until(lambda: a.transport.rpc.routes.get("pump1") == endpoint(c))
             assert await a.call("pump1", "speed", 3) == 4350
             await sup_c.stop()
         finally:

@@ -122,10 +122,15 @@ class ControlPlane:
             node = broker.nodes.get(dest)
             if node is not None and node.rpc and broker.policy is None:
                 # Tell the caller where the target takes calls directly (two hops fewer);
-                # with a policy every call must pass here to be checked.
+                # with a policy every call must pass here to be checked. A caller that
+                # dials stream endpoints gets the target's, where it has one.
+                calling = broker.nodes.get(ident)
+                endpoint = node.rpc
+                if node.rpc_stream and calling is not None and calling.streams:
+                    endpoint = node.rpc_stream
                 header = pack_header(Kind.ROUTE, SENDER, 0, time.time())
                 broker._route(
-                    ident, [topic.encode(), header, pack_control(Route(target, node.rpc))]
+                    ident, [topic.encode(), header, pack_control(Route(target, endpoint))]
                 )
             return
         caller = broker.nodes[ident].sender

@@ -46,6 +46,10 @@ class NodeInfo:
     heartbeat: float = 0.0
     #: where the node takes RPC requests directly (plain sockets only), or ''
     rpc: str = ""
+    #: where it takes them on a Unix stream (``unix:@name``), or ''
+    rpc_stream: str = ""
+    #: it dials stream endpoints (its HELLO said ``streams``)
+    streams: bool = False
     #: the RPC targets it served when it was declared dead (given back if it is heard again)
     withdrawn: list[str] = field(default_factory=list)
     #: every RPC target it ever served: a node that withdrew them before its BYE (a clean

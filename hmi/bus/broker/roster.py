@@ -40,6 +40,8 @@ from hmi.bus.wire.frames import DEAD_AFTER_BEATS
 MIN_HEARTBEAT, MAX_HEARTBEAT = 0.05, 3600.0
 #: a node's direct RPC endpoint must be one of these (plain sockets only)
 _DIRECT = ("tcp://", "ipc://")
+#: and its stream endpoint an abstract Unix socket (hmi.bus.net.rpcstream)
+_STREAM = "unix:@"
 #: why a claim of an RPC target is refused: no serve right for it (its key's policy)
 SERVE = "serve"
 #: why a claim of an RPC target is refused: a live node serves it (the claim waits)
@@ -151,9 +153,13 @@ class Roster:
         node.heartbeat = _interval(hello.heartbeat, 0.0)
         node.alive = True
         node.said_hello = True
-        rpc = hello.rpc
+        rpc, stream = hello.rpc, hello.rpc_stream
         # (a plain socket on this machine or the network; anything else is not dialled)
         node.rpc = rpc if direct and rpc.startswith(_DIRECT) and len(rpc) < 256 else ""
+        node.rpc_stream = (
+            stream if direct and stream.startswith(_STREAM) and len(stream) < 256 else ""
+        )
+        node.streams = hello.streams
 
     @staticmethod
     def beat(node: NodeInfo, beat: Heartbeat) -> None:

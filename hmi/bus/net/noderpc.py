@@ -4,8 +4,10 @@ Requests and replies travel as ``RPC_REQ`` / ``RPC_REP`` messages through the br
 front (docs/bus-protocol.md), their payloads decoded into :class:`hmi.bus.wire.control.Call`
 and :class:`hmi.bus.wire.control.Reply` in one pass (a malformed one is counted and dropped).
 Without CURVE, on one machine, a node also binds a ROUTER of its own and the broker tells
-callers about it (``ROUTE``): further calls go there directly, two hops fewer. Timeouts
-follow the bus clock, on one timer for all calls.
+callers about it (``ROUTE``): further calls go there directly, two hops fewer. On Linux
+it also listens on a Unix stream socket (:mod:`hmi.bus.net.rpcstream`: no ZeroMQ I/O
+threads in the way), where the broker routes callers that dial those. Timeouts follow
+the bus clock, on one timer for all calls.
 
 A served call runs with the transport's ``current_sender`` set to the caller's node id
 (checked by the broker, or on the direct endpoint against the caller's routing id), so a
@@ -29,6 +31,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import zmq
 
 from hmi.bus.local.rpc import RemoteError, RpcTimeout
+from hmi.bus.net.rpcstream import SCHEME as STREAM
+from hmi.bus.net.rpcstream import Messages, StreamClient, StreamPeer, StreamServer
 from hmi.bus.net.zmqio import Reader, RouterReader, send_frames
 from hmi.bus.wire.control import (
     CALL,
@@ -104,9 +108,17 @@ class NodeRpc:
         self.endpoint = ""
         self._server: zmq.Socket[bytes] | None = None
         self._server_reader: RouterReader | None = None
+        #: where this node takes RPC requests on a Unix stream (told in HELLO), or ''
+        self.stream_endpoint = ""
+        self._stream: StreamServer | None = None
         #: RPC target -> the endpoint where it takes calls directly (from ROUTE messages)
         self.routes: dict[str, str] = {}
-        self._direct: dict[str, _Direct] = {}
+        self._direct: dict[str, _Direct | StreamClient] = {}
+
+    @property
+    def dials_streams(self) -> bool:
+        """This node follows routes to stream endpoints (told in HELLO: ``streams``)."""
+        return _ABSTRACT and self._transport.keys is None
 
     @property
     def direct_connections(self) -> int:
@@ -149,6 +161,13 @@ class NodeRpc:
         # from one caller never takes another caller's request with it)
         self._server_reader = RouterReader(sock, self._on_requests, keyed=False, reply_first=True)
         self._server_reader.start()
+        if _ABSTRACT:
+            try:
+                self._stream = StreamServer(self._on_stream_requests, self._transport.drop)
+            except OSError as exc:
+                log.warning("no direct RPC stream (%s): calls use the ROUTER", exc)
+            else:
+                self.stream_endpoint = self._stream.endpoint
 
     def _socket(self, kind: int) -> zmq.Socket[bytes]:
         sock = self._transport.context.socket(kind)
@@ -173,6 +192,8 @@ class NodeRpc:
         if self._server is not None and self._server_reader is not None:
             self._server_reader.close()
             self._server.close()
+        if self._stream is not None:
+            self._stream.close()
 
     # -- calling --------------------------------------------------------------------------
     async def call(
@@ -251,14 +272,19 @@ class NodeRpc:
         """The broker told where a target takes calls directly (``ROUTE``)."""
         if self._transport.keys is not None:
             return  # never go around a broker that checks calls
-        if not route.endpoint.startswith(("tcp://", "ipc://")):
-            self._transport.drop("route", f"not an endpoint: {route.endpoint!r}")
+        endpoint = route.endpoint
+        if not endpoint.startswith(("tcp://", "ipc://")) and not (
+            endpoint.startswith(STREAM) and self.dials_streams
+        ):
+            self._transport.drop("route", f"not an endpoint: {endpoint!r}")
             return
-        self.routes[route.target] = route.endpoint
+        self.routes[route.target] = endpoint
 
-    def _send_direct(self, endpoint: str, frames: list[bytes]) -> _Direct | None:
+    def _send_direct(self, endpoint: str, frames: list[bytes]) -> _Direct | StreamClient | None:
         """Send on the connection to ``endpoint``; None if it cannot take the call now."""
         connection = self._direct.get(endpoint)
+        if endpoint.startswith(STREAM):
+            return self._send_stream(endpoint, connection, frames)
         if connection is None:
             sock = self._socket(zmq.DEALER)
             sock.routing_id = self._transport.node_id.encode()
@@ -269,6 +295,7 @@ class NodeRpc:
             reader = Reader(sock, self._on_direct, three=True)
             reader.start()
             connection = self._direct[endpoint] = _Direct(sock, reader)
+        assert isinstance(connection, _Direct)
         try:
             send_frames(connection.sock, frames)
         except zmq.Again:
@@ -283,6 +310,37 @@ class NodeRpc:
             connection.reader.kick()
         connection.calls += 1
         return connection
+
+    def _send_stream(
+        self, endpoint: str, connection: _Direct | StreamClient | None, frames: list[bytes]
+    ) -> StreamClient | None:
+        if connection is None:
+            client = StreamClient.connect(
+                endpoint, self._on_stream_replies, self._transport.drop, self._stream_lost
+            )
+            if client is None:  # nothing listens there (any more)
+                for target in [t for t, e in self.routes.items() if e == endpoint]:
+                    del self.routes[target]
+                return None
+            connection = self._direct[endpoint] = client
+        assert isinstance(connection, StreamClient)
+        if not connection.send(frames):
+            return None  # not set up yet, or gone: through the broker
+        connection.calls += 1
+        return connection
+
+    def _stream_lost(self, client: StreamClient) -> None:
+        # The target's node closed (or cut off) the connection: its calls in flight end at
+        # their timeouts, the next ones go through the broker (which routes them anew).
+        for endpoint, connection in list(self._direct.items()):
+            if connection is client:
+                del self._direct[endpoint]
+                for target in [t for t, e in self.routes.items() if e == endpoint]:
+                    del self.routes[target]
+
+    def _on_stream_replies(self, messages: Messages) -> None:
+        for frames in messages:
+            self._on_direct(frames)
 
     def _forget_route(self, target: str, endpoint: str) -> None:
         if self.routes.get(target) == endpoint:
@@ -340,22 +398,45 @@ class NodeRpc:
                 self._transport.drop("frame_count")
                 continue
             ident, topic_b, header_b, payload_b, _ = message
+            # As at the broker's front: a caller is the routing id of its connection.
             try:
-                topic = parse_topic(topic_b)
-                _, kind, sender, _, _, _ = header_fields(header_b)
-                if kind != _RPC_REQ or not topic.startswith("rpc/"):
-                    raise FrameError("kind")
-                if sender.encode() != ident:
-                    # As at the broker's front: a caller is the routing id of its connection.
-                    raise FrameError("sender")
-                call = decode(CALL, payload_b, "rpc_request")
-            except FrameError as exc:
-                self._transport.drop(exc.reason, exc.detail)
+                caller = ident.decode()
+            except UnicodeDecodeError:
+                self._transport.drop("sender")
                 continue
-            self.on_request(topic, sender, call, ident)
+            request = self._request(topic_b, header_b, payload_b, caller)
+            if request is not None:
+                self.on_request(*request, ident)
+
+    def _on_stream_requests(self, peer: StreamPeer, messages: Messages) -> None:
+        # Requests on the stream endpoint; a connection's caller is the sender of its
+        # first request (as the broker binds a node id to its connection).
+        for topic_b, header_b, payload_b in messages:
+            request = self._request(topic_b, header_b, payload_b, peer.caller)
+            if request is not None:
+                peer.caller = request[1]
+                self.on_request(*request, peer)
+
+    def _request(
+        self, topic_b: bytes, header_b: bytes, payload_b: bytes, caller: str | None
+    ) -> tuple[str, str, Call[Any]] | None:
+        """``(topic, sender, call)`` of a direct request from ``caller`` (None: whoever
+        the header names), or None (counted) when it is malformed or names another."""
+        try:
+            topic = parse_topic(topic_b)
+            _, kind, sender, _, _, _ = header_fields(header_b)
+            if kind != _RPC_REQ or not topic.startswith("rpc/"):
+                raise FrameError("kind")
+            if caller is not None and sender != caller:
+                raise FrameError("sender")
+            call = decode(CALL, payload_b, "rpc_request")
+        except FrameError as exc:
+            self._transport.drop(exc.reason, exc.detail)
+            return None
+        return topic, sender, call
 
     def on_request(
-        self, topic: str, caller: str, call: Call[Any], reply_to: bytes | None = None
+        self, topic: str, caller: str, call: Call[Any], reply_to: bytes | StreamPeer | None = None
     ) -> None:
         """An ``RPC_REQ``: run it on the local target and reply (to ``reply_to`` on the
         direct endpoint, else through the broker)."""
@@ -388,7 +469,9 @@ class NodeRpc:
         finally:
             self._transport.sender_var.reset(token)
 
-    async def _finish(self, caller: str, call_id: int, coro: Any, reply_to: bytes | None) -> None:
+    async def _finish(
+        self, caller: str, call_id: int, coro: Any, reply_to: bytes | StreamPeer | None
+    ) -> None:
         try:
             result = await coro
         except Exception as exc:
@@ -397,10 +480,19 @@ class NodeRpc:
             self._reply(caller, call_id, True, result, reply_to)
 
     def _reply(
-        self, caller: str, call_id: int, ok: bool, value: Any, reply_to: bytes | None = None
+        self,
+        caller: str,
+        call_id: int,
+        ok: bool,
+        value: Any,
+        reply_to: bytes | StreamPeer | None = None,
     ) -> None:
         header = pack_header(_RPC_REP, self._transport.node_id, 0, time.time())
         frames = [f"rpc/{caller}".encode(), header, pack_reply(call_id, ok, value)]
+        if isinstance(reply_to, StreamPeer):
+            if not reply_to.send(frames):  # the caller left, or does not read
+                self._transport.drops["unroutable"] += 1
+            return
         if reply_to is None or self._server is None or self._server_reader is None:
             self._transport.send_front(frames)
             return

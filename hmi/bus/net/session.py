@@ -114,6 +114,8 @@ class BrokerSession:
             targets=transport.bus.targets,
             rpc=transport.rpc.endpoint,
             heartbeat=self.heartbeat,
+            rpc_stream=transport.rpc.stream_endpoint,
+            streams=transport.rpc.dials_streams,
         )
         transport.send_control(BROKER_TOPIC, Kind.HELLO, hello)
 

@@ -46,7 +46,9 @@ pack_control = msgspec.msgpack.Encoder().encode
 # -- node -> broker -------------------------------------------------------------------------
 class Hello(msgspec.Struct, frozen=True, gc=False):
     """HELLO: who the node is, the RPC ``targets`` it serves, where it takes calls
-    directly (``rpc``: '' for nowhere) and its ``heartbeat`` interval (s; 0: not told)."""
+    directly (``rpc``: '' for nowhere; ``rpc_stream``: on a Unix stream, ``unix:@name``),
+    whether it dials stream endpoints (``streams``) and its ``heartbeat`` interval (s; 0:
+    not told)."""
 
     name: str = ""
     pid: int = 0
@@ -54,6 +56,8 @@ class Hello(msgspec.Struct, frozen=True, gc=False):
     targets: list[str] = []
     rpc: str = ""
     heartbeat: float = 0.0
+    rpc_stream: str = ""
+    streams: bool = False
 
 
 class Heartbeat(msgspec.Struct, frozen=True, gc=False):

@@ -1,0 +1,118 @@
+"""Direct RPC on one machine without CURVE, between real ``hmi broker`` and ``hmi backend``
+processes: a caller is routed to the backend's stream endpoint (docs/bus-protocol.md,
+"Direct RPC"), calls go there, a local process that writes garbage or claims another
+caller on it is refused, and when the backend goes the caller is back on the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+import msgpack
+import pytest
+import yaml
+
+from hmi.bus import RemoteError, connect
+from hmi.bus.wire.frames import MAX_PAYLOAD, Kind, pack_header
+from tests.bus.conftest import free_port_pair
+from tests.deploy.processes import Command, control_room_project, environment, processes
+from tests.drivers.helpers import free_port
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract Unix sockets"),
+]
+
+PASSWORD = "demo-operator"  # examples/demo-plant.yaml's operator
+
+
+def _plain_project(tmp_path: Path) -> Path:
+    """The control room's project without CURVE: direct routes are given out."""
+    project = control_room_project(tmp_path, broker_port=free_port_pair(), plc_port=free_port())
+    data = yaml.safe_load(project.read_text())
+    del data["bus"]["curve"]
+    project.write_text(yaml.safe_dump(data, sort_keys=False))
+    return project
+
+
+def _frame(topic: bytes, header: bytes, payload: bytes) -> bytes:
+    return struct.pack("<III", len(topic), len(header), len(payload)) + topic + header + payload
+
+
+def _request(sender: str, call_id: int) -> bytes:
+    header = pack_header(Kind.RPC_REQ, sender, 0, time.time())
+    return _frame(b"rpc/security", header, msgpack.packb([call_id, "nonexistent", [], {}]))
+
+
+def _closed_by_peer(sock: socket.socket, timeout: float = 5.0) -> bool:
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.timeout(120)
+def test_calls_go_to_the_backends_stream_endpoint_and_its_door_refuses_garbage(tmp_path):
+    project = _plain_project(tmp_path)
+    address = yaml.safe_load(project.read_text())["bus"]["broker"]
+    env = environment(tmp_path)
+    with processes() as started:
+        for name, args in (
+            ("broker", ("broker", str(project), "--quiet")),
+            ("backend", ("backend", str(project), "--data", str(tmp_path / "data"))),
+        ):
+            started.append(Command(name, *args, env=env, log=tmp_path / f"{name}.log"))
+        _broker, backend = started
+        backend.wait_for("ready", 60)
+        asyncio.run(_calls_and_attacks(address, backend))
+
+
+async def _calls_and_attacks(address: str, backend: Command) -> None:
+    bus = await connect(address, name="station-x")
+    rpc = bus.transport.rpc
+    try:
+        login = await bus.call("security", "login", "operator", PASSWORD, node="station-x")
+        assert login["token"]  # through the broker, which names the backend's endpoint
+        endpoint = rpc.routes["security"]
+        assert endpoint.startswith("unix:@hmi-rpc-"), rpc.routes
+        for _ in range(3):
+            assert (await bus.call("security", "login", "operator", PASSWORD))["token"]
+        assert rpc.direct_connections == 1
+
+        name = "\0" + endpoint[len("unix:@") :]
+        # a frame longer than the protocol allows: the backend closes the connection
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(name)
+            sock.sendall(struct.pack("<III", 5, 20, MAX_PAYLOAD + 1))
+            assert _closed_by_peer(sock)
+        # the caller of a connection is the sender of its first request: another is
+        # dropped unanswered (the first gets its AttributeError)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(name)
+            sock.sendall(_request("local-1", 1))
+            sock.settimeout(10)
+            first = sock.recv(65536)
+            assert b"AttributeError" in first
+            sock.sendall(_request("station-x", 2))  # someone else's id on this connection
+            sock.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                sock.recv(65536)
+        # the backend serves on
+        assert (await bus.call("security", "login", "operator", PASSWORD))["token"]
+
+        backend.stop()  # gone: the connection is lost, the route forgotten
+        deadline = time.monotonic() + 10
+        while "security" in rpc.routes and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert "security" not in rpc.routes
+        with pytest.raises(RemoteError) as gone:  # through the broker, which knows
+            await bus.call("security", "login", "operator", PASSWORD, timeout=5.0)
+        assert gone.value.remote_type == "LookupError"
+    finally:
+        await bus.close()
