@@ -1,7 +1,8 @@
 """Direct RPC on one machine without CURVE, between real ``hmi broker`` and ``hmi backend``
-processes: a caller is routed to the backend's stream endpoint (docs/bus-protocol.md,
-"Direct RPC"), calls go there, a local process that writes garbage or claims another
-caller on it is refused, and when the backend goes the caller is back on the broker.
+processes: a caller is routed to the backend's stream endpoint with a ticket
+(docs/bus-protocol.md, "Direct RPC"), calls go there, a local process that writes
+garbage or calls without a ticket is refused, and when the backend goes the caller is
+back on the broker.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ async def _calls_and_attacks(address: str, backend: Command) -> None:
     try:
         login = await bus.call("security", "login", "operator", PASSWORD, node="station-x")
         assert login["token"]  # through the broker, which names the backend's endpoint
-        endpoint = rpc.routes["security"]
-        assert endpoint.startswith("unix:@hmi-rpc-"), rpc.routes
+        endpoint, _, ticket = rpc.routes["security"].partition("#")
+        assert endpoint.startswith("unix:@hmi-rpc-") and ticket, rpc.routes
         for _ in range(3):
             assert (await bus.call("security", "login", "operator", PASSWORD))["token"]
         assert rpc.direct_connections == 1
@@ -91,18 +92,12 @@ async def _calls_and_attacks(address: str, backend: Command) -> None:
             sock.connect(name)
             sock.sendall(struct.pack("<III", 5, 20, MAX_PAYLOAD + 1))
             assert _closed_by_peer(sock)
-        # the caller of a connection is the sender of its first request: another is
-        # dropped unanswered (the first gets its AttributeError)
+        # a call without the broker's ticket (claiming the station's id) is refused
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(name)
-            sock.sendall(_request("local-1", 1))
+            sock.sendall(_request(bus.transport.node_id, 1))
             sock.settimeout(10)
-            first = sock.recv(65536)
-            assert b"AttributeError" in first
-            sock.sendall(_request("station-x", 2))  # someone else's id on this connection
-            sock.settimeout(0.5)
-            with pytest.raises(TimeoutError):
-                sock.recv(65536)
+            assert b"TicketRefused" in sock.recv(65536)
         # the backend serves on
         assert (await bus.call("security", "login", "operator", PASSWORD))["token"]
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from hmi.bus.broker.brokerstats import NodeInfo
 from hmi.bus.broker.roster import about_node
+from hmi.bus.net.tickets import issue, new_key
 from hmi.bus.wire.control import (
     ANY,
     CALL_RAW,
@@ -119,15 +120,8 @@ class ControlPlane:
         dest = broker.targets.get(target)
         if dest is not None and broker._route(dest, [topic.encode(), header_b, payload_b]):
             broker.doors.routed(ident, dest, call_id, broker.now)
-            node = broker.nodes.get(dest)
-            if node is not None and node.rpc and broker.policy is None:
-                # Tell the caller where the target takes calls directly (two hops fewer);
-                # with a policy every call must pass here to be checked. A caller that
-                # dials stream endpoints gets the target's, where it has one.
-                calling = broker.nodes.get(ident)
-                endpoint = node.rpc
-                if node.rpc_stream and calling is not None and calling.streams:
-                    endpoint = node.rpc_stream
+            endpoint = self._direct_route(ident, dest, target)
+            if endpoint:
                 header = pack_header(Kind.ROUTE, SENDER, 0, time.time())
                 broker._route(
                     ident, [topic.encode(), header, pack_control(Route(target, endpoint))]
@@ -139,6 +133,23 @@ class ControlPlane:
         reply = pack_control(Reply(call_id, False, fault))
         broker._route(ident, [f"rpc/{caller}".encode(), header, reply])
 
+    def _direct_route(self, ident: bytes, dest: bytes, target: str) -> str:
+        """Where the caller ``ident`` may call ``target`` (served by ``dest``) directly,
+        two hops fewer, or '' (no route).
+
+        A caller that dials stream endpoints gets the target's, with a ticket for this
+        caller and this target (hmi.bus.net.tickets): issued here, after this call passed
+        the broker's checks, and checked by the target's node itself. Others get its
+        ROUTER, and only without a policy: there every call must pass here."""
+        broker = self._broker
+        node, calling = broker.nodes.get(dest), broker.nodes.get(ident)
+        if node is None or calling is None:
+            return ""
+        if node.rpc_stream and node.ticket_key and calling.streams:
+            ticket = issue(node.ticket_key, calling.sender, target, time.time())
+            return f"{node.rpc_stream}#{ticket}"
+        return node.rpc if broker.policy is None else ""
+
     def hello(self, node: NodeInfo, hello: Hello) -> None:
         """Welcome a node (taking what its hello tells, claiming the targets it lists)."""
         broker = self._broker
@@ -149,8 +160,15 @@ class ControlPlane:
         broker.roster.hello(node, hello, direct=broker.policy is None)
         for name in hello.targets:
             broker.doors.claim(node, name, broker.now)
+        if node.rpc_stream and not node.ticket_key:
+            node.ticket_key = new_key()  # (kept while the node is known: its tickets hold)
         header = pack_header(Kind.HELLO, SENDER, 0, time.time())
-        welcome = Welcome(broker.id, broker.fast_endpoint, broker.heartbeat)
+        welcome = Welcome(
+            broker.id,
+            broker.fast_endpoint,
+            broker.heartbeat,
+            node.ticket_key if node.rpc_stream else b"",
+        )
         broker._route(node.ident, [b"$sys/broker", header, pack_control(welcome)])
         if first:
             about = about_node(node, broker.roster.served(node))

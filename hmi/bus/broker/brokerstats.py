@@ -50,6 +50,9 @@ class NodeInfo:
     rpc_stream: str = ""
     #: it dials stream endpoints (its HELLO said ``streams``)
     streams: bool = False
+    #: the key of the tickets for its stream endpoint (hmi.bus.net.tickets), sent to it
+    #: alone in its welcome; b'' while it has no stream endpoint
+    ticket_key: bytes = b""
     #: the RPC targets it served when it was declared dead (given back if it is heard again)
     withdrawn: list[str] = field(default_factory=list)
     #: every RPC target it ever served: a node that withdrew them before its BYE (a clean

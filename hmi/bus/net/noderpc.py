@@ -5,15 +5,17 @@ front (docs/bus-protocol.md), their payloads decoded into :class:`hmi.bus.wire.c
 and :class:`hmi.bus.wire.control.Reply` in one pass (a malformed one is counted and dropped).
 Without CURVE, on one machine, a node also binds a ROUTER of its own and the broker tells
 callers about it (``ROUTE``): further calls go there directly, two hops fewer. On Linux
-it also listens on a Unix stream socket (:mod:`hmi.bus.net.rpcstream`: no ZeroMQ I/O
-threads in the way), where the broker routes callers that dial those. Timeouts follow
-the bus clock, on one timer for all calls.
+it also listens on a Unix stream socket (:mod:`hmi.bus.net.streamcalls`: no ZeroMQ I/O
+threads in the way), where the broker routes callers that dial those, each with a
+ticket for the target that the node checks for itself: under a client policy too, as
+the broker issues a ticket only for a call that passed its checks. Timeouts follow the
+bus clock, on one timer for all calls.
 
 A served call runs with the transport's ``current_sender`` set to the caller's node id
-(checked by the broker, or on the direct endpoint against the caller's routing id), so a
-method's permission check knows who calls; an async method keeps it in its task. A
-broker with a client policy never gives out direct routes, and a node with CURVE keys
-neither binds an endpoint nor follows a route: every call passes the broker's checks.
+(checked by the broker; on a direct endpoint, the caller's routing id on the ROUTER, the
+ticket's caller on a stream), so a method's permission check knows who calls; an async
+method keeps it in its task. A broker with a client policy never gives out routes to a
+ROUTER, and a node with CURVE keys neither binds one nor follows a route to one.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ import zmq
 
 from hmi.bus.local.rpc import RemoteError, RpcTimeout
 from hmi.bus.net.rpcstream import SCHEME as STREAM
-from hmi.bus.net.rpcstream import Messages, StreamClient, StreamPeer, StreamServer
+from hmi.bus.net.rpcstream import Messages, StreamPeer
+from hmi.bus.net.streamcalls import StreamCalls, base_of
+from hmi.bus.net.tickets import REFUSED, RENEW_BEFORE, expiry_of
 from hmi.bus.net.zmqio import Reader, RouterReader, send_frames
 from hmi.bus.wire.control import (
     CALL,
@@ -108,34 +112,50 @@ class NodeRpc:
         self.endpoint = ""
         self._server: zmq.Socket[bytes] | None = None
         self._server_reader: RouterReader | None = None
-        #: where this node takes RPC requests on a Unix stream (told in HELLO), or ''
-        self.stream_endpoint = ""
-        self._stream: StreamServer | None = None
-        #: RPC target -> the endpoint where it takes calls directly (from ROUTE messages)
+        #: RPC target -> the endpoint where it takes calls directly (from ROUTE messages;
+        #: a stream endpoint with its ticket, ``unix:@name#ticket``)
         self.routes: dict[str, str] = {}
-        self._direct: dict[str, _Direct | StreamClient] = {}
+        #: RPC target -> when its route's ticket expires (stream routes)
+        self._expiry: dict[str, float] = {}
+        self._direct: dict[str, _Direct] = {}
+        self.streams = StreamCalls(self)
+
+    @property
+    def transport(self) -> ZmqTransport:
+        """The transport this is the RPC side of."""
+        return self._transport
+
+    @property
+    def stream_endpoint(self) -> str:
+        """Where this node takes RPC requests on a Unix stream (told in HELLO), or ''."""
+        return self.streams.endpoint
+
+    @property
+    def ticket_key(self) -> bytes:
+        """The key of the tickets for this node's stream endpoint (from the welcome)."""
+        return self.streams.key
+
+    @ticket_key.setter
+    def ticket_key(self, key: bytes) -> None:
+        self.streams.key = key
 
     @property
     def dials_streams(self) -> bool:
         """This node follows routes to stream endpoints (told in HELLO: ``streams``)."""
-        return _ABSTRACT and self._transport.keys is None
+        return _ABSTRACT
 
     @property
     def direct_connections(self) -> int:
         """How many targets' endpoints this node is connected to directly."""
-        return len(self._direct)
+        return len(self._direct) + len(self.streams.clients)
 
     # -- life -----------------------------------------------------------------------------
     def bind(self) -> None:
-        """Bind the ROUTER where this node takes RPC requests without the broker's hops.
-
-        Only without CURVE (with a policy the broker must check every call) and only where
-        the broker is on this machine (ipc, or tcp on loopback): nothing new is exposed.
-        """
-        transport = self._transport
-        if transport.keys is not None:
-            return
-        front = transport.address.front
+        """Bind where this node takes RPC requests without the broker's hops: only where
+        the broker is on this machine (ipc, or tcp on loopback), a Unix stream (Linux:
+        calls under the broker's tickets) and, without CURVE, a ROUTER (with a policy the
+        broker must check every call there)."""
+        front = self._transport.address.front
         if front.startswith("ipc://"):
             where = f"{front}.rpc-{uuid.uuid4().hex[:8]}"
         elif front.startswith(("tcp://127.", "tcp://localhost:")):
@@ -145,6 +165,12 @@ class NodeRpc:
             where = f"ipc://@hmi-rpc-{uuid.uuid4().hex}" if _ABSTRACT else "tcp://127.0.0.1:*"
         else:
             return
+        if _ABSTRACT:
+            self.streams.bind()
+        if self._transport.keys is None:
+            self._bind_router(where)
+
+    def _bind_router(self, where: str) -> None:
         sock = self._socket(zmq.ROUTER)
         sock.router_mandatory = True  # a reply to a caller that left raises, is counted
         sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
@@ -161,13 +187,6 @@ class NodeRpc:
         # from one caller never takes another caller's request with it)
         self._server_reader = RouterReader(sock, self._on_requests, keyed=False, reply_first=True)
         self._server_reader.start()
-        if _ABSTRACT:
-            try:
-                self._stream = StreamServer(self._on_stream_requests, self._transport.drop)
-            except OSError as exc:
-                log.warning("no direct RPC stream (%s): calls use the ROUTER", exc)
-            else:
-                self.stream_endpoint = self._stream.endpoint
 
     def _socket(self, kind: int) -> zmq.Socket[bytes]:
         sock = self._transport.context.socket(kind)
@@ -192,8 +211,7 @@ class NodeRpc:
         if self._server is not None and self._server_reader is not None:
             self._server_reader.close()
             self._server.close()
-        if self._stream is not None:
-            self._stream.close()
+        self.streams.close()
 
     # -- calling --------------------------------------------------------------------------
     async def call(
@@ -211,23 +229,30 @@ class NodeRpc:
         self._calls[call_id] = _Call(future, target, method, timeout)
         try:
             self._expire_after(call_id, timeout)
+            now = time.time()
             frames = [
                 f"rpc/{target}".encode(),
-                pack_header(_RPC_REQ, self._transport.node_id, 0, time.time()),
+                pack_header(_RPC_REQ, self._transport.node_id, 0, now),
                 pack_call(call_id, method, list(args), kwargs),
             ]
             endpoint = self.routes.get(target)
-            direct = self._send_direct(endpoint, frames) if endpoint is not None else None
+            if endpoint is not None and self._expiry.get(target, math.inf) - RENEW_BEFORE < now:
+                self._forget_route(target, endpoint)  # its ticket: renewed by the broker
+                endpoint = None
+            direct = self._send_direct(endpoint, target, frames) if endpoint is not None else None
             if direct is None:
                 self._transport.send_front(frames)
             try:
                 return await future
             except (RpcTimeout, RemoteError) as exc:
-                if (
-                    endpoint is not None
-                    and direct is not None
-                    and (isinstance(exc, RpcTimeout) or exc.remote_type == "LookupError")
-                ):
+                if endpoint is None or direct is None:
+                    raise
+                if isinstance(exc, RemoteError) and exc.remote_type == REFUSED:
+                    # the target's node did not take the ticket (a broker that restarted
+                    # since gave it a new key): through the broker, which issues a new one
+                    self._forget_route(target, endpoint)
+                    return await self.call(target, method, args, kwargs, timeout)
+                if isinstance(exc, RpcTimeout) or exc.remote_type == "LookupError":
                     self._forget_route(target, endpoint)  # moved or gone: ask the broker
                 raise
             finally:
@@ -270,21 +295,25 @@ class NodeRpc:
 
     def on_route(self, route: Route) -> None:
         """The broker told where a target takes calls directly (``ROUTE``)."""
+        endpoint = route.endpoint
+        if endpoint.startswith(STREAM) and self.dials_streams:
+            self.routes[route.target] = endpoint
+            self._expiry[route.target] = expiry_of(endpoint.partition("#")[2]) or math.inf
+            return
         if self._transport.keys is not None:
             return  # never go around a broker that checks calls
-        endpoint = route.endpoint
-        if not endpoint.startswith(("tcp://", "ipc://")) and not (
-            endpoint.startswith(STREAM) and self.dials_streams
-        ):
+        if not endpoint.startswith(("tcp://", "ipc://")):
             self._transport.drop("route", f"not an endpoint: {endpoint!r}")
             return
         self.routes[route.target] = endpoint
+        self._expiry.pop(route.target, None)
 
-    def _send_direct(self, endpoint: str, frames: list[bytes]) -> _Direct | StreamClient | None:
-        """Send on the connection to ``endpoint``; None if it cannot take the call now."""
-        connection = self._direct.get(endpoint)
+    def _send_direct(self, endpoint: str, target: str, frames: list[bytes]) -> Any:
+        """Send on the connection to ``endpoint``; the connection (its ``calls`` counted),
+        or None if it cannot take the call now."""
         if endpoint.startswith(STREAM):
-            return self._send_stream(endpoint, connection, frames)
+            return self.streams.send(endpoint, target, frames)
+        connection = self._direct.get(endpoint)
         if connection is None:
             sock = self._socket(zmq.DEALER)
             sock.routing_id = self._transport.node_id.encode()
@@ -295,7 +324,6 @@ class NodeRpc:
             reader = Reader(sock, self._on_direct, three=True)
             reader.start()
             connection = self._direct[endpoint] = _Direct(sock, reader)
-        assert isinstance(connection, _Direct)
         try:
             send_frames(connection.sock, frames)
         except zmq.Again:
@@ -311,48 +339,42 @@ class NodeRpc:
         connection.calls += 1
         return connection
 
-    def _send_stream(
-        self, endpoint: str, connection: _Direct | StreamClient | None, frames: list[bytes]
-    ) -> StreamClient | None:
-        if connection is None:
-            client = StreamClient.connect(
-                endpoint, self._on_stream_replies, self._transport.drop, self._stream_lost
-            )
-            if client is None:  # nothing listens there (any more)
-                for target in [t for t, e in self.routes.items() if e == endpoint]:
-                    del self.routes[target]
-                return None
-            connection = self._direct[endpoint] = client
-        assert isinstance(connection, StreamClient)
-        if not connection.send(frames):
-            return None  # not set up yet, or gone: through the broker
-        connection.calls += 1
-        return connection
-
-    def _stream_lost(self, client: StreamClient) -> None:
-        # The target's node closed (or cut off) the connection: its calls in flight end at
-        # their timeouts, the next ones go through the broker (which routes them anew).
-        for endpoint, connection in list(self._direct.items()):
-            if connection is client:
-                del self._direct[endpoint]
-                for target in [t for t, e in self.routes.items() if e == endpoint]:
-                    del self.routes[target]
-
-    def _on_stream_replies(self, messages: Messages) -> None:
-        for frames in messages:
-            self._on_direct(frames)
-
     def _forget_route(self, target: str, endpoint: str) -> None:
         if self.routes.get(target) == endpoint:
             del self.routes[target]
-        if endpoint not in self.routes.values():
-            connection = self._direct.pop(endpoint, None)
-            if connection is not None:
-                # Other calls may still wait for their replies on it (a timeout may just
-                # mean a slow method): closed when they are done.
-                connection.retired = True
-                if not connection.calls:
-                    connection.close()
+            self._expiry.pop(target, None)
+        base = base_of(endpoint)
+        if any(base_of(other) == base for other in self.routes.values()):
+            return  # other targets there still go direct
+        if endpoint.startswith(STREAM):
+            self.streams.retire(base)
+            return
+        connection = self._direct.pop(endpoint, None)
+        if connection is not None:
+            # Other calls may still wait for their replies on it (a timeout may just
+            # mean a slow method): closed when they are done.
+            connection.retired = True
+            if not connection.calls:
+                connection.close()
+
+    def forget_endpoint(self, endpoint: str) -> None:
+        """Nothing (any more) at ``endpoint``: the targets routed there go through the
+        broker again."""
+        for target in [t for t, route in self.routes.items() if base_of(route) == endpoint]:
+            del self.routes[target]
+            self._expiry.pop(target, None)
+
+    def forget_routes(self) -> None:
+        """Forget every route to a stream endpoint (a new broker: their tickets are the
+        old one's)."""
+        for target in [t for t, route in self.routes.items() if route.startswith(STREAM)]:
+            del self.routes[target]
+            self._expiry.pop(target, None)
+
+    def on_direct_replies(self, messages: Messages) -> None:
+        """Replies on a stream connection."""
+        for frames in messages:
+            self._on_direct(frames)
 
     def _on_direct(self, frames: list[bytes]) -> None:
         # Replies on a direct connection; nothing else is expected there.
@@ -404,20 +426,11 @@ class NodeRpc:
             except UnicodeDecodeError:
                 self._transport.drop("sender")
                 continue
-            request = self._request(topic_b, header_b, payload_b, caller)
+            request = self.parse_request(topic_b, header_b, payload_b, caller)
             if request is not None:
                 self.on_request(*request, ident)
 
-    def _on_stream_requests(self, peer: StreamPeer, messages: Messages) -> None:
-        # Requests on the stream endpoint; a connection's caller is the sender of its
-        # first request (as the broker binds a node id to its connection).
-        for topic_b, header_b, payload_b in messages:
-            request = self._request(topic_b, header_b, payload_b, peer.caller)
-            if request is not None:
-                peer.caller = request[1]
-                self.on_request(*request, peer)
-
-    def _request(
+    def parse_request(
         self, topic_b: bytes, header_b: bytes, payload_b: bytes, caller: str | None
     ) -> tuple[str, str, Call[Any]] | None:
         """``(topic, sender, call)`` of a direct request from ``caller`` (None: whoever
@@ -445,12 +458,12 @@ class NodeRpc:
         methods = self._bus.target_methods(target)
         if methods is None:
             error = ["LookupError", f"no RPC target {target!r}"]
-            self._reply(caller, call_id, False, error, reply_to)
+            self.reply(caller, call_id, False, error, reply_to)
             return
         func = methods.get(method)
         if func is None:
             msg = f"{target!r} exposes no method {method!r}"
-            self._reply(caller, call_id, False, ["AttributeError", msg], reply_to)
+            self.reply(caller, call_id, False, ["AttributeError", msg], reply_to)
             return
         # Who calls, for the method (a permission check reads it) and the task it starts.
         token = self._transport.sender_var.set(caller)
@@ -458,14 +471,14 @@ class NodeRpc:
             try:
                 result = func(*call.args, **call.kwargs)
             except Exception as exc:
-                self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
+                self.reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
                 return
             if asyncio.iscoroutine(result):
                 self._bus.spawn(
                     self._finish(caller, call_id, result, reply_to), name=f"rpc {target}.{method}"
                 )
             else:
-                self._reply(caller, call_id, True, result, reply_to)
+                self.reply(caller, call_id, True, result, reply_to)
         finally:
             self._transport.sender_var.reset(token)
 
@@ -475,11 +488,11 @@ class NodeRpc:
         try:
             result = await coro
         except Exception as exc:
-            self._reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
+            self.reply(caller, call_id, False, [type(exc).__name__, str(exc)], reply_to)
         else:
-            self._reply(caller, call_id, True, result, reply_to)
+            self.reply(caller, call_id, True, result, reply_to)
 
-    def _reply(
+    def reply(
         self,
         caller: str,
         call_id: int,

@@ -10,11 +10,11 @@ and no file), read and written by its event loop itself, and the broker routes c
 that said in their HELLO that they dial these (``streams``) there.
 
 Messages are the bus's three frames, each ``[topic][header][payload]`` preceded by their
-three lengths (``<III``, little-endian). A connection's caller is the sender of its first
-request: a later request naming another is dropped (as the broker binds a node id to its
-connection). A frame longer than the bus allows, or a short read at the end, closes the
-connection (a stream cannot be resynchronised), counted as ``stream``. A peer that does
-not read its replies is cut off past :data:`MAX_BUFFERED` bytes waiting.
+three lengths (``<III``, little-endian). Who may call what there is the broker's tickets'
+to say (:mod:`hmi.bus.net.streamcalls`). A frame longer than the bus allows closes the
+connection (a stream cannot be resynchronised), counted as ``stream``, and so does a
+message cut short at the end. A peer that does not read its replies is cut off past
+:data:`MAX_BUFFERED` bytes waiting.
 """
 
 from __future__ import annotations
@@ -177,8 +177,10 @@ class StreamPeer(_Stream):
         super().__init__(drop)
         self._handle = handle
         self._gone = gone
-        #: the node id of the caller, from its first request (None: none yet)
+        #: the node id of the caller, from its first ticket (None: none yet)
         self.caller: str | None = None
+        #: the targets it holds tickets for, and when each ticket expires
+        self.targets: dict[str, float] = {}
 
     def handle(self, messages: Messages) -> None:
         self._handle(self, messages)
@@ -216,6 +218,11 @@ class StreamServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_unix_server(self._peer, sock=self._sock)
 
+    def forget_tickets(self) -> None:
+        """Every connection's tickets are void (a new key): their next calls need new ones."""
+        for peer in self._peers:
+            peer.targets.clear()
+
     def close(self) -> None:
         """Stop listening and close every connection."""
         self._task.cancel()
@@ -244,6 +251,8 @@ class StreamClient(_Stream):
         self.calls = 0
         #: no new calls go here; closed when the last one in flight is answered
         self.retired = False
+        #: the ticket shown on this connection for each target
+        self.tickets: dict[str, str] = {}
         self._task: asyncio.Task[Any] | None = None
         self._sock: socket.socket | None = None
 

@@ -212,6 +212,10 @@ class BrokerSession:
         self._rejoined = False
         self._unanswered = False
         self.broker_id = broker_id
+        # the key of the tickets for this node's stream endpoint (a new broker: a new key)
+        transport.rpc.ticket_key = welcome.ticket_key
+        if restarted:
+            transport.rpc.forget_routes()  # (their tickets are the old broker's)
         if 0 < welcome.heartbeat < 86_400:  # (0: not told)
             self._broker_heartbeat = welcome.heartbeat
         transport.publisher.follow(welcome.pub)

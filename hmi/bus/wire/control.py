@@ -83,11 +83,13 @@ class Expose(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen
 # -- broker -> node -------------------------------------------------------------------------
 class Welcome(msgspec.Struct, frozen=True, gc=False):
     """HELLO from the broker (the welcome): its ``id``, its fast path endpoint (``pub``:
-    '' for none) and its heartbeat interval (s; 0: not told)."""
+    '' for none), its heartbeat interval (s; 0: not told) and, to a node with a stream
+    endpoint, the key that signs the tickets for it (``ticket_key``; empty: none)."""
 
     id: NonEmpty
     pub: str = ""
     heartbeat: float = 0.0
+    ticket_key: bytes = b""
 
 
 class Route(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True, gc=False):
