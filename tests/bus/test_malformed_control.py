@@ -263,11 +263,11 @@ def test_the_direct_endpoint_drops_a_malformed_request_unanswered():
     async def main():
         bus, transport = node()
         server = Sink()
-        transport.rpc._server = server
-        transport.rpc._server_reader = Sink()
+        transport.rpc.routers._server = server
+        transport.rpc.routers._server_reader = Sink()
         for payload in ([1, "speed", [], {}, 0], ["x"], GARBAGE):
             request = frames(Kind.RPC_REQ, "rpc/me", payload, "caller")
-            transport.rpc._on_server([b"caller", *request])
+            transport.rpc.routers.on_request([b"caller", *request])
         assert transport.drops["rpc_request"] == 2 and transport.drops["payload_msgpack"] == 1
         assert server.sent == [] and transport.send_front.sent == []
         await bus.close()

@@ -30,14 +30,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import zmq
-
 from hmi.bus.local.rpc import RemoteError, RpcTimeout
+from hmi.bus.net.routercalls import RouterCalls
 from hmi.bus.net.rpcstream import SCHEME as STREAM
 from hmi.bus.net.rpcstream import Messages, StreamPeer
 from hmi.bus.net.streamcalls import StreamCalls, base_of
 from hmi.bus.net.tickets import REFUSED, RENEW_BEFORE, expiry_of
-from hmi.bus.net.zmqio import Reader, RouterReader, send_frames
 from hmi.bus.wire.control import (
     CALL,
     REPLY,
@@ -51,7 +49,6 @@ from hmi.bus.wire.control import (
     pack_reply,
 )
 from hmi.bus.wire.frames import (
-    MAX_PAYLOAD,
     FrameError,
     Kind,
     header_fields,
@@ -79,23 +76,6 @@ class _Call(NamedTuple):
     timeout: float
 
 
-class _Direct:
-    """A DEALER connected to a target's own endpoint, and the calls in flight on it."""
-
-    __slots__ = ("calls", "reader", "retired", "sock")
-
-    def __init__(self, sock: zmq.Socket[bytes], reader: Reader) -> None:
-        self.sock = sock
-        self.reader = reader
-        self.calls = 0
-        #: no new calls go here; closed when the last one in flight is answered
-        self.retired = False
-
-    def close(self) -> None:
-        self.reader.close()
-        self.sock.close()
-
-
 class NodeRpc:
     """The RPC side of a :class:`hmi.bus.net.transport.ZmqTransport`."""
 
@@ -108,17 +88,18 @@ class NodeRpc:
         self._deadlines: list[tuple[float, int]] = []
         self._timer: Any = None
         self._timer_at = math.inf
-        #: where this node takes RPC requests directly (told to the broker in HELLO), or ''
-        self.endpoint = ""
-        self._server: zmq.Socket[bytes] | None = None
-        self._server_reader: RouterReader | None = None
         #: RPC target -> the endpoint where it takes calls directly (from ROUTE messages;
         #: a stream endpoint with its ticket, ``unix:@name#ticket``)
         self.routes: dict[str, str] = {}
         #: RPC target -> when its route's ticket expires (stream routes)
         self._expiry: dict[str, float] = {}
-        self._direct: dict[str, _Direct] = {}
+        self.routers = RouterCalls(self)
         self.streams = StreamCalls(self)
+
+    @property
+    def endpoint(self) -> str:
+        """Where this node takes RPC requests on its ROUTER (told in HELLO), or ''."""
+        return self.routers.endpoint
 
     @property
     def transport(self) -> ZmqTransport:
@@ -147,7 +128,7 @@ class NodeRpc:
     @property
     def direct_connections(self) -> int:
         """How many targets' endpoints this node is connected to directly."""
-        return len(self._direct) + len(self.streams.clients)
+        return len(self.routers.connections) + len(self.streams.clients)
 
     # -- life -----------------------------------------------------------------------------
     def bind(self) -> None:
@@ -168,33 +149,7 @@ class NodeRpc:
         if _ABSTRACT:
             self.streams.bind()
         if self._transport.keys is None:
-            self._bind_router(where)
-
-    def _bind_router(self, where: str) -> None:
-        sock = self._socket(zmq.ROUTER)
-        sock.router_mandatory = True  # a reply to a caller that left raises, is counted
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        try:
-            sock.bind(where)
-        except zmq.ZMQError as exc:
-            log.warning("no direct RPC endpoint (%s): calls go through the broker", exc)
-            sock.close()
-            return
-        endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
-        self.endpoint = endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
-        self._server = sock
-        # (each request read as a RouterReader reads the broker's front: a short message
-        # from one caller never takes another caller's request with it)
-        self._server_reader = RouterReader(sock, self._on_requests, keyed=False, reply_first=True)
-        self._server_reader.start()
-
-    def _socket(self, kind: int) -> zmq.Socket[bytes]:
-        sock = self._transport.context.socket(kind)
-        sock.linger = 0
-        sock.sndhwm = self._transport.hwm
-        sock.rcvhwm = self._transport.hwm
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + 4096)
-        return sock
+            self.routers.bind(where)
 
     def close(self) -> None:
         """Fail the calls in flight and close the direct sockets."""
@@ -205,12 +160,7 @@ class NodeRpc:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        for connection in self._direct.values():
-            connection.close()
-        self._direct.clear()
-        if self._server is not None and self._server_reader is not None:
-            self._server_reader.close()
-            self._server.close()
+        self.routers.close()
         self.streams.close()
 
     # -- calling --------------------------------------------------------------------------
@@ -313,31 +263,7 @@ class NodeRpc:
         or None if it cannot take the call now."""
         if endpoint.startswith(STREAM):
             return self.streams.send(endpoint, target, frames)
-        connection = self._direct.get(endpoint)
-        if connection is None:
-            sock = self._socket(zmq.DEALER)
-            sock.routing_id = self._transport.node_id.encode()
-            sock.setsockopt(zmq.IMMEDIATE, 1)  # not connected: EAGAIN, not a queued call
-            sock.connect(endpoint)
-            # (replies of the one target there: read as three frames, without asking after
-            # each whether more follow; one of another count is counted and dropped)
-            reader = Reader(sock, self._on_direct, three=True)
-            reader.start()
-            connection = self._direct[endpoint] = _Direct(sock, reader)
-        try:
-            send_frames(connection.sock, frames)
-        except zmq.Again:
-            return None  # not connected (yet) or full: through the broker
-        # A send can swallow the reader's signal. A call alone asks at once (a turn of the
-        # loop more before it waits cost it more than the question, measured); with
-        # others in flight, once after the running callback, for all the calls a burst
-        # of them sends (replies come in bursts, and each resumes a caller that calls)
-        if connection.calls:
-            connection.reader.kick_later()
-        else:
-            connection.reader.kick()
-        connection.calls += 1
-        return connection
+        return self.routers.send(endpoint, frames)
 
     def _forget_route(self, target: str, endpoint: str) -> None:
         if self.routes.get(target) == endpoint:
@@ -346,16 +272,11 @@ class NodeRpc:
         base = base_of(endpoint)
         if any(base_of(other) == base for other in self.routes.values()):
             return  # other targets there still go direct
+        # (other calls may still wait for their replies there: closed when they are done)
         if endpoint.startswith(STREAM):
             self.streams.retire(base)
-            return
-        connection = self._direct.pop(endpoint, None)
-        if connection is not None:
-            # Other calls may still wait for their replies on it (a timeout may just
-            # mean a slow method): closed when they are done.
-            connection.retired = True
-            if not connection.calls:
-                connection.close()
+        else:
+            self.routers.retire(endpoint)
 
     def forget_endpoint(self, endpoint: str) -> None:
         """Nothing (any more) at ``endpoint``: the targets routed there go through the
@@ -374,10 +295,10 @@ class NodeRpc:
     def on_direct_replies(self, messages: Messages) -> None:
         """Replies on a stream connection."""
         for frames in messages:
-            self._on_direct(frames)
+            self.on_direct_reply(frames)
 
-    def _on_direct(self, frames: list[bytes]) -> None:
-        # Replies on a direct connection; nothing else is expected there.
+    def on_direct_reply(self, frames: list[bytes]) -> None:
+        """A reply on a direct connection (nothing else is expected there)."""
         if len(frames) != 3:
             self._transport.drop("frame_count")
             return
@@ -408,28 +329,6 @@ class NodeRpc:
         call.future.set_exception(RemoteError(fault.type, fault.message, call.target, call.method))
 
     # -- serving --------------------------------------------------------------------------
-    def _on_server(self, frames: list[bytes]) -> None:
-        # One request as the ROUTER hands it over, ``[routing id, topic, header, payload]``.
-        self._on_requests([[*frames, ""]] if len(frames) == 4 else [[]])
-
-    def _on_requests(self, messages: list[list[Any]]) -> None:
-        # Requests on the direct endpoint, ``[routing id, topic, header, payload, '']``
-        # each (``[]``: another frame count), one wake-up's in a list.
-        for message in messages:
-            if len(message) != 5:
-                self._transport.drop("frame_count")
-                continue
-            ident, topic_b, header_b, payload_b, _ = message
-            # As at the broker's front: a caller is the routing id of its connection.
-            try:
-                caller = ident.decode()
-            except UnicodeDecodeError:
-                self._transport.drop("sender")
-                continue
-            request = self.parse_request(topic_b, header_b, payload_b, caller)
-            if request is not None:
-                self.on_request(*request, ident)
-
     def parse_request(
         self, topic_b: bytes, header_b: bytes, payload_b: bytes, caller: str | None
     ) -> tuple[str, str, Call[Any]] | None:
@@ -506,11 +405,5 @@ class NodeRpc:
             if not reply_to.send(frames):  # the caller left, or does not read
                 self._transport.drops["unroutable"] += 1
             return
-        if reply_to is None or self._server is None or self._server_reader is None:
+        if reply_to is None or not self.routers.reply(reply_to, frames):
             self._transport.send_front(frames)
-            return
-        try:
-            send_frames(self._server, [reply_to, *frames])
-        except zmq.ZMQError:  # the caller left (EHOSTUNREACH) or is full
-            self._transport.drops["unroutable"] += 1
-        self._server_reader.kick()
