@@ -8,6 +8,8 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
+from functools import wraps
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,52 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 _CACHE = tempfile.mkdtemp(prefix="hmi-test-cache-")
 os.environ["HMI_CACHE_DIR"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+
+
+def _close_releasing_timers(close: Any) -> Any:
+    """qasync's ``QEventLoop.close``, then the loop's Qt timer object deleted at once.
+
+    qasync runs every ``call_later``/``call_soon`` on a Qt timer of one QObject of the loop
+    (``loop._timer``) and kills a timer only when it fires: a handle cancelled before its
+    time (each ``asyncio.wait_for``'s timeout, every ``asyncio.sleep`` interrupted) keeps
+    its timer registered with the GUI thread, and ``close()`` leaves them all. The closed
+    loop is a reference cycle, freed later by Python's cyclic GC on whichever thread
+    happens to allocate, e.g. an asyncua or executor thread of a later test: Qt cannot
+    unregister timers from another thread ("QObject::~QObject: Timers cannot be stopped
+    from another thread"), and the next of those timers to come due is delivered to freed
+    memory (a segfault in ``QTimerInfoList::activateTimers``). Deleted here, on the thread
+    that closes the loop (the GUI thread), the object takes its timers with it; a closed
+    loop schedules nothing more (``call_soon`` on it raises, as on a closed asyncio loop).
+
+    The application closes its one loop when it exits; tests close one per test.
+    """
+
+    @wraps(close)
+    def closing(loop: Any) -> None:
+        import shiboken6
+
+        was_closed = loop.is_closed()
+        close(loop)
+        if not was_closed and shiboken6.isValid(loop._timer):
+            shiboken6.delete(loop._timer)
+
+    closing.releases_timers = True  # type: ignore[attr-defined]
+    return closing
+
+
+@pytest.fixture(autouse=True)
+def _qasync_loops_release_their_timers() -> None:
+    """Make every qasync loop's ``close()`` release its Qt timers (see above).
+
+    Patched once, as soon as some test module has imported qasync (the Qt-free tests
+    never import it here).
+    """
+    qasync = sys.modules.get("qasync")
+    if qasync is None:
+        return
+    loop_class = qasync._QEventLoop
+    if not getattr(loop_class.close, "releases_timers", False):
+        loop_class.close = _close_releasing_timers(loop_class.close)
 
 
 @pytest.fixture(autouse=True)
