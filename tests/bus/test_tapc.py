@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from typing import Any
 
 import msgpack
 import pytest
@@ -127,3 +128,45 @@ def test_only_the_newest_of_neighbours_with_the_usual_layout_waits():
     assert cache.pending_bytes == len(last)
     [(_, entries)] = cache.snapshot("tag/")
     assert entries == [("a/x", 1001.0, 0, 1.7e9 + 1001.0), ("a/y", 1001.0, 0, 1.7e9 + 1001.0)]
+
+
+@needs_helper
+@pytest.mark.parametrize("keyed", [False, True])
+@pytest.mark.timeout(20)
+def test_the_front_reader_in_c_hands_over_what_the_python_one_does(keyed):
+    from hmi.bus.net.zmqio import RouterReader
+
+    sent = [
+        [b"tag/a", b"h1", b"p" * 5000],
+        [b"one frame"],
+        [b"tag/b", b"h2", b"", b"a fourth frame"],
+        [b"tag/d", b"h4", b"p4"],
+    ]
+
+    async def read(kind: type[RouterReader]) -> list[tuple[Any, ...]]:
+        got: list[tuple[Any, ...]] = []
+        ctx = zmq.Context()
+        router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+        try:
+            router.bind("inproc://front-test")
+            dealer.routing_id = b"node-1"
+            dealer.connect("inproc://front-test")
+            for message in sent:
+                dealer.send_multipart(message)
+            reader = kind(router, lambda ms: got.extend(map(tuple, ms)), keyed=keyed)
+            while len(got) < len(sent):
+                reader.drain()
+                await asyncio.sleep(0.001)
+            reader.close()
+        finally:
+            router.close()
+            dealer.close()
+            ctx.term()
+        return got
+
+    ours = asyncio.run(read(tapc.FrontReader))
+    if not keyed:  # (pyzmq's reader raises for a key that is not there: no ZAP here)
+        assert ours == asyncio.run(read(RouterReader))
+    key = "?" if keyed else ""
+    assert ours[0] == (b"node-1", b"tag/a", b"h1", b"p" * 5000, key)
+    assert ours[1:] == [(), (), (b"node-1", b"tag/d", b"h4", b"p4", key)]

@@ -4,7 +4,8 @@
  *
  * - recv_three(handle, limit): receive up to `limit` waiting messages from a ZeroMQ
  *   socket (the tap's SUB) in one call, each as (topic, header, payload) bytes; a message
- *   of another frame count is read to its end and given as () (the caller counts it).
+ *   of another frame count is read to its end and given as () (the caller counts it);
+ *   recv_router the same for the front's ROUTER (routing id first, the CURVE key last).
  *   libzmq is not linked: its functions are looked up in the copy pyzmq loaded
  *   (bind(path)), so the socket handle pyzmq gives (Socket.underlying) is used by the
  *   same library that made it.
@@ -39,6 +40,7 @@ static size_t (*msg_size)(const zmq_msg_t *);
 static int (*msg_more)(const zmq_msg_t *);
 static int (*msg_close)(zmq_msg_t *);
 static int (*zmq_errno_fn)(void);
+static const char *(*msg_gets)(const zmq_msg_t *, const char *);
 static void (*zmq_version_fn)(int *, int *, int *);
 
 static PyObject *
@@ -60,9 +62,10 @@ tap_bind(PyObject *self, PyObject *args)
     msg_more = dlsym(lib, "zmq_msg_more");
     msg_close = dlsym(lib, "zmq_msg_close");
     zmq_errno_fn = dlsym(lib, "zmq_errno");
+    msg_gets = dlsym(lib, "zmq_msg_gets");
     zmq_version_fn = dlsym(lib, "zmq_version");
     if (!msg_init || !msg_recv || !msg_data || !msg_size || !msg_more || !msg_close ||
-        !zmq_errno_fn || !zmq_version_fn) {
+        !zmq_errno_fn || !zmq_version_fn || !msg_gets) {
         msg_recv = NULL;
         PyErr_Format(PyExc_OSError, "%s lacks a libzmq function", path);
         return NULL;
@@ -75,7 +78,7 @@ tap_bind(PyObject *self, PyObject *args)
 /* One frame into a new bytes object; NULL with errno set (EAGAIN: none waiting) or a
  * Python error set (errno 0). */
 static PyObject *
-recv_frame(void *sock, int *more)
+recv_frame_keyed(void *sock, int *more, PyObject **key)
 {
     zmq_msg_t msg;
     msg_init(&msg);
@@ -87,10 +90,27 @@ recv_frame(void *sock, int *more)
     }
     PyObject *frame = PyBytes_FromStringAndSize(msg_data(&msg), (Py_ssize_t)msg_size(&msg));
     *more = msg_more(&msg);
+    if (frame != NULL && key != NULL && !*more) {
+        /* the CURVE key ZAP admitted for the connection (its User-Id), "?" if none */
+        const char *user = msg_gets(&msg, "User-Id");
+        Py_XDECREF(*key);
+        *key = PyUnicode_DecodeUTF8(user ? user : "?", user ? (Py_ssize_t)strlen(user) : 1,
+                                    "replace");
+        if (*key == NULL) {
+            Py_DECREF(frame);
+            frame = NULL;
+        }
+    }
     msg_close(&msg);
     if (frame == NULL)
         errno = 0;
     return frame;
+}
+
+static PyObject *
+recv_frame(void *sock, int *more)
+{
+    return recv_frame_keyed(sock, more, NULL);
 }
 
 static PyObject *
@@ -163,6 +183,91 @@ tap_recv_three(PyObject *self, PyObject *args)
     }
     PyObject *result = Py_BuildValue("(NO)", messages, more_waiting ? Py_True : Py_False);
     return result;
+}
+
+/* recv_router(handle, limit, keyed) -> (messages, more): as recv_three, for a ROUTER whose
+ * peers send three frames: each message (routing id, topic, header, payload, key), key
+ * the User-Id of the connection (its CURVE key; "?" if none) when keyed, else "". A
+ * message of another frame count is read to its end and given as (). */
+static PyObject *
+tap_recv_router(PyObject *self, PyObject *args)
+{
+    unsigned long long handle;
+    Py_ssize_t limit;
+    int keyed;
+    if (!PyArg_ParseTuple(args, "Knp", &handle, &limit, &keyed))
+        return NULL;
+    if (msg_recv == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "bind() libzmq first");
+        return NULL;
+    }
+    void *sock = (void *)(uintptr_t)handle;
+    PyObject *messages = PyList_New(0);
+    if (messages == NULL)
+        return NULL;
+    int more_waiting = 1;
+    for (Py_ssize_t n = 0; n < limit; n++) {
+        PyObject *parts[4] = {NULL, NULL, NULL, NULL};
+        PyObject *key = NULL;
+        int more = 0, count = 0, err = 0;
+        do {
+            PyObject *frame = recv_frame_keyed(sock, &more, keyed && count == 3 ? &key : NULL);
+            if (frame == NULL) {
+                err = errno ? errno : -1;
+                break;
+            }
+            if (count < 4)
+                parts[count] = frame;
+            else
+                Py_DECREF(frame);
+            count++;
+        } while (more);
+        if (err == EAGAIN && count == 0) {
+            more_waiting = 0;
+            break;
+        }
+        if (err == EAGAIN) /* a message cut short: given as () like any other count */
+            err = 0, count = -1;
+        if (err) {
+            for (int i = 0; i < 4; i++)
+                Py_XDECREF(parts[i]);
+            Py_XDECREF(key);
+            if (err == -1 || PyList_GET_SIZE(messages) == 0) {
+                if (err != -1)
+                    PyErr_SetFromErrno(PyExc_OSError);
+                Py_DECREF(messages);
+                return NULL;
+            }
+            break; /* the error shows at the next call; what was read is handed over */
+        }
+        PyObject *message;
+        if (count == 4) {
+            if (key == NULL)
+                key = PyUnicode_FromString("");
+            message = key ? PyTuple_New(5) : NULL;
+            if (message != NULL) {
+                for (int i = 0; i < 4; i++)
+                    PyTuple_SET_ITEM(message, i, parts[i]);
+                PyTuple_SET_ITEM(message, 4, key);
+            } else {
+                for (int i = 0; i < 4; i++)
+                    Py_XDECREF(parts[i]);
+                Py_XDECREF(key);
+            }
+        } else {
+            for (int i = 0; i < 4; i++)
+                Py_XDECREF(parts[i]);
+            Py_XDECREF(key);
+            message = PyTuple_New(0);
+        }
+        if (message == NULL || PyList_Append(messages, message) < 0) {
+            Py_XDECREF(message);
+            Py_DECREF(messages);
+            return NULL;
+        }
+        Py_DECREF(message);
+    }
+    return Py_BuildValue("(NO)", messages, more_waiting ? Py_True : Py_False);
 }
 
 /* (p | f) == s over len bytes. Differences are gathered over a block of 64 bytes before
@@ -332,6 +437,8 @@ tap_collapse(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"bind", tap_bind, METH_VARARGS,
      "bind(path) -> (major, minor, patch): use the libzmq already loaded from path."},
+    {"recv_router", tap_recv_router, METH_VARARGS,
+     "recv_router(handle, limit, keyed) -> (messages, more): a ROUTER's waiting messages."},
     {"recv_three", tap_recv_three, METH_VARARGS,
      "recv_three(handle, limit) -> (messages, more): up to limit waiting messages."},
     {"covers", tap_covers, METH_VARARGS,

@@ -8,6 +8,12 @@ def recv_three(handle: int, limit: int, /) -> tuple[list[tuple[bytes, ...]], boo
     each ``(topic, header, payload)`` (``()``: another frame count), and whether more wait.
     """
 
+def recv_router(
+    handle: int, limit: int, keyed: bool, /
+) -> tuple[list[tuple[bytes, bytes, bytes, bytes, str] | tuple[()]], bool]:
+    """As :func:`recv_three` for a ROUTER: ``(routing id, topic, header, payload, key)``,
+    ``key`` the connection's CURVE key (``User-Id``; "?" if none) when ``keyed``, else ""."""
+
 def covers(free: bytes, structure: bytes, payload: bytes, /) -> bool:
     """``len(payload) == len(structure)`` and ``payload | free == structure`` bytewise."""
 

@@ -44,11 +44,11 @@ from hmi.bus.broker.front import Front
 from hmi.bus.broker.ledger import Ledger
 from hmi.bus.broker.lvc import MAX_ENTRIES, LastValueCache
 from hmi.bus.broker.roster import Roster, some
-from hmi.bus.broker.tapc import tap_reader
+from hmi.bus.broker.tapc import front_reader, tap_reader
 from hmi.bus.net.auth import Policy, ZapHandler
 from hmi.bus.net.discovery import DEFAULT_KEY, Beacon, check_beacon, front_is_local
 from hmi.bus.net.keys import KeyPair
-from hmi.bus.net.zmqio import BatchReader, RouterReader, open_context, send_frames
+from hmi.bus.net.zmqio import BatchReader, open_context, send_frames
 from hmi.bus.wire.address import BrokerAddress, remove_state, write_state
 from hmi.bus.wire.control import BrokerBeat, pack_control
 from hmi.bus.wire.frames import MAX_PAYLOAD, Kind, pack_header, pack_payload
@@ -200,7 +200,7 @@ class Broker:
         self._front = front
         keyed = self.policy is not None  # (ZAP gives each connection its key)
         # (reply_first: a request is routed before the front is asked for more)
-        self._front_reader = RouterReader(
+        self._front_reader = front_reader(
             front, self.front.batch, FRONT_BATCH, keyed=keyed, reply_first=True
         )
         self._front_reader.start()
