@@ -78,7 +78,7 @@ tap_bind(PyObject *self, PyObject *args)
 /* One frame into a new bytes object; NULL with errno set (EAGAIN: none waiting) or a
  * Python error set (errno 0). */
 static PyObject *
-recv_frame_keyed(void *sock, int *more, PyObject **key)
+recv_frame(void *sock, int *more, PyObject **key)
 {
     zmq_msg_t msg;
     msg_init(&msg);
@@ -107,116 +107,38 @@ recv_frame_keyed(void *sock, int *more, PyObject **key)
     return frame;
 }
 
-static PyObject *
-recv_frame(void *sock, int *more)
-{
-    return recv_frame_keyed(sock, more, NULL);
-}
+
+/* Up to limit waiting messages of nframes frames each, as tuples of bytes, with the
+ * connection's key appended when key is KEY_EMPTY ("") or KEY_USER (its User-Id: the CURVE
+ * key ZAP admitted, "?" if none); a message of another frame count is read to its end and
+ * given as (). Returns (messages, more): more is false once a read found none waiting. */
+enum { KEY_NONE, KEY_EMPTY, KEY_USER };
+#define MAX_FRAMES 4
 
 static PyObject *
-tap_recv_three(PyObject *self, PyObject *args)
+recv_messages(void *sock, Py_ssize_t limit, int nframes, int key_mode)
 {
-    unsigned long long handle;
-    Py_ssize_t limit;
-    if (!PyArg_ParseTuple(args, "Kn", &handle, &limit))
-        return NULL;
     if (msg_recv == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "bind() libzmq first");
         return NULL;
     }
-    void *sock = (void *)(uintptr_t)handle;
     PyObject *messages = PyList_New(0);
     if (messages == NULL)
         return NULL;
     int more_waiting = 1;
     for (Py_ssize_t n = 0; n < limit; n++) {
-        PyObject *parts[3] = {NULL, NULL, NULL};
+        PyObject *parts[MAX_FRAMES] = {NULL};
+        PyObject *key = NULL;
         int more = 0, count = 0, err = 0;
         /* a message's frames arrive together: once its first is read, the rest wait */
         do {
-            PyObject *frame = recv_frame(sock, &more);
+            PyObject **want = key_mode == KEY_USER && count == nframes - 1 ? &key : NULL;
+            PyObject *frame = recv_frame(sock, &more, want);
             if (frame == NULL) {
                 err = errno ? errno : -1;
                 break;
             }
-            if (count < 3)
-                parts[count] = frame;
-            else
-                Py_DECREF(frame);
-            count++;
-        } while (more);
-        if (err == EAGAIN && count == 0) {
-            more_waiting = 0;
-            break;
-        }
-        if (err == EAGAIN) /* a message cut short: given as [] like any other count */
-            err = 0, count = -1;
-        if (err) {
-            for (int i = 0; i < 3; i++)
-                Py_XDECREF(parts[i]);
-            if (err == -1 || PyList_GET_SIZE(messages) == 0) {
-                if (err != -1)
-                    PyErr_SetFromErrno(PyExc_OSError);
-                Py_DECREF(messages);
-                return NULL;
-            }
-            break; /* the error shows at the next call; what was read is handed over */
-        }
-        /* tuples, not lists: the garbage collector stops tracking a tuple of bytes */
-        PyObject *message;
-        if (count == 3) {
-            message = PyTuple_New(3);
-            if (message != NULL)
-                for (int i = 0; i < 3; i++)
-                    PyTuple_SET_ITEM(message, i, parts[i]);
-        } else {
-            for (int i = 0; i < 3; i++)
-                Py_XDECREF(parts[i]);
-            message = PyTuple_New(0);
-        }
-        if (message == NULL || PyList_Append(messages, message) < 0) {
-            Py_XDECREF(message);
-            Py_DECREF(messages);
-            return NULL;
-        }
-        Py_DECREF(message);
-    }
-    PyObject *result = Py_BuildValue("(NO)", messages, more_waiting ? Py_True : Py_False);
-    return result;
-}
-
-/* recv_router(handle, limit, keyed) -> (messages, more): as recv_three, for a ROUTER whose
- * peers send three frames: each message (routing id, topic, header, payload, key), key
- * the User-Id of the connection (its CURVE key; "?" if none) when keyed, else "". A
- * message of another frame count is read to its end and given as (). */
-static PyObject *
-tap_recv_router(PyObject *self, PyObject *args)
-{
-    unsigned long long handle;
-    Py_ssize_t limit;
-    int keyed;
-    if (!PyArg_ParseTuple(args, "Knp", &handle, &limit, &keyed))
-        return NULL;
-    if (msg_recv == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "bind() libzmq first");
-        return NULL;
-    }
-    void *sock = (void *)(uintptr_t)handle;
-    PyObject *messages = PyList_New(0);
-    if (messages == NULL)
-        return NULL;
-    int more_waiting = 1;
-    for (Py_ssize_t n = 0; n < limit; n++) {
-        PyObject *parts[4] = {NULL, NULL, NULL, NULL};
-        PyObject *key = NULL;
-        int more = 0, count = 0, err = 0;
-        do {
-            PyObject *frame = recv_frame_keyed(sock, &more, keyed && count == 3 ? &key : NULL);
-            if (frame == NULL) {
-                err = errno ? errno : -1;
-                break;
-            }
-            if (count < 4)
+            if (count < nframes)
                 parts[count] = frame;
             else
                 Py_DECREF(frame);
@@ -228,10 +150,28 @@ tap_recv_router(PyObject *self, PyObject *args)
         }
         if (err == EAGAIN) /* a message cut short: given as () like any other count */
             err = 0, count = -1;
+        PyObject *message = NULL;
+        if (!err && count == nframes) {
+            if (key_mode != KEY_NONE && key == NULL)
+                key = PyUnicode_FromString(key_mode == KEY_USER ? "?" : "");
+            int size = nframes + (key_mode != KEY_NONE);
+            message = key_mode == KEY_NONE || key != NULL ? PyTuple_New(size) : NULL;
+            if (message != NULL) {
+                for (int i = 0; i < nframes; i++)
+                    PyTuple_SET_ITEM(message, i, parts[i]);
+                if (key_mode != KEY_NONE)
+                    PyTuple_SET_ITEM(message, nframes, key);
+                key = NULL;
+                for (int i = 0; i < nframes; i++)
+                    parts[i] = NULL;
+            }
+        } else if (!err) {
+            message = PyTuple_New(0);
+        }
+        for (int i = 0; i < nframes; i++)
+            Py_XDECREF(parts[i]);
+        Py_XDECREF(key);
         if (err) {
-            for (int i = 0; i < 4; i++)
-                Py_XDECREF(parts[i]);
-            Py_XDECREF(key);
             if (err == -1 || PyList_GET_SIZE(messages) == 0) {
                 if (err != -1)
                     PyErr_SetFromErrno(PyExc_OSError);
@@ -239,26 +179,6 @@ tap_recv_router(PyObject *self, PyObject *args)
                 return NULL;
             }
             break; /* the error shows at the next call; what was read is handed over */
-        }
-        PyObject *message;
-        if (count == 4) {
-            if (key == NULL)
-                key = PyUnicode_FromString("");
-            message = key ? PyTuple_New(5) : NULL;
-            if (message != NULL) {
-                for (int i = 0; i < 4; i++)
-                    PyTuple_SET_ITEM(message, i, parts[i]);
-                PyTuple_SET_ITEM(message, 4, key);
-            } else {
-                for (int i = 0; i < 4; i++)
-                    Py_XDECREF(parts[i]);
-                Py_XDECREF(key);
-            }
-        } else {
-            for (int i = 0; i < 4; i++)
-                Py_XDECREF(parts[i]);
-            Py_XDECREF(key);
-            message = PyTuple_New(0);
         }
         if (message == NULL || PyList_Append(messages, message) < 0) {
             Py_XDECREF(message);
@@ -268,6 +188,31 @@ tap_recv_router(PyObject *self, PyObject *args)
         Py_DECREF(message);
     }
     return Py_BuildValue("(NO)", messages, more_waiting ? Py_True : Py_False);
+}
+
+/* recv_three(handle, limit) -> (messages, more): (topic, header, payload) each */
+static PyObject *
+tap_recv_three(PyObject *self, PyObject *args)
+{
+    unsigned long long handle;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "Kn", &handle, &limit))
+        return NULL;
+    return recv_messages((void *)(uintptr_t)handle, limit, 3, KEY_NONE);
+}
+
+/* recv_router(handle, limit, keyed) -> (messages, more): for a ROUTER whose peers send
+ * three frames, (routing id, topic, header, payload, key) each, key the connection's
+ * User-Id when keyed, else "". */
+static PyObject *
+tap_recv_router(PyObject *self, PyObject *args)
+{
+    unsigned long long handle;
+    Py_ssize_t limit;
+    int keyed;
+    if (!PyArg_ParseTuple(args, "Knp", &handle, &limit, &keyed))
+        return NULL;
+    return recv_messages((void *)(uintptr_t)handle, limit, 4, keyed ? KEY_USER : KEY_EMPTY);
 }
 
 /* (p | f) == s over len bytes. Differences are gathered over a block of 64 bytes before

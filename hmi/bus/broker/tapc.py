@@ -83,39 +83,27 @@ def receiver_available() -> bool:
 CHUNK = 32
 
 
+def _in_c(sock: zmq.Socket[bytes], receive: Any, *args: Any) -> tuple[list[Any], bool]:
+    """``receive(handle, *args)``, a receiver of the helper's, on ``sock``; its errors as
+    pyzmq's."""
+    if sock.closed:  # (its handle would be freed memory)
+        raise zmq.ZMQError(errno.ENOTSOCK)
+    try:
+        messages, more = receive(sock.underlying, *args)
+    except OSError as exc:
+        raise zmq.ZMQError(exc.errno or errno.EIO) from exc
+    return messages, more
+
+
 class TapReader(BatchReader):
     """A :class:`BatchReader` of three-frame messages that receives them in C, and hands
-    them over in chunks of :data:`CHUNK` (the tap's reader sends nothing on its socket)."""
+    them over in chunks of :data:`CHUNK`."""
 
-    def _read(self, limit: int) -> bool:
-        handled = 0
-        while handled < limit:
-            messages, more = self.receive_batch(min(CHUNK, limit - handled))
-            if not messages:
-                return False
-            handled += len(messages)
-            self._reading = True
-            try:
-                self.handle(messages)
-            except Exception:
-                self.errors += 1
-                log.exception("failed to handle %d messages", len(messages))
-            finally:
-                self._reading = False
-            if not more:
-                return False
-        return True
+    chunk = CHUNK
 
     def receive_batch(self, limit: int, first: bool = False) -> tuple[list[Any], bool | None]:
-        sock = self.sock
-        if sock.closed:  # (its handle would be freed memory)
-            raise zmq.ZMQError(errno.ENOTSOCK)
         assert _tapc is not None  # (made only when receiver_available())
-        try:
-            messages, more = _tapc.recv_three(sock.underlying, limit)
-        except OSError as exc:
-            raise zmq.ZMQError(exc.errno or errno.EIO) from exc
-        return messages, more
+        return _in_c(self.sock, _tapc.recv_three, limit)
 
 
 class FrontReader(RouterReader):
@@ -125,19 +113,12 @@ class FrontReader(RouterReader):
     pyzmq's frames)."""
 
     def receive_batch(self, limit: int, first: bool = False) -> tuple[list[Any], bool | None]:
-        sock = self.sock
-        if sock.closed:  # (its handle would be freed memory)
-            raise zmq.ZMQError(errno.ENOTSOCK)
         assert _tapc is not None  # (made only when receiver_available())
         # (as RouterReader: a wake-up's first message alone, and the socket asked after it
         # is handled, when the reader answers first)
         reply_first = first and self._reply_first
-        try:
-            messages, more = _tapc.recv_router(
-                sock.underlying, 1 if reply_first else limit, self.keyed
-            )
-        except OSError as exc:
-            raise zmq.ZMQError(exc.errno or errno.EIO) from exc
+        count = 1 if reply_first else limit
+        messages, more = _in_c(self.sock, _tapc.recv_router, count, self.keyed)
         return messages, (None if reply_first and more else more)
 
 

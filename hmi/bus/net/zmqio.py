@@ -349,10 +349,16 @@ class BatchReader(Reader):
             return messages, False
         return messages, True
 
+    #: messages received and handed over at a time (None: all a read finds, up to the
+    #: reader's batch); a reader of big messages may take them in smaller chunks, which
+    #: reuse the same memory (hmi.bus.broker.tapc)
+    chunk: int | None = None
+
     def _read(self, limit: int) -> bool:
         handled = 0
+        chunk = self.chunk or limit
         while True:
-            messages, more = self.receive_batch(limit - handled, not handled)
+            messages, more = self.receive_batch(min(chunk, limit - handled), not handled)
             if not messages:
                 return bool(more)
             handled += len(messages)
@@ -366,6 +372,8 @@ class BatchReader(Reader):
             finally:
                 self._reading = False
             if more:
+                if handled < limit and chunk < limit:
+                    continue  # the next chunk
                 return True
             if (more is None or self._sent) and _get(self.sock, _EVENTS) & _POLLIN:
                 # (asking re-armed the signal: see kick) read on, up to ``limit`` in all
