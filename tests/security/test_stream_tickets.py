@@ -80,9 +80,16 @@ def test_direct_calls_under_a_policy_need_the_brokers_ticket(address, keys):
         locals_: list[Local] = []
         try:
             # a node's own endpoint in its HELLO is never given to callers under a policy
-            mallory.send(Kind.HELLO, "$sys/broker", {"name": "m", "rpc": "tcp://127.0.0.1:9"})
+            # nor another program's socket as its stream endpoint (callers would write there)
+            hello = {
+                "name": "m",
+                "rpc": "tcp://127.0.0.1:9",
+                "rpc_stream": "unix:@/tmp/.X11-unix/X0",
+            }
+            mallory.send(Kind.HELLO, "$sys/broker", hello)
             await until(mallory.received)
             assert broker.nodes[b"mallory-1"].rpc == ""
+            assert broker.nodes[b"mallory-1"].rpc_stream == ""
             assert rpc.endpoint == ""  # nodes with CURVE keys bind no ROUTER
             endpoint = rpc.stream_endpoint
             assert endpoint.startswith("unix:@")

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hmi.bus.broker.brokerstats import NodeInfo
+from hmi.bus.wire.address import is_stream_endpoint
 from hmi.bus.wire.control import Heartbeat, Hello, NodeAlive
 from hmi.bus.wire.frames import DEAD_AFTER_BEATS
 
@@ -40,8 +41,6 @@ from hmi.bus.wire.frames import DEAD_AFTER_BEATS
 MIN_HEARTBEAT, MAX_HEARTBEAT = 0.05, 3600.0
 #: a node's direct RPC endpoint must be one of these (plain sockets only)
 _DIRECT = ("tcp://", "ipc://")
-#: and its stream endpoint an abstract Unix socket (hmi.bus.net.rpcstream)
-_STREAM = "unix:@"
 #: why a claim of an RPC target is refused: no serve right for it (its key's policy)
 SERVE = "serve"
 #: why a claim of an RPC target is refused: a live node serves it (the claim waits)
@@ -158,7 +157,7 @@ class Roster:
         node.rpc = rpc if direct and rpc.startswith(_DIRECT) and len(rpc) < 256 else ""
         # (calls there need a ticket the broker issues after its own checks: kept under a
         # policy too)
-        node.rpc_stream = stream if stream.startswith(_STREAM) and len(stream) < 256 else ""
+        node.rpc_stream = stream if is_stream_endpoint(stream) else ""
         node.streams = hello.streams
 
     @staticmethod

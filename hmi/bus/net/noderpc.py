@@ -36,6 +36,7 @@ from hmi.bus.net.rpcstream import SCHEME as STREAM
 from hmi.bus.net.rpcstream import Messages, StreamPeer
 from hmi.bus.net.streamcalls import StreamCalls, base_of
 from hmi.bus.net.tickets import REFUSED, RENEW_BEFORE, expiry_of
+from hmi.bus.wire.address import is_stream_endpoint
 from hmi.bus.wire.control import (
     CALL,
     REPLY,
@@ -246,7 +247,7 @@ class NodeRpc:
     def on_route(self, route: Route) -> None:
         """The broker told where a target takes calls directly (``ROUTE``)."""
         endpoint = route.endpoint
-        if endpoint.startswith(STREAM) and self.dials_streams:
+        if is_stream_endpoint(base_of(endpoint)) and self.dials_streams:
             self.routes[route.target] = endpoint
             self._expiry[route.target] = expiry_of(endpoint.partition("#")[2]) or math.inf
             return

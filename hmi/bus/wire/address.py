@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5570"
 STATE_ENV = "HMI_STATE_DIR"
+#: a node's stream endpoint (hmi.bus.net.rpcstream): an abstract Unix socket of this
+#: exact form, never another name (a node that named another program's socket would have
+#: callers write to it)
+_STREAM_ENDPOINT = re.compile(r"unix:@hmi-rpc-[0-9a-f]{32}")
+
+
+def is_stream_endpoint(text: str) -> bool:
+    """``text`` is a stream endpoint (``unix:@hmi-rpc-<32 hex digits>``)."""
+    return _STREAM_ENDPOINT.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
