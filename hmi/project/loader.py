@@ -7,10 +7,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from hmi.core.expression import Expression
-from hmi.core.passwords import is_password_hash
 from hmi.core.tag import Tag
 from hmi.project.device_reader import read_device
 from hmi.project.errors import ProjectError
+from hmi.project.fast_tags import FastTags
 from hmi.project.model import (
     BUILTIN_SCREENS,
     DEFAULT_POLL_GROUPS,
@@ -21,6 +21,7 @@ from hmi.project.model import (
     UserConfig,
 )
 from hmi.project.paths import noting, resolve_file
+from hmi.project.protocols import is_modbus
 from hmi.project.sections import (
     read_bus,
     read_data,
@@ -31,7 +32,18 @@ from hmi.project.sections import (
 from hmi.project.source import SourceError, read_source
 from hmi.project.sparkplug_section import read_sparkplug
 from hmi.project.tag_reader import TagReader, check_roles
-from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose
+from hmi.project.yamlnode import (
+    Context,
+    Fields,
+    YamlSyntaxError,
+    compose,
+    line_of,
+    may_hold_controls,
+)
+
+#: read tags of the common shape by :mod:`hmi.project.fast_tags` (tests turn it off to
+#: compare its answers with the slow path's)
+FAST_TAGS = True
 
 _SECTIONS = (
     "name",
@@ -102,7 +114,7 @@ def _parse(text: str, path: Path) -> Project:
     if top is None:
         raise ProjectError(ctx.errors)
     try:
-        project = _Loader(top, ctx, path).project()
+        project = _Loader(top, ctx, path, controls=may_hold_controls(text)).project()
     except RecursionError:
         # compose() bounds the nesting, so this is a bug; still an answer, not a traceback
         ctx.error(None, "(file)", "too deeply nested to be read")
@@ -115,10 +127,12 @@ def _parse(text: str, path: Path) -> Project:
 class _Loader:
     """Reads the sections in dependency order: roles and devices before tags and users."""
 
-    def __init__(self, top: Fields, ctx: Context, path: Path) -> None:
+    def __init__(self, top: Fields, ctx: Context, path: Path, *, controls: bool) -> None:
         self.top = top
         self.ctx = ctx
         self.path = path
+        #: whether a text value may hold a control character (one look at the whole text)
+        self.controls = controls
 
     def project(self) -> Project | None:
         top = self.top
@@ -217,11 +231,22 @@ class _Loader:
     def _tags(
         self, devices: dict[str, DeviceConfig], roles: tuple[str, ...], groups: dict[str, float]
     ) -> dict[str, Tag]:
+        """Every tag: those of the common shape read in one go (:mod:`hmi.project.fast_tags`),
+        any other, and any with something wrong, field by field by TagReader, which names
+        the line and field of each problem."""
         tags: dict[str, Tag] = {}
         first_line: dict[str, int] = {}
         expressions: dict[str, tuple[Expression, Fields]] = {}
         suppressions: dict[str, tuple[Expression, Fields]] = {}
+        modbus = [name for name, device in devices.items() if is_modbus(device.protocol)]
+        fast = FastTags(modbus, roles, groups, controls=self.controls) if FAST_TAGS else None
         for field, node in self.top.items("tags"):
+            tag = fast.tag(node) if fast is not None else None
+            if tag is not None and tag.name not in tags:
+                # the common shape, valid: as TagReader would have read it, at once
+                tags[tag.name] = tag
+                first_line[tag.name] = line_of(node)
+                continue
             fields = Fields.of(node, field, self.ctx)
             if fields is None:
                 continue
@@ -348,7 +373,7 @@ class _Loader:
             f.finish()
             if user_roles is not None:
                 check_roles(self.ctx, f, "roles", user_roles, roles)
-            if password_hash and not is_password_hash(password_hash):
+            if password_hash and not _is_password_hash(password_hash):
                 self.ctx.error(
                     f.node_of("password_hash"),
                     f"{field}.password_hash",
@@ -363,3 +388,12 @@ class _Loader:
                 continue
             users[name] = UserConfig(name, frozenset(user_roles), full_name, password_hash)
         return users
+
+
+def _is_password_hash(text: str) -> bool:
+    """hmi.core.passwords.is_password_hash, imported only for a project with passwords:
+    it loads argon2, which a station starts without (its logins go to the security
+    service, started after the first frame)."""
+    from hmi.core.passwords import is_password_hash
+
+    return is_password_hash(text)

@@ -81,7 +81,7 @@ def read_modbus_address(f: Fields, data_type: DataType | None) -> ModbusLayout |
         f.ctx.error(f.node_of("address"), f"{f.path}.address", str(exc))
         return None
     ok = True
-    if data_type is not None and not _fits(address, data_type):
+    if data_type is not None and not fits(address, data_type):
         f.ctx.error(
             f.node_of("address"),
             f"{f.path}.address",
@@ -89,7 +89,7 @@ def read_modbus_address(f: Fields, data_type: DataType | None) -> ModbusLayout |
             "register bits are bool",
         )
         ok = False
-    if data_type is not None and length is not None and _beyond(address, data_type, length):
+    if data_type is not None and length is not None and beyond(address, data_type, length):
         f.ctx.error(
             f.node_of("address"),
             f"{f.path}.address",
@@ -101,7 +101,7 @@ def read_modbus_address(f: Fields, data_type: DataType | None) -> ModbusLayout |
     return ModbusLayout(address, byte_order, word_order, length)
 
 
-def _beyond(address: ModbusAddress, data_type: DataType, length: int) -> bool:
+def beyond(address: ModbusAddress, data_type: DataType, length: int) -> bool:
     """True when the registers of a value at ``address`` run past the last one."""
     if address.table.is_bits or address.bit is not None:
         return False
@@ -109,7 +109,8 @@ def _beyond(address: ModbusAddress, data_type: DataType, length: int) -> bool:
     return address.offset + size > 65536
 
 
-def _fits(address: ModbusAddress, data_type: DataType) -> bool:
+def fits(address: ModbusAddress, data_type: DataType) -> bool:
+    """True when a value of ``data_type`` may live at ``address`` (bits hold only bools)."""
     # A bool may also be a whole register (non-zero = true); numbers never fit one bit.
     is_bit = address.table.is_bits or address.bit is not None
     return data_type is DataType.BOOL or not is_bit

@@ -16,12 +16,11 @@ or value keys (``=``): in a project file those are text.
 
 from __future__ import annotations
 
-import difflib
 import gc
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +29,7 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.resolver import Resolver
+from yaml.resolver import BaseResolver, Resolver
 
 from hmi.project.errors import ConfigError
 
@@ -52,6 +51,8 @@ _ALLOWED_TAGS = frozenset(
 _NOT_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
+#: the ASCII characters _NOT_PRINTABLE lets through (tab, line breaks, printable ones)
+_PRINTABLE_ASCII = b"\t\n\r" + bytes(range(0x20, 0x7F))
 #: control characters in a text value (from escapes such as "\0" in double quotes)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: YAML 1.2's floats (an exponent without a dot: 1e+06, 1E6) and YAML 1.1's (1.5e+3,
@@ -77,28 +78,43 @@ class _Resolver(Resolver):
 
     def __init__(self) -> None:
         super().__init__()
-        self._resolved: dict[str, str] = {}
-        #: a plain value resolved to a type it does not read as (``0x_``, an int)
-        self.unreadable = False
+        #: the plain values resolved to a type they do not read as (``0x_``, an int)
+        self._unreadable: list[str] = []
+        # An attribute of the instance, not a method: libyaml's composer calls it for every
+        # value (180,000 times for a 10,000-tag file), and a closure over its tables costs
+        # half as much as a method looking them up on self.
+        self.resolve = _plain_resolve(self._unreadable)  # type: ignore[method-assign]
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        """PyYAML's resolve, with plain text no resolver could claim (names, units,
-        descriptions: most of a project file) answered at once, and every other plain
-        value resolved once per file. It runs for every value libyaml composes, and its
-        lookups were a tenth of a large project's load."""
-        if kind is ScalarNode and implicit[0] and value and not self.yaml_path_resolvers:
-            first = self.resolved_first
+    @property
+    def unreadable(self) -> bool:
+        """True when a plain value was resolved to a type it does not read as."""
+        return bool(self._unreadable)
+
+
+def _plain_resolve(unreadable: list[str]) -> Callable[[Any, Any, Any], Any]:
+    """PyYAML's resolve (by :data:`_TABLE`), with plain text no resolver could claim
+    (names, units, descriptions: most of a project file) answered at once, and every other
+    plain value resolved once per file; the values whose type they do not read as are
+    added to ``unreadable``. The closure holds no composer, so none is left in a cycle."""
+    first = _Resolver.resolved_first
+    text = _STR
+    resolved: dict[str, str] = {}
+    table: Callable[[Any, Any, Any], str] = _TABLE.resolve
+
+    def resolve(kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0] and value:
             if first is not None and value[0] not in first:
-                return self.DEFAULT_SCALAR_TAG
+                return text
             # the tag of a plain scalar depends on its text alone (no path resolvers)
-            tag = self._resolved.get(value)
+            tag = resolved.get(value)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-                self._resolved[value] = tag
+                tag = resolved[value] = table(kind, value, implicit)
                 if tag != _STR and _unreadable(ScalarNode(tag, value)):
-                    self.unreadable = True
+                    unreadable.append(value)
             return tag
-        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return table(kind, value, implicit)
+
+    return resolve
 
 
 def _build_resolvers() -> None:
@@ -115,6 +131,9 @@ def _build_resolvers() -> None:
 
 
 _build_resolvers()
+#: PyYAML's resolve with the table above (no path resolvers: it keeps no state)
+_TABLE = _Resolver.__new__(_Resolver)
+BaseResolver.__init__(_TABLE)
 
 
 class _Composer(
@@ -192,9 +211,17 @@ if yaml.__with_libyaml__:
         _Composer keeps while composing are checked on the finished tree (_check_shape).
         libyaml itself stops nesting at 1,000 levels, so it never overflows the C stack."""
 
+        # libyaml's composer calls these two around every value it composes (360,000 Python
+        # calls for a 10,000-tag file, 5% of composing it). They follow the path resolvers,
+        # which this resolver never has (PyYAML's own return at once without them): so
+        # builtins that take the same arguments and do nothing stand in for them.
+        descend_resolver = staticmethod(slice)  # type: ignore[assignment]  # an unused slice
+        ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]  # ()
+
         def __init__(self, text: str) -> None:
             CParser.__init__(self, text)
             _Resolver.__init__(self)
+            assert not self.yaml_path_resolvers, "the resolver stand-ins would ignore them"
 
     _CComposer: type[Any] | None = _CComposerType
 else:  # a PyYAML built without libyaml: the pure-Python composer
@@ -335,6 +362,8 @@ class YamlSyntaxError(Exception):
 def _unprintable(text: str, file: str) -> list[ConfigError]:
     """An error for each character PyYAML refuses (NUL, other control characters)."""
     errors: list[ConfigError] = []
+    if text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII):
+        return errors  # the usual file: the same answer as the search below, 5x sooner
     for match in _NOT_PRINTABLE.finditer(text):
         start = match.start()
         line = text.count("\n", 0, start) + 1
@@ -436,6 +465,17 @@ def control_problem(value: Any) -> str:
     return ""
 
 
+def may_hold_controls(text: str) -> bool:
+    """False when no value composed from ``text`` can hold a character that
+    :func:`control_problem` refuses, so a reader may skip looking at each value.
+
+    :func:`compose` refused every raw control character (:data:`_NOT_PRINTABLE`) but NEL
+    (U+0085, a YAML line break); any other comes from an escape of a double-quoted value,
+    which needs a backslash (tests/project/test_fast_tags.py checks the two tables agree).
+    """
+    return "\\" in text or "\x85" in text
+
+
 def line_of(node: Node) -> int:
     """1-based line of a node."""
     return int(node.start_mark.line) + 1
@@ -453,6 +493,9 @@ def scalar_value(node: ScalarNode) -> Any:
 
 
 _STR = f"{_TAG}str"
+#: the tag of text (a ScalarNode's ``tag``), for readers that look at nodes themselves
+#: (hmi.project.fast_tags)
+STR_TAG = _STR
 #: SafeConstructor's scalar methods keep no state; one shared instance serves them all
 #: (construct_object would remember every node it saw, and building one per call cost a
 #: third of the load of a 10,000-tag project)
@@ -721,5 +764,7 @@ _Bad: Any = _BadType()
 
 
 def _suggest(word: str, options: tuple[str, ...]) -> str:
+    import difflib  # only when a field is wrong: not on every start
+
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
