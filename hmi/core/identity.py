@@ -32,9 +32,10 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
 
 #: the only signing algorithm made or accepted
 ALGORITHM = "HS256"
@@ -48,17 +49,25 @@ DEFAULT_AUDIENCE = "hmi"
 CLOCK_SKEW = 60.0
 
 _REQUIRED = ("sub", "roles", "node", "sid", "iat", "exp", "auth_time", "aud", "iss")
-#: signature, audience and issuer checked by PyJWT; the times by us, with ``now``
-_JWT = jwt.PyJWT(
-    {
-        "verify_exp": False,
-        "verify_iat": False,
-        "verify_nbf": False,
-        "require": list(_REQUIRED),
-        "enforce_minimum_key_length": True,  # HS256 keys of 32 bytes or more (RFC 7518)
-        "strict_aud": True,  # one audience, a string, equal to ours
-    }
-)
+
+
+@functools.cache
+def _pyjwt() -> jwt.PyJWT:
+    """PyJWT, as tokens are made and read here: signature, audience and issuer checked by
+    PyJWT; the times by us, with ``now``. Imported at the first token, not at start-up
+    (PyJWT and cryptography took 47 ms of every start before the first frame)."""
+    import jwt
+
+    return jwt.PyJWT(
+        {
+            "verify_exp": False,
+            "verify_iat": False,
+            "verify_nbf": False,
+            "require": list(_REQUIRED),
+            "enforce_minimum_key_length": True,  # HS256 keys of 32 bytes or more (RFC 7518)
+            "strict_aud": True,  # one audience, a string, equal to ours
+        }
+    )
 
 
 class InvalidToken(ValueError):
@@ -135,8 +144,10 @@ def issue_token(
         "aud": audience,
         "iss": ISSUER,
     }
+    import jwt  # (at the first token, not at start-up: see _pyjwt)
+
     try:
-        return _JWT.encode(claims, key, algorithm=ALGORITHM, headers={"kid": key_id(key)})
+        return _pyjwt().encode(claims, key, algorithm=ALGORITHM, headers={"kid": key_id(key)})
     except jwt.InvalidKeyError as exc:
         raise ValueError(f"plant key refused: {exc}") from None
 
@@ -160,6 +171,9 @@ def read_token(
     With ``now``, the token must also be live (issued, not expired). Without it, an expired
     token still reads: logout revokes a session whatever its token's age.
     """
+    import jwt  # (at the first token, not at start-up: see _pyjwt)
+
+    pyjwt = _pyjwt()
     by_id = _keys_by_id(keys)
     if not isinstance(token, str):  # it came off the wire: anything is possible
         raise InvalidToken("malformed token")
@@ -170,7 +184,7 @@ def read_token(
         # Any other is read the long way below, which says what is wrong with it.
         current_kid, current_key = current
         try:
-            decoded = _JWT.decode_complete(
+            decoded = pyjwt.decode_complete(
                 token, current_key, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER
             )
         except jwt.PyJWTError:
@@ -193,7 +207,7 @@ def read_token(
     if key is None:  # none of our keys made it: as forged as a wrong signature
         raise InvalidToken("bad signature")
     try:
-        claims = _JWT.decode(token, key, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER)
+        claims = pyjwt.decode(token, key, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER)
     except jwt.InvalidSignatureError:
         raise InvalidToken("bad signature") from None
     except jwt.MissingRequiredClaimError as exc:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import jwt
-
 #: how long a ticket is good for (s)
 TICKET_SECONDS = 30
 #: a caller goes back through the broker this long before its ticket expires (s)
@@ -43,12 +41,16 @@ def new_key() -> bytes:
 
 def issue(key: bytes, caller: str, target: str, now: float) -> str:
     """A ticket for ``caller`` to call ``target`` directly, signed with ``key``."""
+    import jwt  # (at the first ticket: PyJWT and cryptography take ~47 ms to import)
+
     claims = {"sub": caller, "tgt": target, "exp": int(now) + TICKET_SECONDS}
     return jwt.encode(claims, key, algorithm=_ALGORITHM)
 
 
 def verify(key: bytes, ticket: str, now: float) -> tuple[str, str, float]:
     """``(caller, target, expiry)`` of a ticket signed with ``key`` and good at ``now``."""
+    import jwt  # (at the first ticket: see issue)
+
     if not key:
         raise InvalidTicket("no ticket key (not welcomed yet)")
     try:
@@ -70,6 +72,8 @@ def verify(key: bytes, ticket: str, now: float) -> tuple[str, str, float]:
 
 def expiry_of(ticket: str) -> float:
     """When a ticket expires, as it says (read by its holder, who cannot check it)."""
+    import jwt  # (at the first ticket: see issue)
+
     try:
         claims = jwt.decode(ticket, options={"verify_signature": False})
         return float(claims["exp"])
