@@ -4,6 +4,7 @@ it replaces, messages of any frame count, and no use of a closed socket."""
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import time
 from typing import Any
@@ -15,7 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hmi.bus.broker import lvc, tapc
+from hmi.bus.broker.ledger import Ledger
 from hmi.bus.broker.lvc import Layout
+from hmi.bus.wire.frames import Kind, pack_header
 
 try:
     from hmi.bus.broker import _tapc
@@ -69,28 +72,23 @@ def test_a_layout_answers_the_same_with_and_without_the_helper(monkeypatch, help
     assert not layout.matches(b"")
 
 
-@needs_helper
-@pytest.mark.timeout(20)
-def test_the_reader_in_c_hands_over_what_pyzmq_would():
-    async def main() -> list[tuple[bytes, ...]]:
-        got: list[tuple[bytes, ...]] = []
+def _read_tap(sent: list[list[bytes]], mine: str = "broker-1") -> list[tuple[Any, ...]]:
+    """What the C tap reader hands over for ``sent`` (published on a SUB it reads)."""
+
+    async def main() -> list[tuple[Any, ...]]:
+        got: list[tuple[Any, ...]] = []
         ctx = zmq.Context()
         pub, sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
+        for sock in (pub, sub):
+            sock.sndhwm = sock.rcvhwm = 0
         try:
             pub.bind("inproc://tapc-test")
             sub.connect("inproc://tapc-test")
             sub.subscribe(b"")
             time.sleep(0.05)  # inproc subscriptions are immediate; the pipe is not
-            sent = [
-                [b"tag/a", b"h1", b"p" * 5000],
-                [b"one frame"],
-                [b"tag/b", b"h2", b"", b"a fourth frame"],
-                [b"tag/c", b""],
-                [b"tag/d", b"h4", b"p4"],
-            ]
             for message in sent:
                 pub.send_multipart(message)
-            reader = tapc.TapReader(sub, got.extend, period=0.001, three=True)
+            reader = tapc.TapReader(sub, got.extend, period=0.001, mine=mine)
             reader.drain()
             reader.close()
             sub.close()
@@ -102,9 +100,82 @@ def test_the_reader_in_c_hands_over_what_pyzmq_would():
             ctx.term()
         return got
 
-    got = asyncio.run(main())
-    # another frame count is () (counted by the ledger), and takes no other message with it
-    assert got == [(b"tag/a", b"h1", b"p" * 5000), (), (), (), (b"tag/d", b"h4", b"p4")]
+    return asyncio.run(main())
+
+
+def _pub(sender: str, seq: int, flags: int = 0) -> bytes:
+    return pack_header(Kind.PUB, sender, seq, 1.7e9, flags)
+
+
+@needs_helper
+@pytest.mark.timeout(20)
+def test_the_tap_reader_hands_over_runs_and_the_odd_messages_as_they_came():
+    sent = [
+        [b"tag/a", _pub("n1", 1), b"p" * 5000],
+        [b"tag/a", _pub("n1", 2, 1), b"p2"],
+        [b"tag/a", _pub("broker-1", 7), b"the broker's own"],  # left out, run goes on
+        [b"tag/a", _pub("n1", 5), b"p5"],  # a gap within the run
+        [b"one frame"],
+        [b"tag/b", b"h2", b"", b"a fourth frame"],
+        [b"tag/c", b"not a header", b"x"],
+        [b"tag/c", pack_header(Kind.HELLO, "n1", 1, 1.7e9), b"x"],  # not a publication
+        [b"tag/d", _pub("n2", 9), b"p4"],
+    ]
+    got = _read_tap(sent)
+    assert got == [
+        (b"tag/a", "n1", 1, 5, 1, 3, 5004, [(b"p" * 5000, 0), (b"p2", 1), (b"p5", 0)]),
+        (),
+        (),
+        tuple(sent[6]),
+        tuple(sent[7]),
+        (b"tag/d", "n2", 9, 9, 0, 1, 2, [(b"p4", 0)]),
+    ]
+
+
+def _stream(rng: random.Random, n: int) -> list[list[bytes]]:
+    """Messages as a tap sees them: runs of publications, now and then something else."""
+    messages: list[list[bytes]] = []
+    seqs: dict[tuple[str, bytes], int] = {}
+    for _ in range(n):
+        sender = rng.choice(["n1", "n2", "broker-1", "é-node"])
+        topic = rng.choice([b"tag/a", b"tag/b", b"evt/x", b"$probe/n1/1/", b"tag/\xff", b""])
+        seq = seqs.get((sender, topic), 0) + (1 if rng.random() < 0.95 else rng.randrange(2, 9))
+        seqs[(sender, topic)] = seq
+        payload = msgpack.packb([[f"{topic!r}/t{rng.randrange(5)}", rng.random(), 0, 1.0]])
+        header = pack_header(Kind.PUB, sender, seq, 1.7e9, rng.choice([0, 0, 1]))
+        odd = rng.random()
+        if odd < 0.03:
+            header = header[:-1]  # cut short
+        elif odd < 0.05:
+            header = pack_header(rng.choice([Kind.HELLO, Kind.BYE]), sender, seq, 1.0)
+        elif odd < 0.06:
+            messages.append([topic])
+            continue
+        elif odd < 0.07:
+            header = msgpack.packb([1, int(Kind.PUB), sender, -seq, 1.0, 0])  # negative seq
+        messages.append([topic, header, payload])
+    return messages
+
+
+@needs_helper
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.timeout(60)
+def test_books_kept_from_runs_are_the_books_kept_message_by_message(seed):
+    rng = random.Random(seed)
+    sent = _stream(rng, 3000)
+    by_runs, by_messages = Ledger("broker-1"), Ledger("broker-1")
+    items = _read_tap(sent)
+    assert len(items) < len(sent)  # runs were found
+    for i in range(0, len(items), 7):
+        by_runs.record_read(items[i : i + 7], 1.0)
+    by_messages.record_read([tuple(m) for m in sent], 1.0)
+    for ledger in (by_runs, by_messages):
+        ledger.cache.merge()
+    assert by_runs.stats.drops == by_messages.stats.drops
+    assert by_runs.stats.gaps == by_messages.stats.gaps
+    assert by_runs.last_seq("n1", b"tag/a") == by_messages.last_seq("n1", b"tag/a")
+    assert dict(by_runs.cache.snapshot("")) == dict(by_messages.cache.snapshot(""))
+    assert by_runs.stats.messages == by_messages.stats.messages
 
 
 def _batch(names: list[str], value: float) -> bytes:

@@ -215,6 +215,280 @@ tap_recv_router(PyObject *self, PyObject *args)
     return recv_messages((void *)(uintptr_t)handle, limit, 4, keyed ? KEY_USER : KEY_EMPTY);
 }
 
+/* ---- runs of publications: the tap's books, taken apart in C ----------------------- */
+
+/* The usual header, [1, kind, sender, seq, time, flags] packed as hmi.bus.wire.frames packs
+ * it (fixarray of 6; a positive fixint kind; a fixstr or str8 sender; a non-negative int
+ * seq; a float or int time; a non-negative int flags) and nothing after it: its kind,
+ * sender, seq and flags. 0 for anything else, which Python then reads the long way
+ * (hmi.bus.wire.frames.check_header says what is wrong with it). */
+typedef struct {
+    int kind;
+    const unsigned char *sender;
+    size_t sender_len;
+    uint64_t seq;
+    uint64_t flags;
+} header_t;
+
+static int
+read_uint(const unsigned char *h, size_t n, size_t *p, uint64_t *out)
+{
+    if (*p >= n)
+        return 0;
+    unsigned char t = h[(*p)++];
+    size_t width = 0;
+    if (t < 0x80) {
+        *out = t;
+        return 1;
+    }
+    if (t == 0xcc)
+        width = 1;
+    else if (t == 0xcd)
+        width = 2;
+    else if (t == 0xce)
+        width = 4;
+    else if (t == 0xcf)
+        width = 8;
+    else
+        return 0;
+    if (*p + width > n)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < width; i++)
+        v = (v << 8) | h[*p + i];
+    *p += width;
+    *out = v;
+    return 1;
+}
+
+static int
+parse_header(const unsigned char *h, size_t n, header_t *out)
+{
+    size_t p = 0;
+    if (n < 6 || h[p++] != 0x96 || h[p++] != 0x01) /* six fields; version 1 */
+        return 0;
+    if (h[p] >= 0x80)
+        return 0;
+    out->kind = h[p++];
+    size_t len;
+    if ((h[p] & 0xe0) == 0xa0) { /* fixstr */
+        len = h[p] & 0x1f;
+        p += 1;
+    } else if (h[p] == 0xd9 && p + 1 < n) { /* str8 */
+        len = h[p + 1];
+        p += 2;
+    } else
+        return 0;
+    if (p + len > n)
+        return 0;
+    out->sender = h + p;
+    out->sender_len = len;
+    p += len;
+    if (!read_uint(h, n, &p, &out->seq))
+        return 0;
+    if (p >= n)
+        return 0;
+    unsigned char t = h[p++]; /* the time: only skipped (a float, or an int) */
+    size_t skip;
+    if (t == 0xcb)
+        skip = 8;
+    else if (t == 0xca)
+        skip = 4;
+    else if (t < 0x80 || t >= 0xe0)
+        skip = 0;
+    else if (t == 0xcc || t == 0xd0)
+        skip = 1;
+    else if (t == 0xcd || t == 0xd1)
+        skip = 2;
+    else if (t == 0xce || t == 0xd2)
+        skip = 4;
+    else if (t == 0xcf || t == 0xd3)
+        skip = 8;
+    else
+        return 0;
+    p += skip;
+    if (p > n || !read_uint(h, n, &p, &out->flags))
+        return 0;
+    return p == n;
+}
+
+typedef struct {
+    PyObject *items;   /* what is handed over */
+    PyObject *topic;   /* the run's topic (bytes), NULL: no run open */
+    PyObject *sender;  /* its sender (str) */
+    unsigned char sender_raw[256];
+    size_t sender_len;
+    uint64_t first, last;
+    Py_ssize_t gaps, count, size;
+    PyObject *batches; /* [(payload, full)] */
+} runs_t;
+
+/* Hand the open run over as (topic, sender, first seq, last seq, gaps, count, bytes,
+ * batches); 0 on a Python error. */
+static int
+flush_run(runs_t *r)
+{
+    if (r->topic == NULL)
+        return 1;
+    PyObject *run = Py_BuildValue("(NNKKnnnN)", r->topic, r->sender, (unsigned long long)r->first,
+                                  (unsigned long long)r->last, r->gaps, r->count, r->size,
+                                  r->batches);
+    r->topic = r->sender = r->batches = NULL;
+    if (run == NULL)
+        return 0;
+    int failed = PyList_Append(r->items, run) < 0;
+    Py_DECREF(run);
+    return !failed;
+}
+
+static void
+drop_run(runs_t *r)
+{
+    Py_CLEAR(r->topic);
+    Py_CLEAR(r->sender);
+    Py_CLEAR(r->batches);
+}
+
+/* recv_runs(handle, limit, mine, pub, full) -> (items, more): up to limit waiting messages
+ * of the tap, each run of publications (kind pub, a usual header) of one sender on one
+ * topic as one item (see flush_run), the broker's own (sender mine) left out; any other
+ * message as (topic, header, payload) bytes, or () for another frame count. */
+static PyObject *
+tap_recv_runs(PyObject *self, PyObject *args)
+{
+    unsigned long long handle;
+    Py_ssize_t limit;
+    Py_buffer mine;
+    int pub;
+    unsigned long long full_bit;
+    if (!PyArg_ParseTuple(args, "Kny*iK", &handle, &limit, &mine, &pub, &full_bit))
+        return NULL;
+    if (msg_recv == NULL) {
+        PyBuffer_Release(&mine);
+        PyErr_SetString(PyExc_RuntimeError, "bind() libzmq first");
+        return NULL;
+    }
+    void *sock = (void *)(uintptr_t)handle;
+    runs_t r = {0};
+    r.items = PyList_New(0);
+    int more_waiting = 1, failed = r.items == NULL;
+    for (Py_ssize_t n = 0; !failed && n < limit; n++) {
+        zmq_msg_t msgs[3], extra;
+        int count = 0, kept = 0, more = 0, err = 0;
+        do {
+            /* (a fourth frame or more: read to the end, the message is not one of ours) */
+            zmq_msg_t *msg = count < 3 ? &msgs[count] : &extra;
+            msg_init(msg);
+            if (msg_recv(msg, sock, ZMQ_DONTWAIT) < 0) {
+                err = zmq_errno_fn();
+                msg_close(msg);
+                break;
+            }
+            more = msg_more(msg);
+            if (count < 3)
+                kept++;
+            else
+                msg_close(msg);
+            count++;
+        } while (more);
+        if (err && count == 0) {
+            if (err == EAGAIN) {
+                more_waiting = 0;
+            } else if (PyList_GET_SIZE(r.items) == 0 && r.topic == NULL) {
+                errno = err;
+                PyErr_SetFromErrno(PyExc_OSError);
+                failed = 1;
+            } /* else the error shows at the next call; what was read is handed over */
+            break;
+        }
+        if (err || count != 3) { /* (err: cut short, which a message's frames never are) */
+            for (int i = 0; i < kept; i++)
+                msg_close(&msgs[i]);
+            PyObject *odd = PyTuple_New(0);
+            failed = odd == NULL || !flush_run(&r) || PyList_Append(r.items, odd) < 0;
+            Py_XDECREF(odd);
+            continue;
+        }
+        const unsigned char *topic = msg_data(&msgs[0]);
+        size_t topic_len = msg_size(&msgs[0]);
+        header_t h;
+        int usual = parse_header(msg_data(&msgs[1]), msg_size(&msgs[1]), &h) && h.kind == pub;
+        if (usual && h.sender_len == (size_t)mine.len &&
+            memcmp(h.sender, mine.buf, h.sender_len) == 0) { /* the broker's own */
+            for (int i = 0; i < 3; i++)
+                msg_close(&msgs[i]);
+            continue;
+        }
+        PyObject *payload =
+            PyBytes_FromStringAndSize(msg_data(&msgs[2]), (Py_ssize_t)msg_size(&msgs[2]));
+        Py_ssize_t payload_len = (Py_ssize_t)msg_size(&msgs[2]);
+        int same = usual && r.topic != NULL && h.sender_len == r.sender_len &&
+                   memcmp(h.sender, r.sender_raw, h.sender_len) == 0 &&
+                   (size_t)PyBytes_GET_SIZE(r.topic) == topic_len &&
+                   memcmp(PyBytes_AS_STRING(r.topic), topic, topic_len) == 0;
+        PyObject *sender = NULL;
+        if (usual && !same) {
+            sender = PyUnicode_DecodeUTF8((const char *)h.sender, (Py_ssize_t)h.sender_len, NULL);
+            if (sender == NULL) { /* not UTF-8: Python says why */
+                PyErr_Clear();
+                usual = 0;
+            }
+        }
+        if (payload == NULL) {
+            failed = 1;
+        } else if (usual) {
+            PyObject *batch = Py_BuildValue("(Oi)", payload, (h.flags & full_bit) ? 1 : 0);
+            if (!same) {
+                if (!flush_run(&r)) {
+                    failed = 1;
+                } else {
+                    r.topic = PyBytes_FromStringAndSize((const char *)topic, (Py_ssize_t)topic_len);
+                    r.sender = sender;
+                    sender = NULL;
+                    memcpy(r.sender_raw, h.sender, h.sender_len);
+                    r.sender_len = h.sender_len;
+                    r.first = h.seq;
+                    r.gaps = r.count = r.size = 0;
+                    r.batches = PyList_New(0);
+                    failed = r.topic == NULL || r.batches == NULL;
+                }
+            } else if (h.seq > r.last && h.seq - r.last > 1) {
+                r.gaps++;
+            }
+            if (!failed) {
+                r.last = h.seq;
+                r.count++;
+                r.size += payload_len;
+                failed = batch == NULL || PyList_Append(r.batches, batch) < 0;
+            }
+            Py_XDECREF(batch);
+        } else {
+            PyObject *header = PyBytes_FromStringAndSize(msg_data(&msgs[1]),
+                                                         (Py_ssize_t)msg_size(&msgs[1]));
+            PyObject *topic_b =
+                PyBytes_FromStringAndSize((const char *)topic, (Py_ssize_t)topic_len);
+            PyObject *odd = header && topic_b ? PyTuple_Pack(3, topic_b, header, payload) : NULL;
+            failed = odd == NULL || !flush_run(&r) || PyList_Append(r.items, odd) < 0;
+            Py_XDECREF(odd);
+            Py_XDECREF(header);
+            Py_XDECREF(topic_b);
+        }
+        Py_XDECREF(sender);
+        Py_XDECREF(payload);
+        for (int i = 0; i < 3; i++)
+            msg_close(&msgs[i]);
+    }
+    PyBuffer_Release(&mine);
+    if (!failed && !flush_run(&r))
+        failed = 1;
+    if (failed) {
+        drop_run(&r);
+        Py_XDECREF(r.items);
+        return NULL;
+    }
+    return Py_BuildValue("(NO)", r.items, more_waiting ? Py_True : Py_False);
+}
+
 /* (p | f) == s over len bytes. Differences are gathered over a block of 64 bytes before
  * they are tested, so that the compiler can vectorize the block. */
 static int
@@ -384,6 +658,8 @@ static PyMethodDef methods[] = {
      "bind(path) -> (major, minor, patch): use the libzmq already loaded from path."},
     {"recv_router", tap_recv_router, METH_VARARGS,
      "recv_router(handle, limit, keyed) -> (messages, more): a ROUTER's waiting messages."},
+    {"recv_runs", tap_recv_runs, METH_VARARGS,
+     "recv_runs(handle, limit, mine, pub, full) -> (items, more): the tap's runs."},
     {"recv_three", tap_recv_three, METH_VARARGS,
      "recv_three(handle, limit) -> (messages, more): up to limit waiting messages."},
     {"covers", tap_covers, METH_VARARGS,

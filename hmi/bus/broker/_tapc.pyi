@@ -1,5 +1,7 @@
 """Types of the compiled tap helper (``_tapc.c``; hmi.bus.broker.tapc says what it is for)."""
 
+from typing import Any
+
 def bind(path: str, /) -> tuple[int, int, int]:
     """Use the libzmq already loaded from ``path``; returns its version."""
 
@@ -7,6 +9,14 @@ def recv_three(handle: int, limit: int, /) -> tuple[list[tuple[bytes, ...]], boo
     """Up to ``limit`` waiting messages of the socket at ``handle`` (``Socket.underlying``),
     each ``(topic, header, payload)`` (``()``: another frame count), and whether more wait.
     """
+
+def recv_runs(
+    handle: int, limit: int, mine: bytes, pub: int, full: int, /
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """Up to ``limit`` waiting messages of the tap: each run of publications of one sender
+    on one topic (usual headers) as ``(topic, sender, first seq, last seq, gaps, count,
+    bytes, [(payload, full)])``, the broker's own (``mine``) left out, any other message as
+    ``(topic, header, payload)`` (``()``: another frame count); and whether more wait."""
 
 def recv_router(
     handle: int, limit: int, keyed: bool, /

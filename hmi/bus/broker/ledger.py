@@ -45,12 +45,16 @@ class Ledger:
         #: senders forgotten whose sequence numbers go at the next :meth:`purge`
         self._forgetting: set[str] = set()
 
-    def record_read(self, messages: Sequence[Sequence[bytes]], now: float) -> None:
-        """Record the messages of one read of the broker's tap (the fast path).
+    def record_read(self, items: Sequence[Sequence[Any]], now: float) -> None:
+        """Record one read of the broker's tap (the fast path): its messages, or runs of
+        them as the tap's C helper takes them apart (hmi.bus.broker.tapc).
 
-        One call per read, and per run of messages of one (sender, topic) the lookups are
-        made once: a driver's batches come in runs. What is malformed here was delivered
-        already (receivers drop it): it is counted.
+        An item is a message ``(topic, header, payload)`` (``()``: another frame count), or
+        a run of publications of one sender on one topic, ``(topic, sender, first seq,
+        last seq, gaps within it, count, bytes, [(payload, full)])``, whose headers were
+        read and found usual (the broker's own left out). One call per read, and per run
+        of messages of one (sender, topic) the lookups are made once. What is malformed
+        here was delivered already (receivers drop it): it is counted.
         """
         drops = self.stats.drops
         seqs = self._bounded_seqs()
@@ -68,21 +72,26 @@ class Ledger:
         waiting: list[tuple[bytes, int]] | None = None
         last: int | None = None
         node: NodeInfo | None = None
-        for frames in messages:
-            if len(frames) != 3:
-                drops["frame_count"] += 1
-                continue
-            topic_b, header_b, payload_b = frames
-            fields = check_header(header_b)
-            if isinstance(fields, str):
-                drops[fields] += 1
-                continue
-            _, kind, sender, seq, _, flags = fields
-            if sender == mine:
-                continue  # the broker's own
-            if kind != _PUB:
-                drops["kind"] += 1
-                continue
+        for item in items:
+            if len(item) == 8:
+                topic_b, sender, first, seq, inner_gaps, count, size, batches = item
+            else:
+                if len(item) != 3:
+                    drops["frame_count"] += 1
+                    continue
+                topic_b, header_b, payload_b = item
+                fields = check_header(header_b)
+                if isinstance(fields, str):
+                    drops[fields] += 1
+                    continue
+                _, kind, sender, first, _, flags = fields
+                if sender == mine:
+                    continue  # the broker's own
+                if kind != _PUB:
+                    drops["kind"] += 1
+                    continue
+                seq, inner_gaps, count, size = first, 0, 1, len(payload_b)
+                batches = ((payload_b, flags & _FULL),)
             if topic_b != run_topic or sender != run_sender:
                 if run_topic is not None:  # the end of a run
                     seqs[(run_sender, run_topic)] = last
@@ -94,12 +103,12 @@ class Ledger:
                     if topic_b.startswith(_PROBE):
                         continue
                     if not topic_b or len(topic_b) > MAX_TOPIC:
-                        drops["topic_size"] += 1
+                        drops["topic_size"] += count
                         continue
                     try:
                         topic = topic_b.decode()
                     except UnicodeDecodeError:
-                        drops["topic_utf8"] += 1
+                        drops["topic_utf8"] += count
                         continue
                     found = per_topic[topic_b] = [0, 0, topic if topic.startswith("tag/") else ""]
                 counted = found
@@ -114,14 +123,15 @@ class Ledger:
                 last = seqs.get((sender, topic_b))
                 node = self.senders.get(sender)
                 run_topic, run_sender, run = topic_b, sender, 0
-            if last is not None and seq > last + 1:
+            if last is not None and first > last + 1:
                 gaps += 1
+            gaps += inner_gaps
             last = seq
-            run += 1
-            counted[0] += 1
-            counted[1] += len(payload_b)
+            run += count
+            counted[0] += count
+            counted[1] += size
             if waiting is not None:
-                waiting.append((payload_b, flags & _FULL))
+                waiting += batches
         if run_topic is not None:
             seqs[(run_sender, run_topic)] = last
             if node is not None:

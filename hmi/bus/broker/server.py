@@ -206,7 +206,9 @@ class Broker:
         self._front_reader.start()
         tap = self._forwarder.tap
         self._tap_reader = (
-            tap_reader(tap, self._on_tap, period=TAP_PERIOD) if tap is not None else None
+            tap_reader(tap, self._on_tap, period=TAP_PERIOD, mine=SENDER)
+            if tap is not None
+            else None
         )
         if self._tap_reader is not None:
             self._tap_reader.start()

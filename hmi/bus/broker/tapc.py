@@ -34,9 +34,13 @@ from typing import Any
 
 import zmq
 
-from hmi.bus.net.zmqio import BatchReader, RouterReader
+from hmi.bus.net.zmqio import DRAIN_BATCH, BatchReader, RouterReader
+from hmi.bus.wire.frames import Flag, Kind
 
 log = logging.getLogger(__name__)
+
+_PUB = int(Kind.PUB)
+_FULL = int(Flag.FULL)
 
 _tapc: ModuleType | None
 try:
@@ -96,14 +100,30 @@ def _in_c(sock: zmq.Socket[bytes], receive: Any, *args: Any) -> tuple[list[Any],
 
 
 class TapReader(BatchReader):
-    """A :class:`BatchReader` of three-frame messages that receives them in C, and hands
-    them over in chunks of :data:`CHUNK`."""
+    """A :class:`BatchReader` of the tap that receives in C, in chunks of :data:`CHUNK`
+    messages, and hands over each run of publications of one sender on one topic as one
+    item (:meth:`hmi.bus.broker.ledger.Ledger.record_read` says what an item is): the
+    headers of the usual shape are read in C, the rest as messages for Python.
+    ``mine``: the broker's own sender id (its messages are left out)."""
 
     chunk = CHUNK
 
+    def __init__(
+        self,
+        sock: zmq.Socket[bytes],
+        handle: Callable[[list[Any]], None],
+        *,
+        period: float,
+        mine: str,
+    ) -> None:
+        # (a read hands over items, each up to a chunk of messages: at most DRAIN_BATCH
+        # messages of runs per turn of the loop, as other readers)
+        super().__init__(sock, handle, max(1, DRAIN_BATCH // CHUNK), period=period, three=True)
+        self._mine = mine.encode()
+
     def receive_batch(self, limit: int, first: bool = False) -> tuple[list[Any], bool | None]:
         assert _tapc is not None  # (made only when receiver_available())
-        return _in_c(self.sock, _tapc.recv_three, limit)
+        return _in_c(self.sock, _tapc.recv_runs, limit, self._mine, _PUB, _FULL)
 
 
 class FrontReader(RouterReader):
@@ -137,10 +157,10 @@ def front_reader(
 
 
 def tap_reader(
-    sock: zmq.Socket[bytes], handle: Callable[[list[Any]], None], *, period: float
+    sock: zmq.Socket[bytes], handle: Callable[[list[Any]], None], *, period: float, mine: str
 ) -> BatchReader:
     """A reader of the tap: :class:`TapReader` when the helper can run, else the same
-    reading in Python."""
+    reading in Python (messages only)."""
     if receiver_available():
-        return TapReader(sock, handle, period=period, three=True)
+        return TapReader(sock, handle, period=period, mine=mine)
     return BatchReader(sock, handle, period=period, three=True)
