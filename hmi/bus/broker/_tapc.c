@@ -39,6 +39,7 @@ static void *(*msg_data)(zmq_msg_t *);
 static size_t (*msg_size)(const zmq_msg_t *);
 static int (*msg_more)(const zmq_msg_t *);
 static int (*msg_close)(zmq_msg_t *);
+static int (*msg_move)(zmq_msg_t *, zmq_msg_t *);
 static int (*zmq_errno_fn)(void);
 static const char *(*msg_gets)(const zmq_msg_t *, const char *);
 static void (*zmq_version_fn)(int *, int *, int *);
@@ -61,10 +62,11 @@ tap_bind(PyObject *self, PyObject *args)
     msg_size = dlsym(lib, "zmq_msg_size");
     msg_more = dlsym(lib, "zmq_msg_more");
     msg_close = dlsym(lib, "zmq_msg_close");
+    msg_move = dlsym(lib, "zmq_msg_move");
     zmq_errno_fn = dlsym(lib, "zmq_errno");
     msg_gets = dlsym(lib, "zmq_msg_gets");
     zmq_version_fn = dlsym(lib, "zmq_version");
-    if (!msg_init || !msg_recv || !msg_data || !msg_size || !msg_more || !msg_close ||
+    if (!msg_init || !msg_recv || !msg_data || !msg_size || !msg_more || !msg_close || !msg_move ||
         !zmq_errno_fn || !zmq_version_fn || !msg_gets) {
         msg_recv = NULL;
         PyErr_Format(PyExc_OSError, "%s lacks a libzmq function", path);
@@ -215,6 +217,9 @@ tap_recv_router(PyObject *self, PyObject *args)
     return recv_messages((void *)(uintptr_t)handle, limit, 4, keyed ? KEY_USER : KEY_EMPTY);
 }
 
+static int masked_equal(const unsigned char *p, const unsigned char *f, const unsigned char *s,
+                        Py_ssize_t len);
+
 /* ---- runs of publications: the tap's books, taken apart in C ----------------------- */
 
 /* The usual header, [1, kind, sender, seq, time, flags] packed as hmi.bus.wire.frames packs
@@ -321,19 +326,57 @@ typedef struct {
     uint64_t first, last;
     Py_ssize_t gaps, count, size;
     PyObject *batches; /* [(payload, full)] */
+    /* the topic's usual layout (hmi.bus.broker.lvc.Layout: free, structure), or NULL; the
+     * newest batch of the run with it, held unread while the next may make it moot */
+    PyObject *layout;
+    Py_buffer free_bits, structure;
+    zmq_msg_t held;
+    int holding, held_full;
+    Py_ssize_t moot;
 } runs_t;
 
+/* The held batch into the run's batches; 0 on a Python error. */
+static int
+release_held(runs_t *r)
+{
+    if (!r->holding)
+        return 1;
+    r->holding = 0;
+    PyObject *payload = PyBytes_FromStringAndSize(msg_data(&r->held), (Py_ssize_t)msg_size(&r->held));
+    msg_close(&r->held);
+    PyObject *batch = payload ? Py_BuildValue("(Ni)", payload, r->held_full) : NULL;
+    int failed = batch == NULL || PyList_Append(r->batches, batch) < 0;
+    Py_XDECREF(batch);
+    return !failed;
+}
+
+static void
+forget_layout(runs_t *r)
+{
+    if (r->layout != NULL) {
+        PyBuffer_Release(&r->free_bits);
+        PyBuffer_Release(&r->structure);
+        Py_CLEAR(r->layout);
+    }
+}
+
 /* Hand the open run over as (topic, sender, first seq, last seq, gaps, count, bytes,
- * batches); 0 on a Python error. */
+ * batches, moot); 0 on a Python error. */
 static int
 flush_run(runs_t *r)
 {
     if (r->topic == NULL)
         return 1;
-    PyObject *run = Py_BuildValue("(NNKKnnnN)", r->topic, r->sender, (unsigned long long)r->first,
+    int released = release_held(r);
+    forget_layout(r);
+    PyObject *run = Py_BuildValue("(NNKKnnnNn)", r->topic, r->sender, (unsigned long long)r->first,
                                   (unsigned long long)r->last, r->gaps, r->count, r->size,
-                                  r->batches);
+                                  r->batches, r->moot);
     r->topic = r->sender = r->batches = NULL;
+    if (!released) {
+        Py_XDECREF(run);
+        return 0;
+    }
     if (run == NULL)
         return 0;
     int failed = PyList_Append(r->items, run) < 0;
@@ -344,15 +387,24 @@ flush_run(runs_t *r)
 static void
 drop_run(runs_t *r)
 {
+    if (r->holding) {
+        msg_close(&r->held);
+        r->holding = 0;
+    }
+    forget_layout(r);
     Py_CLEAR(r->topic);
     Py_CLEAR(r->sender);
     Py_CLEAR(r->batches);
 }
 
-/* recv_runs(handle, limit, mine, pub, full) -> (items, more): up to limit waiting messages
- * of the tap, each run of publications (kind pub, a usual header) of one sender on one
- * topic as one item (see flush_run), the broker's own (sender mine) left out; any other
- * message as (topic, header, payload) bytes, or () for another frame count. */
+/* recv_runs(handle, limit, mine, pub, full, layouts) -> (items, more): up to limit waiting
+ * messages of the tap, each run of publications (kind pub, a usual header) of one sender
+ * on one topic as one item (see flush_run), the broker's own (sender mine) left out; any
+ * other message as (topic, header, payload) bytes, or () for another frame count.
+ * layouts: topic (bytes) -> (free, structure), the usual layout of each topic the cache
+ * knows one of: of two neighbours in a run that both have it, the older is moot (the
+ * newer sets every tag it sets: hmi.bus.broker.lvc), so it is never copied out of
+ * libzmq's message (counted in moot; its FULL flag goes to the newer). */
 static PyObject *
 tap_recv_runs(PyObject *self, PyObject *args)
 {
@@ -361,7 +413,9 @@ tap_recv_runs(PyObject *self, PyObject *args)
     Py_buffer mine;
     int pub;
     unsigned long long full_bit;
-    if (!PyArg_ParseTuple(args, "Kny*iK", &handle, &limit, &mine, &pub, &full_bit))
+    PyObject *layouts;
+    if (!PyArg_ParseTuple(args, "Kny*iKO!", &handle, &limit, &mine, &pub, &full_bit, &PyDict_Type,
+                          &layouts))
         return NULL;
     if (msg_recv == NULL) {
         PyBuffer_Release(&mine);
@@ -419,14 +473,12 @@ tap_recv_runs(PyObject *self, PyObject *args)
                 msg_close(&msgs[i]);
             continue;
         }
-        PyObject *payload =
-            PyBytes_FromStringAndSize(msg_data(&msgs[2]), (Py_ssize_t)msg_size(&msgs[2]));
         Py_ssize_t payload_len = (Py_ssize_t)msg_size(&msgs[2]);
         int same = usual && r.topic != NULL && h.sender_len == r.sender_len &&
                    memcmp(h.sender, r.sender_raw, h.sender_len) == 0 &&
                    (size_t)PyBytes_GET_SIZE(r.topic) == topic_len &&
                    memcmp(PyBytes_AS_STRING(r.topic), topic, topic_len) == 0;
-        PyObject *sender = NULL;
+        PyObject *sender = NULL, *payload = NULL;
         if (usual && !same) {
             sender = PyUnicode_DecodeUTF8((const char *)h.sender, (Py_ssize_t)h.sender_len, NULL);
             if (sender == NULL) { /* not UTF-8: Python says why */
@@ -434,10 +486,8 @@ tap_recv_runs(PyObject *self, PyObject *args)
                 usual = 0;
             }
         }
-        if (payload == NULL) {
-            failed = 1;
-        } else if (usual) {
-            PyObject *batch = Py_BuildValue("(Oi)", payload, (h.flags & full_bit) ? 1 : 0);
+        if (usual) {
+            int full = (h.flags & full_bit) ? 1 : 0;
             if (!same) {
                 if (!flush_run(&r)) {
                     failed = 1;
@@ -448,9 +498,26 @@ tap_recv_runs(PyObject *self, PyObject *args)
                     memcpy(r.sender_raw, h.sender, h.sender_len);
                     r.sender_len = h.sender_len;
                     r.first = h.seq;
-                    r.gaps = r.count = r.size = 0;
+                    r.gaps = r.count = r.size = r.moot = 0;
                     r.batches = PyList_New(0);
                     failed = r.topic == NULL || r.batches == NULL;
+                    PyObject *layout = failed ? NULL : PyDict_GetItemWithError(layouts, r.topic);
+                    if (layout != NULL && PyTuple_Check(layout) && PyTuple_GET_SIZE(layout) == 2 &&
+                        PyObject_GetBuffer(PyTuple_GET_ITEM(layout, 0), &r.free_bits,
+                                           PyBUF_SIMPLE) == 0) {
+                        if (PyObject_GetBuffer(PyTuple_GET_ITEM(layout, 1), &r.structure,
+                                               PyBUF_SIMPLE) == 0 &&
+                            r.structure.len == r.free_bits.len) {
+                            Py_INCREF(layout);
+                            r.layout = layout;
+                        } else {
+                            if (r.structure.obj != NULL)
+                                PyBuffer_Release(&r.structure);
+                            PyBuffer_Release(&r.free_bits);
+                        }
+                    }
+                    if (PyErr_Occurred())
+                        failed = 1;
                 }
             } else if (h.seq > r.last && h.seq - r.last > 1) {
                 r.gaps++;
@@ -459,15 +526,34 @@ tap_recv_runs(PyObject *self, PyObject *args)
                 r.last = h.seq;
                 r.count++;
                 r.size += payload_len;
-                failed = batch == NULL || PyList_Append(r.batches, batch) < 0;
+                if (r.layout != NULL && payload_len == r.structure.len &&
+                    masked_equal(msg_data(&msgs[2]), r.free_bits.buf, r.structure.buf,
+                                 payload_len)) {
+                    if (r.holding) { /* the held one is moot */
+                        msg_close(&r.held);
+                        r.moot++;
+                        full |= r.held_full;
+                    }
+                    msg_init(&r.held);
+                    msg_move(&r.held, &msgs[2]);
+                    r.holding = 1;
+                    r.held_full = full;
+                } else {
+                    payload = PyBytes_FromStringAndSize(msg_data(&msgs[2]), payload_len);
+                    PyObject *batch = payload ? Py_BuildValue("(Oi)", payload, full) : NULL;
+                    failed = batch == NULL || !release_held(&r) ||
+                             PyList_Append(r.batches, batch) < 0;
+                    Py_XDECREF(batch);
+                }
             }
-            Py_XDECREF(batch);
         } else {
+            payload = PyBytes_FromStringAndSize(msg_data(&msgs[2]), payload_len);
             PyObject *header = PyBytes_FromStringAndSize(msg_data(&msgs[1]),
                                                          (Py_ssize_t)msg_size(&msgs[1]));
             PyObject *topic_b =
                 PyBytes_FromStringAndSize((const char *)topic, (Py_ssize_t)topic_len);
-            PyObject *odd = header && topic_b ? PyTuple_Pack(3, topic_b, header, payload) : NULL;
+            PyObject *odd =
+                header && topic_b && payload ? PyTuple_Pack(3, topic_b, header, payload) : NULL;
             failed = odd == NULL || !flush_run(&r) || PyList_Append(r.items, odd) < 0;
             Py_XDECREF(odd);
             Py_XDECREF(header);

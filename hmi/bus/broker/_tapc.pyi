@@ -11,12 +11,20 @@ def recv_three(handle: int, limit: int, /) -> tuple[list[tuple[bytes, ...]], boo
     """
 
 def recv_runs(
-    handle: int, limit: int, mine: bytes, pub: int, full: int, /
+    handle: int,
+    limit: int,
+    mine: bytes,
+    pub: int,
+    full: int,
+    layouts: dict[bytes, tuple[bytes, bytes]],
+    /,
 ) -> tuple[list[tuple[Any, ...]], bool]:
     """Up to ``limit`` waiting messages of the tap: each run of publications of one sender
     on one topic (usual headers) as ``(topic, sender, first seq, last seq, gaps, count,
-    bytes, [(payload, full)])``, the broker's own (``mine``) left out, any other message as
-    ``(topic, header, payload)`` (``()``: another frame count); and whether more wait."""
+    bytes, [(payload, full)], moot)``, the broker's own (``mine``) left out, of two
+    neighbours with the topic's usual layout (``layouts``) the older left out (counted in
+    ``moot``); any other message as ``(topic, header, payload)`` (``()``: another frame
+    count); and whether more wait."""
 
 def recv_router(
     handle: int, limit: int, keyed: bool, /

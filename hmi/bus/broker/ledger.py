@@ -51,10 +51,12 @@ class Ledger:
 
         An item is a message ``(topic, header, payload)`` (``()``: another frame count), or
         a run of publications of one sender on one topic, ``(topic, sender, first seq,
-        last seq, gaps within it, count, bytes, [(payload, full)])``, whose headers were
-        read and found usual (the broker's own left out). One call per read, and per run
-        of messages of one (sender, topic) the lookups are made once. What is malformed
-        here was delivered already (receivers drop it): it is counted.
+        last seq, gaps within it, count, bytes, [(payload, full)], moot)``, whose headers
+        were read and found usual (the broker's own left out), and of whose batches
+        ``moot`` were left out (a newer one of the usual layout sets all they set). One
+        call per read, and per run of messages of one (sender, topic) the lookups are
+        made once. What is malformed here was delivered already (receivers drop it): it
+        is counted.
         """
         drops = self.stats.drops
         seqs = self._bounded_seqs()
@@ -63,7 +65,7 @@ class Ledger:
         per_topic: dict[bytes, list[Any]] = {}
         #: tag/ topic -> (sender, its batches waiting for the cache), in order
         tags: dict[str, tuple[str, list[tuple[bytes, int]]]] = {}
-        gaps = 0
+        gaps = skipped = 0
         # the current run: its topic and sender, counters, cache list, last seq, node
         run_topic: bytes | None = None
         run_sender = ""
@@ -73,8 +75,9 @@ class Ledger:
         last: int | None = None
         node: NodeInfo | None = None
         for item in items:
-            if len(item) == 8:
-                topic_b, sender, first, seq, inner_gaps, count, size, batches = item
+            if len(item) == 9:
+                topic_b, sender, first, seq, inner_gaps, count, size, batches, moot = item
+                skipped += moot
             else:
                 if len(item) != 3:
                     drops["frame_count"] += 1
@@ -141,6 +144,7 @@ class Ledger:
             extend(name, publisher, batches, now)
         self.stats.count_many(per_topic)
         self.stats.gaps += gaps
+        self.cache.skipped += skipped
 
     def _bounded_seqs(self) -> dict[tuple[str, bytes], int | None]:
         """The sequence numbers, forgotten first when there are :data:`MAX_SEQS` (a flood

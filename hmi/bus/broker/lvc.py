@@ -162,10 +162,12 @@ def _free(item: Any, pos: int, free: bytearray) -> int:
 
 
 class _Topic:
-    __slots__ = ("entries", "layouts", "owner", "pending", "size")
+    __slots__ = ("entries", "layouts", "name", "owner", "pending", "size")
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, name: bytes) -> None:
         self.owner = owner
+        #: the topic, encoded
+        self.name = name
         self.entries: dict[str, Any] = {}
         #: encoded batches not merged yet, oldest first: (payload, full)
         self.pending: list[tuple[bytes, int]] = []
@@ -196,6 +198,10 @@ class LastValueCache:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
         self._topics: dict[str, _Topic] = {}
+        #: encoded topic -> the parts (free, structure) of its usual layout (the newest
+        #: one decoded): the tap's C helper drops the batches it makes moot on the way in
+        #: (hmi.bus.broker.tapc)
+        self.usual: dict[bytes, tuple[bytes, bytes]] = {}
         #: the tag entries cached, over every topic
         self._count = 0
         #: publisher -> the topics it published last, and when it last published (the
@@ -239,7 +245,7 @@ class LastValueCache:
             if len(self._topics) >= self.max_entries or self._count >= self.max_entries:
                 self.refused += 1
                 return
-            cached = self._topics[topic] = _Topic(sender)
+            cached = self._topics[topic] = _Topic(sender, topic.encode())
             self._own(topic, sender)
         elif cached.owner != sender:
             self._disown(topic, cached.owner)
@@ -292,6 +298,7 @@ class LastValueCache:
         self._seen.pop(owner, None)
         for topic in topics:
             cached = self._topics.pop(topic)
+            self.usual.pop(cached.name, None)
             self._count -= len(cached.entries)
             self.pending_bytes -= cached.size
         self.forgotten += len(topics)
@@ -353,6 +360,8 @@ class LastValueCache:
                 break
         self.decoded += len(decoded)
         self.skipped += skipped
+        if known:
+            self.usual[cached.name] = (known[0].free_bytes, known[0].structure_bytes)
         before = len(cached.entries)
         store = cached.entries = {} if full else cached.entries
         # (at most this many new tags fit; when the batches hold fewer entries, none is

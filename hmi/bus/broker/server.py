@@ -206,7 +206,7 @@ class Broker:
         self._front_reader.start()
         tap = self._forwarder.tap
         self._tap_reader = (
-            tap_reader(tap, self._on_tap, period=TAP_PERIOD, mine=SENDER)
+            tap_reader(tap, self._on_tap, period=TAP_PERIOD, mine=SENDER, layouts=self.cache.usual)
             if tap is not None
             else None
         )

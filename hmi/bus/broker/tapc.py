@@ -104,7 +104,9 @@ class TapReader(BatchReader):
     messages, and hands over each run of publications of one sender on one topic as one
     item (:meth:`hmi.bus.broker.ledger.Ledger.record_read` says what an item is): the
     headers of the usual shape are read in C, the rest as messages for Python.
-    ``mine``: the broker's own sender id (its messages are left out)."""
+    ``mine``: the broker's own sender id (its messages are left out); ``layouts``: the
+    cache's usual layout of each topic (:attr:`hmi.bus.broker.lvc.LastValueCache.usual`),
+    by which the batches a run makes moot are left in libzmq's messages, never copied."""
 
     chunk = CHUNK
 
@@ -115,15 +117,17 @@ class TapReader(BatchReader):
         *,
         period: float,
         mine: str,
+        layouts: dict[bytes, tuple[bytes, bytes]],
     ) -> None:
         # (a read hands over items, each up to a chunk of messages: at most DRAIN_BATCH
         # messages of runs per turn of the loop, as other readers)
         super().__init__(sock, handle, max(1, DRAIN_BATCH // CHUNK), period=period, three=True)
         self._mine = mine.encode()
+        self._layouts = layouts
 
     def receive_batch(self, limit: int, first: bool = False) -> tuple[list[Any], bool | None]:
         assert _tapc is not None  # (made only when receiver_available())
-        return _in_c(self.sock, _tapc.recv_runs, limit, self._mine, _PUB, _FULL)
+        return _in_c(self.sock, _tapc.recv_runs, limit, self._mine, _PUB, _FULL, self._layouts)
 
 
 class FrontReader(RouterReader):
@@ -157,10 +161,15 @@ def front_reader(
 
 
 def tap_reader(
-    sock: zmq.Socket[bytes], handle: Callable[[list[Any]], None], *, period: float, mine: str
+    sock: zmq.Socket[bytes],
+    handle: Callable[[list[Any]], None],
+    *,
+    period: float,
+    mine: str,
+    layouts: dict[bytes, tuple[bytes, bytes]],
 ) -> BatchReader:
     """A reader of the tap: :class:`TapReader` when the helper can run, else the same
     reading in Python (messages only)."""
     if receiver_available():
-        return TapReader(sock, handle, period=period, mine=mine)
+        return TapReader(sock, handle, period=period, mine=mine, layouts=layouts)
     return BatchReader(sock, handle, period=period, three=True)
