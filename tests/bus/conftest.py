@@ -6,22 +6,7 @@ import socket
 
 import pytest
 
-
-def free_port_pair() -> int:
-    """A port p with p and p + 1 free on 127.0.0.1 (a broker's front and back)."""
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            if port >= 65534:
-                continue
-            with socket.socket() as b:
-                try:
-                    b.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port pair")
+from tests.ports import free_port_pair  # (many tests import it from here)
 
 
 def free_udp_port() -> int:

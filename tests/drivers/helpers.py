@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,16 +29,10 @@ from hmi.core.tag import DataType, Limits, Scaling, Source, Tag
 from hmi.drivers.auth import SessionVerifier
 from hmi.drivers.status import DeviceStatus
 from hmi.project.model import DeviceConfig
+from tests.ports import free_port  # noqa: F401 - many tests import it from here
 
 # pymodbus logs every refused connection as a warning; tests provoke plenty on purpose.
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def device(name: str, port: int, **kw: Any) -> DeviceConfig:

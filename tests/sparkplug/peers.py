@@ -13,7 +13,6 @@ import getpass
 import json
 import queue
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -23,15 +22,10 @@ from typing import Any
 
 import pytest
 
+from tests.ports import free_port  # (the Sparkplug tests import it from here)
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_PEERS = ROOT / "tests" / "peers" / "sparkplug"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Mosquitto:
