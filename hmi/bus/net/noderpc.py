@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hmi.bus.local.rpc import RemoteError, RpcTimeout
 from hmi.bus.net.routercalls import RouterCalls
-from hmi.bus.net.rpcstream import SCHEME as STREAM
 from hmi.bus.net.rpcstream import Messages, StreamPeer
 from hmi.bus.net.streamcalls import StreamCalls, base_of
 from hmi.bus.net.tickets import REFUSED, RENEW_BEFORE, expiry_of
+from hmi.bus.wire.address import STREAM_SCHEME as STREAM
 from hmi.bus.wire.address import is_stream_endpoint
 from hmi.bus.wire.control import (
     CALL,

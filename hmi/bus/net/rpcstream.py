@@ -24,16 +24,14 @@ import contextlib
 import logging
 import socket
 import struct
-import uuid
 from collections.abc import Callable
 from typing import Any
 
+from hmi.bus.wire.address import STREAM_SCHEME, new_stream_endpoint
 from hmi.bus.wire.frames import MAX_HEADER, MAX_PAYLOAD, MAX_TOPIC
 
 log = logging.getLogger(__name__)
 
-#: the scheme of a stream endpoint (an abstract Unix socket's name follows the ``@``)
-SCHEME = "unix:@"
 _LENGTHS = struct.Struct("<III")
 _PREFIX = _LENGTHS.size
 #: replies (or requests) waiting to be written to a peer that does not read, at most
@@ -44,13 +42,8 @@ _FIRST_BUFFER, _MIN_READ = 64 << 10, 16 << 10
 Messages = list[list[bytes]]
 
 
-def new_endpoint() -> str:
-    """A fresh stream endpoint name."""
-    return f"{SCHEME}hmi-rpc-{uuid.uuid4().hex}"
-
-
 def _address(endpoint: str) -> str:
-    return "\0" + endpoint[len(SCHEME) :]
+    return "\0" + endpoint[len(STREAM_SCHEME) :]
 
 
 def encode(frames: list[bytes]) -> bytes:
@@ -221,7 +214,7 @@ class StreamServer:
     the running loop."""
 
     def __init__(self, handle: Callable[[StreamPeer, Messages], None], drop: Callable[[str], None]):
-        self.endpoint = new_endpoint()
+        self.endpoint = new_stream_endpoint()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._sock.bind(_address(self.endpoint))

@@ -10,19 +10,27 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5570"
 STATE_ENV = "HMI_STATE_DIR"
-#: a node's stream endpoint (hmi.bus.net.rpcstream): an abstract Unix socket of this
-#: exact form, never another name (a node that named another program's socket would have
-#: callers write to it)
+#: the scheme of a node's stream endpoint (hmi.bus.net.rpcstream): an abstract Unix socket,
+#: its name after the ``@``
+STREAM_SCHEME = "unix:@"
+#: the one form of a stream endpoint, never another name (a node that named another
+#: program's socket would have callers write to it)
 _STREAM_ENDPOINT = re.compile(r"unix:@hmi-rpc-[0-9a-f]{32}")
 
 
+def new_stream_endpoint() -> str:
+    """A fresh stream endpoint name (``unix:@hmi-rpc-<32 hex digits>``)."""
+    return f"{STREAM_SCHEME}hmi-rpc-{uuid.uuid4().hex}"
+
+
 def is_stream_endpoint(text: str) -> bool:
-    """``text`` is a stream endpoint (``unix:@hmi-rpc-<32 hex digits>``)."""
+    """``text`` is a stream endpoint, of the form :func:`new_stream_endpoint` makes."""
     return _STREAM_ENDPOINT.fullmatch(text) is not None
 
 
