@@ -76,8 +76,9 @@ class DriverManager:
         verified sessions write under the project's grants."""
         options.setdefault("grants", project.grants)
         manager = cls(sink, project.poll_groups, **options)
+        tags = project.tags_by_device()
         for device in project.devices.values():
-            manager.add_device(device, project.tags_of_device(device.name))
+            manager.add_device(device, tags[device.name])
         return manager
 
     # -- life -------------------------------------------------------------------------------

@@ -205,4 +205,13 @@ class Project:
 
     def tags_of_device(self, device: str) -> list[Tag]:
         """The tags whose values come from ``device``."""
-        return [t for t in self.tags.values() if t.source and t.source.device == device]
+        return self.tags_by_device().get(device, [])
+
+    def tags_by_device(self) -> dict[str, list[Tag]]:
+        """Every device's tags, in the project's order, from one pass over the tags (a
+        pass per device was 327,000 steps for a 9,900-tag project of 33 devices)."""
+        grouped: dict[str, list[Tag]] = {name: [] for name in self.devices}
+        for tag in self.tags.values():
+            if tag.source is not None:
+                grouped.setdefault(tag.source.device, []).append(tag)
+        return grouped

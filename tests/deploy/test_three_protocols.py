@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import qasync
+from PySide6.QtCore import QTimer
 
 from hmi.app.alarms import connect_alarms, load_snapshot
 from hmi.app.links import LinkView
@@ -198,7 +199,7 @@ def _run_station(
         await until(lambda: context.alarms.synced, "the alarm list in step with the engine")
         assert alarmed() == set()  # starting up raised no communication alarm
         assert window.alarm_banner.text() == "No active alarms"
-        grab(window, "good")
+        await grab(window, "good")
 
         # -- the OPC UA server gone: its readouts BAD, the others GOOD ---------------------
         server.stop()  # killed, as on a power cut
@@ -230,11 +231,16 @@ def _run_station(
         await until(lambda: devices() == "plc1: OK  plc2: DOWN  site-b: DOWN", "site-b DOWN", 10)
         # each lost device's P1 communication alarm (after the project's on_delay)
         await until(lambda: alarmed() == {"plc2", "site-b"}, "plc2 and site-b comm alarms", 15)
-        grab(window, "two-lost")
+        await grab(window, "two-lost")
 
-    def grab(window: MainWindow, name: str) -> None:
+    async def grab(window: MainWindow, name: str) -> None:
         window.context.binder.flush()  # the frame the binder would paint next
-        qapp.processEvents()
+        # Let the loop run Qt's pending events (layouts, paints) before the grab. Not
+        # qapp.processEvents(): called from a coroutine under qasync it can step another
+        # task while this one runs ("Cannot enter into task", seen in one failing run).
+        shown = asyncio.get_running_loop().create_future()
+        QTimer.singleShot(0, lambda: shown.done() or shown.set_result(None))
+        await shown
         path = tmp_path / f"three-protocols-{name}.png"
         assert window.grab().save(str(path))
 

@@ -58,6 +58,12 @@ def test_a_good_file_gives_typed_tags_and_devices():
     assert valve.may_write({"operator"}) and not valve.may_write({"viewer"})
     assert project.devices["plc1"].port == 5020
     assert project.tags_of_device("plc1")
+    by_device = project.tags_by_device()  # one pass, the same as asking per device
+    assert set(by_device) == set(project.devices)
+    for name in project.devices:
+        mine = [t for t in project.tags.values() if t.source and t.source.device == name]
+        assert by_device[name] == mine == project.tags_of_device(name)
+    assert project.tags_of_device("no-such-device") == []
     assert project.users["engineer"].roles == {"engineer", "operator"}
 
 
