@@ -17,9 +17,9 @@ from hmi.core.command import Command
 from hmi.core.tag import DataType, Tag
 from hmi.drivers.protocol import DeviceLine
 from hmi.drivers.sink import Sink
+from hmi.project.fields import Fields
 from hmi.project.modbus_fields import read_modbus_address, read_modbus_device
 from hmi.project.model import DeviceConfig
-from hmi.project.yamlnode import Fields
 
 
 class ModbusProtocol:

@@ -57,7 +57,8 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hmi.project.errors import ConfigError, FileErrors
-from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose, scalar_value, type_name
+from hmi.project.fields import Context, Fields
+from hmi.project.yamlnode import YamlSyntaxError, compose, scalar_value, type_name
 
 #: An ``hmi`` command that exits with this code was called wrongly (argparse's usage error).
 USAGE_ERROR = 2

@@ -7,11 +7,11 @@ loader's own for Modbus (:mod:`hmi.project.modbus_fields`), else the plug-in's
 
 from __future__ import annotations
 
+from hmi.project.fields import Fields
 from hmi.project.modbus_fields import read_modbus_device
 from hmi.project.model import DeviceConfig
 from hmi.project.protocols import ProtocolSpec, UnknownProtocol, is_modbus, protocol_spec
 from hmi.project.tag_reader import settle_problem
-from hmi.project.yamlnode import Fields
 
 
 def read_device(f: Fields) -> DeviceConfig | None:

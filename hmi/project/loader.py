@@ -11,6 +11,7 @@ from hmi.core.tag import Tag
 from hmi.project.device_reader import read_device
 from hmi.project.errors import ProjectError
 from hmi.project.fast_tags import FastTags
+from hmi.project.fields import Context, Fields
 from hmi.project.model import (
     BUILTIN_SCREENS,
     DEFAULT_POLL_GROUPS,
@@ -32,14 +33,7 @@ from hmi.project.sections import (
 from hmi.project.source import SourceError, read_source
 from hmi.project.sparkplug_section import read_sparkplug
 from hmi.project.tag_reader import TagReader, check_roles
-from hmi.project.yamlnode import (
-    Context,
-    Fields,
-    YamlSyntaxError,
-    compose,
-    line_of,
-    may_hold_controls,
-)
+from hmi.project.yamlnode import YamlSyntaxError, compose, line_of, may_hold_controls
 
 #: read tags of the common shape by :mod:`hmi.project.fast_tags` (tests turn it off to
 #: compare its answers with the slow path's)

@@ -12,8 +12,8 @@ from typing import Any
 
 from hmi.core.address import AddressError, ModbusAddress
 from hmi.core.tag import DataType
+from hmi.project.fields import Fields
 from hmi.project.model import DeviceConfig
-from hmi.project.yamlnode import Fields
 
 #: RTU frames over TCP: a serial-to-Ethernet converter's address
 _TCP_SERIAL = re.compile(

@@ -20,8 +20,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from hmi.core.address import Address
 from hmi.core.tag import DataType
+from hmi.project.fields import Fields
 from hmi.project.model import MODBUS_PROTOCOLS, DeviceConfig
-from hmi.project.yamlnode import Fields
 
 #: the entry-point group third-party protocols register in (``[project.entry-points]``)
 ENTRY_POINT_GROUP = "hmi.protocols"

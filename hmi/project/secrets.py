@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from hmi.project.fields import Fields
 from hmi.project.paths import safe_resolve
-from hmi.project.yamlnode import Fields
 
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from hmi.core.permissions import Grants, parse_grants
+from hmi.project.fields import Fields
 from hmi.project.model import (
     BusConfig,
     CurveConfig,
@@ -18,7 +19,6 @@ from hmi.project.model import (
     SystemAlarmsConfig,
 )
 from hmi.project.paths import safe_resolve
-from hmi.project.yamlnode import Fields
 
 #: what a broker address looks like (hmi.bus.wire.address parses it; the project may not import
 #: the bus, so the shape is checked here and the details where it is used)

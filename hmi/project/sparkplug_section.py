@@ -28,9 +28,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hmi.project.fields import Fields
 from hmi.project.paths import safe_resolve
 from hmi.project.secrets import Secret, read_secret_fields
-from hmi.project.yamlnode import Fields
 
 #: what the drivers' MQTT link accepts (it parses the details)
 _BROKER = re.compile(r"^mqtts?://[^\s:/@]+(:\d{1,5})?/?$")

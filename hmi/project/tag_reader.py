@@ -1,7 +1,7 @@
 """Read one tag of a project file: type, device source, scaling, limits and alarms.
 
 Cross-checks against the project's devices, roles and poll groups; every error goes to the
-shared :class:`~hmi.project.yamlnode.Context` with its line and field, and a wrong part
+shared :class:`~hmi.project.fields.Context` with its line and field, and a wrong part
 makes the tag ``None`` (so the loader reports all errors at once and builds nothing).
 """
 
@@ -20,10 +20,10 @@ from hmi.core.tag import (
     Source,
     Tag,
 )
+from hmi.project.fields import Context, Fields
 from hmi.project.modbus_fields import read_modbus_address
 from hmi.project.model import DeviceConfig
 from hmi.project.protocols import is_modbus, protocol_spec
-from hmi.project.yamlnode import Context, Fields
 
 _POLICIES = tuple(policy.value for policy in BadQualityPolicy)
 _TYPES = tuple(data_type.value for data_type in DataType)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hmi.project.errors import ConfigError, FileErrors
-from hmi.project.yamlnode import Context, Fields, YamlSyntaxError, compose
+from hmi.project.fields import Context, Fields
+from hmi.project.yamlnode import YamlSyntaxError, compose
 from hmi.sim.faults import SENSORS, Fault
 from hmi.sim.plant import COMMANDS, MEASUREMENTS, STATES, Value
 from hmi.sim.registers import by_tag

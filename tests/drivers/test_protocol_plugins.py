@@ -28,8 +28,8 @@ from hmi.drivers.status import DeviceStats
 from hmi.drivers.write_checks import Rejected
 from hmi.project import ProjectError, parse_project
 from hmi.project import protocols as registry
+from hmi.project.fields import Fields
 from hmi.project.model import DeviceConfig
-from hmi.project.yamlnode import Fields
 from tests.drivers.helpers import RecordingSink
 
 #: the "device": what a memory line holds, by address

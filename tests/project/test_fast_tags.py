@@ -20,9 +20,9 @@ from hmi.core.tag import Tag
 from hmi.project import ProjectError, loader, parse_project
 from hmi.project.fast_tags import FastTags
 from hmi.project.yamlnode import (
-    _CONTROL,
     _NOT_PRINTABLE,
     _PRINTABLE_ASCII,
+    CONTROL,
     compose,
     may_hold_controls,
 )
@@ -306,7 +306,7 @@ def test_a_value_without_a_backslash_or_nel_holds_no_control_character() -> None
     compose(), except NEL; so only an escape (a backslash) or NEL brings one in."""
     for code in range(sys.maxunicode + 1):
         char = chr(code)
-        if _CONTROL.match(char) and char != "\x85":
+        if CONTROL.match(char) and char != "\x85":
             assert _NOT_PRINTABLE.match(char), f"U+{code:04X}"
     assert may_hold_controls('a: "\\0"') and may_hold_controls("a: b\x85c")
     assert not may_hold_controls("a: b\tc\r\n")

@@ -17,8 +17,8 @@ from hmi.drivers.opcua.settings import (
 )
 from hmi.drivers.protocol import DeviceLine
 from hmi.drivers.sink import Sink
+from hmi.project.fields import Fields
 from hmi.project.model import DeviceConfig
-from hmi.project.yamlnode import Fields
 
 
 class OpcUaProtocol:

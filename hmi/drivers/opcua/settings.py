@@ -14,9 +14,9 @@ from typing import Any
 
 from hmi.core.address import ProtocolAddress
 from hmi.core.tag import DataType
+from hmi.project.fields import Fields
 from hmi.project.model import DeviceConfig
 from hmi.project.paths import safe_resolve
-from hmi.project.yamlnode import Fields
 
 PROTOCOL = "opcua"
 

@@ -19,8 +19,8 @@ from hmi.drivers.sparkplug.settings import (
     read_sparkplug_device,
 )
 from hmi.drivers.write_checks import Rejected
+from hmi.project.fields import Fields
 from hmi.project.model import DeviceConfig
-from hmi.project.yamlnode import Fields
 
 
 class SparkplugProtocol:

@@ -28,10 +28,10 @@ from typing import Any
 
 from hmi.core.address import ProtocolAddress
 from hmi.core.tag import DataType
+from hmi.project.fields import Fields
 from hmi.project.model import DeviceConfig
 from hmi.project.secrets import Secret, read_secret_fields
 from hmi.project.sparkplug_section import read_tls_fields
-from hmi.project.yamlnode import Fields
 
 PROTOCOL = "sparkplug"
 _BROKER = re.compile(r"^mqtts?://[^\s:/@]+(:\d{1,5})?/?$")
