@@ -44,8 +44,6 @@ import asyncio
 import itertools
 import json
 import logging
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 
+from benchmarks.pinning import pin_together  # noqa: E402
 from hmi.core.address import ModbusAddress  # noqa: E402
 from hmi.core.modbus import (  # noqa: E402
     ChangeFilter,
@@ -72,6 +71,7 @@ from hmi.core.tag import DataType, Source, Tag  # noqa: E402
 from hmi.drivers.manager import DriverManager  # noqa: E402
 from hmi.project.model import DeviceConfig  # noqa: E402
 from tests.drivers.peers import build_libmodbus_server, start_server  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 PHASE = 1.0  # seconds per measurement
 CYCLE_PHASE = 5.0  # seconds of the cycle-time measurement
@@ -104,25 +104,6 @@ class NullSink:
 
     def status(self, status: Any) -> None:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pin_together(pid: int) -> int | None:
-    """Pin this process and ``pid`` to one CPU (see the module docstring); which, or None."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    try:
-        cpu = max(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        os.sched_setaffinity(pid, {cpu})
-    except OSError:
-        return None
-    return cpu
 
 
 def start(tmp: Path) -> tuple[subprocess.Popen[str], int, str]:

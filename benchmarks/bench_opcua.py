@@ -29,7 +29,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,11 +42,13 @@ sys.path.insert(0, str(ROOT))
 
 from asyncua.client.client import Client  # noqa: E402
 
+from benchmarks.pinning import pin_together  # noqa: E402
 from hmi.core.sample import Sample  # noqa: E402
 from hmi.core.tagstore import TagStore  # noqa: E402
 from hmi.drivers.manager import DriverManager  # noqa: E402
 from hmi.drivers.status import DeviceStatus  # noqa: E402
 from hmi.project import parse_project  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 PEER = ROOT / "tests" / "peers" / "opcua"
 NODES = int(os.environ.get("BENCH_OPCUA_NODES", "5000"))
@@ -62,12 +63,6 @@ CPU: list[float] = []
 COST: list[float] = []
 
 logging.getLogger("asyncua").setLevel(logging.ERROR)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(port: int, pki: Path) -> subprocess.Popen[str]:
@@ -95,19 +90,6 @@ def start_server(port: int, pki: Path) -> subprocess.Popen[str]:
         proc.kill()
         raise RuntimeError("node-opcua server did not start")
     return proc
-
-
-def pin_together(pid: int) -> int | None:
-    """Pin this process and ``pid`` to one CPU (Linux); the CPU, or None."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    try:
-        cpu = max(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        os.sched_setaffinity(pid, {cpu})
-    except OSError:
-        return None
-    return cpu
 
 
 def node_ids() -> list[str]:

@@ -46,6 +46,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.ports import free_port  # noqa: E402
+
 TAGS = 100
 CHANGED = 10
 MESSAGES = 20_000
@@ -58,12 +60,6 @@ END = "bench/end"
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the subscriber (its own process) -------------------------------------------------------

@@ -213,13 +213,9 @@ def read_fault(
     device: str, response: ModbusPDU, *, function: int, count: int, bits: bool, what: str
 ) -> DeviceException | MalformedReply:
     """Why ``response`` is not a valid answer to a read (the caller's fast check failed)."""
-    got = response.function_code
-    if isinstance(response, Undecodable):
-        return MalformedReply(f"{device}: wrong reply to {what}: {response.why}")
-    if got == function | 0x80:
-        return DeviceException(device, int(getattr(response, "exception_code", 0)), what)
-    if got != function:
-        return MalformedReply(_wrong_function(device, what, got, function))
+    fault = _other_answer(device, response, function=function, what=what)
+    if fault is not None:
+        return fault
     frame: bytes = getattr(response, FRAME, b"")
     size = (count + 7) >> 3 if bits else 2 * count
     byte_count = frame[1] if len(frame) > 1 else 0
@@ -239,13 +235,9 @@ def write_fault(
     pymodbus' own server (and so the simulated plant) answers with the value the point
     holds after the write, which the read-back judges anyway (overridden, a pulse).
     """
-    got = response.function_code
-    if isinstance(response, Undecodable):
-        return MalformedReply(f"{device}: wrong reply to {what}: {response.why}")
-    if got == function | 0x80:
-        return DeviceException(device, int(getattr(response, "exception_code", 0)), what)
-    if got != function:
-        return MalformedReply(_wrong_function(device, what, got, function))
+    fault = _other_answer(device, response, function=function, what=what)
+    if fault is not None:
+        return fault
     frame: bytes = getattr(response, FRAME, b"")
     if len(frame) != 5:
         return MalformedReply(f"{device}: wrong reply to {what}: {len(frame)} bytes, expected 5")
@@ -256,6 +248,21 @@ def write_fault(
         )
     if count is not None and amount != count:
         return MalformedReply(f"{device}: wrong reply to {what}: count {amount}, expected {count}")
+    return None
+
+
+def _other_answer(
+    device: str, response: ModbusPDU, *, function: int, what: str
+) -> DeviceException | MalformedReply | None:
+    """The device's refusal, or why ``response`` is no answer to ``function`` at all
+    (undecodable, another function code); None when it answers ``function``."""
+    got = response.function_code
+    if isinstance(response, Undecodable):
+        return MalformedReply(f"{device}: wrong reply to {what}: {response.why}")
+    if got == function | 0x80:
+        return DeviceException(device, int(getattr(response, "exception_code", 0)), what)
+    if got != function:
+        return MalformedReply(_wrong_function(device, what, got, function))
     return None
 
 
