@@ -31,56 +31,25 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 
-from hmi.core.command import Command, CommandResult, CommandState
+from hmi.core.command import Command, CommandResult
 from hmi.core.quality import Reason
 from hmi.core.sample import Sample
 from hmi.core.tag import Tag
 from hmi.drivers.device import DeviceState, PollGroup
 from hmi.drivers.errlog import ErrorLog
-from hmi.drivers.errors import CommError, DeviceException, MalformedReply, NotConnected
+from hmi.drivers.errors import NotConnected
+from hmi.drivers.line_writes import LineWrites
 from hmi.drivers.link import ModbusLink
 from hmi.drivers.scan import scan_group
 from hmi.drivers.sink import ScanHook, Sink
 from hmi.drivers.status import DeviceStats
 from hmi.drivers.watchdog import Watchdog
-from hmi.drivers.write_checks import overridden_message, pulse_message
-from hmi.drivers.writes import ReadBackMismatch, WritePlan, execute_write, holds, read_point
+from hmi.drivers.writes import WritePlan
 from hmi.project.model import DeviceConfig
 
 log = logging.getLogger(__name__)
-
-
-#: the shortest interval between two reads of a settling write (s)
-SETTLE_READ_MIN = 0.05
-
-
-@dataclass
-class _Write:
-    device: str
-    plan: WritePlan
-    command: Command
-    future: asyncio.Future[CommandResult]
-    #: the tag written (for the words of an override), and how long to watch it (s)
-    tag: Tag | None = None
-    settle: float = 0.0
-    timeout: float = 5.0
-    #: the write's timeout
-    timer: asyncio.TimerHandle | None = None
-
-
-@dataclass
-class _Settling:
-    """A write read back as written, watched until ``deadline`` (loop time)."""
-
-    write: _Write
-    deadline: float
-    interval: float
-    next_read: float
-    #: the device's value as last read (the read-back, then each settle read)
-    sample: Sample
 
 
 class Line:
@@ -113,8 +82,7 @@ class Line:
         #: every (device, group) of the line; replaced, never mutated, so a scan in
         #: progress iterates a consistent list while devices change
         self._schedule: list[tuple[DeviceState, PollGroup]] = []
-        self._writes: list[_Write] = []
-        self._settling: list[_Settling] = []
+        self._writes = LineWrites(self._devices, sink, wall_clock, self._report, self._poke)
         self._wake: asyncio.Future[None] | None = None
         self._status_timer: asyncio.TimerHandle | None = None
         self._watchdog: Watchdog | None = None
@@ -155,10 +123,7 @@ class Line:
         for group in device.groups.values():
             group.disarm()
         self._reschedule()
-        for write in [w for w in self._writes if w.device == name]:
-            self._finish(write, CommandState.FAILED, "device removed")
-        for settling in [s for s in self._settling if s.write.device == name]:
-            self._end_watch(settling, "the device was removed before it settled")
+        self._writes.end_all("device removed", "the device was removed before it settled", name)
         return list(device.points)
 
     def last_samples(self, device: str) -> Mapping[str, Sample]:
@@ -175,6 +140,7 @@ class Line:
         task = asyncio.current_task()
         watchdog = self._watchdog = Watchdog(loop, self._sink, self._wall, self._asking)
         link = self._link = self._link_factory(next(iter(self._devices.values())).config)
+        self._writes.link = link
         for device, group in self._schedule:
             watchdog.arm(device, group)
         self._status_timer = loop.call_later(self._status_interval, self._publish_status)
@@ -189,10 +155,10 @@ class Line:
                     if not link.connected:
                         await self._connect(link)
                         continue
-                    if self._writes:
-                        await self._do_writes(link)
-                    if self._settling:
-                        await self._watch_settling(link, loop)
+                    if self._writes.pending:
+                        await self._writes.run(link)
+                    if self._writes.settling:
+                        await self._writes.watch_settling(link, loop)
                     await self._poll(link, loop)
                 except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                     raise
@@ -205,10 +171,7 @@ class Line:
                 self._status_timer.cancel()
             for _, group in self._schedule:
                 group.disarm()
-            for write in list(self._writes):
-                self._finish(write, CommandState.FAILED, "driver stopped")
-            for settling in list(self._settling):
-                self._end_watch(settling, "the driver stopped before it settled")
+            self._writes.end_all("driver stopped", "the driver stopped before it settled")
 
     async def _poll(self, link: ModbusLink, loop: asyncio.AbstractEventLoop) -> None:
         """Scan every due group once, or sleep until one is due.
@@ -229,7 +192,7 @@ class Line:
             start = loop.time()
             try:
                 samples, failure = await scan_group(
-                    link, device, group, loop.time, self._wall, between=self._between_reads
+                    link, device, group, loop.time, self._wall, between=self._writes.between_reads
                 )
             finally:
                 device.asking = 0.0
@@ -289,12 +252,12 @@ class Line:
         return None, 0.0
 
     def _next_due(self, loop: asyncio.AbstractEventLoop) -> float:
-        due = [g.next_due for _, g in self._schedule] + [s.next_read for s in self._settling]
+        due = [g.next_due for _, g in self._schedule] + self._writes.next_reads()
         return min(due, default=loop.time() + 3600.0)
 
     async def _sleep_until(self, deadline: float) -> None:
         """Sleep until ``deadline`` or until something (a write, a change) wakes us."""
-        if self._writes or self._stopping:
+        if self._writes.pending or self._stopping:
             return
         loop = asyncio.get_running_loop()
         wake = self._wake = loop.create_future()
@@ -319,11 +282,9 @@ class Line:
         loop = asyncio.get_running_loop()
         attempt = 0
         while not self._stopping:
-            for write in list(self._writes):
-                self._finish(write, CommandState.FAILED, "device not connected")
-            for settling in list(self._settling):
-                # Confirmed as far as anyone can tell; the tag's quality says the rest.
-                self._end_watch(settling, "the link was lost before it settled")
+            # Settling writes: confirmed as far as anyone can tell; the tags' quality says
+            # the rest.
+            self._writes.end_all("device not connected", "the link was lost before it settled")
             try:
                 await link.connect()
             except NotConnected as exc:
@@ -384,186 +345,9 @@ class Line:
         tag: Tag | None = None,
         settle: float = 0.0,
     ) -> asyncio.Future[CommandResult]:
-        """Queue a checked write at once; the line runs it between two scans, in order.
-
-        The future always gets a result (never an exception): TIMED_OUT when the device
-        has not answered the write within ``timeout``. A write read back as written is
-        watched for ``settle`` seconds more (see the module docstring).
-        """
-        loop = asyncio.get_running_loop()
-        write = _Write(device, plan, command, loop.create_future(), tag, settle, timeout)
-        write.timer = loop.call_later(
-            timeout, self._finish, write, CommandState.TIMED_OUT, f"no result within {timeout:g} s"
-        )
-        self._writes.append(write)
-        self._poke()
-        return write.future
-
-    def _between_reads(self) -> Awaitable[list[str]] | None:
-        """The writes queued during a scan, to run before its next read; None when none
-        wait (asked before every read of a scan, so it must be cheap)."""
-        link = self._link
-        if not self._writes or link is None:
-            return None
-        return self._writes_in_scan(link)
-
-    async def _writes_in_scan(self, link: ModbusLink) -> list[str]:
-        """Run the waiting writes; their tags' blocks are decoded afresh at their next
-        scan, since the scan in progress drops what it read of them before (even after a
-        failed write: a timed-out one may have been carried out)."""
-        written = await self._do_writes(link)
-        for name in written:
-            for device in self._devices.values():
-                if name in device.points:
-                    device.forget_data_of(name)
-        return written
-
-    async def _do_writes(self, link: ModbusLink) -> list[str]:
-        """Run every queued write, in order; returns the names of the tags written to."""
-        written: list[str] = []
-        while self._writes:
-            write = self._writes[0]
-            device = self._devices.get(write.device)
-            if device is None or write.future.done():
-                self._finish(write, CommandState.FAILED, "device removed")
-                continue
-            written.append(write.command.tag)
-            self._supersede(write)
-            try:
-                sample = await execute_write(link, device.config.unit_id, write.plan, self._wall())
-            except ReadBackMismatch as exc:
-                # Accepted, but the device holds another value: shown, never the written one.
-                device.stats.answered()
-                self._publish_device_value(device, write, exc.sample)
-                if write.settle > 0:
-                    message = overridden_message(exc.sample, write.tag)
-                    self._finish(write, CommandState.OVERRIDDEN, message, exc.sample)
-                else:
-                    # settle 0: a pulse the device takes and clears itself; a PLC scan
-                    # between the write and its read-back has cleared it already.
-                    message = pulse_message(exc.sample, write.tag)
-                    self._finish(write, CommandState.CONFIRMED, message, exc.sample)
-            except DeviceException as exc:
-                device.stats.error(exc.kind, str(exc), self._wall())
-                self._finish(write, CommandState.FAILED, f"refused: {exc}")
-            except CommError as exc:
-                device.stats.error(
-                    exc.kind if link.connected else "connection", str(exc), self._wall()
-                )
-                # No answer in time: the write may or may not have been carried out. A
-                # wrong answer or a lost link: it was not, as far as anyone can tell.
-                failed = isinstance(exc, NotConnected | MalformedReply)
-                state = CommandState.FAILED if failed else CommandState.TIMED_OUT
-                self._finish(write, state, str(exc))
-            else:
-                device.stats.answered()
-                self._publish_device_value(device, write, sample)
-                if write.settle > 0:
-                    self._start_settling(device, write, sample)
-                else:
-                    self._finish(write, CommandState.CONFIRMED, "", sample)
-            self._report(device)
-        return written
-
-    def _publish_device_value(self, device: DeviceState, write: _Write, sample: Sample) -> None:
-        """Publish what the device holds now, and have the written point's block decoded
-        at its next scan: its last raw answer predates the write, so an unchanged answer
-        would not be decoded and the value read back would stay on the screens."""
-        device.forget_data_of(write.command.tag)
-        changed = device.filter.changed({write.command.tag: sample})
-        if changed:
-            self._sink.samples(changed)
-
-    def _supersede(self, write: _Write) -> None:
-        """A write to a point whose earlier write still settles: that one held until now
-        (the value it will read next is this command's, not the device's own)."""
-        for settling in [s for s in self._settling if s.write.device == write.device]:
-            if settling.write.command.tag == write.command.tag:
-                self._finish(
-                    settling.write,
-                    CommandState.CONFIRMED,
-                    "held until the next write to it",
-                    settling.sample,
-                )
-
-    def _end_watch(self, settling: _Settling, why: str) -> None:
-        """Stop watching a write before its settle time is over: it was read back as
-        written, so it is confirmed, and the note says what could not be checked."""
-        message = f"read back as written; {why}"
-        self._finish(settling.write, CommandState.CONFIRMED, message, settling.sample)
-
-    def _start_settling(self, device: DeviceState, write: _Write, sample: Sample) -> None:
-        """Watch ``write`` for its settle time; its own timeout now bounds the watch."""
-        self._writes.remove(write)  # written: the next write may go while this one settles
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        point = device.points.get(write.command.tag)
-        group = device.groups.get(point.poll_group) if point is not None else None
-        period = group.period if group is not None else write.settle
-        interval = max(SETTLE_READ_MIN, min(period, write.settle / 4))
-        self._settling.append(
-            _Settling(write, now + write.settle, interval, now + interval, sample)
-        )
-        if write.timer is not None:
-            write.timer.cancel()
-        write.timer = loop.call_later(
-            write.settle + write.timeout,
-            self._finish,
-            write,
-            CommandState.TIMED_OUT,
-            f"no result within {write.settle + write.timeout:g} s",
-        )
-
-    async def _watch_settling(self, link: ModbusLink, loop: asyncio.AbstractEventLoop) -> None:
-        """Read every settling write that is due; decide those whose settle time is over."""
-        for settling in [s for s in self._settling if s.next_read <= loop.time()]:
-            write = settling.write
-            device = self._devices.get(write.device)
-            if write.future.done():
-                continue  # timed out, or superseded during an earlier read of this loop
-            if device is None:
-                self._end_watch(settling, "the device was removed before it settled")
-                continue
-            point = write.plan.point
-            try:
-                data, sample = await read_point(link, device.config.unit_id, point, self._wall())
-            except (DeviceException, CommError) as exc:
-                # Read back as written before: confirmed, with what could not be checked.
-                connected = link.connected or isinstance(exc, DeviceException)
-                device.stats.error(exc.kind if connected else "connection", str(exc), self._wall())
-                self._end_watch(settling, f"could not read it while it settled: {exc}")
-                self._report(device)
-                continue
-            device.stats.answered()
-            self._publish_device_value(device, write, sample)
-            settling.sample = sample
-            if not holds(write.plan, data, sample):
-                message = overridden_message(sample, write.tag)
-                self._finish(write, CommandState.OVERRIDDEN, message, sample)
-            elif loop.time() >= settling.deadline:
-                self._finish(write, CommandState.CONFIRMED, "", sample)
-            else:
-                settling.next_read = min(loop.time() + settling.interval, settling.deadline)
-            self._report(device)
-
-    def _finish(
-        self, write: _Write, state: CommandState, message: str, sample: Sample | None = None
-    ) -> None:
-        if write in self._writes:
-            self._writes.remove(write)
-        self._settling = [s for s in self._settling if s.write is not write]
-        if write.timer is not None:
-            write.timer.cancel()
-        if write.future.done():
-            return
-        command = write.command
-        value = sample.value if sample is not None else None
-        if sample is None and write.device in self._devices:
-            old = self._devices[write.device].last.get(command.tag)
-            value = old.value if old is not None else None
-        write.future.set_result(
-            CommandResult(command.id, command.tag, state, value, message, self._wall())
-        )
+        """Queue a checked write at once; the line runs it between two scans, in order
+        (:meth:`LineWrites.submit`)."""
+        return self._writes.submit(device, plan, command, timeout, tag=tag, settle=settle)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

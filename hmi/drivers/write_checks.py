@@ -24,6 +24,10 @@ Authorizer = Callable[[Command, Tag], str | None]
 #: the grants of the default roles (a manager built without a project's)
 DEFAULT_GRANTS = Grants()
 
+#: the shortest interval between two reads of a write that settles (s): every poll
+#: period of its tag, at least four reads over its settle time, but not more often
+SETTLE_READ_MIN = 0.05
+
 
 class Rejected(ValueError):
     """The command may not be executed; the message says why, for the operator."""

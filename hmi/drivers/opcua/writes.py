@@ -33,15 +33,12 @@ from hmi.core.tag import Tag
 from hmi.drivers.opcua.items import code_quality, posix
 from hmi.drivers.opcua.node_types import as_node_type
 from hmi.drivers.opcua.values import VARIANT_TYPES, Mismatch, converter, encode_value
-from hmi.drivers.write_checks import Rejected, overridden_message, pulse_message
+from hmi.drivers.write_checks import SETTLE_READ_MIN, Rejected, overridden_message, pulse_message
 
 if TYPE_CHECKING:
     from hmi.drivers.opcua.line import OpcUaLine
 
 log = logging.getLogger(__name__)
-
-#: the shortest interval between two reads of a settling write (s)
-SETTLE_READ_MIN = 0.05
 
 
 @dataclass(frozen=True, slots=True)
