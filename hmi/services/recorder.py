@@ -21,6 +21,10 @@ class _Last:
     severity: int
     stored_at: float
     latest: Sample
+    #: when the first sample with ``latest``'s source time was received: the driver's
+    #: republishes of a held value (UNCERTAIN, then BAD) keep that source time, and
+    #: their rows are stamped by the time since this one
+    received: float
 
 
 class ChangeRecorder:
@@ -59,25 +63,25 @@ class ChangeRecorder:
         value = sample.value
         severity = int(sample.quality.severity)
         last = self._last.get(name)
-        if last is not None and sample.source_time:
-            prev = last.latest
-            if (
-                sample.source_time == prev.source_time
-                and sample.receive_time > prev.receive_time
-                and severity != int(prev.quality.severity)
-            ):
-                # A degraded republish (a comm loss keeps the last value and its source
-                # time): the quality changed now, not when the value was read. Stamped in
-                # the source's timebase, as heartbeat rows are, so a held trend line ends
-                # when the tag went BAD and the row is not taken for a late one.
-                t = sample.source_time + (sample.receive_time - prev.receive_time)
+        if last is not None:
+            if sample.source_time and sample.source_time == last.latest.source_time:
+                if sample.receive_time > last.received and severity != int(
+                    last.latest.quality.severity
+                ):
+                    # A degraded republish (a comm loss keeps the last value and its
+                    # source time): the quality changed now, not when the value was
+                    # read. Stamped in the source's timebase, as heartbeat rows are, by
+                    # the time since the value was first received (UNCERTAIN then BAD
+                    # are two republishes of one value), so a held trend line ends when
+                    # the tag went BAD and the row is not taken for a late one.
+                    t = sample.source_time + (sample.receive_time - last.received)
+            else:
+                last.received = sample.receive_time
+            last.latest = sample
         if len(self._rows) >= self.max_pending:
             self.overflow += 1
-            if last is not None:
-                last.latest = sample
             return False
         if last is not None:
-            last.latest = sample
             if (
                 severity == last.severity
                 and t - last.stored_at < self.max_interval
@@ -88,7 +92,7 @@ class ChangeRecorder:
                 return False
             last.value, last.severity, last.stored_at = value, severity, t
         else:
-            self._last[name] = _Last(value, severity, t, sample)
+            self._last[name] = _Last(value, severity, t, sample, sample.receive_time)
         self._rows.append((name, t, value, severity))
         self.kept += 1
         return True
@@ -120,7 +124,7 @@ class ChangeRecorder:
         for name, last in self._last.items():
             latest = last.latest
             source = latest.source_time or latest.receive_time
-            t = source + (now - latest.receive_time) if latest.receive_time else now
+            t = source + (now - last.received) if last.received else now
             if t - last.stored_at >= self.max_interval:
                 severity = int(latest.quality.severity)
                 last.value, last.severity, last.stored_at = latest.value, severity, t

@@ -100,3 +100,28 @@ def test_a_comm_loss_is_stored_when_the_tag_went_bad_not_at_its_last_sample() ->
     assert rec.take()[-1] == ("a/b/sp", 140.0, 3.2, int(lost.quality.severity))
     # a second copy of the same BAD sample is not a new row
     assert not rec.offer("a/b/sp", good.degraded(Quality.bad(Reason.NO_COMMUNICATION), 1141.0))
+
+
+def test_uncertain_then_bad_republishes_are_both_stored_in_order() -> None:
+    """A comm loss republishes the held value twice with its old source time: UNCERTAIN
+    at the first failed scan (2 s after the read), BAD from the watchdog 1 s later. Each
+    is stamped by the time since the value was read, so the BAD row follows the UNCERTAIN
+    one and is kept (it was taken for a late row and dropped: a trend held the last value
+    straight across the outage, with no gap)."""
+    rec = ChangeRecorder(max_interval=60.0)
+    good = Sample(2.5, Quality.good(), 10.0, 1010.0)
+    assert rec.offer("a/t/level", good)
+    uncertain = good.degraded(Quality.uncertain(Reason.NO_COMMUNICATION), 1012.0)
+    bad = good.degraded(Quality.bad(Reason.NO_COMMUNICATION), 1013.0)
+    assert rec.offer("a/t/level", uncertain)
+    assert rec.offer("a/t/level", bad)
+    rows = rec.take()
+    assert [(t, severity) for _, t, _, severity in rows] == [
+        (10.0, int(good.quality.severity)),
+        (12.0, int(uncertain.quality.severity)),
+        (13.0, int(bad.quality.severity)),
+    ]
+    # a heartbeat of the held value is stamped the same way: 60 s after the BAD row
+    assert rec.heartbeat(1072.0) == 0
+    assert rec.heartbeat(1073.0) == 1
+    assert rec.take()[-1][1] == 73.0

@@ -1,5 +1,6 @@
 """End to end: the simulated plant stops answering, the real driver reports it on
-``$sys/device/``, and the alarm engine raises ``system/plc1/comm`` until it answers again."""
+``$sys/device/``, and the alarm engine raises ``system/plc1/comm`` until it answers again;
+the historian keeps the outage (the held value UNCERTAIN, then BAD: a gap in trends)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from typing import Any
 from hmi.bus import Bus, Supervisor
 from hmi.bus.wire.topics import ALARM_SEQ
 from hmi.core.identity import Identity, InvalidToken
+from hmi.core.quality import Severity
 from hmi.drivers.actor import DriverActor
 from hmi.project.loader import parse_project
 from hmi.services.alarm_engine import AlarmEngine
+from hmi.services.historian import Historian
 from hmi.testing import RunningPlant
 
 COMM = "system/plc1/comm"
+LEVEL = "area1/t101/level"
 PROJECT = """\
 name: system alarms end to end
 poll_groups: {{fast: 0.05}}
@@ -72,6 +76,7 @@ def test_the_comm_alarm_follows_a_plc_that_stops_and_resumes_answering(
         watch = Watch(bus)
         async with Supervisor(bus) as sup:
             await sup.start(AlarmEngine.for_project(project))
+            await sup.start(Historian.for_project(project))
             await sup.start(DriverActor(project, verify=reject))
             await watch.until(lambda: any(s.get("communicating") for s in watch.statuses))
             assert watch.transitions == []
@@ -90,6 +95,23 @@ def test_the_comm_alarm_follows_a_plc_that_stops_and_resumes_answering(
             count = len(watch.statuses)
             await watch.until(lambda: len(watch.statuses) >= count + 2)
             assert len(watch.transitions) == 1
+            # The historian stored the held level UNCERTAIN, then BAD, in that order: a
+            # trend shows the outage as a gap, not the last value held straight across.
+            stored: dict[str, Any] = {}
+
+            async def stored_bad() -> bool:  # (the watchdog's BAD follows the UNCERTAIN)
+                await bus.call("historian", "flush")
+                stored.update(await bus.call("historian", "raw", LEVEL, 0.0, 4e9))
+                return Severity.BAD in stored["quality"]
+
+            async with asyncio.timeout(10):
+                while not await stored_bad():  # asked again at each status of plc1
+                    seen = len(watch.statuses)
+                    await watch.until(lambda seen=seen: len(watch.statuses) > seen)
+            severities = stored["quality"]
+            assert severities[0] == Severity.GOOD
+            assert severities.index(Severity.UNCERTAIN) < severities.index(Severity.BAD)
+            assert stored["t"] == sorted(stored["t"])
 
             plant.faults().clear()
             await watch.until(lambda: watch.transitions[-1]["event"] == "clear")
