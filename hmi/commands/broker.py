@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,12 @@ def register(commands: Any) -> None:
     )
     cmd.add_argument(
         "--address",
+        "--broker",
+        dest="address",
         default=None,
-        help="tcp://HOST:PORT (back on PORT+1) or ipc://PATH (default: the project's "
-        "bus.broker, else tcp://127.0.0.1:5570); tcp://*:PORT listens on every interface",
+        help="tcp://HOST:PORT (back on PORT+1) or ipc://PATH (default: $HMI_BROKER, then "
+        "the project's bus.broker, else tcp://127.0.0.1:5570); tcp://*:PORT listens on "
+        "every interface",
     )
     cmd.add_argument(
         "--heartbeat",
@@ -116,10 +120,11 @@ def run(args: argparse.Namespace) -> int:
     from hmi.bus.broker import BROKER_NICE, Broker
     from hmi.bus.broker.brokerstats import render
     from hmi.bus.net.auth import Policy
-    from hmi.bus.net.discovery import discovery_key, read_key_file
+    from hmi.bus.net.discovery import BROKER_ENV, discovery_key, read_key_file
     from hmi.bus.net.keys import KeyPair
 
-    address, heartbeat = args.address, args.heartbeat
+    # the same order as every other command: the flag, the environment, the project
+    address, heartbeat = args.address or os.environ.get(BROKER_ENV) or None, args.heartbeat
     max_entries, forget_after = args.max_cache_entries, args.forget_after
     beacon = not args.no_beacon
     if args.project is not None:
@@ -205,11 +210,18 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await broker.serve()
 
+    import zmq
+
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
     except OSError as exc:
         print(f"hmi broker: {exc}", file=sys.stderr)
+        return 1
+    except zmq.ZMQError as exc:  # its own address (or ADDRESS+1) is taken, or unusable
+        busy = " (is another broker running?)" if exc.errno == zmq.EADDRINUSE else ""
+        why = zmq.strerror(exc.errno) if exc.errno is not None else str(exc)
+        print(f"hmi broker: cannot listen on {address}: {why}{busy}", file=sys.stderr)
         return 1
     return 0

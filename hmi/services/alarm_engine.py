@@ -512,7 +512,7 @@ class AlarmEngine(Actor):
     def _alarm(self, tag: str) -> Alarm:
         alarm = self.alarms.get(tag)
         if alarm is None:
-            raise KeyError(f"no alarm on tag {tag!r}")
+            raise AlarmRequestError(f"no alarm on tag {tag!r}")
         return alarm
 
     def _request(
@@ -556,7 +556,7 @@ class AlarmEngine(Actor):
                 saved.setdefault(tag, alarm.save())
                 out += alarm.acknowledge(who, now, comment)
                 results.append({"tag": tag, "ok": True, "error": ""})
-            except (AlarmRequestError, KeyError) as exc:
+            except AlarmRequestError as exc:
                 results.append({"tag": tag, "ok": False, "error": str(exc)})
         self._commit("acknowledge", who, target, out, saved)
         return results
