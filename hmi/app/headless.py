@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hmi.app.connect import open_bus
+from hmi.app.demo_accounts import demo_password, on_demo_passwords
 from hmi.app.deployment import Deployment
 from hmi.app.plant import Backend
 from hmi.project import Project
@@ -95,15 +96,22 @@ async def _serve(
 ) -> int:
     say(f"{role.command} {deployment.name}: joining {deployment.describe()}")
     # Waiting for the broker takes as long as it takes; a stop ends the wait.
+    # (--duration bounds the whole run, the wait included)
+    started = asyncio.get_running_loop().time()
     joining = asyncio.ensure_future(open_bus(deployment))
     stopped = asyncio.ensure_future(stop.wait())
-    await asyncio.wait([joining, stopped], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([joining, stopped], timeout=duration, return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
     if not joining.done():
         joining.cancel()
         await asyncio.gather(joining, return_exceptions=True)
-        say(f"{role.command} {deployment.name}: stopped before the broker answered")
-        return 0
+        if stop.is_set():
+            say(f"{role.command} {deployment.name}: stopped before the broker answered")
+            return 0
+        say(f"{role.command} {deployment.name}: no broker answered in --duration {duration:g} s")
+        return 1
+    if duration is not None:
+        duration = max(0.0, duration - (asyncio.get_running_loop().time() - started))
     bus = joining.result()
     backend = Backend(
         project,
@@ -123,6 +131,13 @@ async def _serve(
             say(f"{role.command} {deployment.name}: cannot start: {exc}")
             return 1
         say(f"{role.command} {deployment.name}: {_summary(project, role, data_dir)}; ready")
+        if role.services:
+            for user in await asyncio.to_thread(on_demo_passwords, project):
+                say(
+                    f"{role.command} {deployment.name}: WARNING: user {user!r} still has the "
+                    f"demo password anyone can read ({demo_password(user)}): set one with "
+                    f"hmi passwd {project.path.name} {user}"
+                )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration)
     finally:

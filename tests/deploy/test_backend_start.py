@@ -1,0 +1,83 @@
+"""``hmi backend`` as a user starts it: it names every account still on the demo plant's
+published passwords, and ``--duration`` bounds its wait for a broker too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.processes import Command, control_room_project, environment, processes
+from tests.ports import free_port, free_port_pair
+
+pytestmark = pytest.mark.slow
+
+
+def _plain_project(tmp_path: Path) -> Path:
+    """The control room's project without CURVE (keys are not what is tested here)."""
+    project = control_room_project(tmp_path, broker_port=free_port_pair(), plc_port=free_port())
+    data = yaml.safe_load(project.read_text())
+    del data["bus"]["curve"]
+    project.write_text(yaml.safe_dump(data, sort_keys=False))
+    return project
+
+
+def _hmi(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hmi", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.timeout(120)
+def test_the_backend_names_the_accounts_still_on_demo_passwords(tmp_path: Path) -> None:
+    project = _plain_project(tmp_path)
+    env = environment(tmp_path)
+    changed = _hmi(
+        "passwd", str(project), "operator", "--password-stdin", env=env, stdin="s3cret-op\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+    with processes() as started:
+        started.append(
+            Command("broker", "broker", str(project), "--quiet", env=env, log=tmp_path / "b")
+        )
+        backend = Command(
+            "backend",
+            "backend",
+            str(project),
+            "--data",
+            str(tmp_path / "data"),
+            env=env,
+            log=tmp_path / "backend",
+        )
+        started.append(backend)
+        backend.wait_for("ready", 60)
+        backend.wait_for("user 'viewer' still has the demo password", 30)
+        for user in ("engineer", "admin"):
+            backend.wait_for(f"user {user!r} still has the demo password anyone can read", 30)
+        backend.wait_for(f"hmi passwd {project.name} admin", 30)
+    assert "'operator' still has" not in backend.text()  # its password was set
+
+
+@pytest.mark.timeout(60)
+def test_duration_bounds_the_wait_for_a_broker(tmp_path: Path) -> None:
+    project = _plain_project(tmp_path)  # its broker is never started
+    done = _hmi(
+        "backend",
+        str(project),
+        "--data",
+        str(tmp_path / "data"),
+        "--duration",
+        "1",
+        env=environment(tmp_path),
+    )
+    assert done.returncode == 1
+    assert "no broker answered in --duration 1 s" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
