@@ -279,8 +279,11 @@ async def _main(app: Any, project: Project | None, options: AppOptions, started:
         token=lambda: session.get("token", ""),
     )
     backend = None
+    failed = ""  # why the plant could not start: the window closes at once, exit 1
     scratch: tempfile.TemporaryDirectory[str] | None = None
     if options.local and project is not None:
+        import sqlite3
+
         from hmi.app.plant import Backend
 
         data_dir = options.data_dir
@@ -291,7 +294,13 @@ async def _main(app: Any, project: Project | None, options: AppOptions, started:
             else:
                 data_dir = project.folder / "data"
         backend = Backend(project, bus, data_dir, simulate=options.demo)
-        await backend.start()
+        try:
+            await backend.start()
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            # What hmi node and hmi backend say (hmi.app.headless): one line, no traceback
+            # (a data file it cannot use, devices it cannot run).
+            failed = f"cannot start: {exc}"
+            log.error("%s", failed)
     warm = warm_trend_imports()
 
     control = None
@@ -314,7 +323,8 @@ async def _main(app: Any, project: Project | None, options: AppOptions, started:
     if options.duration is not None:
         tasks.append(asyncio.ensure_future(_finish_after(window, options)))
     try:
-        await closed.wait()
+        if not failed:
+            await closed.wait()
     finally:
         logging.getLogger().removeHandler(notifier)
         for task in tasks:
@@ -335,7 +345,7 @@ async def _main(app: Any, project: Project | None, options: AppOptions, started:
         if scratch is not None:
             scratch.cleanup()
         warm.join(2.0)  # not torn down by the interpreter's exit halfway through an import
-    return 0
+    return 1 if failed else 0
 
 
 #: what the first Trend imports (hmi.widgets.trend_chart), about 0.6 s of work

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.processes import Command, control_room_project, environment, processes
+from tests.deploy.processes import ROOT, Command, control_room_project, environment, processes
 from tests.ports import free_port, free_port_pair
 
 pytestmark = pytest.mark.slow
@@ -81,3 +81,29 @@ def test_duration_bounds_the_wait_for_a_broker(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no broker answered in --duration 1 s" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(90)
+def test_a_station_whose_plant_cannot_start_says_why_and_exits(tmp_path: Path) -> None:
+    """``hmi run --local`` runs the plant's backend itself: a data file it cannot use is
+    one line and exit 1, as for ``hmi backend`` (was a traceback and a window left open
+    on a plant that never ran)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sessions.json").write_text("garbage{")
+    env = {**environment(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    done = _hmi(
+        "run",
+        str(ROOT / "examples" / "small-plant.yaml"),
+        "--local",
+        "--data",
+        str(data),
+        "--duration",
+        "30",
+        env=env,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"cannot start: {data / 'sessions.json'}: cannot read the revoked sessions" in (
+        done.stderr
+    )
