@@ -123,7 +123,8 @@ class Line:
         for group in device.groups.values():
             group.disarm()
         self._reschedule()
-        self._writes.end_all("device removed", "the device was removed before it settled", name)
+        gone = "the device was removed before it settled"
+        self._writes.end_all("removed from the driver", gone, name)
         return list(device.points)
 
     def last_samples(self, device: str) -> Mapping[str, Sample]:
@@ -171,7 +172,7 @@ class Line:
                 self._status_timer.cancel()
             for _, group in self._schedule:
                 group.disarm()
-            self._writes.end_all("driver stopped", "the driver stopped before it settled")
+            self._writes.end_all("the driver stopped", "the driver stopped before it settled")
 
     async def _poll(self, link: ModbusLink, loop: asyncio.AbstractEventLoop) -> None:
         """Scan every due group once, or sleep until one is due.
@@ -284,7 +285,7 @@ class Line:
         while not self._stopping:
             # Settling writes: confirmed as far as anyone can tell; the tags' quality says
             # the rest.
-            self._writes.end_all("device not connected", "the link was lost before it settled")
+            self._writes.end_all("not connected", "the link was lost before it settled")
             try:
                 await link.connect()
             except NotConnected as exc:

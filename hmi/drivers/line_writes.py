@@ -88,10 +88,11 @@ class LineWrites:
         return [s.next_read for s in self._settling]
 
     def end_all(self, message: str, settle_note: str, device: str | None = None) -> None:
-        """Answer every queued write (of ``device``, else of the line) FAILED ``message``;
-        end every watch of them CONFIRMED (read back as written) with ``settle_note``."""
+        """Answer every queued write (of ``device``, else of the line) FAILED ``message``
+        after its device's name; end every watch of them CONFIRMED (read back as written)
+        with ``settle_note``."""
         for write in [w for w in self._writes if device is None or w.device == device]:
-            self._finish(write, CommandState.FAILED, message)
+            self._finish(write, CommandState.FAILED, f"{write.device}: {message}")
         for settling in [s for s in self._settling if device is None or s.write.device == device]:
             self._end_watch(settling, settle_note)
 
@@ -146,7 +147,7 @@ class LineWrites:
             write = self._writes[0]
             device = self._devices.get(write.device)
             if device is None or write.future.done():
-                self._finish(write, CommandState.FAILED, "device removed")
+                self._finish(write, CommandState.FAILED, f"{write.device}: removed from the driver")
                 continue
             written.append(write.command.tag)
             self._supersede(write)

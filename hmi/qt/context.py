@@ -123,10 +123,11 @@ class HmiContext(QObject):
                 target_roles=tag.write_roles,
             )
         except Unauthorized:
-            who = self.user or "nobody"
             allowed = self.grants.roles_with(Permission.WRITE) & tag.write_roles
             needed = ", ".join(sorted(allowed)) or "none has the write permission"
-            return f"{who} may not write {tag_name} (needs role: {needed})"
+            if not self.user:
+                return f"log in to write {tag_name} (needs role: {needed})"
+            return f"{self.user} may not write {tag_name} (needs role: {needed})"
         return ""
 
     def may_write(self, tag_name: str) -> bool:

@@ -30,6 +30,7 @@ def test_may_and_write_denied_follow_the_projects_grants(qapp):
     assert problems == []
     context = HmiContext(demo_store(), grants=grants)
 
+    assert context.write_denied(SP) == f"log in to write {SP} (needs role: engineer)"
     context.log_in("olga", frozenset({"operator"}))
     assert context.may(Permission.ACKNOWLEDGE) and not context.may(Permission.WRITE)
     assert context.write_denied(SP) == f"olga may not write {SP} (needs role: engineer)"

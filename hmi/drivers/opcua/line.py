@@ -140,7 +140,7 @@ class OpcUaLine:
             return []
         names = list(self._tags)
         self.errors.forget(name)
-        self._writes.fail_all("device removed", "the device was removed before it settled")
+        self._writes.fail_all("removed from the driver", "the device was removed before it settled")
         self._config, self._tags = None, {}
         self.stop()
         return names
@@ -179,7 +179,7 @@ class OpcUaLine:
         finally:
             if self._status_timer is not None:
                 self._status_timer.cancel()
-            self._writes.fail_all("driver stopped", "the driver stopped before it settled")
+            self._writes.fail_all("the driver stopped", "the driver stopped before it settled")
 
     def stop(self) -> None:
         """Ask :meth:`run` to end (cooperative)."""
@@ -296,7 +296,7 @@ class OpcUaLine:
         stats.disconnected()
         stats.error(kind, message, self._wall())
         self._items = {}
-        self._writes.fail_all("device not connected", "the link was lost before it settled")
+        self._writes.fail_all("not connected", "the link was lost before it settled")
         now = self._wall()
         quality = Quality.bad(Reason.NOT_CONNECTED, message)
         last = self.filter.last

@@ -217,10 +217,11 @@ class WriteRunner:
         self._finish(write, CommandState.CONFIRMED, f"read back as written; {why}", write.sample)
 
     def fail_all(self, message: str, settle_note: str) -> None:
-        """Answer every queued write FAILED ``message``; end every watch (confirmed: read
-        back as written) with ``settle_note``."""
+        """Answer every queued write FAILED ``message`` after the device's name; end every
+        watch (confirmed: read back as written) with ``settle_note``."""
         while self._queue:
-            self._finish(self._queue.popleft(), CommandState.FAILED, message)
+            write = self._queue.popleft()
+            self._finish(write, CommandState.FAILED, f"{self._line.name}: {message}")
         for write in list(self._settling):
             self._end_watch(write, settle_note)
 
