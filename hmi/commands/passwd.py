@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -28,18 +29,29 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Ask for the password twice (or read it from stdin), hash it, write it to the file."""
+    """Check the file and the user, ask for the password twice (or read it from stdin),
+    hash it, write it to the file."""
     from hmi.core.passwords import hash_password
     from hmi.project import ProjectError, load_project
     from hmi.project.edit import EditError, set_password_hash
 
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"New password for {args.user}: ")
-        if password != getpass.getpass("Again: "):
-            print("passwords differ; nothing changed", file=sys.stderr)
-            return 1
+    problem = _cannot_edit(args.project, args.user)
+    if problem:
+        print(f"{args.project}: {problem}", file=sys.stderr)
+        return 1
+    try:
+        password = _ask(args.user, args.password_stdin)
+    except (EOFError, KeyboardInterrupt) as exc:
+        # Ctrl-D or Ctrl-C at the prompt, or input that ended early. After a prompt the
+        # cursor is still on its line (getpass ends it only on Enter).
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        why = "interrupted" if interrupted else "no password given"
+        after_prompt = "" if args.password_stdin else "\n"
+        print(f"{after_prompt}hmi passwd: {why}; nothing changed", file=sys.stderr)
+        return 130 if interrupted else 1
+    if password is None:
+        print("passwords differ; nothing changed", file=sys.stderr)
+        return 1
     if len(password) < 8:
         print("a password needs at least 8 characters; nothing changed", file=sys.stderr)
         return 1
@@ -54,3 +66,31 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"password of {args.user!r} set in {args.project}")
     return 0
+
+
+def _cannot_edit(path: Path, user: str) -> str:
+    """Why the password of ``user`` cannot be set in ``path`` ("" when it can): checked
+    before asking, by the same edit that will set it, on a throwaway copy of the text."""
+    from hmi.project.edit import EditError, with_password_hash
+    from hmi.project.source import SourceError, read_source
+
+    try:
+        with_password_hash(read_source(path), user, "", str(path))
+    except SourceError as exc:
+        return exc.error.message
+    except EditError as exc:
+        return str(exc)
+    if not os.access(path, os.W_OK):
+        return "cannot write: permission denied"
+    return ""
+
+
+def _ask(user: str, from_stdin: bool) -> str | None:
+    """The new password, None when the two typed differ; EOFError when input ends first."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+    password = getpass.getpass(f"New password for {user}: ")
+    return password if password == getpass.getpass("Again: ") else None

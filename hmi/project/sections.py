@@ -153,21 +153,46 @@ def read_system_alarms(top: Fields) -> SystemAlarmsConfig | None:
     return SystemAlarmsConfig(enabled, device_priority, node_priority, on_delay)
 
 
+#: The historian's numbers a project may set: (field, unit, low, high, low allowed), checked
+#: where the file is read (``flush_interval: 0`` made the historian write in a busy loop,
+#: ~30,000 rows/s from 7 tags, until the disk was full; a negative ``max_interval`` stored
+#: every sample).
+_HISTORIAN_BOUNDS = (
+    # At most 10 writes a second (each is a transaction and a WAL commit, and runs the
+    # heartbeat), at most a minute of rows waiting in memory (what a killed process loses;
+    # also the longest pause between attempts at a failing store, historian.MAX_BACKOFF).
+    ("flush_interval", "seconds", 0.1, 60.0, True),
+    # The heartbeat stores every tag at least every max_interval: more often than once a
+    # second is periodic sampling, not storing on change. A silence shorter than
+    # max_interval (plus two flushes) is not drawn as a gap (docs/historian.md, "Unchanged
+    # or not recorded"): at most a day, or a stopped historian looks like a held value.
+    ("max_interval", "seconds", 1.0, 86_400.0, True),
+    # Above 0: 0 would delete every row at each hourly purge (`enabled: false` is how to
+    # store nothing). A century keeps everything for a plant's life; more is a slip.
+    ("retention_days", "days", 0.0, 36_525.0, False),
+)
+
+
 def read_historian(top: Fields) -> HistorianConfig | None:
-    """The ``historian`` section."""
+    """The ``historian`` section, its numbers within :data:`_HISTORIAN_BOUNDS`."""
     section = top.mapping("historian")
     if section is None:
         return HistorianConfig()
-    path = section.text("path", "data/history.sqlite")
-    historian = HistorianConfig(
-        enabled=section.boolean("enabled", True),
-        path=Path(path) if path else Path("data/history.sqlite"),
-        retention_days=section.number("retention_days", 30.0),
-        max_interval=section.number("max_interval", 60.0),
-        flush_interval=section.number("flush_interval", 1.0),
-    )
+    default = HistorianConfig()
+    enabled = section.boolean("enabled", default.enabled)
+    path = section.text("path", str(default.path))
+    numbers = {}
+    for name, unit, low, high, low_ok in _HISTORIAN_BOUNDS:
+        value = section.number(name, getattr(default, name))
+        if value is not None and not (low <= value <= high and (low_ok or value > low)):
+            span = f"in {low:g}..{high:g}" if low_ok else f"above {low:g}, at most {high:g}"
+            section.invalid(name, f"expected {unit} {span}, found {value:g}")
+            value = None
+        numbers[name] = value
     section.finish()
-    return historian
+    if enabled is None or path is None or any(v is None for v in numbers.values()):
+        return None
+    return HistorianConfig(enabled=enabled, path=Path(path) if path else default.path, **numbers)
 
 
 def read_permissions(top: Fields, roles: tuple[str, ...]) -> Grants | None:
