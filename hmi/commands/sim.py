@@ -40,56 +40,78 @@ def register(commands: Any) -> None:
 
 
 def parse_fault(spec: str) -> tuple[str, dict[str, object], float | None]:
-    """``freeze:level@10`` -> ("freeze", {"sensor": "level"}, 10.0)."""
-    from hmi.sim.faults import Fault
+    """``freeze:level@10`` -> ("freeze", {"sensor": "level"}, 10.0), checked as injecting it
+    checks it (:func:`hmi.sim.faults.fault_arguments`); ValueError says what is wrong."""
+    from hmi.sim.faults import FAULT_OPTIONS, fault_arguments, fault_kind
 
-    body, _, duration_text = spec.partition("@")
-    kind_text, _, arg = body.partition(":")
-    kind = Fault(kind_text)  # ValueError names the bad kind
+    body, at, duration_text = spec.partition("@")
+    kind_text, colon, arg = body.partition(":")
+    kind = fault_kind(kind_text)
     options: dict[str, object] = {}
-    if arg:
-        key = {
-            Fault.SLOW: "delay",
-            Fault.EXCEPTION: "code",
-            Fault.FREEZE: "sensor",
-            Fault.NOISE: "sensor",
-        }.get(kind)
+    if colon:
+        key = next(iter(FAULT_OPTIONS.get(kind, {})), None)  # the one KIND:ARG sets
         if key is None:
             raise ValueError(f"{kind.value} takes no argument")
+        if not arg:
+            raise ValueError(f"{kind.value} needs a {key} after ':'")
+        if ":" in arg:
+            raise ValueError(f"{kind.value} takes one argument (the {key}), not {arg!r}")
         options[key] = arg
-    return kind.value, options, float(duration_text) if duration_text else None
+    if at and not duration_text:
+        raise ValueError("the seconds after '@' are missing")
+    fault, duration, checked = fault_arguments(kind, duration_text or None, **options)
+    return fault.value, checked, duration
+
+
+def _check_port(port: int) -> None:
+    """ValueError unless ``port`` is a TCP port number (0: any free port)."""
+    if not 0 <= port <= 65535:
+        raise ValueError("expected a TCP port in 0..65535 (0 = any free port)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (or ``--duration``), or run ``--scenario`` and report."""
     import asyncio
     import contextlib
+    import math
 
     from hmi.bus.local.clock import RealClock, ScaledClock
     from hmi.sim.scenario import ScenarioError, load_scenario
     from hmi.sim.server import Simulator
 
-    if args.speed <= 0:
-        print("hmi sim: --speed must be above 0", file=sys.stderr)
-        return 2
+    # Every argument is checked before anything starts: one line each, status 2 (usage).
+    problems: list[str] = []
+    if not 0 < args.speed < math.inf:  # NaN too
+        problems.append(f"--speed {args.speed:g}: expected a finite number above 0")
+    if args.duration is not None and not 0 <= args.duration < math.inf:
+        problems.append(f"--duration {args.duration:g}: expected a finite number, 0 or more")
     try:
-        faults = [parse_fault(spec) for spec in args.fault]
+        _check_port(args.port)
     except ValueError as exc:
-        print(f"hmi sim: --fault: {exc}", file=sys.stderr)
-        return 2
-    scenario = None
-    if args.scenario is not None:
+        problems.append(f"--port {args.port}: {exc}")
+    faults = []
+    for spec in args.fault:
         try:
-            scenario = load_scenario(args.scenario)
-        except ScenarioError as exc:
-            print(exc, file=sys.stderr)
-            return 1
+            faults.append(parse_fault(spec))
+        except ValueError as exc:
+            problems.append(f"--fault {spec}: {exc}")
+    if problems:
+        for problem in problems:
+            print(f"hmi sim: {problem}", file=sys.stderr)
+        return 2
     clock = RealClock() if args.speed == 1 else ScaledClock(args.speed)
     try:
         sim = Simulator(args.devices, host=args.host, port=args.port, clock=clock)
     except ValueError as exc:
         print(f"hmi sim: {exc}", file=sys.stderr)
         return 2
+    scenario = None
+    if args.scenario is not None:
+        try:  # its unit must be one of the simulator's (--devices)
+            scenario = load_scenario(args.scenario, units=sim.units)
+        except ScenarioError as exc:
+            print(exc, file=sys.stderr)
+            return 1
     for unit in sim:
         for kind, options, duration in faults:
             unit.faults.inject(kind, duration, **options)

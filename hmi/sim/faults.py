@@ -13,9 +13,11 @@ the model. Durations are in simulated seconds; ``None`` means until cleared.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from hmi.sim.plant import MEASUREMENTS, STATES, Plant, Value
 
@@ -54,6 +56,119 @@ class Fault(StrEnum):
 #: the Modbus exception codes a plant can be told to answer with
 EXCEPTION_CODES = (1, 2, 3, 4, 5, 6, 10, 11)
 
+#: the options of each kind of fault (keywords of :meth:`PlantFaults.inject`) and their
+#: defaults; the first is the one ``hmi sim --fault KIND:ARG`` sets
+FAULT_OPTIONS: dict[Fault, dict[str, str | float]] = {
+    Fault.SLOW: {"delay": 1.0},
+    Fault.EXCEPTION: {"code": 4},
+    Fault.FREEZE: {"sensor": "level"},
+    Fault.NOISE: {"sensor": "level", "amplitude": 0.02},
+}
+
+
+# -- the rules: every way a fault comes in (API, inject, --fault, scenarios, registers) ----------
+def fault_kind(kind: Fault | str) -> Fault:
+    """``kind`` as a :class:`Fault`; ValueError listing the kinds when it is none of them."""
+    try:
+        return Fault(kind)
+    except ValueError:
+        kinds = ", ".join(Fault)
+        raise ValueError(f"unknown fault kind {kind!r} (kinds: {kinds})") from None
+
+
+def check_sensor(sensor: object) -> str:
+    """``sensor`` when a sensor can be frozen or made noisy, else ValueError."""
+    if not isinstance(sensor, str) or sensor not in SENSORS:
+        raise ValueError(f"unknown sensor {sensor!r} (sensors: {', '.join(SENSORS)})")
+    return sensor
+
+
+def check_exception_code(code: object) -> int:
+    """``code`` (an int or its text) when a plant can answer with it, else ValueError."""
+    number = _integer(code, "exception code")
+    if number not in EXCEPTION_CODES:
+        codes = ", ".join(map(str, EXCEPTION_CODES))
+        raise ValueError(f"exception code must be one of {codes}, not {number}")
+    return number
+
+
+def check_delay(delay: object) -> float:
+    """A slow fault's delay in seconds (a number or its text, 0 or more), else ValueError."""
+    return _not_negative(delay, "delay")
+
+
+def check_amplitude(amplitude: object) -> float:
+    """A noise amplitude, a fraction of span (a number or its text, 0 or more)."""
+    return _not_negative(amplitude, "amplitude")
+
+
+def check_duration(duration: object) -> float | None:
+    """A fault's duration in seconds (0 or more), or None (until cleared)."""
+    return None if duration is None else _not_negative(duration, "duration")
+
+
+#: the rule of each option of :data:`FAULT_OPTIONS`
+_OPTION_RULES = {
+    "delay": check_delay,
+    "code": check_exception_code,
+    "sensor": check_sensor,
+    "amplitude": check_amplitude,
+}
+
+
+def check_option(name: str, value: object) -> Any:
+    """Option ``name`` of a fault (``sensor``, ``code``, ...) checked and typed."""
+    return _OPTION_RULES[name](value)
+
+
+def fault_arguments(
+    kind: Fault | str, duration: object = None, **options: object
+) -> tuple[Fault, float | None, dict[str, Any]]:
+    """What :meth:`PlantFaults.inject` applies: the kind, the duration and every option of
+    the kind (defaults filled in), checked and typed; ValueError says what is wrong. Options
+    the kind does not take are left out."""
+    fault = fault_kind(kind)
+    checked = {
+        name: check_option(name, options.get(name, default))
+        for name, default in FAULT_OPTIONS.get(fault, {}).items()
+    }
+    return fault, check_duration(duration), checked
+
+
+def _number(value: object, what: str) -> float:
+    """A finite number from a number or its text (``--fault slow:0.5``, RPC, YAML)."""
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an int with hundreds of digits
+            number = math.inf
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+            raise ValueError(f"{what} must be a finite number, not {value!r}")
+    raise ValueError(f"{what} must be a number, not {value!r}")
+
+
+def _not_negative(value: object, what: str) -> float:
+    number = _number(value, what)
+    if number < 0:
+        raise ValueError(f"{what} must be 0 or more, not {number:g}")
+    return number
+
+
+def _integer(value: object, what: str) -> int:
+    """An int from an int or its text (not a bool, not 4.5)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{what} must be an integer, not {value!r}")
+
 
 @dataclass
 class PlantFaults:
@@ -88,29 +203,26 @@ class PlantFaults:
 
     def slow(self, delay: float, duration: float | None = None) -> None:
         """Answer every request after ``delay`` seconds of wall time (0 = normal)."""
-        if delay < 0:
-            raise ValueError("delay must not be negative")
+        delay = check_delay(delay)
         self.delay = delay
         self._expire_in(Fault.SLOW, "", duration, f"{delay:g} s")
 
     def exception(self, code: int = 4, duration: float | None = None) -> None:
         """Answer every request (except to the control block) with Modbus exception ``code``."""
-        if code != 0 and code not in EXCEPTION_CODES:
-            raise ValueError(f"exception code must be one of {EXCEPTION_CODES}, not {code}")
+        code = 0 if code == 0 else check_exception_code(code)
         self.exception_code = code
         self._expire_in(Fault.EXCEPTION, "", duration, str(code))
 
     def freeze(self, sensor: str, duration: float | None = None) -> None:
         """Hold ``sensor`` at the value it shows now."""
-        self._check_sensor(sensor)
+        check_sensor(sensor)
         self.frozen.setdefault(sensor, None)  # captured by the next :meth:`publish`
         self._expire_in(Fault.FREEZE, sensor, duration)
 
     def noise(self, sensor: str, amplitude: float = 0.02, duration: float | None = None) -> None:
         """Add uniform noise of +-``amplitude`` times the sensor's span."""
-        self._check_sensor(sensor)
-        if amplitude < 0:
-            raise ValueError("amplitude must not be negative")
+        check_sensor(sensor)
+        amplitude = check_amplitude(amplitude)
         self.noisy[sensor] = amplitude
         self._expire_in(Fault.NOISE, sensor, duration, f"{amplitude:.1%} of span")
 
@@ -136,19 +248,19 @@ class PlantFaults:
         self._expire_in(Fault.ALARM_FLOOD, "", duration)
 
     def inject(self, kind: Fault | str, duration: float | None = None, **options: object) -> None:
-        """Inject a fault by name (scenarios, the command line and RPC use this)."""
-        kind = Fault(kind)
-        sensor = str(options.get("sensor", "level"))
+        """Inject a fault by name (scenarios, the command line and RPC use this); every
+        argument is checked (:func:`fault_arguments`) before anything changes."""
+        kind, duration, checked = fault_arguments(kind, duration, **options)
         if kind is Fault.COMM_LOSS:
             self.comm_loss(duration)
         elif kind is Fault.SLOW:
-            self.slow(float(str(options.get("delay", 1.0))), duration)
+            self.slow(checked["delay"], duration)
         elif kind is Fault.EXCEPTION:
-            self.exception(int(str(options.get("code", 4))), duration)
+            self.exception(checked["code"], duration)
         elif kind is Fault.FREEZE:
-            self.freeze(sensor, duration)
+            self.freeze(checked["sensor"], duration)
         elif kind is Fault.NOISE:
-            self.noise(sensor, float(str(options.get("amplitude", 0.02))), duration)
+            self.noise(checked["sensor"], checked["amplitude"], duration)
         elif kind is Fault.STUCK_VALVE:
             self.stick_valve(duration)
         elif kind is Fault.PUMP_TRIP:
@@ -158,7 +270,7 @@ class PlantFaults:
 
     def clear(self, kind: Fault | str | None = None, sensor: str | None = None) -> None:
         """Clear one kind of fault (for one sensor, or all), or every fault."""
-        kinds = list(Fault) if kind is None else [Fault(kind)]
+        kinds = list(Fault) if kind is None else [fault_kind(kind)]
         before = set(self.active)
         for k in kinds:
             self._clear(k, sensor)
@@ -230,10 +342,9 @@ class PlantFaults:
         self, kind: Fault, sensor: str, duration: float | None, detail: str = ""
     ) -> None:
         """Arm the fault's end, and report that it fired (every way in comes here)."""
+        duration = check_duration(duration)
         if duration is None:
             self._expiry.pop((kind, sensor), None)
-        elif duration < 0:
-            raise ValueError("duration must not be negative")
         else:
             self._expiry[(kind, sensor)] = self.plant.time + duration
         what = ", ".join(filter(None, (sensor, detail)))
@@ -258,11 +369,6 @@ class PlantFaults:
             self.flood = False
         # a pump trip is cleared by the operator's reset, like on a real plant
 
-    @staticmethod
-    def _check_sensor(sensor: str) -> None:
-        if sensor not in SENSORS:
-            raise ValueError(f"unknown sensor {sensor!r} (sensors: {', '.join(SENSORS)})")
-
 
 def _drop(faults: dict[str, float] | dict[str, float | None], sensor: str | None) -> None:
     if sensor is None:
@@ -271,4 +377,20 @@ def _drop(faults: dict[str, float] | dict[str, float | None], sensor: str | None
         faults.pop(sensor, None)
 
 
-__all__ = ["EXCEPTION_CODES", "FLOOD_VALUES", "SENSORS", "STATES", "Fault", "PlantFaults"]
+__all__ = [
+    "EXCEPTION_CODES",
+    "FAULT_OPTIONS",
+    "FLOOD_VALUES",
+    "SENSORS",
+    "STATES",
+    "Fault",
+    "PlantFaults",
+    "check_amplitude",
+    "check_delay",
+    "check_duration",
+    "check_exception_code",
+    "check_option",
+    "check_sensor",
+    "fault_arguments",
+    "fault_kind",
+]

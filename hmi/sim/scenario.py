@@ -12,18 +12,22 @@ A scenario is YAML::
       - {at: 90, expect: pump_running, equals: false, for: 10}
 
 Points are named by their demo-plant tag (``area1/t101/level``) or by signal (``level``).
-Errors are reported like project file errors: ``file:line: field: message``.
+Errors are reported like project file errors: ``file:line: field: message``; a fault's
+options are checked by the rules of :mod:`hmi.sim.faults` (the ones injecting it applies).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from hmi.project.errors import ConfigError, FileErrors
 from hmi.project.fields import Context, Fields
 from hmi.project.yamlnode import YamlSyntaxError, compose
-from hmi.sim.faults import SENSORS, Fault
+from hmi.sim.faults import FAULT_OPTIONS, SENSORS, Fault, check_duration, check_option
 from hmi.sim.plant import COMMANDS, MEASUREMENTS, STATES, Value
 from hmi.sim.registers import by_tag
 
@@ -123,18 +127,25 @@ class Scenario:
         return max(times, default=0.0)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise :class:`ScenarioError` on any problem."""
+def load_scenario(path: str | Path, units: Collection[int] | None = None) -> Scenario:
+    """Read and validate a scenario file; raise :class:`ScenarioError` on any problem.
+
+    ``units``: the unit ids of the simulator that will run it (``Simulator.units``), when
+    known; the scenario's ``unit`` must be one of them.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([ConfigError(str(path), 1, "(file)", f"cannot read: {exc}")]) from None
-    return parse_scenario(text, path)
+    return parse_scenario(text, path, units)
 
 
-def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:
-    """Validate scenario YAML ``text``; ``path`` names it in errors."""
+def parse_scenario(
+    text: str, path: str | Path = "<scenario>", units: Collection[int] | None = None
+) -> Scenario:
+    """Validate scenario YAML ``text``; ``path`` names it in errors; ``units`` as for
+    :func:`load_scenario`."""
     ctx = Context(str(path))
     try:
         root = compose(text, str(path))
@@ -145,6 +156,8 @@ def parse_scenario(text: str, path: str | Path = "<scenario>") -> Scenario:
         raise ScenarioError(ctx.errors)
     name = top.text("name", Path(path).stem)
     unit = top.integer("unit", 1, 1, 247)
+    if unit is not None and units is not None and unit not in units:
+        top.invalid("unit", f"the simulator has no unit {unit} (its units: {_ids(units)})")
     actions: list[Step] = []
     expectations: list[Expectation] = []
     if not top.has("steps"):
@@ -245,6 +258,9 @@ class _StepReader:
         ):
             self._error(comparison, f"expected a number, found {value!r}")
             return None
+        if value is not None and not isinstance(value, bool | int | float):
+            self._error(comparison, f"expected a number or true/false, found {value!r}")
+            return None
         within, during = f.number("within", None), f.number("for", None)
         if within is not None and during is not None:
             self._error("for", "use within (eventually) or for (all along), not both")
@@ -258,26 +274,34 @@ class _StepReader:
         return Expectation(at or 0.0, f.line, named[0], named[1], comparison, value, within,
                            during)  # fmt: skip
 
+    def _checked(self, key: str, value: Any, rule: Callable[[Any], Any]) -> Any:
+        """``rule(value)`` (None when ``value`` is), or None after reporting its ValueError."""
+        if value is None:
+            return None
+        try:
+            return rule(value)
+        except ValueError as exc:
+            self._error(key, str(exc))
+            return None
+
     def _fault(self, at: float | None) -> FaultStep | None:
         f = self.f
         kind = f.choice("fault", _FAULTS)
-        duration = f.number("for", None)
+        duration = self._checked("for", f.number("for", None), check_duration)
+        bad = f.has("for") and duration is None
         options: list[tuple[str, float | str]] = []
-        if kind in (Fault.FREEZE, Fault.NOISE):
-            sensor = f.choice("sensor", SENSORS, "level")
-            if sensor is None:
-                return None
-            options.append(("sensor", sensor))
-        if kind == Fault.NOISE:
-            options.append(("amplitude", f.number("amplitude", 0.02)))
-        if kind == Fault.SLOW:
-            options.append(("delay", f.number("delay", 1.0)))
-        if kind == Fault.EXCEPTION:
-            options.append(("code", f.integer("code", 4, 1, 11)))
-        if duration is not None and duration < 0:
-            self._error("for", "must not be negative")
-            return None
-        if kind is None or any(v is None for _, v in options):
+        # the options the kind takes, each read as its type and checked by the fault's rule
+        for key, default in FAULT_OPTIONS.get(Fault(kind), {}).items() if kind else ():
+            if key == "sensor":
+                value = f.choice(key, SENSORS, default)  # suggests the sensor meant
+            elif isinstance(default, int):
+                value = f.integer(key, default)
+            else:
+                value = f.number(key, default)
+            value = self._checked(key, value, partial(check_option, key))
+            bad = bad or value is None
+            options.append((key, value))
+        if kind is None or bad:
             return None
         return FaultStep(at or 0.0, f.line, Fault(kind), duration, tuple(options))
 
@@ -286,6 +310,14 @@ class _StepReader:
         if kind is None:
             return None
         return ClearStep(at or 0.0, self.f.line, None if kind == "all" else Fault(kind))
+
+
+def _ids(units: Collection[int]) -> str:
+    """``1..10``, or ``1, 3`` when they do not follow each other."""
+    ids = sorted(units)
+    if len(ids) > 2 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}..{ids[-1]}"
+    return ", ".join(map(str, ids)) or "none"
 
 
 def _fmt(value: Value) -> str:

@@ -16,7 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_fault_specs() -> None:
     assert parse_fault("freeze:level@10") == ("freeze", {"sensor": "level"}, 10.0)
     assert parse_fault("comm_loss@5") == ("comm_loss", {}, 5.0)
-    assert parse_fault("exception:4") == ("exception", {"code": "4"}, None)
+    # checked and typed as inject checks them, the kind's defaults filled in
+    assert parse_fault("exception:4") == ("exception", {"code": 4}, None)
+    assert parse_fault("noise:temperature") == (
+        "noise",
+        {"sensor": "temperature", "amplitude": 0.02},
+        None,
+    )
     with pytest.raises(ValueError):
         parse_fault("pump_trip:now")
     with pytest.raises(ValueError):
