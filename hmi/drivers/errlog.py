@@ -6,7 +6,9 @@ everything else, and an operator station shows every ERROR line in its status ba
 the first failure of a kind is logged at once, with the device's name (the message
 starts with it); further ones within ``interval`` are only counted, and when the
 interval is over one line says how many there were and the last of them. A kind that
-stays quiet for a whole interval is forgotten: its next failure is news again.
+stays quiet for a whole interval is forgotten: its next failure is news again. A failure
+of a line shared by several devices (an RTU line that cannot connect) is one message for
+all of them: it is logged once, not once per device.
 
 The device status counts every failure too (``DeviceStatus.errors``); the log is for
 people, the status for screens and alarms.
@@ -53,6 +55,8 @@ class ErrorLog:
         self.interval = interval
         self._clock = clock
         self._windows: dict[tuple[str, str], _Window] = {}
+        #: the message just logged, and until when another device's same one is not news
+        self._said: tuple[str, float] = ("", 0.0)
 
     def report(self, device: str, kind: str, message: str) -> None:
         """One failure of ``kind`` at ``device``; ``message`` names the device already."""
@@ -60,7 +64,10 @@ class ErrorLog:
         key = (device, kind)
         window = self._windows.get(key)
         if window is None:
-            self._log.log(_LEVELS.get(kind, logging.ERROR), "%s", message)
+            said, until = self._said
+            if message != said or now >= until:  # (else a line's failure, logged already)
+                self._log.log(_LEVELS.get(kind, logging.ERROR), "%s", message)
+                self._said = (message, now + self.interval)
             self._windows[key] = _Window(now + self.interval)
             return
         window.count += 1

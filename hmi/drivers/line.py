@@ -107,6 +107,7 @@ class Line:
         removed = device.plan(config, tags, self._poll_groups)
         self._devices[config.name] = device
         self._reschedule()
+        self._name_units()
         if self._watchdog is not None:
             for group in device.groups.values():
                 self._watchdog.arm(device, group)
@@ -123,6 +124,7 @@ class Line:
         for group in device.groups.values():
             group.disarm()
         self._reschedule()
+        self._name_units()
         gone = "the device was removed before it settled"
         self._writes.end_all("removed from the driver", gone, name)
         return list(device.points)
@@ -130,6 +132,11 @@ class Line:
     def last_samples(self, device: str) -> Mapping[str, Sample]:
         """The last published sample of every tag of ``device``."""
         return self._devices[device].last
+
+    def _name_units(self) -> None:
+        """Tell the link which device each unit id is (its errors name the right one)."""
+        if self._link is not None:
+            self._link.name_units({d.config.unit_id: d.name for d in self._devices.values()})
 
     def _reschedule(self) -> None:
         self._schedule = [(d, g) for d in self._devices.values() for g in d.groups.values()]
@@ -142,6 +149,7 @@ class Line:
         watchdog = self._watchdog = Watchdog(loop, self._sink, self._wall, self._asking)
         link = self._link = self._link_factory(next(iter(self._devices.values())).config)
         self._writes.link = link
+        self._name_units()
         for device, group in self._schedule:
             watchdog.arm(device, group)
         self._status_timer = loop.call_later(self._status_interval, self._publish_status)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -62,7 +62,12 @@ class ModbusLink:
 
     def __init__(self, device: DeviceConfig) -> None:
         self.device = device
+        #: who a failure of the connection itself is about: the device, or on an RTU
+        #: line every unit's device (:meth:`name_units`)
         self.name = device.name
+        #: unit id -> device name, for a request's failure (on a line, another unit's
+        #: device is not the one that failed)
+        self._units: dict[int, str] = {device.unit_id: device.name}
         client: AsyncModbusTcpClient | AsyncModbusSerialClient
         timeout, retries = device.timeout, device.retries
         if device.protocol == "modbus-tcp":
@@ -105,6 +110,15 @@ class ModbusLink:
                 (Table.DISCRETE_INPUT, client.read_discrete_inputs),
             )
         }
+
+    def name_units(self, units: Mapping[int, str]) -> None:
+        """The devices on this link by unit id (the line's, as they come and go)."""
+        self._units = dict(units)
+        if units:
+            self.name = ", ".join(sorted(set(units.values())))
+
+    def _who(self, unit: int) -> str:
+        return self._units.get(unit, self.name)
 
     @property
     def connected(self) -> bool:
@@ -149,11 +163,11 @@ class ModbusLink:
             raise NotConnected(f"{self.name}: not connected to {self._where()}") from None
         except ModbusException as exc:
             _reraise_cancel()
-            raise self._failure(str(exc), _what(table, start, count)) from None
+            raise self._failure(unit, str(exc), _what(table, start, count)) from None
         except OSError as exc:  # the transport failed under pymodbus
             raise NotConnected(f"{self.name}: connection to {self._where()} lost: {exc}") from None
         except _DECODE_ERRORS as exc:
-            raise self._undecodable(exc, _what(table, start, count)) from None
+            raise self._undecodable(unit, exc, _what(table, start, count)) from None
         frame: bytes | None = getattr(response, FRAME, None)
         size = (count + 7) >> 3 if bits else count << 1
         if (
@@ -164,40 +178,45 @@ class ModbusLink:
         ):
             return response.bits if bits else response.registers
         what = _what(table, start, count)
-        raise read_fault(self.name, response, function=function, count=count, bits=bits, what=what)
+        who = self._who(unit)
+        raise read_fault(who, response, function=function, count=count, bits=bits, what=what)
 
     async def write_coil(self, unit: int, address: int, state: bool) -> None:
         """FC 5."""
         request = self._client.write_coil(address, state, device_id=unit)
-        await self._execute(FunctionCode.WRITE_SINGLE_COIL, f"co:{address}", address, None, request)
+        function = FunctionCode.WRITE_SINGLE_COIL
+        await self._execute(unit, function, f"co:{address}", request, address=address)
 
     async def write_coils(self, unit: int, address: int, states: Sequence[bool]) -> None:
         """FC 15."""
         request = self._client.write_coils(address, list(states), device_id=unit)
         what = f"co:{address}+{len(states)}"
-        await self._execute(FunctionCode.WRITE_MULTIPLE_COILS, what, address, len(states), request)
+        function = FunctionCode.WRITE_MULTIPLE_COILS
+        await self._execute(unit, function, what, request, address=address, count=len(states))
 
     async def write_register(self, unit: int, address: int, value: int) -> None:
         """FC 6."""
         request = self._client.write_register(address, value, device_id=unit)
-        await self._execute(
-            FunctionCode.WRITE_SINGLE_REGISTER, f"hr:{address}", address, None, request
-        )
+        function = FunctionCode.WRITE_SINGLE_REGISTER
+        await self._execute(unit, function, f"hr:{address}", request, address=address)
 
     async def write_registers(self, unit: int, address: int, values: Sequence[int]) -> None:
         """FC 16."""
         request = self._client.write_registers(address, list(values), device_id=unit)
         what = f"hr:{address}+{len(values)}"
         count = len(values)
-        await self._execute(FunctionCode.WRITE_MULTIPLE_REGISTERS, what, address, count, request)
+        function = FunctionCode.WRITE_MULTIPLE_REGISTERS
+        await self._execute(unit, function, what, request, address=address, count=count)
 
     async def _execute(
         self,
+        unit: int,
         function: FunctionCode,
         where: str,
-        address: int,
-        count: int | None,
         request: Awaitable[ModbusPDU],
+        *,
+        address: int,
+        count: int | None = None,
     ) -> ModbusPDU:
         """Await a write ``request`` and check its answer: the function code, and the
         echo of ``address`` (and of ``count`` for FC 15/16)."""
@@ -210,29 +229,35 @@ class ModbusLink:
             raise NotConnected(f"{self.name}: not connected to {self._where()}") from None
         except ModbusException as exc:
             _reraise_cancel()
-            raise self._failure(str(exc), what) from None
+            raise self._failure(unit, str(exc), what) from None
         except OSError as exc:  # the transport failed under pymodbus
             raise NotConnected(f"{self.name}: connection to {self._where()} lost: {exc}") from None
         except _DECODE_ERRORS as exc:
-            raise self._undecodable(exc, what) from None
+            raise self._undecodable(unit, exc, what) from None
+        who = self._who(unit)
         if response is None:
-            raise CommError(f"{self.name}: no answer to {what}")
+            raise CommError(f"{who}: no answer to {what}")
         fault = write_fault(
-            self.name, response, function=function, address=address, count=count, what=what
+            who, response, function=function, address=address, count=count, what=what
         )
         if fault is not None:
             raise fault
         return response
 
-    def _failure(self, text: str, what: str) -> CommError:
+    def _failure(self, unit: int, text: str, what: str) -> CommError:
         device = self.device
         return failure(
-            self.name, text, what, watch=self._watch, timeout=device.timeout, retries=device.retries
+            self._who(unit),
+            text,
+            what,
+            watch=self._watch,
+            timeout=device.timeout,
+            retries=device.retries,
         )
 
-    def _undecodable(self, exc: Exception, what: str) -> MalformedReply:
+    def _undecodable(self, unit: int, exc: Exception, what: str) -> MalformedReply:
         return MalformedReply(
-            f"{self.name}: wrong reply to {what}: cannot be decoded ({type(exc).__name__})"
+            f"{self._who(unit)}: wrong reply to {what}: cannot be decoded ({type(exc).__name__})"
         )
 
 

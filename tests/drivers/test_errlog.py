@@ -94,3 +94,26 @@ def test_a_device_that_left_is_forgotten(caplog: pytest.LogCaptureFixture) -> No
     clock.now += 20.0
     errors.flush()
     assert lines(caplog) == [("ERROR", "plc1: no answer")]
+
+
+def test_a_failure_of_a_line_shared_by_several_devices_is_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An RTU line that cannot connect fails all its units at once with one message
+    (naming them all): it was logged once per unit, identical lines."""
+    caplog.set_level(logging.DEBUG, LOG)
+    clock = Clock()
+    errors = ErrorLog(logging.getLogger(LOG), interval=60.0, clock=clock)
+    message = "u1, u2, u3: cannot connect to tcp://127.0.0.1:25022"
+    for unit in ("u1", "u2", "u3"):
+        errors.report(unit, "connect", message)
+    errors.report("u2", "timeout", "u2: no answer to hr:0+10 (timeout 0.5 s)")  # its own
+    assert lines(caplog) == [
+        ("ERROR", message),
+        ("ERROR", "u2: no answer to hr:0+10 (timeout 0.5 s)"),
+    ]
+    clock.now += 61.0  # a new interval: news again
+    errors.flush()
+    caplog.clear()
+    errors.report("u1", "connect", message)
+    assert lines(caplog) == [("ERROR", message)]

@@ -23,6 +23,9 @@ class AnswerOnCancelLink:
         self.answer: asyncio.Future[list[int]] | None = None
         self.asked = asyncio.Event()
 
+    def name_units(self, units: object) -> None:
+        pass
+
     async def connect(self) -> None:
         self.connected = True
 

@@ -137,6 +137,10 @@ def test_units_on_one_serial_line_polled_in_turn_and_a_silent_one_goes_bad(
                 # the silent units are BAD, and only they
                 await sink.wait(lambda: all(sink.severity(t) is Severity.BAD for t in absent))
                 assert sink.latest[absent[0]].quality.reason is Reason.NO_COMMUNICATION
+                # each silent unit's tags name its own device, not the line's first one
+                for n in range(11, 11 + SILENT):
+                    detail = sink.latest[f"rtu/x{n}/a"].quality.detail
+                    assert detail.startswith(f"x{n}: "), detail
 
                 # one line, one request at a time: scans never overlap
                 ordered = sorted(scans)

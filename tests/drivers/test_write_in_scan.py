@@ -35,6 +35,9 @@ class SlowLink:
         self.log: list[str] = []
         self.reading = asyncio.Event()
 
+    def name_units(self, units: object) -> None:
+        pass
+
     async def connect(self) -> None:
         self.connected = True
 
