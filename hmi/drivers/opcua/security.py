@@ -56,6 +56,19 @@ def certificate_uri(path: Path) -> str:
     return uris[0] if uris else ""
 
 
+class _ConnectionLost(logging.Filter):
+    """Drops asyncua's traceback for a connection that closed under its publish loop
+    ("Publish iteration crashed; retrying in 1s", at ERROR, naming no device): the line
+    reports the loss itself, in plain words with the device's name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionError | OSError)
+
+
+_CONNECTION_LOST = _ConnectionLost()
+
+
 async def open_client(settings: OpcUaSettings, device: str, timeout: float) -> Client:
     """A client for ``settings`` (not connected yet); raises :class:`SecuritySetupError`."""
     asyncua_log = logging.getLogger("asyncua")
@@ -63,6 +76,9 @@ async def open_client(settings: OpcUaSettings, device: str, timeout: float) -> C
         # The line reports every failure in plain words (rate-limited); asyncua's own
         # warnings on each reconnect attempt would repeat them in its terms.
         asyncua_log.setLevel(logging.ERROR)
+    session_log = logging.getLogger("asyncua.client.ua_session.UaSession")
+    if _CONNECTION_LOST not in session_log.filters:
+        session_log.addFilter(_CONNECTION_LOST)
     client = Client(settings.endpoint, timeout=timeout, watchdog_intervall=1.0)
     client.name = client.description = "hmi"
     client.application_uri = "urn:hmi:client"
