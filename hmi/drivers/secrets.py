@@ -15,15 +15,17 @@ class SecretError(ValueError):
     """A password that cannot be read; the message says which and why."""
 
 
-def read_secret(secret: Secret, what: str) -> str:
-    """The password ``secret`` names ("" when it names none); SecretError saying why not.
+def read_secret(secret: Secret, what: str = "") -> str:
+    """The password ``secret`` names ("" when it names none); SecretError saying why not,
+    after ``what`` (who needs it: ``plc2: cannot read the password file ...``).
 
     A file's trailing newline is not part of the password (``echo pw > file``).
     """
+    who = f"{what}: " if what else ""
     if secret.env:
         value = os.environ.get(secret.env)
         if value is None:
-            raise SecretError(f"{what}: environment variable {secret.env} is not set")
+            raise SecretError(f"{who}the password's environment variable {secret.env} is not set")
         return value
     if secret.file is None:
         return ""
@@ -31,10 +33,11 @@ def read_secret(secret: Secret, what: str) -> str:
         with secret.file.open("rb") as handle:
             data = handle.read(_MAX_BYTES + 1)
     except OSError as exc:
-        raise SecretError(f"{what}: cannot read {secret.file}: {exc.strerror or exc}") from None
+        why = exc.strerror or exc
+        raise SecretError(f"{who}cannot read the password file {secret.file}: {why}") from None
     if len(data) > _MAX_BYTES:
-        raise SecretError(f"{what}: {secret.file} is larger than a password file")
+        raise SecretError(f"{who}the password file {secret.file} is too large to be one")
     try:
         return data.decode().rstrip("\r\n")
     except UnicodeDecodeError:
-        raise SecretError(f"{what}: {secret.file} is not UTF-8 text") from None
+        raise SecretError(f"{who}the password file {secret.file} is not UTF-8 text") from None

@@ -153,8 +153,8 @@ def test_a_missing_password_is_named_never_shown(tmp_path: Path) -> None:
 
     async def main() -> None:
         for settings, expected in (
-            (env, "plc: the password: environment variable HMI_TEST_UNSET_VAR is not set"),
-            (missing, f"plc: the password: cannot read {tmp_path / 'none'}: "),
+            (env, "plc: the password's environment variable HMI_TEST_UNSET_VAR is not set"),
+            (missing, f"plc: cannot read the password file {tmp_path / 'none'}: "),
         ):
             try:
                 await open_client(settings, "plc", 1.0)

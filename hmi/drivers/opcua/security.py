@@ -33,9 +33,7 @@ class SecuritySetupError(Exception):
 def read_password(settings: OpcUaSettings, device: str) -> str:
     """The user's password from its file or environment variable (:mod:`hmi.drivers.secrets`)."""
     try:
-        return read_secret(
-            Secret(settings.password_file, settings.password_env), f"{device}: the password"
-        )
+        return read_secret(Secret(settings.password_file, settings.password_env), device)
     except SecretError as exc:
         raise SecuritySetupError(str(exc)) from None
 

@@ -75,7 +75,7 @@ def mqtt_settings_of(settings: SparkplugDevice) -> MqttSettings:
         settings.broker,
         client_id=settings.client_id or f"hmi-host-{settings.group}-{settings.edge_node}",
         username=settings.username,
-        password=read_secret(settings.password, "password"),
+        password=read_secret(settings.password),
         ca_file=settings.ca_file,
         cert_file=settings.cert_file,
         key_file=settings.key_file,
@@ -105,6 +105,8 @@ class SparkplugLine:
         self.ingest: SparkplugIngest | None = None
         #: wall time the MQTT session was first seen up (None: down)
         self._up_since: float | None = None
+        #: why no MQTT session can be opened at all (an unreadable password file)
+        self._unusable = ""
 
     # -- devices --------------------------------------------------------------------------
     @property
@@ -184,15 +186,20 @@ class SparkplugLine:
         if first is None:
             await self._stop.wait()
             return
-        self.ingest = SparkplugIngest(
-            mqtt_settings_of(first.settings),
-            self._on_samples,
-            clock=self._wall,
-            on_link=lambda up: self._publish_statuses(),
-        )
-        for name in self._devices:
-            self._bind(name)
-        self.ingest.start()
+        try:
+            mqtt = mqtt_settings_of(first.settings)
+        except ValueError as exc:  # a password it cannot read (SecretError)
+            self._cannot_connect(str(exc))
+        else:
+            self.ingest = SparkplugIngest(
+                mqtt,
+                self._on_samples,
+                clock=self._wall,
+                on_link=lambda up: self._publish_statuses(),
+            )
+            for name in self._devices:
+                self._bind(name)
+            self.ingest.start()
         try:
             while not self._stop.is_set():
                 self._publish_statuses()
@@ -201,7 +208,21 @@ class SparkplugLine:
         finally:
             for write in list(self._writes):
                 self._finish(write, CommandState.FAILED, "driver stopped")
-            await self.ingest.stop()
+            if self.ingest is not None:
+                await self.ingest.stop()
+
+    def _cannot_connect(self, why: str) -> None:
+        """No MQTT session can be opened (``why``): every tag BAD saying so, and every
+        status (so the devices' communication alarms) until the line is stopped; a change
+        of the devices' settings starts a new line."""
+        self._unusable = why
+        log.error("%s: %s", ", ".join(self._devices), why)
+        now = self._wall()
+        bad: dict[str, Sample] = {}
+        for name, entry in self._devices.items():
+            quality = Quality.bad(Reason.NOT_CONNECTED, f"{name}: {why}")
+            bad.update({tag: Sample(None, quality, 0.0, now) for tag in entry.tags})
+        self._sink.samples(bad)
 
     def stop(self) -> None:
         """Ask :meth:`run` to end."""
@@ -220,7 +241,9 @@ class SparkplugLine:
             s = entry.settings
             born = up and ingest is not None and ingest.state.online(s.group, s.edge_node)
             error = ""
-            if not up:
+            if self._unusable:
+                error = f"{name}: {self._unusable}"
+            elif not up:
                 error = f"{name}: no MQTT session with {s.broker}"
             elif not born and not (
                 young and ingest is not None and not ingest.state.told(s.group, s.edge_node)
