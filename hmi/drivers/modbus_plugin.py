@@ -7,7 +7,6 @@ users of pymodbus, imported when a line opens); the project fields are read by
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -65,8 +64,9 @@ class ModbusProtocol:
         return f"rtu:{config.serial_port}"
 
     def same_link(self, old: DeviceConfig, new: DeviceConfig) -> bool:
-        """Everything but the name, description, line and unit id needs a reconnect."""
-        return _link_settings(old) == _link_settings(new)
+        """A change of a connection's field (:meth:`DeviceConfig.link_fields`, the rule
+        the project loader checks an RTU line's units with) needs a reconnect."""
+        return old.same_link(new)
 
     def open_line(
         self, key: str, sink: Sink, poll_groups: Mapping[str, float], **options: Any
@@ -89,11 +89,6 @@ def _encode_write() -> Callable[[Command, Tag], Any]:
     from hmi.drivers.writes import encode_write
 
     return encode_write
-
-
-def _link_settings(config: DeviceConfig) -> DeviceConfig:
-    """The settings that need a new connection when they change."""
-    return dataclasses.replace(config, name="", description="", line=0, unit_id=0)
 
 
 MODBUS_TCP = ModbusProtocol("modbus-tcp")

@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from hmi.core.expression import Expression
 from hmi.core.tag import Tag
-from hmi.project.device_reader import read_device
+from hmi.project.device_reader import check_lines, read_device_entry
 from hmi.project.errors import ProjectError
 from hmi.project.fast_tags import FastTags
 from hmi.project.fields import Context, Fields
@@ -32,7 +32,7 @@ from hmi.project.sections import (
 )
 from hmi.project.source import SourceError, read_source
 from hmi.project.sparkplug_section import read_sparkplug
-from hmi.project.tag_reader import TagReader, check_roles
+from hmi.project.tag_reader import RejectedDevice, TagReader, check_roles
 from hmi.project.yamlnode import YamlSyntaxError, compose, line_of, may_hold_controls
 
 #: read tags of the common shape by :mod:`hmi.project.fast_tags` (tests turn it off to
@@ -127,6 +127,9 @@ class _Loader:
         self.path = path
         #: whether a text value may hold a control character (one look at the whole text)
         self.controls = controls
+        #: devices defined but refused (their errors recorded), by name: their tags are
+        #: checked against what is known of them, not reported as of an unknown device
+        self.rejected: dict[str, RejectedDevice] = {}
 
     def project(self) -> Project | None:
         top = self.top
@@ -207,18 +210,24 @@ class _Loader:
     # -- devices -----------------------------------------------------------------------------
     def _devices(self) -> dict[str, DeviceConfig]:
         devices: dict[str, DeviceConfig] = {}
+        read: list[tuple[DeviceConfig, Fields]] = []
         for field, node in self.top.items("devices"):
             fields = Fields.of(node, field, self.ctx)
             if fields is None:
                 continue
-            device = read_device(fields)
+            device = read_device_entry(fields)
             fields.finish()
+            if isinstance(device, RejectedDevice):
+                self.rejected.setdefault(device.name, device)
+                continue
             if device is None:
                 continue
             if device.name in devices:
                 self.ctx.error(node, f"{field}.name", f"duplicate device name {device.name!r}")
                 continue
             devices[device.name] = device
+            read.append((device, fields))
+        check_lines(self.ctx, read)
         return devices
 
     # -- tags --------------------------------------------------------------------------------
@@ -244,7 +253,8 @@ class _Loader:
             fields = Fields.of(node, field, self.ctx)
             if fields is None:
                 continue
-            tag = TagReader(fields, self.ctx, devices, roles, groups).tag()
+            reader = TagReader(fields, self.ctx, devices, roles, groups, rejected=self.rejected)
+            tag = reader.tag()
             fields.finish()
             if tag is None:
                 continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
@@ -52,6 +52,34 @@ class DeviceConfig:
     #: a plug-in protocol's own settings (its frozen dataclass; None for Modbus, whose
     #: settings are the fields above)
     settings: object = None
+
+    def link_fields(self) -> tuple[str, ...]:
+        """The fields of this Modbus device's connection (:data:`UNIT_FIELDS`,
+        :data:`NOT_RTU_FIELDS`): the units of one RTU line must agree on them (the project
+        loader checks it), and a change of one needs a new connection (the Modbus plug-in's
+        ``same_link``)."""
+        return _RTU_LINK_FIELDS if self.protocol == "modbus-rtu" else _LINK_FIELDS
+
+    def link_differences(self, other: DeviceConfig) -> tuple[str, ...]:
+        """The fields of :meth:`link_fields` in which ``other`` differs from this device."""
+        names = self.link_fields()
+        if other.link_fields() != names:
+            return ("protocol",)
+        return tuple(k for k in names if getattr(self, k) != getattr(other, k))
+
+    def same_link(self, other: DeviceConfig) -> bool:
+        """True when ``other`` may share this device's connection (RTU line) as it is."""
+        return not self.link_differences(other)
+
+
+#: a Modbus device's own fields: every other one is its connection's, shared by the units
+#: of an RTU line (``enabled``: a disabled unit is just not asked; ``settle``: how long a
+#: write to the unit is watched)
+UNIT_FIELDS = frozenset({"name", "description", "line", "unit_id", "enabled", "settle"})
+#: what an RTU line does not use (its ``serial_port`` says where it goes)
+NOT_RTU_FIELDS = frozenset({"host", "port"})
+_LINK_FIELDS = tuple(f.name for f in fields(DeviceConfig) if f.name not in UNIT_FIELDS)
+_RTU_LINK_FIELDS = tuple(k for k in _LINK_FIELDS if k not in NOT_RTU_FIELDS)
 
 
 #: the screens the application ships (hmi/screens/ui, the demo plant's tag names): a project

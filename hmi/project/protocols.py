@@ -57,7 +57,10 @@ class ProtocolSpec(Protocol):
         self, f: Fields, device: DeviceConfig, data_type: DataType | None
     ) -> Address | None:
         """The address of the tag mapping ``f`` on ``device`` (its ``address`` field and
-        any further fields of the protocol, e.g. ``sampling_interval``)."""
+        any further fields of the protocol, e.g. ``sampling_interval``).
+
+        The tags of a device that :meth:`read_device` refused are read too (every error
+        at once), with a stand-in ``device``: its common fields, ``settings`` None."""
 
     def device_fields(self, config: DeviceConfig) -> dict[str, Any]:
         """The protocol's own fields of ``config`` as the project file writes them (the

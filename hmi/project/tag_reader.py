@@ -7,6 +7,10 @@ makes the tag ``None`` (so the loader reports all errors at once and builds noth
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
 from hmi.core.address import Address
 from hmi.core.command import SETTLE_MAX
 from hmi.core.expression import Expression, ExpressionError
@@ -29,6 +33,21 @@ _POLICIES = tuple(policy.value for policy in BadQualityPolicy)
 _TYPES = tuple(data_type.value for data_type in DataType)
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedDevice:
+    """A device the loader refused (its errors are recorded): its tags name a device that
+    is defined, so they are not tags of an unknown device, and their addresses are read by
+    its protocol when that is known; only the device's own errors make the project fail."""
+
+    name: str
+    #: the device's common fields and its protocol (``settings`` unset), when it names a
+    #: known protocol; None when its ``protocol`` is unknown or not readable
+    stand_in: DeviceConfig | None
+
+
+_NONE_REJECTED: Mapping[str, RejectedDevice] = MappingProxyType({})
+
+
 class TagReader:
     """Reads one tag mapping, cross-checking devices, roles and poll groups."""
 
@@ -39,8 +58,12 @@ class TagReader:
         devices: dict[str, DeviceConfig],
         roles: tuple[str, ...],
         groups: dict[str, float],
+        *,
+        rejected: Mapping[str, RejectedDevice] = _NONE_REJECTED,
     ) -> None:
         self.f, self.ctx, self.devices, self.roles, self.groups = f, ctx, devices, roles, groups
+        #: the devices defined but refused, by name (:class:`RejectedDevice`)
+        self.rejected = rejected
 
     def _error(self, key: str, message: str) -> None:
         self.ctx.error(self.f.node_of(key) or self.f.node, f"{self.f.path}.{key}", message)
@@ -118,21 +141,31 @@ class TagReader:
             self._error("device", "an address needs a device")
             return False
         config = self.devices.get(device)
-        if config is None:
-            known = ", ".join(sorted(self.devices)) or "none defined"
+        rejected = self.rejected.get(device) if config is None else None
+        if rejected is not None:
+            # A device defined but refused: its own errors say what is wrong (and the
+            # project is not built); its tags are checked as far as its protocol is known.
+            config = rejected.stand_in
+            ok = False
+        elif config is None:
+            known = ", ".join(sorted({*self.devices, *self.rejected})) or "none defined"
             self._error("device", f"unknown device {device!r} (known: {known})")
             ok = False
-        if config is None or is_modbus(config.protocol):
+        address: Address | None = None
+        orders: tuple[str, str, int] = ("big", "big", 1)
+        if rejected is not None and config is None:
+            # its protocol is not known, nor which fields its tags have: none is checked
+            self._read_all()
+        elif config is None or is_modbus(config.protocol):
             layout = read_modbus_address(f, data_type)
             if layout is None:
                 return False
-            address: Address = layout.address
+            address = layout.address
             orders = (layout.byte_order, layout.word_order, layout.length)
         else:
-            read = protocol_spec(config.protocol).read_address(f, config, data_type)
-            if read is None:
+            address = protocol_spec(config.protocol).read_address(f, config, data_type)
+            if address is None:
                 return False
-            address, orders = read, ("big", "big", 1)
         if group is not None and group not in self.groups:
             self._error(
                 "poll_group", f"unknown poll group {group!r} (known: {', '.join(self.groups)})"
@@ -145,9 +178,15 @@ class TagReader:
         if problem:
             self._error("settle", problem)
             ok = False
-        if not ok or None in (group, deadband):
+        if not ok or address is None or None in (group, deadband):
             return False
         return Source(device, address, group, *orders, deadband, settle)
+
+    def _read_all(self) -> None:
+        """Take every field of the tag as read (the fields of a protocol not known)."""
+        for key_node, _ in self.f.node.value:
+            if isinstance(key_node.value, str):
+                self.f.node_of(key_node.value)
 
     def _scaling(self) -> Scaling | bool | None:
         section = self.f.mapping("scaling")
