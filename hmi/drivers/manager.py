@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -106,9 +107,22 @@ class DriverManager:
 
     def _start_line(self, key: str) -> None:
         if self._running and key not in self._tasks and self._lines[key].devices:
-            self._tasks[key] = asyncio.get_running_loop().create_task(
+            task = asyncio.get_running_loop().create_task(
                 self._lines[key].run(), name=f"line {key}"
             )
+            task.add_done_callback(functools.partial(self._ended, self._lines[key]))
+            self._tasks[key] = task
+
+    def _ended(self, line: DeviceLine, task: asyncio.Task[None]) -> None:
+        """A line's task ended. By a bug (a line handles every device failure itself),
+        its devices' values would freeze GOOD with no one saying why: logged with its
+        traceback, and every tag of the line BAD ``device failure``."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("line %s stopped: %s", task.get_name(), exc, exc_info=exc)
+        names = [t.name for t in self.tags.values() if t.source and t.source.device in line.devices]
+        self._publish_bad(names, Reason.DEVICE_FAILURE, f"driver error: {exc}")
 
     async def _stop_line(self, key: str) -> None:
         line = self._lines.pop(key, None)
@@ -133,7 +147,11 @@ class DriverManager:
         if line is not None and line.devices:
             other = line.config(line.devices[0])
             if not plugin.same_link(other, config):
-                raise ValueError(f"{config.name}: link settings differ from {other.name}'s")
+                fields = other.link_differences(config) or ("link settings",)
+                verb = "differs" if len(fields) == 1 else "differ"
+                raise ValueError(
+                    f"{config.name}: {', '.join(fields)} {verb} from {other.name}'s on one line"
+                )
         self.devices[config.name] = config
         self.tags.update((t.name, t) for t in tags)
         if not config.enabled:
