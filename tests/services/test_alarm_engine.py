@@ -267,6 +267,47 @@ def test_an_acknowledgement_survives_a_restart_for_the_same_condition(tmp_path: 
     ]
 
 
+def test_an_alarm_standing_at_a_restart_stays_standing_while_its_input_is_bad(
+    tmp_path: Path,
+) -> None:
+    """docs/alarms.md, "BAD quality inputs": HOLD keeps the condition as it was. Restarted
+    while its PLC was down, every standing alarm came back ``normal`` with ``input_bad``
+    (the journal's condition was not held), so it vanished from the list."""
+    bad = Quality.bad(Reason.NO_COMMUNICATION)
+
+    async def first(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        publish(bus, plant__pump__running=True, plant__pump__flow=5.0, plant__tank__level=97.0)
+        await clock.run_for(5.0)  # the level's on-delay
+        await bus.call("alarms", "acknowledge", ["plant/tank/level"], user="al")
+
+    async def second(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
+        # The PLC is down at the restart: the first values are BAD, held as they were.
+        stale = {
+            "plant/pump/running": Sample(True, bad, T0),
+            "plant/pump/flow": Sample(5.0, bad, T0),
+            "plant/tank/level": Sample(97.0, bad, T0),
+        }
+        bus.publish("tag/plc", encode_samples(stale))
+        states = {s["tag"]: s for s in await bus.call("alarms", "snapshot")}
+        level, flow = states["plant/tank/level"], states["plant/pump/flow"]
+        assert (level["state"], level["level"], level["input_bad"]) == (
+            "acknowledged",  # and still acknowledged by al, as before the restart
+            "HIHI",
+            True,
+        )
+        assert level["activated_at"] == T0 + 5.0  # its time, not the restart's
+        assert (flow["state"], flow["level"], flow["input_bad"]) == ("unacknowledged", "LO", True)
+        # The PLC back with the level normal: the alarm returns, as it would have.
+        publish(bus, plant__pump__running=True, plant__pump__flow=50.0, plant__tank__level=50.0)
+        await clock.run_for(1.0)
+        states = {s["tag"]: s for s in await bus.call("alarms", "snapshot")}
+        assert states["plant/tank/level"]["state"] == "normal"
+        assert states["plant/pump/flow"]["state"] == "returned_unacknowledged"
+
+    run(tmp_path, first)
+    run(tmp_path, second)
+
+
 def test_bad_quality_holds_the_alarm_and_is_published(tmp_path: Path) -> None:
     async def scenario(bus: Bus, clock: VirtualClock, seen: list[dict[str, Any]]) -> None:
         publish(bus, plant__pump__running=True, plant__pump__flow=5.0)

@@ -7,6 +7,7 @@ receives :class:`AlarmTransition` records to journal and publish. No clock, no I
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from hmi.core.alarms.condition import Level, evaluate
@@ -103,6 +104,12 @@ class Alarm:
         if bad:
             if self.bad_quality is BadQualityPolicy.ALARM:
                 self._raw = Level.BAD
+            elif self._recalled is not None and self._status.level is Level.NONE:
+                # HOLD right after a restart: the condition held is the one before it (the
+                # journal's), so an alarm standing then stays standing while its device is
+                # silent, with its activation time; its on-delay was served then.
+                self._raw = self._pending = self._recalled[0]
+                self._pending_since = -math.inf
             else:
                 # HOLD: a stale value cannot confirm nor clear anything; pending delays stop.
                 self._raw = self._status.level
