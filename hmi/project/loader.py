@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Set
 from pathlib import Path
 from types import MappingProxyType
+
+from yaml.nodes import ScalarNode
 
 from hmi.core.expression import Expression
 from hmi.core.tag import Tag
@@ -33,7 +36,13 @@ from hmi.project.sections import (
 from hmi.project.source import SourceError, read_source
 from hmi.project.sparkplug_section import read_sparkplug
 from hmi.project.tag_reader import RejectedDevice, TagReader, check_roles
-from hmi.project.yamlnode import YamlSyntaxError, compose, line_of, may_hold_controls
+from hmi.project.yamlnode import (
+    STR_TAG,
+    YamlSyntaxError,
+    compose,
+    line_of,
+    may_hold_controls,
+)
 
 #: read tags of the common shape by :mod:`hmi.project.fast_tags` (tests turn it off to
 #: compare its answers with the slow path's)
@@ -241,6 +250,7 @@ class _Loader:
         first_line: dict[str, int] = {}
         expressions: dict[str, tuple[Expression, Fields]] = {}
         suppressions: dict[str, tuple[Expression, Fields]] = {}
+        refused: set[str] = set()  # tags defined with errors
         modbus = [name for name, device in devices.items() if is_modbus(device.protocol)]
         fast = FastTags(modbus, roles, groups, controls=self.controls) if FAST_TAGS else None
         for field, node in self.top.items("tags"):
@@ -257,6 +267,9 @@ class _Loader:
             tag = reader.tag()
             fields.finish()
             if tag is None:
+                named = fields.node_of("name")  # its errors are said: not again where named
+                if isinstance(named, ScalarNode) and named.tag == STR_TAG:
+                    refused.add(named.value)
                 continue
             if tag.name in tags:
                 self.ctx.error(
@@ -272,14 +285,16 @@ class _Loader:
                 expressions[tag.name] = (Expression.parse(tag.expression), fields)
             if tag.alarms is not None and tag.alarms.suppress_when is not None:
                 suppressions[tag.name] = (Expression.parse(tag.alarms.suppress_when), fields)
-        self._check_expressions(tags, expressions)
-        self._check_suppressions(tags, suppressions)
+        known = tags.keys() | refused
+        self._check_expressions(known, expressions)
+        self._check_suppressions(known, suppressions)
         return tags
 
     def _check_suppressions(
-        self, tags: dict[str, Tag], suppressions: dict[str, tuple[Expression, Fields]]
+        self, tags: Set[str], suppressions: dict[str, tuple[Expression, Fields]]
     ) -> None:
-        """A suppression names existing tags (its own tag may be one: "while it reads 0")."""
+        """A suppression names existing tags (its own tag may be one: "while it reads 0");
+        ``tags`` are the defined ones, with errors or not."""
         for expression, fields in suppressions.values():
             alarms = fields.node_of("alarms")
             for ref in expression.tags:
@@ -291,9 +306,10 @@ class _Loader:
                     )
 
     def _check_expressions(
-        self, tags: dict[str, Tag], expressions: dict[str, tuple[Expression, Fields]]
+        self, tags: Set[str], expressions: dict[str, tuple[Expression, Fields]]
     ) -> None:
-        """Every tag an expression names must exist, and calculations must not loop."""
+        """Every tag an expression names must exist (``tags``: the defined ones, with
+        errors or not), and calculations must not loop."""
         for name, (expression, fields) in expressions.items():
             node = fields.node_of("expression") or fields.node
             for ref in expression.tags:

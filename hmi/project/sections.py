@@ -135,21 +135,20 @@ def read_system_alarms(top: Fields) -> SystemAlarmsConfig | None:
     section = top.mapping("system_alarms")
     if section is None:
         return SystemAlarmsConfig()
+    on_delay = section.number("on_delay", 0.0)
+    if on_delay is not None and on_delay < 0:  # checked with the others: every error at once
+        section.invalid("on_delay", f"expected 0 or more seconds, found {on_delay:g}")
+        on_delay = None
     config = (
         section.boolean("enabled", True),
         section.integer("device_priority", 2, 1, 4),
         section.integer("node_priority", 2, 1, 4),
-        section.number("on_delay", 0.0),
+        on_delay,
     )
     section.finish()
     if any(v is None for v in config):
         return None
     enabled, device_priority, node_priority, on_delay = config
-    if on_delay < 0:
-        section.ctx.error(
-            section.node_of("on_delay"), f"{section.path}.on_delay", "must not be negative"
-        )
-        return None
     return SystemAlarmsConfig(enabled, device_priority, node_priority, on_delay)
 
 

@@ -233,6 +233,11 @@ class TagReader:
             "bad_quality": section.choice("bad_quality", _POLICIES, BadQualityPolicy.HOLD.value),
         }
         section.finish()
+        for key in ("deadband", "on_delay", "off_delay"):
+            value = values[key]
+            if value is not None and value < 0:  # (else AlarmLimits' error names no field)
+                section.invalid(key, f"expected 0 or more, found {value:g}")
+                values[key] = None
         required = ("deadband", "priority", "on_delay", "off_delay", "bad_quality")
         if any(values[k] is None for k in required):
             return False

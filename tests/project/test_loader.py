@@ -267,3 +267,30 @@ tags:
     assert memory == "bad.yaml:7: tags[0].settle: only a device tag is written and read back"
     device = one_error(HEAD + "    settle: -1\n", tmp_path)
     assert device.startswith("bad.yaml:6: devices[0].settle: must be 0 .. 5 seconds")
+
+
+def test_an_alarm_delay_error_names_its_field_and_nothing_else(tmp_path):
+    """A negative on_delay was reported at `alarms` without naming the field, and every
+    calculation using the tag then had an "unknown tag" error of its own."""
+    text = HEAD + (
+        "tags:\n"
+        "  - {name: a/t/level, type: float32, device: plc1, address: hr:0,\n"
+        "     alarms: {hi: 4.0, on_delay: -1}}\n"
+        "  - {name: a/t/double, type: float64, expression: '2 * {a/t/level}'}\n"
+    )
+    assert one_error(text, tmp_path) == (
+        "bad.yaml:8: tags[0].alarms.on_delay: expected 0 or more, found -1"
+    )
+
+
+def test_every_error_of_the_system_alarms_section_at_once(tmp_path):
+    text = HEAD + "system_alarms: {device_priorty: 2, node_priority: 7, on_delay: -3}\n"
+    errors = [e.replace(str(tmp_path / "bad.yaml"), "bad.yaml") for e in errors_of(text, tmp_path)]
+    assert sorted(errors) == sorted(
+        [
+            "bad.yaml:6: system_alarms.on_delay: expected 0 or more seconds, found -3",
+            "bad.yaml:6: system_alarms.node_priority: expected an integer in 1..4, found 7",
+            "bad.yaml:6: system_alarms.device_priorty: unknown field (did you mean "
+            "'device_priority'?)",
+        ]
+    )

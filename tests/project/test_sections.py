@@ -57,7 +57,10 @@ def test_the_bus_section_with_curve_keys_relative_to_the_project(tmp_path: Path)
         ("bus: {curve: {broker_key: b.key, node_key: n.key}}", "bus.curve.node_key: expected"),
         ("bus: {curve: yes}", "bus.curve: expected a mapping"),
         ("system_alarms: {device_priority: 5}", "system_alarms.device_priority: expected an"),
-        ("system_alarms: {on_delay: -1}", "system_alarms.on_delay: must not be negative"),
+        (
+            "system_alarms: {on_delay: -1}",
+            "system_alarms.on_delay: expected 0 or more seconds, found -1",
+        ),
         ("system_alarms: {priority: 1}", "system_alarms.priority: unknown field"),
     ],
 )
