@@ -76,7 +76,7 @@ class Deployment:
 def _where(project: Project | None, field: str) -> str:
     if project is None:
         return field
-    return f"{project.path}:{project.bus.line or 1}: bus.{field}"
+    return f"{project.path}:{project.bus.line_of(field)}: bus.{field}"
 
 
 def resolve(

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         beacon = beacon and bus.discovery  # nodes that do not probe need no answers
         if bus.curve is not None and args.secret_key is None and args.clients is None:
             if bus.curve.clients is None:
-                where = f"{project.path}:{bus.line}: bus.curve.clients"
+                where = f"{project.path}:{bus.line_of('curve.clients')}: bus.curve.clients"
                 print(f"hmi broker: {where}: a CURVE broker needs its policy", file=sys.stderr)
                 return 2
             args.secret_key, args.clients = bus.curve.broker_secret, bus.curve.clients

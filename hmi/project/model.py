@@ -120,6 +120,9 @@ class CurveConfig:
     node_key: str
     #: the broker's policy: the admitted keys and what each may do (``hmi broker`` only)
     clients: Path | None = None
+    #: the line of each field in the project file (of ``curve:`` for one not written), for
+    #: errors found when a key is used: ``plant.yaml:28: bus.curve.node_key: ...``
+    lines: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def node_key_for(self, name: str) -> Path:
         """The key pair file of the node called ``name``."""
@@ -157,6 +160,15 @@ class BusConfig:
     curve: CurveConfig | None = None
     #: line of the section in the project file, for errors found when it is used
     line: int = 0
+
+    def line_of(self, name: str) -> int:
+        """The line of field ``name`` (``curve.node_key``) in the project file, else of
+        the section (1 when the project has none)."""
+        if self.curve is not None and name.startswith("curve."):
+            line = self.curve.lines.get(name.removeprefix("curve."), 0)
+            if line:
+                return line
+        return self.line or 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import MappingProxyType
 
 from hmi.core.permissions import Grants, parse_grants
 from hmi.project.fields import Fields
@@ -125,8 +126,12 @@ def _read_curve(section: Fields, folder: Path) -> CurveConfig | bool | None:
             curve.ctx.error(curve.node_of(key), f"{curve.path}.{key}", why)
     if problem or clients_problem:
         return False
+    lines = {key: curve.line_of(key) for key in ("broker_key", "node_key", "clients")}
     return CurveConfig(
-        broker_key=broker_path, node_key=str(folder / node_key), clients=clients_path
+        broker_key=broker_path,
+        node_key=str(folder / node_key),
+        clients=clients_path,
+        lines=MappingProxyType(lines),
     )
 
 

@@ -25,10 +25,13 @@ def _plain_project(tmp_path: Path) -> Path:
     return project
 
 
-def _hmi(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _hmi(
+    *args: str, env: dict[str, str], stdin: str = "", cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hmi", *args],
         env=env,
+        cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,
@@ -107,3 +110,27 @@ def test_a_station_whose_plant_cannot_start_says_why_and_exits(tmp_path: Path) -
     assert f"cannot start: {data / 'sessions.json'}: cannot read the revoked sessions" in (
         done.stderr
     )
+
+
+@pytest.mark.timeout(60)
+def test_a_missing_key_file_is_named_at_its_own_line(tmp_path: Path) -> None:
+    """The error named the line of ``bus:``, not of the field that names the key."""
+    project = control_room_project(tmp_path, broker_port=free_port_pair(), plc_port=free_port())
+    lines = project.read_text().splitlines()
+    node_key = next(n for n, text in enumerate(lines, 1) if "node_key:" in text)
+    done = _hmi(
+        "node",
+        project.name,
+        "--name",
+        "station-9",
+        "--duration",
+        "1",
+        env={**environment(tmp_path)},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert (
+        f"plant.yaml:{node_key}: bus.curve.node_key: keys/station-9.key_secret: no such key file"
+        in done.stderr
+    ), done.stderr
+    assert "Traceback" not in done.stderr
