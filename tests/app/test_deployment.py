@@ -89,7 +89,7 @@ def test_a_missing_key_file_names_the_setting_and_how_to_make_it(
     with pytest.raises(DeploymentError) as error:
         resolve(project(tmp_path), name="station-9", environ={})
     text = str(error.value)
-    assert "plant.yaml:2: bus.curve.node_key" in text
+    assert "plant.yaml:9: bus.curve.node_key" in text  # its own line, not bus:
     assert "station-9.key_secret: no such key file" in text
     assert "hmi keys generate station-9" in text
 
