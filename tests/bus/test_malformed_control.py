@@ -145,7 +145,15 @@ def test_unknown_keys_of_maps_are_ignored_and_missing_ones_take_their_defaults(b
     # a foreign client's minimal hello (docs/bus-protocol.md): welcomed
     broker._on_front([b"f1", *frames(Kind.HELLO, "$sys/broker", {"name": "f", "pid": 0}, "f1")], "")
     welcome = [sent for sent in broker._route.sent if sent[0] == b"f1"]
-    expected = {"id": broker.id, "pub": "", "heartbeat": 1.0, "ticket_key": b""}
+    expected = {
+        "id": broker.id,
+        "pub": "",
+        "heartbeat": 1.0,
+        "ticket_key": b"",
+        "publish": None,  # no policy: anything
+        "serve": None,
+        "refused": [],
+    }
     assert msgpack.unpackb(welcome[0][1][2]) == expected
 
 

@@ -158,8 +158,9 @@ class ControlPlane:
         # first hello is news for the others.
         first = not node.said_hello
         broker.roster.hello(node, hello, direct=broker.policy is None)
-        for name in hello.targets:
-            broker.doors.claim(node, name, broker.now)
+        # (told in the welcome: a node whose key lacks a right says so itself)
+        claims = [broker.doors.claim(node, name, broker.now) for name in hello.targets]
+        refused = [why for why in claims if why]
         if node.rpc_stream and not node.ticket_key:
             node.ticket_key = new_key()  # (kept while the node is known: its tickets hold)
         header = pack_header(Kind.HELLO, SENDER, 0, time.time())
@@ -168,6 +169,9 @@ class ControlPlane:
             broker.fast_endpoint,
             broker.heartbeat,
             node.ticket_key if node.rpc_stream else b"",
+            publish=list(node.rule.publish) if node.rule is not None else None,
+            serve=list(node.rule.serve) if node.rule is not None else None,
+            refused=refused,
         )
         broker._route(node.ident, [b"$sys/broker", header, pack_control(welcome)])
         if first:

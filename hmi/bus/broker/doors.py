@@ -292,11 +292,12 @@ class Doors:
         if heir is not None:
             log.info("RPC target %r: now served by %s (it waited)", expose.target, heir.sender)
 
-    def claim(self, node: NodeInfo, name: str, now: float) -> None:
-        """``node`` exposes ``name`` (an EXPOSE, or a target its HELLO lists)."""
+    def claim(self, node: NodeInfo, name: str, now: float) -> str:
+        """``node`` exposes ``name`` (an EXPOSE, or a target its HELLO lists); why it does
+        not serve it now ("" when it does)."""
         reason = self.roster.claim(node, name)
         if not reason:
-            return
+            return ""
         if reason == SERVE:
             rule = node.rule.name if node.rule is not None else "?"
             detail = f"key {rule!r} may not serve RPC target {name!r}"
@@ -307,6 +308,7 @@ class Doors:
             held = owner.sender if owner is not None else "?"
             detail = f"RPC target {name!r} is served by live node {held} (the claim waits)"
         self.refuse(reason, node.ident, now, detail)
+        return detail
 
     def gone(self, node: NodeInfo) -> None:
         """``node`` died or left: its targets go to the nodes waiting for them."""

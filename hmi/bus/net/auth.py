@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,18 @@ class ClientRule:
     def may_serve(self, target: str) -> bool:
         """True when ``target`` is one of the served names, or starts with the part
         before the ``*`` of a served prefix."""
-        for entry in self.serve:
-            if entry.endswith("*") and target.startswith(entry[:-1]):
-                return True
-            if entry == target:
-                return True
-        return False
+        return serves(self.serve, target)
+
+
+def serves(entries: Iterable[str], target: str) -> bool:
+    """True when a ``serve`` list (names, and prefixes ending in ``*``) covers ``target``:
+    the broker's check, and a node's own of the rights its welcome told."""
+    for entry in entries:
+        if entry.endswith("*") and target.startswith(entry[:-1]):
+            return True
+        if entry == target:
+            return True
+    return False
 
 
 class Policy:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from hmi.bus.wire.samples import MalformedPayload, decode_samples
 
 if TYPE_CHECKING:
     from hmi.bus.net.transport import ZmqTransport
+
+log = logging.getLogger(__name__)
 
 _PUB = int(Kind.PUB)
 _REPLAY = int(Flag.REPLAY)
@@ -44,6 +47,10 @@ class Publisher:
         self._current: dict[str, dict[Any, Any]] = {}
         #: topics whose values a broker still needs (not published anew since)
         self._replay: set[str] = set()
+        #: what the broker's policy lets this node's key publish (its welcome's prefixes;
+        #: None: no policy, or not told), and the topics said to be outside it
+        self._may_publish: tuple[str, ...] | None = None
+        self._refused: set[str] = set()
 
     @property
     def ready(self) -> bool:
@@ -55,6 +62,8 @@ class Publisher:
         data = pack_payload(payload)  # first: one it refuses costs no sequence number
         seq = self._seq.get(topic, 0) + 1
         self._seq[topic] = seq
+        if seq == 1 and self._may_publish is not None:
+            self._check(topic)
         if topic.startswith("tag/"):
             current = self._current.get(topic)
             if current is None:
@@ -103,6 +112,30 @@ class Publisher:
         except zmq.Again:  # at the high-water mark: dropped and counted, never blocking
             self._transport.bus.stats.dropped += 1
             self._transport.drops["hwm"] += 1
+
+    def rights(self, prefixes: list[str] | None) -> None:
+        """The broker's welcome says what this node's key may publish (None: anything):
+        each topic outside it, published already or later, is said once (the broker
+        refuses it; without this, a node whose policy lacks a right looked healthy while
+        its values went nowhere)."""
+        self._may_publish = tuple(prefixes) if prefixes is not None else None
+        self._refused.clear()
+        if self._may_publish is not None:
+            for topic in list(self._seq):
+                self._check(topic)
+
+    def _check(self, topic: str) -> None:
+        allowed = self._may_publish
+        if allowed is None or topic.startswith(allowed) or topic in self._refused:
+            return
+        self._refused.add(topic)
+        log.error(
+            "node %s: the broker's policy does not let this node's key publish %r (its "
+            "publish prefixes: %s): the broker refuses it",
+            self._node_id,
+            topic,
+            ", ".join(allowed) or "none",
+        )
 
     def follow(self, announced: Any) -> None:
         """Take the fast endpoint of a (new) broker's welcome; '' or absent: none."""

@@ -89,6 +89,9 @@ class BrokerSession:
         self._unknown_hello_at = -math.inf
         #: the DEALER connected again: the next welcome resyncs
         self._rejoined = False
+        #: why the broker does not route the RPC targets of this node's hello to it (its
+        #: last welcome's ``refused``)
+        self._refused: list[str] = []
         #: when a broker heartbeat (of any id) last came through the SUB (monotonic)
         self._heard_at = -math.inf
         #: a hello went unanswered while the broker was heard (logged once until welcomed)
@@ -219,6 +222,13 @@ class BrokerSession:
         if 0 < welcome.heartbeat < 86_400:  # (0: not told)
             self._broker_heartbeat = welcome.heartbeat
         transport.publisher.follow(welcome.pub)
+        transport.publisher.rights(welcome.publish)
+        transport.rights_to_serve(welcome.serve)
+        if welcome.refused != self._refused:  # (said once, not at every repeated hello)
+            self._refused = list(welcome.refused)
+            for why in welcome.refused:
+                node = self._transport.node_id
+                log.error("node %s: the broker does not route calls to it: %s", node, why)
         self._last_beat = time.monotonic()
         if restarted:
             transport.publisher.replay()  # a new broker has an empty cache

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
+from hmi.bus.net.auth import serves
 from hmi.bus.net.discovery import DISCOVERY_PORT, resolve
 from hmi.bus.net.link import HandshakeWatch, Link, LinkListener
 from hmi.bus.net.noderpc import NodeRpc
@@ -72,6 +73,10 @@ class ZmqTransport:
         self.bus = bus
         self.address = address
         self.node_id = node_id or f"{bus.name or 'node'}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        #: the RPC targets the broker's policy lets this node's key serve (its welcome's;
+        #: None: any), and the targets said to be outside them
+        self._may_serve: tuple[str, ...] | None = None
+        self._said_serve: set[str] = set()
         #: hello, welcome and heartbeats: who the broker is and whether it is heard
         self.session = BrokerSession(self, heartbeat=heartbeat, broker_timeout=broker_timeout)
         self.connected = self.session.connected
@@ -328,7 +333,30 @@ class ZmqTransport:
 
     def expose(self, name: str) -> None:
         """Register RPC target ``name`` with the broker."""
+        self._check_serve(name)
         self.send_control(BROKER_TOPIC, Kind.EXPOSE, Expose(name, True))
+
+    def rights_to_serve(self, entries: list[str] | None) -> None:
+        """The broker's welcome says which RPC targets this node's key may serve (None:
+        any): each target of this node outside it, exposed already or later, is said once
+        (the broker routes no call to it; the node looked healthy while it did not)."""
+        self._may_serve = tuple(entries) if entries is not None else None
+        self._said_serve.clear()
+        for name in self.bus.targets:
+            self._check_serve(name)
+
+    def _check_serve(self, name: str) -> None:
+        allowed = self._may_serve
+        if allowed is None or serves(allowed, name) or name in self._said_serve:
+            return
+        self._said_serve.add(name)
+        log.error(
+            "node %s: the broker's policy does not let this node's key serve RPC target %r "
+            "(it may serve: %s): no call reaches it",
+            self.node_id,
+            name,
+            ", ".join(allowed) or "none",
+        )
 
     def unexpose(self, name: str) -> None:
         """Withdraw RPC target ``name``."""

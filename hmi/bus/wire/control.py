@@ -83,13 +83,20 @@ class Expose(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen
 # -- broker -> node -------------------------------------------------------------------------
 class Welcome(msgspec.Struct, frozen=True, gc=False):
     """HELLO from the broker (the welcome): its ``id``, its fast path endpoint (``pub``:
-    '' for none), its heartbeat interval (s; 0: not told) and, to a node with a stream
-    endpoint, the key that signs the tickets for it (``ticket_key``; empty: none)."""
+    '' for none), its heartbeat interval (s; 0: not told), to a node with a stream
+    endpoint the key that signs the tickets for it (``ticket_key``; empty: none), under a
+    policy the topic prefixes this connection's key may publish (``publish``) and the RPC
+    targets it may serve (``serve``; None: no policy, anything), and why RPC targets its
+    hello named are not served by it (``refused``), so a node whose key lacks a right can
+    say so itself."""
 
     id: NonEmpty
     pub: str = ""
     heartbeat: float = 0.0
     ticket_key: bytes = b""
+    publish: list[str] | None = None
+    serve: list[str] | None = None
+    refused: list[str] = msgspec.field(default_factory=list)
 
 
 class Route(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True, gc=False):
