@@ -176,7 +176,7 @@ class Control:
 
     async def op_logout(self) -> None:
         """Log out as an operator would."""
-        await self._log_out("operator logged out")
+        await self._log_out("the user logged out")
 
     async def op_screenshot(self, path: str) -> str:
         """Save the window as a PNG."""

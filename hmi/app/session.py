@@ -108,7 +108,7 @@ def add_session_controls(
 
     def on_session_button() -> None:
         if context.user:
-            spawn(log_out("operator logged out"), "logout")
+            spawn(log_out("the user logged out"), "logout")
         else:
             LoginDialog(log_in, window).open()
 

@@ -56,8 +56,9 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hmi.project.errors import ConfigError, FileErrors
+from hmi.project.errors import FileErrors
 from hmi.project.fields import Context, Fields
+from hmi.project.source import SourceError, read_source
 from hmi.project.yamlnode import YamlSyntaxError, compose, scalar_value, type_name
 
 #: An ``hmi`` command that exits with this code was called wrongly (argparse's usage error).
@@ -123,9 +124,10 @@ def load_launch(path: Path | str, environ: Mapping[str, str] | None = None) -> L
     """Read and validate a launch file; ``environ`` (default ``os.environ``) for ``${VAR}``."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LaunchError([ConfigError(str(path), 1, "(file)", f"cannot read: {exc}")]) from None
+        # as a project file is read: a FIFO, a device or a huge file is refused, not read
+        text = read_source(path)
+    except SourceError as exc:
+        raise LaunchError([exc.error]) from None
     return parse_launch(text, path, environ)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -206,3 +207,20 @@ def test_the_documented_example_is_valid(tmp_path):
     assert broker.required and plant.backoff.give_up_after == 3 and not report.restart
     assert keys.wait and keys.required and not keys.restart
     assert dict(plant.env) == {"HMI_BROKER": "tcp://127.0.0.1:5570"}
+
+
+def test_a_launch_file_is_read_as_a_project_file_is(tmp_path):
+    """A FIFO named as the launch file hung `hmi launch` (waiting for a writer); a missing
+    file said "[Errno 2] No such file or directory: '...'"."""
+    fifo = tmp_path / "plant-launch.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(LaunchError) as info:
+        load_launch(fifo)
+    assert str(info.value.errors[0]).endswith(
+        "plant-launch.yaml:1: (file): cannot read: a named pipe (FIFO), not a regular file"
+    )
+    with pytest.raises(LaunchError) as info:
+        load_launch(tmp_path / "none.yaml")
+    assert str(info.value.errors[0]).endswith(
+        "none.yaml:1: (file): cannot read: No such file or directory"
+    )

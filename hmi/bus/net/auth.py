@@ -20,6 +20,7 @@ and counted, never delivered. A ``serve`` entry is a target name, or a prefix en
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from zmq.utils import z85
 
 from hmi.bus.net.keys import public_key_of
 from hmi.bus.net.zmqio import Reader
+from hmi.bus.wire.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +162,10 @@ class ZapHandler:
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], policy: Policy) -> None:
         self.policy = policy
         self.counts: Counter[str] = Counter()
+        #: one line per unknown key and address every LOG_EVERY seconds: a node meets the
+        #: front and the back (two handshakes, two requests), and an attacker may retry
+        #: in a loop
+        self._throttle = Throttle()
         self._sock = ctx.socket(zmq.REP)
         self._sock.linger = 0
         self._sock.bind(ZAP_ENDPOINT)
@@ -186,7 +192,10 @@ class ZapHandler:
             if rule is not None:
                 self.counts["admitted"] += 1
                 return [version, request_id, b"200", b"OK", key.encode(), b""]
-            log.warning("refused unknown key %s from %s", key, address.decode(errors="replace"))
+            where = address.decode(errors="replace")
+            more = self._throttle(f"{key} {where}", time.monotonic())
+            if more is not None:
+                log.warning("refused unknown key %s from %s%s", key, where, more)
         self.counts["refused"] += 1
         return [version, request_id, b"400", b"not admitted", b"", b""]
 

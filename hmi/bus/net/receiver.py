@@ -84,7 +84,12 @@ class Receiver:
         if detail:
             more = self._drop_log(reason, time.monotonic())
             if more is not None:
-                log.warning("bus: dropped a malformed message (%s): %s%s", reason, detail, more)
+                # (a ticket refused is a call refused, not garbage: a broker that restarted
+                # voids the tickets it gave, and callers go back through it)
+                what = (
+                    "refused a direct call" if reason == "ticket" else "dropped a malformed message"
+                )
+                log.warning("bus: %s (%s): %s%s", what, reason, detail, more)
 
     def on_sub(self, frames: list[bytes]) -> None:
         """A message of the SUB socket: a publication (the hot path of a subscriber:
