@@ -33,6 +33,7 @@ from hmi.core.tag import Tag
 from hmi.project.errors import ConfigError, FileErrors
 from hmi.project.model import Project
 from hmi.project.source import SourceError, read_source
+from hmi.project.widget_properties import properties_of
 
 _MACRO = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: the most (screen, macros) pairs checked: faceplates opening faceplates cannot run away
@@ -106,6 +107,9 @@ class UiWidget:
     name: str
     line: int
     properties: dict[str, str] = field(default_factory=dict)
+    #: properties Designer marks dynamic (``stdset="0"``: set with setProperty, not a
+    #: declared Qt property; how a stock widget gets its ``tag``)
+    dynamic: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -159,6 +163,8 @@ def parse_ui(text: str, path: Path) -> UiFile:
         elif tag == "property" and open_elements and open_elements[-1] == "widget":
             prop[0] = attrs.get("name")
             text_parts.clear()
+            if attrs.get("stdset") == "0" and stack and prop[0] is not None:
+                stack[-1].dynamic.add(prop[0])
         # Each element records the container it is in: a property of a layout is not one
         # of a widget.
         inside = open_elements[-1] if open_elements else tag
@@ -268,6 +274,7 @@ class _Checker:
         self._check_home()
         for name, ui in self.files.items():
             self._check_unreachable(name, ui)
+            self._check_properties(name, ui)
             if not contexts[name]:
                 # Opened by nobody: its own macros (what resolves is still checked).
                 contexts[name].append(_Context(dict(self.screens[name].macros)))
@@ -349,6 +356,25 @@ class _Checker:
             "button and can never be shown; give them in its entry's `macros:`, or open it "
             "from a widget that gives them",
         )
+
+    # -- properties --------------------------------------------------------------------------
+    def _check_properties(self, name: str, ui: UiFile) -> None:
+        """Our widgets' properties exist: Qt ignores one it does not know (a hand-edited
+        ``chrs`` for ``chars``), and the screen silently shows something else."""
+        builtin = self.screens[name].builtin
+        for widget in ui.widgets:
+            known = properties_of(widget.cls)
+            if known is None:
+                continue
+            for prop in widget.properties:
+                if prop not in known and prop not in widget.dynamic:
+                    self._error(
+                        builtin,
+                        str(ui.path),
+                        widget.line,
+                        f"{widget.name}.{prop}",
+                        f"{widget.cls} has no property {prop!r}{_suggest(prop, known)}",
+                    )
 
     # -- openers -----------------------------------------------------------------------------
     def _check_openers(

@@ -3,6 +3,8 @@ file:line of the widget; the built-in screens kept beside a project's own."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -332,3 +334,63 @@ def test_a_faceplate_named_as_start_screen_is_a_note_naming_the_screen_shown_ins
         "DEV); the application opens on 'main' instead. Name a screen of the navigation "
         "bar in `start_screen:`, or list that one first"
     ]
+
+
+def test_the_property_table_is_in_step_with_the_widgets():
+    """hmi.project.widget_properties is what the widgets' metaobjects say (hmi check reads
+    the table, without Qt); a widget given or stripped of a property fails here."""
+    from PySide6.QtWidgets import QWidget
+
+    import hmi.widgets
+    from hmi.project.widget_properties import OWN, QWIDGET
+
+    def names(cls) -> set[str]:
+        meta = cls.staticMetaObject
+        return {meta.property(i).name() for i in range(meta.propertyCount())}
+
+    assert names(QWidget) == QWIDGET
+    assert set(OWN) == set(WIDGET_KINDS)
+    for name in WIDGET_KINDS:
+        actual = names(getattr(hmi.widgets, name)) - QWIDGET
+        assert actual == OWN[name], (name, sorted(actual ^ OWN[name]))
+
+
+def test_a_property_our_widget_does_not_have_is_reported(tmp_path):
+    """Qt ignores a property a class does not declare: a hand-edited ``chrs`` for
+    ``chars`` left the label at another width, and nothing said why."""
+    text = _ui(
+        _w("ValueLabel", "level_1", tag="area1/t101/level", chrs="8"),
+        _w("Tank", "tank_1", tag="area1/t101/level", fillColour="red"),
+        # a dynamic property (Designer's "+", stdset="0") is the engineer's own: not ours
+        '  <widget class="ValueLabel" name="level_2">\n'
+        '   <property name="tag"><string>area1/t101/level</string></property>\n'
+        '   <property name="note" stdset="0"><string>spare</string></property>\n'
+        "  </widget>",
+    )
+    project = _project(tmp_path, {"a.ui": text}, "- {name: a, file: a.ui}")
+    report = check_screens(project, _specs(project))
+    where = tmp_path / "a.ui"
+    assert [str(e) for e in report.errors] == [
+        f"{where}:{_line_of(text, 'level_1')}: level_1.chrs: ValueLabel has no property "
+        "'chrs' (did you mean 'chars'?)",
+        f"{where}:{_line_of(text, 'tank_1')}: tank_1.fillColour: Tank has no property 'fillColour'",
+    ]
+
+
+def test_hmi_check_reports_an_unknown_property_as_a_user_runs_it(tmp_path):
+    text = _ui(_w("ValueLabel", "level_1", tag="area1/t101/level", fromat="%.2f"))
+    (tmp_path / "a.ui").write_text(text)
+    project = tmp_path / "plant.yaml"
+    project.write_text(PROJECT.replace("{screens}", "  - {name: a, file: a.ui}"))
+    done = subprocess.run(
+        [sys.executable, "-m", "hmi", "check", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stdout
+    assert "Traceback" not in done.stderr
+    assert (
+        f"a.ui:{_line_of(text, 'level_1')}: level_1.fromat: ValueLabel has no property "
+        "'fromat' (did you mean 'format'?)"
+    ) in done.stderr
