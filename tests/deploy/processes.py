@@ -198,6 +198,35 @@ def control_room_project(
     return project
 
 
+def plain_control_room_project(folder: Path) -> Path:
+    """:func:`control_room_project` without CURVE, on free ports: the broker gives out
+    direct routes, and no keys are needed."""
+    from tests.ports import free_port, free_port_pair
+
+    project = control_room_project(folder, broker_port=free_port_pair(), plc_port=free_port())
+    data = yaml.safe_load(project.read_text())
+    del data["bus"]["curve"]
+    project.write_text(yaml.safe_dump(data, sort_keys=False))
+    return project
+
+
+def generate_keys(folder: Path, *names: str, env: dict[str, str]) -> None:
+    """``hmi keys generate NAMES --dir folder/keys``, as a user runs it; it must succeed."""
+    keys = Command(
+        "keys",
+        "keys",
+        "generate",
+        *names,
+        "--dir",
+        str(folder / "keys"),
+        env=env,
+        log=folder / "keys.log",
+    )
+    code = keys.proc.wait(30)
+    keys.stop()  # reaped: closes its log
+    assert code == 0, keys.text()
+
+
 @contextlib.contextmanager
 def processes() -> Iterator[list[Command]]:
     """A list the test appends its processes to; every one is stopped at the end."""

@@ -8,21 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.deploy.processes import ROOT, Command, control_room_project, environment, processes
+from tests.deploy.processes import (
+    ROOT,
+    Command,
+    control_room_project,
+    environment,
+    plain_control_room_project,
+    processes,
+)
 from tests.ports import free_port, free_port_pair
 
 pytestmark = pytest.mark.slow
-
-
-def _plain_project(tmp_path: Path) -> Path:
-    """The control room's project without CURVE (keys are not what is tested here)."""
-    project = control_room_project(tmp_path, broker_port=free_port_pair(), plc_port=free_port())
-    data = yaml.safe_load(project.read_text())
-    del data["bus"]["curve"]
-    project.write_text(yaml.safe_dump(data, sort_keys=False))
-    return project
 
 
 def _hmi(
@@ -41,7 +38,7 @@ def _hmi(
 
 @pytest.mark.timeout(120)
 def test_the_backend_names_the_accounts_still_on_demo_passwords(tmp_path: Path) -> None:
-    project = _plain_project(tmp_path)
+    project = plain_control_room_project(tmp_path)
     env = environment(tmp_path)
     changed = _hmi(
         "passwd", str(project), "operator", "--password-stdin", env=env, stdin="s3cret-op\n"
@@ -71,7 +68,7 @@ def test_the_backend_names_the_accounts_still_on_demo_passwords(tmp_path: Path) 
 
 @pytest.mark.timeout(60)
 def test_duration_bounds_the_wait_for_a_broker(tmp_path: Path) -> None:
-    project = _plain_project(tmp_path)  # its broker is never started
+    project = plain_control_room_project(tmp_path)  # its broker is never started
     done = _hmi(
         "backend",
         str(project),

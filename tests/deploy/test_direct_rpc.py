@@ -12,7 +12,6 @@ import socket
 import struct
 import sys
 import time
-from pathlib import Path
 
 import msgpack
 import pytest
@@ -20,9 +19,7 @@ import yaml
 
 from hmi.bus import RemoteError, connect
 from hmi.bus.wire.frames import MAX_PAYLOAD, Kind, pack_header
-from tests.bus.conftest import free_port_pair
-from tests.deploy.processes import Command, control_room_project, environment, processes
-from tests.drivers.helpers import free_port
+from tests.deploy.processes import Command, environment, plain_control_room_project, processes
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,15 +27,6 @@ pytestmark = [
 ]
 
 PASSWORD = "demo-operator"  # examples/demo-plant.yaml's operator
-
-
-def _plain_project(tmp_path: Path) -> Path:
-    """The control room's project without CURVE: direct routes are given out."""
-    project = control_room_project(tmp_path, broker_port=free_port_pair(), plc_port=free_port())
-    data = yaml.safe_load(project.read_text())
-    del data["bus"]["curve"]
-    project.write_text(yaml.safe_dump(data, sort_keys=False))
-    return project
 
 
 def _frame(topic: bytes, header: bytes, payload: bytes) -> bytes:
@@ -60,7 +48,7 @@ def _closed_by_peer(sock: socket.socket, timeout: float = 5.0) -> bool:
 
 @pytest.mark.timeout(120)
 def test_calls_go_to_the_backends_stream_endpoint_and_its_door_refuses_garbage(tmp_path):
-    project = _plain_project(tmp_path)
+    project = plain_control_room_project(tmp_path)
     address = yaml.safe_load(project.read_text())["bus"]["broker"]
     env = environment(tmp_path)
     with processes() as started:

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.processes import Command, control_room_project, environment, processes
+from tests.deploy.processes import (
+    Command,
+    control_room_project,
+    environment,
+    generate_keys,
+    processes,
+)
 from tests.ports import free_port, free_port_pair
 
 pytestmark = pytest.mark.slow
@@ -20,17 +26,7 @@ def test_a_node_whose_key_may_not_publish_or_serve_says_so(tmp_path: Path) -> No
     broker_port, plc_port = free_port_pair(), free_port()
     project = control_room_project(tmp_path, broker_port=broker_port, plc_port=plc_port)
     env = environment(tmp_path)
-    keys = Command(
-        "keys",
-        "keys",
-        "generate",
-        *("broker", "drivers", "backend", "station", "station-2"),  # every key of the policy
-        "--dir",
-        str(tmp_path / "keys"),
-        env=env,
-        log=tmp_path / "keys.log",
-    )
-    assert keys.proc.wait(30) == 0, keys.text()
+    generate_keys(tmp_path, "broker", "drivers", "backend", "station", "station-2", env=env)
     with processes() as started:
         for name, args in (
             ("broker", ("broker", str(project), "--quiet")),
