@@ -58,8 +58,14 @@ def register(commands: Any) -> None:
 
 def run_browse(args: argparse.Namespace) -> int:
     """Print the tree; with ``--tags`` write the definitions."""
-    from hmi.drivers.opcua.settings import NODE_ID, OpcUaSettings
+    from hmi.drivers.opcua.settings import ENDPOINT, NODE_ID, OpcUaSettings
 
+    if not ENDPOINT.match(args.endpoint):
+        print(
+            f"hmi opcua browse: expected opc.tcp://HOST:PORT[/PATH], found {args.endpoint!r}",
+            file=sys.stderr,
+        )
+        return 2
     if args.node and not NODE_ID.match(args.node):
         print(f"hmi opcua browse: malformed node id {args.node!r}", file=sys.stderr)
         return 2

@@ -211,3 +211,27 @@ def test_hmi_opcua_browse_lists_nodes_and_writes_tags_hmi_check_accepts(
     assert gone.returncode == 1
     assert gone.stderr.startswith("hmi opcua browse: cannot connect to opc.tcp://127.0.0.1:9/none")
     assert "Traceback" not in gone.stderr
+
+    # a node the server does not have, and an endpoint that is not OPC UA: plain answers
+    # (the first said "None is not a valid NodeClass"; the second browsed as if opc.tcp)
+    nope = subprocess.run(
+        [sys.executable, "-m", "hmi", "opcua", "browse", node_opcua.endpoint, "ns=1;s=Nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert nope.returncode == 1
+    assert nope.stderr.strip() == (
+        "hmi opcua browse: ns=1;s=Nope: the server has no such node (BadNodeIdUnknown)"
+    )
+    http = node_opcua.endpoint.replace("opc.tcp://", "http://")
+    scheme = subprocess.run(
+        [sys.executable, "-m", "hmi", "opcua", "browse", http],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert scheme.returncode == 2
+    assert scheme.stderr.strip() == (
+        f"hmi opcua browse: expected opc.tcp://HOST:PORT[/PATH], found {http!r}"
+    )

@@ -97,6 +97,11 @@ async def _walk(
     if len(found) >= limit:
         return
     values = await node.read_attributes(_ATTRIBUTES)
+    status = values[0].StatusCode
+    if status is not None and not status.is_good():
+        if not depth:  # the node asked for: say so (it was "None is not a valid NodeClass")
+            raise LookupError(f"the server has no such node ({status.name})")
+        return  # a child the server will not describe: left out
     node_class = ua.NodeClass(values[0].Value.Value).name if values[0].Value else "?"
     name = values[1].Value.Value.Name if values[1].Value and values[1].Value.Value else "?"
     here = (*path, name) if depth else ()

@@ -21,7 +21,8 @@ from hmi.project.paths import safe_resolve
 PROTOCOL = "opcua"
 
 #: ``opc.tcp://host:port[/path]``
-_ENDPOINT = re.compile(r"^opc\.tcp://[^\s/:]+(:\d{1,5})?(/\S*)?$")
+#: what an OPC UA endpoint looks like (a device's ``endpoint``, ``hmi opcua browse``)
+ENDPOINT = re.compile(r"^opc\.tcp://[^\s/:]+(:\d{1,5})?(/\S*)?$")
 #: node ids as OPC UA writes them (Part 6, 5.3.1.10): optional namespace, then one identifier
 NODE_ID = re.compile(
     r"^(?:(?:ns=\d{1,5}|nsu=[^;]+);)?"
@@ -98,7 +99,7 @@ def read_opcua_device(f: Fields, base: DeviceConfig) -> DeviceConfig | None:
         ok = False
 
     endpoint = f.text("endpoint")
-    if endpoint is not None and not _ENDPOINT.match(endpoint):
+    if endpoint is not None and not ENDPOINT.match(endpoint):
         error("endpoint", f"expected opc.tcp://HOST:PORT[/PATH], found {endpoint!r}")
     security = f.choice("security", SECURITY_MODES, "none")
     policy = f.choice("policy", SECURITY_POLICIES, "Basic256Sha256")
