@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import sys
@@ -66,6 +67,22 @@ def _qasync_loops_release_their_timers() -> None:
     loop_class = qasync._QEventLoop
     if not getattr(loop_class.close, "releases_timers", False):
         loop_class.close = _close_releasing_timers(loop_class.close)
+
+
+@pytest.fixture(autouse=True)
+def _garbage_freed_on_the_main_thread() -> Iterator[None]:
+    """Collect a Qt test's garbage on the GUI thread when it ends.
+
+    A window, its menus and a closed qasync loop are reference cycles. Left to the cyclic
+    GC they are freed on whichever thread allocates next, e.g. an executor or asyncua
+    thread of a later test; PySide6 then queues their deletion to the GUI thread, where it
+    ran inside a later test's event handler and deadlocked in ``~QObject`` (a QMenu's
+    actions; seen once in a fresh-clone run of tests/app/test_write_outcomes.py, whose
+    loop then waited for ever). Collected here, they are freed where they were made.
+    """
+    yield
+    if "PySide6.QtCore" in sys.modules:
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)
